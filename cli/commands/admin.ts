@@ -1,0 +1,76 @@
+// Handlers for init, agent add|ls, host add|ls, and the demo.
+
+import { resolve } from 'node:path';
+import { addAgent, addHost, initMailroom } from '../../src/ops/setup.js';
+import { type CommonOptions, open } from '../context.js';
+import { printJson, println, table } from '../output.js';
+
+export async function init(dir: string | undefined, opts: CommonOptions): Promise<void> {
+  const layout = await initMailroom(resolve(dir ?? opts.root ?? '.'));
+  if (opts.json) printJson({ root: layout.root, agents: ['dispatch', 'human'] });
+  else {
+    println(`created a mailroom at ${layout.root} with agents dispatch and human`);
+    println(
+      `next: mailroom --root ${layout.root} agent add research   (then: mailroom send research "a title")`,
+    );
+  }
+}
+
+export async function agentAdd(
+  name: string,
+  opts: CommonOptions & { host?: string; role?: string },
+): Promise<void> {
+  const mr = await open(opts);
+  const o: { host?: string; role?: string } = {};
+  if (opts.host !== undefined) o.host = opts.host;
+  if (opts.role !== undefined) o.role = opts.role;
+  await addAgent(mr, name, o);
+  if (opts.json) printJson({ name, ...o });
+  else
+    println(
+      `added agent ${name}${o.host ? ` on host ${o.host}` : ''}${o.role ? ` with role ${o.role}` : ''}`,
+    );
+}
+
+export async function agentLs(opts: CommonOptions): Promise<void> {
+  const mr = await open(opts);
+  const agents = Object.entries(mr.config.agents).map(([name, a]) => ({
+    name,
+    host: a?.host ?? 'local',
+    role: a?.role ?? null,
+  }));
+  if (opts.json) printJson({ agents });
+  else println(table([['AGENT', 'HOST', 'ROLE'], ...agents.map((a) => [a.name, a.host, a.role ?? '-'])]));
+}
+
+export async function hostAdd(
+  name: string,
+  target: string,
+  opts: CommonOptions & { farRoot: string; identity?: string; knownHosts?: string },
+): Promise<void> {
+  const mr = await open({ ...opts, root: opts.root });
+  const o: { root: string; identity?: string; knownHosts?: string } = { root: opts.farRoot };
+  if (opts.identity !== undefined) o.identity = opts.identity;
+  if (opts.knownHosts !== undefined) o.knownHosts = opts.knownHosts;
+  await addHost(mr, name, target, o);
+  if (opts.json) printJson({ name, ssh: target, root: opts.farRoot });
+  else
+    println(
+      `added host ${name} (${target}:${opts.farRoot}); put agents on it with: mailroom agent add NAME --host ${name}`,
+    );
+}
+
+export async function hostLs(opts: CommonOptions): Promise<void> {
+  const mr = await open(opts);
+  const hosts = Object.entries(mr.config.hosts).map(([name, h]) => ({
+    name,
+    ssh: h.ssh,
+    root: h.root,
+    identity: h.identity ?? null,
+    known_hosts: h.known_hosts,
+  }));
+  if (opts.json) printJson({ hosts });
+  else if (hosts.length === 0)
+    println('no hosts: everything is local (add one with: mailroom host add NAME USER@HOST --root PATH)');
+  else println(table([['HOST', 'SSH', 'ROOT'], ...hosts.map((h) => [h.name, h.ssh, h.root])]));
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// The `mailroom` command line (SPEC section 4). This file only wires commands to handlers, which are
+// imported when their command runs, so a quick verb does not load what another verb needs.
+
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
+import type { CommonOptions } from './context.js';
+import { reportError } from './output.js';
+
+const program = new Command('mailroom')
+  .description('A file-based, crash-safe task inbox for AI agents and the humans who supervise them')
+  .version('0.1.0')
+  .enablePositionalOptions()
+  .option(
+    '--root <dir>',
+    'the mailroom folder (else $MAILROOM_ROOT, else the nearest folder upwards with mailroom.yaml)',
+  )
+  .option('--debug', 'show stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+let exitCode = 0;
+
+/** Adds the options every command takes, and merges them with the program-level ones. */
+// biome-ignore lint/suspicious/noExplicitAny: any Command shape; the options added here are read back as CommonOptions
+function common<T extends Command<any[], any, any>>(
+  cmd: T,
+  what: { as?: boolean; json?: boolean; root?: boolean } = {},
+): T {
+  if (what.root !== false) cmd.option('--root <dir>', 'the mailroom folder');
+  if (what.as) cmd.option('--as <agent>', 'act as this agent (else $MAILROOM_AGENT)');
+  if (what.json !== false) cmd.option('--json', 'machine-readable output (schemaVersion 1)');
+  cmd.option('--debug', 'show stack traces on errors');
+  cmd.exitOverride();
+  return cmd;
+}
+
+function opts<O extends object>(cmdOpts: O): O & CommonOptions {
+  const global = program.opts();
+  return {
+    ...cmdOpts,
+    root: (cmdOpts as CommonOptions).root ?? global.root,
+    debug: (cmdOpts as CommonOptions).debug ?? global.debug,
+  } as O & CommonOptions;
+}
+
+const tasks = () => import('./commands/tasks.js');
+const read = () => import('./commands/read.js');
+const admin = () => import('./commands/admin.js');
+
+common(
+  program
+    .command('init')
+    .argument('[dir]', 'folder to create (default: current folder)')
+    .description('create a new mailroom with agents dispatch and human'),
+).action(async (dir, o) => (await admin()).init(dir, opts(o)));
+
+const agent = program.command('agent').description('manage agents').exitOverride();
+common(
+  agent
+    .command('add')
+    .argument('<name>')
+    .option('--host <host>', 'the host it runs on (default: this machine)')
+    .option('--role <role>', "agents sharing a role can take over each other's tasks")
+    .description('add an agent'),
+).action(async (name, o) => (await admin()).agentAdd(name, opts(o)));
+common(agent.command('ls').description('list agents')).action(async (o) => (await admin()).agentLs(opts(o)));
+
+const host = program.command('host').description('manage machines reached over SSH').exitOverride();
+common(
+  host
+    .command('add')
+    .argument('<name>')
+    .argument('<target>', 'user@host[:port] or an alias from ~/.ssh/config')
+    .requiredOption(
+      '--root <path>',
+      'the mailroom folder on that machine (this mailroom: give --root before "host")',
+    )
+    .option('--identity <file>', 'private key file (default: ssh-agent)')
+    .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')
+    .description('add a host'),
+  { root: false },
+).action(async (name, target, o) => {
+  const { root: farRoot, ...rest } = o;
+  await (await admin()).hostAdd(name, target, { ...opts(rest), root: program.opts().root, farRoot });
+});
+common(host.command('ls').description('list hosts')).action(async (o) => (await admin()).hostLs(opts(o)));
+
+common(
+  program
+    .command('send')
+    .argument('<to>', 'the agent whose inbox gets the task')
+    .argument('<title>')
+    .argument('[stdin]', '- to read the body from standard input')
+    .option('--body <text>', 'the task body (Markdown)')
+    .option('--body-file <file>', 'read the body from a file')
+    .addOption(new Option('--priority <p>', 'priority').choices(['urgent', 'high', 'normal', 'low']))
+    .option('--ack-timeout <d>', 'how long the worker has to acknowledge (default 5m)')
+    .option('--run-timeout <d>', 'how long it may run without progress (default 30m)')
+    .option('--max-attempts <n>', 'attempts before escalation (default 3)')
+    .description("write a new task into an agent's inbox; prints its id"),
+  { as: true },
+).action(async (to, title, dash, o) => (await tasks()).send(to, title, dash, opts(o)));
+
+common(
+  program
+    .command('ls')
+    .option('--agent <agent>', "only this agent's boxes")
+    .option('--state <state>', 'only tasks in this state')
+    .option('--box <box>', 'inbox, outbox or archive (default: inbox and outbox)')
+    .description('list tasks, urgent first, then oldest first'),
+).action(async (o) => (await read()).ls(opts(o)));
+
+common(
+  program.command('show').argument('<id>', 'task id or unique prefix').description('show one task'),
+).action(async (id, o) => (await read()).show(id, opts(o)));
+
+for (const [name, verb, description] of [
+  ['ack', 'ack', 'acknowledge a task: the worker has it'],
+  ['start', 'start', 'start work on a task'],
+  ['archive', 'archiveTask', 'file a finished task away'],
+] as const) {
+  common(program.command(name).argument('<id>', 'task id or unique prefix').description(description), {
+    as: true,
+  }).action(async (id, o) => {
+    await (await tasks())[verb](id, opts(o));
+  });
+}
+
+common(
+  program
+    .command('progress')
+    .argument('<id>')
+    .argument('<note>', 'what has been done so far')
+    .description('append a progress note; renews the running lease'),
+  { as: true },
+).action(async (id, note, o) => (await tasks()).note(id, note, opts(o)));
+
+common(
+  program
+    .command('done')
+    .argument('<id>')
+    .argument('[stdin]', '- to read the result from standard input')
+    .option('--result <text>', 'the result, appended under "## Result"')
+    .option('--result-file <file>', 'read the result from a file')
+    .description('finish a task; it moves to the outbox and is routed back to its sender'),
+  { as: true },
+).action(async (id, dash, o) => (await tasks()).done(id, dash, opts(o)));
+
+common(
+  program
+    .command('fail')
+    .argument('<id>')
+    .requiredOption('--error <msg>', 'what went wrong')
+    .option('--retryable', 'trying again may work')
+    .option('--tried <text>', 'what was tried')
+    .description('fail a task with structured error context'),
+  { as: true },
+).action(async (id, o) => (await tasks()).fail(id, opts(o)));
+
+common(
+  program
+    .command('retry')
+    .argument('<id>')
+    .option('--to <agent>', 'retry on another agent')
+    .description('queue a failed task again (attempt + 1)'),
+  { as: true },
+).action(async (id, o) => (await tasks()).retryTask(id, opts(o)));
+
+common(
+  program
+    .command('reassign')
+    .argument('<id>')
+    .argument('<agent>')
+    .description('move an unfinished task to another agent'),
+  { as: true },
+).action(async (id, agentName, o) => (await tasks()).reassignTask(id, agentName, opts(o)));
+
+common(
+  program
+    .command('log')
+    .option('--follow', 'keep printing new events')
+    .option('--task <id>', 'only events of this task (id or prefix)')
+    .description('the event log'),
+).action(async (o) => (await read()).log(opts(o)));
+
+common(
+  program
+    .command('doctor')
+    .option('--fix', 'remove stale locks and leftover temp files')
+    .description('check configuration, locks, temp files and tasks'),
+).action(async (o) => {
+  exitCode = await (await read()).runDoctor(opts(o));
+});
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; everything else commander reports is bad usage (exit 1).
+      return err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+        ? 0
+        : 1;
+    }
+    const debug = argv.includes('--debug');
+    return reportError(err, debug);
+  }
+}
+
+process.exitCode = await main(process.argv);

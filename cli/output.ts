@@ -1,0 +1,50 @@
+// How the CLI speaks: `--json` gives a stable shape with schemaVersion 1 for agents; otherwise short
+// lines for people. Errors go to stderr as one or two lines; a stack only with --debug.
+
+import { MailroomError } from '../src/errors.js';
+
+export interface OutputOptions {
+  json?: boolean;
+}
+
+export function printJson(value: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...value }, null, 2)}\n`);
+}
+
+export function println(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function warn(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Format a table with columns padded to their widest cell; the last column is not padded. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The one top-level catch: map an error to its exit code and a message for a person. */
+export function reportError(err: unknown, debug: boolean): number {
+  if (err instanceof MailroomError) {
+    warn(`mailroom: ${err.message}`);
+    if (err.hint) warn(`  ${err.hint}`);
+    if (debug && err.stack) warn(err.stack);
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  warn(`mailroom: unexpected error: ${e.message}`);
+  warn(debug ? (e.stack ?? '') : '  run again with --debug for details, and please report it');
+  return 1;
+}

@@ -1,0 +1,68 @@
+// What mailroom.yaml may hold (SPEC section 5), with messages that name the key and the fix.
+
+import { z } from 'zod';
+import { isDuration } from '../duration.js';
+import { AGENT_NAME, HOST_NAME } from '../names.js';
+
+const duration = (key: string, fallback: string) =>
+  z
+    .string({ error: `${key}: expected a duration like 90s, 5m, 2h or 1d` })
+    .refine(isDuration, { error: `${key}: expected a duration like 90s, 5m, 2h or 1d` })
+    .default(fallback);
+
+export const AgentConfigSchema = z.strictObject(
+  {
+    host: z.string({ error: 'host: expected the name of a host under hosts:' }).regex(HOST_NAME).optional(),
+    role: z.string({ error: 'role: expected a role name' }).min(1).optional(),
+  },
+  {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown key(s) ${iss.keys.join(', ')}; an agent takes host and role`
+        : 'expected { host, role } or {}',
+  },
+);
+
+export const HostConfigSchema = z.strictObject(
+  {
+    ssh: z.string({ error: 'ssh: expected user@host[:port] or an alias from ~/.ssh/config' }).min(1),
+    root: z.string({ error: 'root: expected the mailroom folder on that machine' }).min(1),
+    identity: z.string({ error: 'identity: expected a path to a private key file' }).optional(),
+    known_hosts: z.string({ error: 'known_hosts: expected a path' }).default('~/.ssh/known_hosts'),
+  },
+  {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown key(s) ${iss.keys.join(', ')}; a host takes ssh, root, identity, known_hosts (passwords are never stored: use ssh-agent or a key file)`
+        : 'expected { ssh, root }',
+  },
+);
+
+export const ConfigSchema = z.looseObject({
+  agents: z
+    .record(
+      z.string().regex(AGENT_NAME, { error: 'agent names are lowercase letters, digits, - and _' }),
+      AgentConfigSchema.nullable(),
+    )
+    .default({}),
+  hosts: z
+    .record(
+      z.string().regex(HOST_NAME, { error: 'host names are lowercase letters, digits, - and _' }),
+      HostConfigSchema,
+    )
+    .default({}),
+  sync: z.looseObject({ interval: duration('sync.interval', '60s') }).default({ interval: '60s' }),
+  escalate_to: z.string().regex(AGENT_NAME).default('human'),
+  notify: z
+    .string({ error: 'notify: expected a shell command (task fields arrive as MAILROOM_* variables)' })
+    .optional(),
+  on_stuck: z
+    .enum(['escalate', 'reassign'], { error: 'on_stuck: use escalate or reassign' })
+    .default('escalate'),
+  retry_backoff: duration('retry_backoff', '1m'),
+  retry_elsewhere: z.boolean({ error: 'retry_elsewhere: use true or false' }).default(false),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export type HostConfig = z.infer<typeof HostConfigSchema>;

@@ -1,0 +1,115 @@
+// `mailroom doctor`: finds what needs a person — a bad configuration, locks and temp files left by
+// crashed processes, unreadable or duplicated tasks, symlinks. With `fix`, removes only what is
+// provably garbage (stale locks, old temp files); task files are never touched.
+
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { MailroomError } from '../errors.js';
+import { isTempName } from '../store/atomic.js';
+import { BOXES, type Layout } from '../store/layout.js';
+import { listAgentsOnDisk, loadAll } from '../store/scan.js';
+
+export interface Finding {
+  check: string;
+  path?: string;
+  line?: number;
+  problem: string;
+  fix: string;
+  fixed?: boolean;
+}
+
+const STALE_LOCK_MS = 10_000;
+const STALE_TEMP_MS = 60_000;
+
+async function entries(dir: string) {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number } = {}): Promise<Finding[]> {
+  const now = opts.now ?? Date.now();
+  const findings: Finding[] = [];
+  let configured: string[] = [];
+  try {
+    const config = await loadConfig(layout.configPath);
+    configured = Object.keys(config.agents).filter((a) => !config.agents[a]?.host);
+  } catch (err) {
+    findings.push({
+      check: 'config',
+      path: 'mailroom.yaml',
+      problem: err instanceof Error ? err.message : String(err),
+      fix: err instanceof MailroomError && err.hint ? err.hint : 'fix mailroom.yaml',
+    });
+  }
+  const onDisk = await listAgentsOnDisk(layout);
+  for (const agent of configured) {
+    if (!onDisk.includes(agent))
+      findings.push({
+        check: 'folders',
+        path: `agents/${agent}`,
+        problem: `agent "${agent}" has no folder`,
+        fix: `mkdir -p agents/${agent}/inbox agents/${agent}/outbox`,
+      });
+  }
+  // Locks and temp files, in the root (config lock) and every box.
+  const dirs = [layout.root, ...onDisk.flatMap((a) => BOXES.map((b) => layout.boxDir(a, b)))];
+  for (const dir of dirs) {
+    for (const e of await entries(dir)) {
+      const path = join(dir, e.name);
+      const age = now - (await lstat(path)).mtimeMs;
+      if (e.isDirectory() && e.name.endsWith('.lock') && age > STALE_LOCK_MS) {
+        const f: Finding = {
+          check: 'locks',
+          path: layout.rel(path),
+          problem: `stale lock, last refreshed ${Math.round(age / 1000)}s ago (its process is gone)`,
+          fix: 'mailroom doctor --fix removes it',
+        };
+        if (opts.fix)
+          f.fixed = await rm(path, { recursive: true, force: true }).then(
+            () => true,
+            () => false,
+          );
+        findings.push(f);
+      } else if (e.isFile() && isTempName(e.name) && age > STALE_TEMP_MS) {
+        const f: Finding = {
+          check: 'temp',
+          path: layout.rel(path),
+          problem: 'temporary file left by an interrupted write (never a task)',
+          fix: 'mailroom doctor --fix removes it',
+        };
+        if (opts.fix)
+          f.fixed = await rm(path, { force: true }).then(
+            () => true,
+            () => false,
+          );
+        findings.push(f);
+      }
+    }
+  }
+  const { tasks, problems } = await loadAll(layout, { agents: onDisk });
+  for (const p of problems) {
+    const f: Finding = {
+      check: 'tasks',
+      path: layout.rel(p.path),
+      problem: p.reason,
+      fix: 'edit the file by hand; mailroom never rewrites an unreadable file',
+    };
+    if (p.line !== undefined) f.line = p.line;
+    findings.push(f);
+  }
+  const seen = new Map<string, string[]>();
+  for (const t of tasks) seen.set(t.id, [...(seen.get(t.id) ?? []), layout.rel(t.path)]);
+  for (const [id, paths] of seen) {
+    if (paths.length > 1)
+      findings.push({
+        check: 'duplicates',
+        problem: `task ${id} exists in ${paths.length} places: ${paths.join(', ')}`,
+        fix: 'the daemon merges duplicates; or keep the copy further along and remove the other',
+      });
+  }
+  return findings;
+}

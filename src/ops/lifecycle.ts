@@ -1,0 +1,203 @@
+// The verbs that move a task through its life: ack, start, progress, done, fail, retry, reassign,
+// archive. Each is a decision over the task as read under its lock (src/store/tasks.ts): the state
+// machine says whether the move is legal, the edit touches only what changes.
+
+import { refused, usageError } from '../errors.js';
+import { type Mailroom, requireAgent } from '../mailroom.js';
+import type { LoadedTask } from '../store/scan.js';
+import { type Mutation, type UpdateResult, updateTask } from '../store/tasks.js';
+import { applyTaskEdit, type TaskEdit } from '../task/edit.js';
+import { isoSeconds } from '../task/id.js';
+import type { HistoryEntry, TaskError } from '../task/schema.js';
+import { isFinal, planTransition, type TaskState } from '../task/state.js';
+
+export interface Actor {
+  /** Who acts (`--as`, `$MAILROOM_AGENT`); when absent, the worker for worker verbs, `human` otherwise. */
+  as?: string;
+}
+
+function actor(mr: Mailroom, who: string | undefined, fallback: string): string {
+  return who === undefined ? fallback : requireAgent(mr, who);
+}
+
+function edit(task: LoadedTask, e: TaskEdit, moveTo?: Mutation['moveTo']): Mutation {
+  const text = applyTaskEdit(task.parsed.file, e);
+  return moveTo ? { text, moveTo } : { text };
+}
+
+function refuseUnless(task: LoadedTask, to: TaskState, opts: { retry?: boolean } = {}) {
+  const plan = planTransition(task.parsed.task.state, to, opts);
+  if (!plan.ok) throw refused(`cannot ${verbFor(to, opts.retry)} task ${task.id}: ${plan.reason}`);
+  return plan.skipped;
+}
+
+function verbFor(to: TaskState, retry?: boolean): string {
+  if (retry) return 'retry';
+  return { queued: 'queue', acked: 'ack', running: 'start', done: 'finish', failed: 'fail' }[to];
+}
+
+export interface TransitionInput extends Actor {
+  note?: string;
+  result?: string;
+  error?: TaskError;
+}
+
+/** ack / start / done / fail: a forward move by the worker, with skipped states recorded. */
+export async function transition(
+  mr: Mailroom,
+  ref: string,
+  to: TaskState,
+  input: TransitionInput = {},
+): Promise<UpdateResult> {
+  const result = await updateTask(mr, ref, (task) => {
+    const by = actor(mr, input.as, task.parsed.task.to);
+    const skipped = refuseUnless(task, to);
+    const at = isoSeconds(mr.now());
+    const history: HistoryEntry[] = skipped.map((state) => ({ state, at, by, note: 'skipped' }));
+    history.push(input.note === undefined ? { state: to, at, by } : { state: to, at, by, note: input.note });
+    const e: TaskEdit = { set: { state: to }, history };
+    if (to === 'failed') e.error = input.error ?? { message: 'failed' };
+    if (to === 'done' && input.result !== undefined) e.result = input.result;
+    // A finished task leaves the worker's inbox for its outbox, where routing picks it up.
+    const moveTo =
+      isFinal(to) && task.box === 'inbox' ? { agent: task.agent, box: 'outbox' as const } : undefined;
+    return edit(task, e, moveTo);
+  });
+  await logTransition(mr, result);
+  return result;
+}
+
+/** A progress note on a running task; it renews the running lease. */
+export async function progress(
+  mr: Mailroom,
+  ref: string,
+  note: string,
+  input: Actor = {},
+): Promise<UpdateResult> {
+  if (!note.trim())
+    throw usageError('the progress note is empty', 'say what has been done, e.g. "page 42/100"');
+  const result = await updateTask(mr, ref, (task) => {
+    const state = task.parsed.task.state;
+    if (state !== 'running') {
+      throw refused(
+        `cannot add progress to task ${task.id}: it is ${state}, not running`,
+        `start it first: mailroom start ${task.id}`,
+      );
+    }
+    const by = actor(mr, input.as, task.parsed.task.to);
+    return edit(task, { history: [{ state: 'running', at: isoSeconds(mr.now()), by, note }] });
+  });
+  await mr.log({
+    type: 'task.progress',
+    id: result.after.id,
+    agent: result.after.agent,
+    by: lastBy(result),
+    note,
+  });
+  return result;
+}
+
+/** failed -> queued, attempt + 1, optionally to another agent. */
+export async function retry(
+  mr: Mailroom,
+  ref: string,
+  input: Actor & { to?: string; note?: string } = {},
+): Promise<UpdateResult> {
+  if (input.to !== undefined) requireAgent(mr, input.to);
+  const result = await updateTask(mr, ref, (task) => {
+    const t = task.parsed.task;
+    refuseUnless(task, 'queued', { retry: true });
+    const by = actor(mr, input.as, 'human');
+    const to = input.to ?? t.to;
+    const attempt = t.attempt + 1;
+    const why = t.error?.message ? ` after: ${t.error.message}` : '';
+    const note =
+      input.note ?? `retry, attempt ${attempt} of ${t.max_attempts}${to !== t.to ? ` on ${to}` : ''}${why}`;
+    const set: Record<string, string | number> = { state: 'queued', attempt };
+    if (to !== t.to) set.to = to;
+    return edit(
+      task,
+      { set, error: null, history: [{ state: 'queued', at: isoSeconds(mr.now()), by, note }] },
+      { agent: to, box: 'inbox' },
+    );
+  });
+  await logTransition(mr, result);
+  return result;
+}
+
+/** Move an unfinished task to another agent; it starts over as queued there. */
+export async function reassign(
+  mr: Mailroom,
+  ref: string,
+  agent: string,
+  input: Actor & { note?: string } = {},
+): Promise<UpdateResult> {
+  requireAgent(mr, agent);
+  const result = await updateTask(mr, ref, (task) => {
+    const t = task.parsed.task;
+    if (isFinal(t.state))
+      throw refused(
+        `cannot reassign task ${task.id}: it is ${t.state}`,
+        `a failed task is sent again with: mailroom retry ${task.id} --to ${agent}`,
+      );
+    if (t.to === agent) throw refused(`task ${task.id} is already assigned to ${agent}`);
+    const by = actor(mr, input.as, 'human');
+    const note = input.note ?? `reassigned from ${t.to} to ${agent}`;
+    return edit(
+      task,
+      {
+        set: { state: 'queued', to: agent },
+        history: [{ state: 'queued', at: isoSeconds(mr.now()), by, note }],
+      },
+      { agent, box: 'inbox' },
+    );
+  });
+  await logTransition(mr, result, { type: 'task.reassigned' });
+  return result;
+}
+
+/** File a finished task away into the archive of the agent whose box holds it. */
+export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Promise<UpdateResult> {
+  const result = await updateTask(mr, ref, (task) => {
+    const t = task.parsed.task;
+    if (!isFinal(t.state))
+      throw refused(
+        `cannot archive task ${task.id}: it is ${t.state}`,
+        'only done or failed tasks are archived',
+      );
+    if (task.box === 'archive') throw refused(`task ${task.id} is already archived`);
+    return { text: task.text, moveTo: { agent: task.agent, box: 'archive' } };
+  });
+  await mr.log({
+    type: 'task.archived',
+    id: result.after.id,
+    agent: result.after.agent,
+    by: actor(mr, input.as, 'human'),
+    path: mr.layout.rel(result.after.path),
+  });
+  return result;
+}
+
+function lastBy(r: UpdateResult): string | undefined {
+  const h = r.after.parsed.task.history;
+  return h[h.length - 1]?.by;
+}
+
+async function logTransition(
+  mr: Mailroom,
+  r: UpdateResult,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const last = r.after.parsed.task.history[r.after.parsed.task.history.length - 1];
+  await mr.log({
+    type: 'task.transition',
+    id: r.after.id,
+    agent: r.after.agent,
+    from: r.before.parsed.task.state,
+    to: r.after.parsed.task.state,
+    by: lastBy(r),
+    path: mr.layout.rel(r.after.path),
+    ...(last?.note === undefined ? {} : { note: last.note }),
+    ...extra,
+  });
+}

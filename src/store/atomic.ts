@@ -1,0 +1,104 @@
+// Atomic file writes: a dot-named temp file in the same folder, written, fsynced, then renamed over
+// the target (or hard-linked, when the target must not exist yet). A reader sees the old whole file
+// or the new whole file, never a mix, and a crash leaves at worst a stray temp file that is never a task.
+
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { errnoCode } from '../errors.js';
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export const isTempName = (name: string): boolean => name.startsWith('.') && name.includes('.tmp');
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class TargetExistsError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} already exists`);
+  }
+}
+
+/**
+ * Write `data` to `path` atomically. With `exclusive`, fail with TargetExistsError instead of
+ * replacing an existing file (link() is atomic and refuses to overwrite).
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { exclusive?: boolean; mkdir?: boolean } = {},
+): Promise<void> {
+  const dir = dirname(path);
+  if (opts.mkdir) await mkdir(dir, { recursive: true });
+  const tmp = tempPathFor(path);
+  const handle = await open(tmp, 'wx', 0o644);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (opts.exclusive) {
+      try {
+        await link(tmp, path);
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') throw new TargetExistsError(path);
+        throw err;
+      }
+      await unlink(tmp);
+    } else {
+      await rename(tmp, path);
+    }
+    await fsyncDir(dir);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Move a file to a new folder without ever leaving it in zero places and without replacing anything
+ * at the destination: link, then unlink. A crash in between leaves the same file in both places,
+ * which is recognised by id and resolved; it never loses the file.
+ */
+export async function moveNoClobber(src: string, dst: string): Promise<void> {
+  await mkdir(dirname(dst), { recursive: true });
+  try {
+    await link(src, dst);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') throw new TargetExistsError(dst);
+    throw err;
+  }
+  await fsyncDir(dirname(dst));
+  await unlink(src);
+  await fsyncDir(dirname(src));
+}
+
+/** Move a folder (a task's `<id>.files/`) if it exists and the destination does not. */
+export async function moveDirIfPresent(src: string, dst: string): Promise<boolean> {
+  await mkdir(dirname(dst), { recursive: true });
+  try {
+    await mkdir(dst); // claims the name; rename over an empty folder is allowed, over a full one not
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await rename(src, dst);
+    return true;
+  } catch (err) {
+    await rmdir(dst).catch(() => {});
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}

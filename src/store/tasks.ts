@@ -1,0 +1,169 @@
+// The task store. Invariants:
+// - every change to a task file is a locked read-modify-write: read under the file's lock, compute,
+//   re-check the lock, write atomically;
+// - a task is in exactly one box at every moment, or (only after a crash between link and unlink)
+//   in two places with the same content, never in zero;
+// - a file that does not parse is never rewritten: the change is refused, naming the file and reason.
+
+import { mkdir } from 'node:fs/promises';
+import { type MailroomError, notFound, refused, usageError } from '../errors.js';
+import { isTaskId } from '../names.js';
+import { parseTask } from '../task/parse.js';
+import { moveDirIfPresent, moveNoClobber, TargetExistsError, writeFileAtomic } from './atomic.js';
+import type { Box, Layout } from './layout.js';
+import { type Locker, withLocks } from './lock.js';
+import { type LoadedTask, readTask, scanRefs, type TaskRef } from './scan.js';
+
+export interface StoreContext {
+  layout: Layout;
+  locker: Locker;
+}
+
+/** Find the one task an id or unique id prefix names (as git does with hashes). */
+export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskRef> {
+  if (!isTaskId(ref)) {
+    throw usageError(
+      `invalid task id ${JSON.stringify(ref)}`,
+      'give a task id or a unique prefix of one (letters, digits, . _ -)',
+    );
+  }
+  const { refs } = await scanRefs(ctx.layout);
+  let matches = refs.filter((r) => r.id === ref);
+  if (matches.length === 0) matches = refs.filter((r) => r.id.startsWith(ref));
+  const ids = [...new Set(matches.map((r) => r.id))].sort();
+  if (ids.length === 0)
+    throw notFound(`no task ${ref}`, '`mailroom ls` lists tasks; archived ones with --box archive');
+  if (ids.length > 1) {
+    const shown = ids.slice(0, 5).join(', ') + (ids.length > 5 ? `, ... (${ids.length} in all)` : '');
+    throw usageError(`task id prefix "${ref}" is ambiguous: ${shown}`, 'type more of the id');
+  }
+  if (matches.length > 1) {
+    throw refused(
+      `task ${ids[0]} exists in ${matches.length} places: ${matches.map((m) => ctx.layout.rel(m.path)).join(', ')}`,
+      'a crash or a sync left a duplicate; the daemon merges it on its next pass, or remove the stale copy by hand',
+    );
+  }
+  return matches[0]!;
+}
+
+/** Read a task for display; a problem with the file becomes an error naming it. */
+export async function loadTask(ctx: StoreContext, ref: string): Promise<LoadedTask> {
+  const found = await resolveTask(ctx, ref);
+  const r = await readTask(found);
+  if (r.ok) return r.task;
+  if ('missing' in r)
+    throw notFound(`task ${found.id} disappeared while being read`, 'run the command again');
+  throw unreadable(ctx, r.problem.path, r.problem.reason, r.problem.line);
+}
+
+function unreadable(ctx: StoreContext, path: string, reason: string, line?: number): MailroomError {
+  return usageError(
+    `${ctx.layout.rel(path)}${line ? `:${line}` : ''}: ${reason}`,
+    'the file was left as it is; fix it by hand (`mailroom doctor` lists all unreadable files)',
+  );
+}
+
+export interface Mutation {
+  /** The new file text; equal to the old text means no write. */
+  text: string;
+  /** Move the task to another box (and agent) after writing. */
+  moveTo?: { agent: string; box: Box };
+}
+
+export interface UpdateResult {
+  before: LoadedTask;
+  after: LoadedTask;
+}
+
+/**
+ * Locked read-modify-write of one task. `mutate` sees the task as it is under the lock and may throw
+ * (a refused transition, say): then nothing is written. If the file moved between finding and
+ * locking it (another process finished it), the lookup is redone.
+ */
+export async function updateTask(
+  ctx: StoreContext,
+  ref: string,
+  mutate: (current: LoadedTask) => Mutation,
+): Promise<UpdateResult> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const found = await resolveTask(ctx, ref);
+    const outcome = await ctx.locker(found.path, async (guard) => {
+      const r = await readTask(found);
+      if (!r.ok) {
+        if ('missing' in r) return undefined; // moved meanwhile: look it up again
+        throw unreadable(ctx, r.problem.path, r.problem.reason, r.problem.line);
+      }
+      const before = r.task;
+      const change = mutate(before);
+      const check = parseTask(change.text, before.id);
+      if (!check.ok) {
+        // A bug in mailroom, not in the file: refuse loudly rather than write a broken task.
+        throw new Error(
+          `internal error: the edit would make ${before.path} unreadable (${check.problem.reason})`,
+        );
+      }
+      const dest = change.moveTo
+        ? ctx.layout.taskPath(change.moveTo.agent, change.moveTo.box, before.id)
+        : before.path;
+      const commit = async () => {
+        guard.assertHeld();
+        if (change.text !== before.text) await writeFileAtomic(before.path, change.text);
+        if (dest !== before.path) await moveTaskFiles(ctx, before, change.moveTo!);
+      };
+      if (dest === before.path) await commit();
+      else await withLocks(ctx.locker, [dest], async () => commit());
+      const after: LoadedTask = {
+        agent: change.moveTo?.agent ?? before.agent,
+        box: change.moveTo?.box ?? before.box,
+        id: before.id,
+        path: dest,
+        text: change.text,
+        parsed: check.value,
+      };
+      return { before, after };
+    });
+    if (outcome) return outcome;
+  }
+  throw refused(`task ${ref} keeps moving while being changed`, 'run the command again');
+}
+
+async function moveTaskFiles(
+  ctx: StoreContext,
+  task: TaskRef,
+  to: { agent: string; box: Box },
+): Promise<void> {
+  const dst = ctx.layout.taskPath(to.agent, to.box, task.id);
+  // The result folder goes first: if we crash in between, the task file is still in its old box and
+  // the next command (or the daemon) finishes the move, carrying nothing less.
+  await moveDirIfPresent(
+    ctx.layout.filesDir(task.agent, task.box, task.id),
+    ctx.layout.filesDir(to.agent, to.box, task.id),
+  );
+  try {
+    await moveNoClobber(task.path, dst);
+  } catch (err) {
+    if (err instanceof TargetExistsError) {
+      throw refused(
+        `cannot move task ${task.id}: ${ctx.layout.rel(dst)} already exists`,
+        'two copies of one task; compare them and remove the stale one',
+      );
+    }
+    throw err;
+  }
+}
+
+/** Write a brand-new task into an agent's box; never replaces an existing file. */
+export async function createTaskFile(
+  ctx: StoreContext,
+  agent: string,
+  box: Box,
+  id: string,
+  text: string,
+): Promise<string> {
+  const path = ctx.layout.taskPath(agent, box, id);
+  await mkdir(ctx.layout.boxDir(agent, box), { recursive: true });
+  await writeFileAtomic(path, text, { exclusive: true });
+  return path;
+}
+
+export { TargetExistsError };
