@@ -8,7 +8,9 @@ import { loadConfig } from '../config/load.js';
 import { MailroomError } from '../errors.js';
 import { isTempName } from '../store/atomic.js';
 import { BOXES, type Layout } from '../store/layout.js';
-import { listAgentsOnDisk, loadAll } from '../store/scan.js';
+import { healInterruptedMove } from '../store/heal.js';
+import { fileLocker } from '../store/lock.js';
+import { type LoadedTask, listAgentsOnDisk, loadAll } from '../store/scan.js';
 
 export interface Finding {
   check: string;
@@ -101,15 +103,18 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
     if (p.line !== undefined) f.line = p.line;
     findings.push(f);
   }
-  const seen = new Map<string, string[]>();
-  for (const t of tasks) seen.set(t.id, [...(seen.get(t.id) ?? []), layout.rel(t.path)]);
-  for (const [id, paths] of seen) {
-    if (paths.length > 1)
-      findings.push({
-        check: 'duplicates',
-        problem: `task ${id} exists in ${paths.length} places: ${paths.join(', ')}`,
-        fix: 'the daemon merges duplicates; or keep the copy further along and remove the other',
-      });
+  const seen = new Map<string, LoadedTask[]>();
+  for (const t of tasks) seen.set(t.id, [...(seen.get(t.id) ?? []), t]);
+  for (const [id, copies] of seen) {
+    if (copies.length < 2) continue;
+    const paths = copies.map((c) => layout.rel(c.path)).join(', ');
+    const f: Finding = {
+      check: 'duplicates',
+      problem: `task ${id} exists in ${copies.length} places: ${paths}`,
+      fix: 'if they are one file (a move cut short) --fix completes the move; otherwise the daemon merges them',
+    };
+    if (opts.fix) f.fixed = (await healInterruptedMove({ layout, locker: fileLocker() }, copies)) !== undefined;
+    findings.push(f);
   }
   return findings;
 }

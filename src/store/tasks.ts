@@ -10,6 +10,7 @@ import { type MailroomError, notFound, refused, usageError } from '../errors.js'
 import { isTaskId } from '../names.js';
 import { parseTask } from '../task/parse.js';
 import { moveDirIfPresent, moveNoClobber, TargetExistsError, writeFileAtomic } from './atomic.js';
+import { healInterruptedMove } from './heal.js';
 import type { Box, Layout } from './layout.js';
 import { type Locker, withLocks } from './lock.js';
 import { type LoadedTask, readTask, scanRefs, type TaskRef } from './scan.js';
@@ -38,6 +39,8 @@ export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskR
     throw usageError(`task id prefix "${ref}" is ambiguous: ${shown}`, 'type more of the id');
   }
   if (matches.length > 1) {
+    const healed = await healInterruptedMove(ctx, matches);
+    if (healed) return healed;
     throw refused(
       `task ${ids[0]} exists in ${matches.length} places: ${matches.map((m) => ctx.layout.rel(m.path)).join(', ')}`,
       'a crash or a sync left a duplicate; the daemon merges it on its next pass, or remove the stale copy by hand',

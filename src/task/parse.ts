@@ -22,7 +22,8 @@ const fail = (reason: string, line?: number): ParseResult => ({
   problem: line === undefined ? { reason } : { reason, line },
 });
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a byte order mark in the text, so a rewrite keeps it too.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decode file bytes; invalid UTF-8 or NUL bytes make it unreadable (we would corrupt it on rewrite). */
 export function decodeTaskBytes(

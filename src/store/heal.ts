@@ -1,0 +1,44 @@
+// Completes moves interrupted by a crash. A move is link(src, dst) then unlink(src), so a crash in
+// between leaves two hard links of one inode: the same bytes in two boxes. Removing one link loses
+// nothing; which one goes is decided from the task's own content (pure `rightfulPlace`), so it works
+// for every kind of move (finish, route, retry, reassign, archive).
+
+import { lstat, unlink } from 'node:fs/promises';
+import type { Task } from '../task/schema.js';
+import { isFinal } from '../task/state.js';
+import type { Box } from './layout.js';
+import { withLocks } from './lock.js';
+import { readTask, type TaskRef } from './scan.js';
+import type { StoreContext } from './tasks.js';
+
+/** Rank of a place for a task: the highest-ranked place among the copies is where it belongs. */
+export function placeRank(task: Pick<Task, 'state' | 'from' | 'to'>, agent: string, box: Box): number {
+  if (!isFinal(task.state)) return box === 'inbox' && agent === task.to ? 3 : box === 'inbox' ? 2 : 1;
+  // Finished: inbox(to) -> outbox(to) -> inbox(from) -> archive.
+  if (box === 'archive') return 4;
+  if (box === 'inbox' && agent === task.from && task.from !== task.to) return 3;
+  if (box === 'outbox') return 2;
+  return 1;
+}
+
+/**
+ * If `refs` (all one id) are hard links of the same file, remove all but the rightful one and
+ * return it. Returns undefined when they are different files (a real conflict for a merge).
+ */
+export async function healInterruptedMove(ctx: StoreContext, refs: TaskRef[]): Promise<TaskRef | undefined> {
+  if (refs.length < 2) return refs[0];
+  return withLocks(ctx.locker, refs.map((r) => r.path), async (guards) => {
+    const stats = await Promise.all(refs.map((r) => lstat(r.path).catch(() => undefined)));
+    const present = refs.filter((_, i) => stats[i] !== undefined);
+    if (present.length < 2) return present[0];
+    const inodes = new Set(stats.filter((s) => s !== undefined).map((s) => `${s.dev}:${s.ino}`));
+    if (inodes.size !== 1) return undefined;
+    const read = await readTask(present[0]!);
+    if (!read.ok) return undefined;
+    const task = read.task.parsed.task;
+    const keep = [...present].sort((a, b) => placeRank(task, b.agent, b.box) - placeRank(task, a.agent, a.box))[0]!;
+    for (const g of guards) g.assertHeld();
+    for (const r of present) if (r !== keep) await unlink(r.path);
+    return keep;
+  });
+}

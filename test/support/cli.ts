@@ -1,0 +1,58 @@
+// Runs the built `mailroom` binary as a real process, the way users and agents run it.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const BIN = join(REPO, 'dist/cli/main.js');
+
+export function requireBuild(): void {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` (npm test does it for you)`);
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+  requireBuild();
+  return new Promise((resolvePromise, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+    delete env.MAILROOM_ROOT;
+    delete env.MAILROOM_AGENT;
+    Object.assign(env, opts.env);
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A fresh temp folder, removed by the returned cleanup. */
+export async function tempDir(prefix = 'mailroom-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A new mailroom with agents dispatch, human and research; returns a runner bound to it. */
+export async function newMailroom(extraAgents: string[] = ['research']) {
+  const { dir, cleanup } = await tempDir();
+  const root = join(dir, 'mr');
+  const init = await runCli(['init', root]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  for (const a of extraAgents) {
+    const r = await runCli(['agent', 'add', a, '--root', root]);
+    if (r.code !== 0) throw new Error(`agent add failed: ${r.stderr}`);
+  }
+  const mr = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) => runCli([...args, '--root', root], opts);
+  return { root, dir, mr, cleanup };
+}
