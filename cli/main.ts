@@ -192,6 +192,13 @@ common(
   exitCode = await (await read()).runDoctor(opts(o));
 });
 
+program
+  .command('demo')
+  .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo)')
+  .description('quick start: create a local mailroom and walk one task through its life')
+  .exitOverride()
+  .action(async (o) => (await import('./commands/demo.js')).demo(o));
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

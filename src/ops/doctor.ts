@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { MailroomError } from '../errors.js';
 import { isTempName } from '../store/atomic.js';
-import { BOXES, type Layout } from '../store/layout.js';
 import { healInterruptedMove } from '../store/heal.js';
+import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
 import { type LoadedTask, listAgentsOnDisk, loadAll } from '../store/scan.js';
 
@@ -113,7 +113,8 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
       problem: `task ${id} exists in ${copies.length} places: ${paths}`,
       fix: 'if they are one file (a move cut short) --fix completes the move; otherwise the daemon merges them',
     };
-    if (opts.fix) f.fixed = (await healInterruptedMove({ layout, locker: fileLocker() }, copies)) !== undefined;
+    if (opts.fix)
+      f.fixed = (await healInterruptedMove({ layout, locker: fileLocker() }, copies)) !== undefined;
     findings.push(f);
   }
   return findings;

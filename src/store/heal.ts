@@ -27,18 +27,24 @@ export function placeRank(task: Pick<Task, 'state' | 'from' | 'to'>, agent: stri
  */
 export async function healInterruptedMove(ctx: StoreContext, refs: TaskRef[]): Promise<TaskRef | undefined> {
   if (refs.length < 2) return refs[0];
-  return withLocks(ctx.locker, refs.map((r) => r.path), async (guards) => {
-    const stats = await Promise.all(refs.map((r) => lstat(r.path).catch(() => undefined)));
-    const present = refs.filter((_, i) => stats[i] !== undefined);
-    if (present.length < 2) return present[0];
-    const inodes = new Set(stats.filter((s) => s !== undefined).map((s) => `${s.dev}:${s.ino}`));
-    if (inodes.size !== 1) return undefined;
-    const read = await readTask(present[0]!);
-    if (!read.ok) return undefined;
-    const task = read.task.parsed.task;
-    const keep = [...present].sort((a, b) => placeRank(task, b.agent, b.box) - placeRank(task, a.agent, a.box))[0]!;
-    for (const g of guards) g.assertHeld();
-    for (const r of present) if (r !== keep) await unlink(r.path);
-    return keep;
-  });
+  return withLocks(
+    ctx.locker,
+    refs.map((r) => r.path),
+    async (guards) => {
+      const stats = await Promise.all(refs.map((r) => lstat(r.path).catch(() => undefined)));
+      const present = refs.filter((_, i) => stats[i] !== undefined);
+      if (present.length < 2) return present[0];
+      const inodes = new Set(stats.filter((s) => s !== undefined).map((s) => `${s.dev}:${s.ino}`));
+      if (inodes.size !== 1) return undefined;
+      const read = await readTask(present[0]!);
+      if (!read.ok) return undefined;
+      const task = read.task.parsed.task;
+      const keep = [...present].sort(
+        (a, b) => placeRank(task, b.agent, b.box) - placeRank(task, a.agent, a.box),
+      )[0]!;
+      for (const g of guards) g.assertHeld();
+      for (const r of present) if (r !== keep) await unlink(r.path);
+      return keep;
+    },
+  );
 }

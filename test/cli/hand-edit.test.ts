@@ -15,7 +15,7 @@ const HAND_WRITTEN = [
   '---',
   '# Written by hand. Keep this comment.',
   'id: hand-1      # the file is hand-1.md',
-  "title: 'Review: the \"sync\" design'",
+  'title: \'Review: the "sync" design\'',
   'from: human',
   'to: research',
   'state: "queued"',
@@ -48,31 +48,48 @@ describe('a hand-written task file', () => {
     const removed = a.filter((line) => !b.includes(line));
     const added = b.filter((line) => !a.includes(line));
     expect(removed).toEqual(['state: "queued"']);
-    expect(added).toEqual(['state: "acked"', expect.stringMatching(/^ {2}- \{ state: acked, at: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, by: research \}$/)]);
-    expect(b.indexOf(added[1]!)).toBe(a.indexOf('  - { state: queued, at: 2026-11-22T10:15:00Z, by: human }') + 1);
+    expect(added).toEqual([
+      'state: "acked"',
+      expect.stringMatching(/^ {2}- \{ state: acked, at: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, by: research \}$/),
+    ]);
+    expect(b.indexOf(added[1]!)).toBe(
+      a.indexOf('  - { state: queued, at: 2026-11-22T10:15:00Z, by: human }') + 1,
+    );
     // No bare LF crept in: every line still ends in CRLF.
     expect(after.replace(/\r\n/g, '')).not.toContain('\n');
   });
 
   it('keeps a byte order mark and a file without a trailing newline intact', async () => {
     const path = join(env.root, 'agents/research/inbox/hand-2.md');
-    const text = '\uFEFF---\nid: hand-2\ntitle: BOM\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\nno newline at end';
+    const text =
+      '\uFEFF---\nid: hand-2\ntitle: BOM\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\nno newline at end';
     await writeFile(path, text);
     expect((await env.mr(['start', 'hand-2'])).code).toBe(0);
     const after = await readFile(path, 'utf8');
     expect(after.startsWith('\uFEFF---\nid: hand-2\n')).toBe(true);
     expect(after.endsWith('---\nno newline at end')).toBe(true);
     expect(after).toContain('state: running\n');
-    expect(after).toMatch(/history:\n {2}- \{ state: acked, at: [^}]+, note: skipped \}\n {2}- \{ state: running,/);
+    expect(after).toMatch(
+      /history:\n {2}- \{ state: acked, at: [^}]+, note: skipped \}\n {2}- \{ state: running,/,
+    );
   });
 });
 
 describe('malformed files among good ones', () => {
   const BAD: Record<string, [string, RegExp]> = {
     'bad-yaml.md': ['---\nid: bad-yaml\ntitle: [unclosed\n---\n', /invalid YAML/],
-    'bad-state.md': ['---\nid: bad-state\ntitle: t\nfrom: human\nto: research\nstate: doing\ncreated: 2026-11-22T10:15:00Z\n---\n', /bad-state\.md:6: state: unknown state "doing"/],
-    'bad-type.md': ['---\nid: bad-type\ntitle: t\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\nattempt: many\n---\n', /attempt: expected a whole number/],
-    'wrong-id.md': ['---\nid: other\ntitle: t\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\n', /does not match the file name/],
+    'bad-state.md': [
+      '---\nid: bad-state\ntitle: t\nfrom: human\nto: research\nstate: doing\ncreated: 2026-11-22T10:15:00Z\n---\n',
+      /bad-state\.md:6: state: unknown state "doing"/,
+    ],
+    'bad-type.md': [
+      '---\nid: bad-type\ntitle: t\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\nattempt: many\n---\n',
+      /attempt: expected a whole number/,
+    ],
+    'wrong-id.md': [
+      '---\nid: other\ntitle: t\nfrom: human\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\n',
+      /does not match the file name/,
+    ],
     'no-end.md': ['---\nid: no-end\ntitle: t\n', /not closed/],
     'binary.md': ['\u0000\u0001\u0002', /binary/],
   };
@@ -92,7 +109,11 @@ describe('malformed files among good ones', () => {
     }
     const json = JSON.parse((await env.mr(['ls', '--json'])).stdout);
     expect(json.tasks.map((t: { id: string }) => t.id)).toContain(good);
-    expect(json.problems.map((p: { path: string }) => p.path).sort()).toEqual(Object.keys(BAD).map((n) => `agents/research/inbox/${n}`).sort());
+    expect(json.problems.map((p: { path: string }) => p.path).sort()).toEqual(
+      Object.keys(BAD)
+        .map((n) => `agents/research/inbox/${n}`)
+        .sort(),
+    );
 
     // A change to a bad file is refused naming the file; doctor reports every one.
     const ack = await env.mr(['ack', 'bad-state']);

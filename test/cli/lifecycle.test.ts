@@ -28,9 +28,18 @@ describe('a task through its whole life with the CLI', () => {
   it('send, ack, start, progress, done: result appended, file moved to the outbox', async () => {
     const id = await send('Summarise five articles', ['--body', 'Read them all.', '--priority', 'high']);
     expect(id).toMatch(/^\d{8}-\d{6}-[0-9a-z]{4}$/);
-    expect((await taskAt(`agents/research/inbox/${id}.md`)).task).toMatchObject({ state: 'queued', from: 'dispatch', to: 'research', priority: 'high' });
+    expect((await taskAt(`agents/research/inbox/${id}.md`)).task).toMatchObject({
+      state: 'queued',
+      from: 'dispatch',
+      to: 'research',
+      priority: 'high',
+    });
 
-    for (const args of [['ack', id.slice(0, 18)], ['start', id], ['progress', id, 'page 42/100']]) {
+    for (const args of [
+      ['ack', id.slice(0, 18)],
+      ['start', id],
+      ['progress', id, 'page 42/100'],
+    ]) {
       const r = await env.mr(args);
       expect(r.code, r.stderr).toBe(0);
     }
@@ -50,23 +59,50 @@ describe('a task through its whole life with the CLI', () => {
 
     const log = await env.mr(['log', '--task', id, '--json']);
     expect(JSON.parse(log.stdout).events.map((e: { type: string; to?: string }) => e.to ?? e.type)).toEqual([
-      'research', 'acked', 'running', 'task.progress', 'done',
+      'research',
+      'acked',
+      'running',
+      'task.progress',
+      'done',
     ]);
   });
 
   it('fail with --retryable --tried records structured error context, and retry re-queues it', async () => {
     const id = await send('Call the search API');
     expect((await env.mr(['start', id])).code).toBe(0); // queued -> running: acked is recorded as skipped
-    const f = await env.mr(['fail', id, '--error', 'HTTP 429 from the search API', '--retryable', '--tried', 'three requests with 1s/2s/4s backoff']);
+    const f = await env.mr([
+      'fail',
+      id,
+      '--error',
+      'HTTP 429 from the search API',
+      '--retryable',
+      '--tried',
+      'three requests with 1s/2s/4s backoff',
+    ]);
     expect(f.code, f.stderr).toBe(0);
     const failed = (await taskAt(`agents/research/outbox/${id}.md`)).task;
     expect(failed.state).toBe('failed');
-    expect(failed.error).toEqual({ message: 'HTTP 429 from the search API', retryable: true, tried: 'three requests with 1s/2s/4s backoff' });
-    expect(failed.history.map((h) => [h.state, h.note])).toEqual([['queued', undefined], ['acked', 'skipped'], ['running', undefined], ['failed', undefined]]);
+    expect(failed.error).toEqual({
+      message: 'HTTP 429 from the search API',
+      retryable: true,
+      tried: 'three requests with 1s/2s/4s backoff',
+    });
+    expect(failed.history.map((h) => [h.state, h.note])).toEqual([
+      ['queued', undefined],
+      ['acked', 'skipped'],
+      ['running', undefined],
+      ['failed', undefined],
+    ]);
 
     const r = await env.mr(['retry', id, '--to', 'coder', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ schemaVersion: 1, id, state: 'queued', agent: 'coder', box: 'inbox' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      schemaVersion: 1,
+      id,
+      state: 'queued',
+      agent: 'coder',
+      box: 'inbox',
+    });
     const retried = (await taskAt(`agents/coder/inbox/${id}.md`)).task;
     expect(retried).toMatchObject({ state: 'queued', attempt: 2, to: 'coder' });
     expect(retried.error).toBeUndefined();
@@ -77,7 +113,10 @@ describe('a task through its whole life with the CLI', () => {
     const id = await send('Refactor');
     expect((await env.mr(['ack', id])).code).toBe(0);
     expect((await env.mr(['reassign', id, 'coder'])).code).toBe(0);
-    expect((await taskAt(`agents/coder/inbox/${id}.md`)).task).toMatchObject({ state: 'queued', to: 'coder' });
+    expect((await taskAt(`agents/coder/inbox/${id}.md`)).task).toMatchObject({
+      state: 'queued',
+      to: 'coder',
+    });
     expect((await env.mr(['done', id, '--as', 'coder'])).code).toBe(0);
     expect((await env.mr(['archive', id])).code).toBe(0);
     expect((await taskAt(`agents/coder/archive/${id}.md`)).task.state).toBe('done');
@@ -99,7 +138,15 @@ describe('refusals and errors', () => {
     expect((await env.mr(['done', id])).code).toBe(0);
     const path = `agents/research/outbox/${id}.md`;
     const before = await readFile(join(env.root, path));
-    for (const args of [['ack', id], ['start', id], ['progress', id, 'more'], ['fail', id, '--error', 'x'], ['done', id], ['retry', id], ['reassign', id, 'coder']]) {
+    for (const args of [
+      ['ack', id],
+      ['start', id],
+      ['progress', id, 'more'],
+      ['fail', id, '--error', 'x'],
+      ['done', id],
+      ['retry', id],
+      ['reassign', id, 'coder'],
+    ]) {
       const r = await env.mr(args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
       expect(r.stderr).toMatch(/^mailroom: cannot \w+ task|^mailroom: /);
@@ -160,6 +207,11 @@ describe('refusals and errors', () => {
     expect((await runCli(['ls', '--json'], { env: { MAILROOM_ROOT: env.root } })).code).toBe(0);
     const r = await runCli(['agent', 'ls', '--json'], { cwd: join(env.root, 'agents/research/inbox') });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).agents.map((a: { name: string }) => a.name)).toEqual(['dispatch', 'human', 'research', 'coder']);
+    expect(JSON.parse(r.stdout).agents.map((a: { name: string }) => a.name)).toEqual([
+      'dispatch',
+      'human',
+      'research',
+      'coder',
+    ]);
   });
 });

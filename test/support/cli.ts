@@ -10,7 +10,8 @@ export const REPO = resolve(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'dist/cli/main.js');
 
 export function requireBuild(): void {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` (npm test does it for you)`);
+  if (!existsSync(BIN))
+    throw new Error(`${BIN} is missing: run \`npm run build\` (npm test does it for you)`);
 }
 
 export interface RunResult {
@@ -19,14 +20,21 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<RunResult> {
   requireBuild();
   return new Promise((resolvePromise, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
     delete env.MAILROOM_ROOT;
     delete env.MAILROOM_AGENT;
     Object.assign(env, opts.env);
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -38,7 +46,9 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
 }
 
 /** A fresh temp folder, removed by the returned cleanup. */
-export async function tempDir(prefix = 'mailroom-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix = 'mailroom-test-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -53,6 +63,7 @@ export async function newMailroom(extraAgents: string[] = ['research']) {
     const r = await runCli(['agent', 'add', a, '--root', root]);
     if (r.code !== 0) throw new Error(`agent add failed: ${r.stderr}`);
   }
-  const mr = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) => runCli([...args, '--root', root], opts);
+  const mr = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) =>
+    runCli([...args, '--root', root], opts);
   return { root, dir, mr, cleanup };
 }
