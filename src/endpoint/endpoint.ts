@@ -1,0 +1,46 @@
+// The transport the sync engine sees: one folder tree, local or on a far host, addressed only by
+// POSIX paths relative to its root. Invariants every implementation keeps (test/ssh/endpoint-contract
+// checks both): no path escapes the root (absolute paths, empty, `.` and `..` segments are refused
+// before any IO, and a symbolic link is never followed — not as the target, not as a parent folder);
+// a reader never sees half a file (writes are temp + fsync + rename); locks follow proper-lockfile's
+// `<file>.lock` directory protocol, so local commands and far-side mailroom processes honour them.
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface EntryStat {
+  readonly name: string;
+  readonly kind: EntryKind;
+  readonly size: number;
+  /** From the endpoint's own clock (whole seconds over SFTP). Never compare across endpoints. */
+  readonly mtimeMs: number;
+}
+
+export interface LockOptions {
+  /** A lock whose mtime is older than this (on the endpoint's own clock) is stale. Default 10 s. */
+  readonly staleMs?: number;
+  /** Give up with `refused` after this long. Default staleMs + 5 s, so a crashed holder is outwaited. */
+  readonly timeoutMs?: number;
+}
+
+/** Releases a lock. Rejects with `refused` if the lock was taken over meanwhile (then it is left alone). */
+export type ReleaseLock = () => Promise<void>;
+
+export interface Endpoint {
+  /** For messages: `local:/path` or `vps:/home/x/mailroom`. */
+  readonly label: string;
+  /** One readdir, lstat semantics (links reported as 'symlink'). A missing folder gives []. */
+  list(relDir: string): Promise<EntryStat[]>;
+  /** lstat; undefined when nothing is there. */
+  stat(rel: string): Promise<EntryStat | undefined>;
+  /** A regular file's bytes. notFound when missing; refused for a symlink or a folder. */
+  readFile(rel: string): Promise<Buffer>;
+  /** `.<name>.tmp-<random>` beside the target, fsync, rename over it; the folder is created first. */
+  writeFileAtomic(rel: string, data: Buffer): Promise<void>;
+  /** Removes a file or a symlink (never what it points to). Missing is fine. */
+  remove(rel: string): Promise<void>;
+  /** Creates the folder and its parents. Refused when a component is a file or a symlink. */
+  mkdirp(rel: string): Promise<void>;
+  /** Holds `<rel>.lock`; refreshed while held; resolves to its release. */
+  lock(rel: string, opts?: LockOptions): Promise<ReleaseLock>;
+  close(): Promise<void>;
+}

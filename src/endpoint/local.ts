@@ -1,0 +1,211 @@
+// The Endpoint contract over a plain local folder (node:fs). Links are never followed: reads open with
+// O_NOFOLLOW, listings use lstat, and parent folders are checked not to be links before any IO.
+// Writes are temp + fsync + rename + fsync of the folder, so a crash leaves the old or the new file.
+
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { errnoCode, notFound, refused, usageError } from '../errors.js';
+import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import { acquireLock, type LockFs } from './lock-dir.js';
+import { mapLimit } from './map-limit.js';
+import { isLink, notADir, notAFile, notEmpty } from './refusals.js';
+import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
+
+const LSTAT_CONCURRENCY = 32;
+
+export interface LocalEndpointOptions {
+  /** Default `local:<root>`. */
+  readonly label?: string;
+}
+
+export function localEndpoint(root: string, opts: LocalEndpointOptions = {}): Endpoint {
+  if (!isAbsolute(root))
+    throw usageError(`local endpoint root must be an absolute path, got ${JSON.stringify(root)}`);
+  return new LocalEndpoint(resolve(root), opts.label ?? `local:${resolve(root)}`);
+}
+
+function kindOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): EntryKind {
+  return st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+}
+
+class LocalEndpoint implements Endpoint {
+  constructor(
+    private readonly root: string,
+    readonly label: string,
+  ) {}
+
+  private abs(segments: readonly string[]): string {
+    return join(this.root, ...segments);
+  }
+
+  private async lstatRel(rel: string): Promise<EntryStat | undefined> {
+    const segments = rel === '' ? [] : rel.split('/');
+    try {
+      const st = await lstat(this.abs(segments));
+      return { name: segments.at(-1) ?? '', kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  }
+
+  private parents(segments: readonly string[]): Promise<void> {
+    return checkParents(segments, async (rel) => (await this.lstatRel(rel))?.kind, this.label);
+  }
+
+  async list(relDir: string): Promise<EntryStat[]> {
+    const segments = parseRelPath(relDir, this.label, { allowRoot: true });
+    await this.parents(segments);
+    const self = await this.lstatRel(joinRel(segments));
+    if (self === undefined) return [];
+    if (self.kind !== 'dir') throw notADir(this.label, relDir, self.kind);
+    let names: string[];
+    try {
+      names = await readdir(this.abs(segments));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    const stats = await mapLimit(names, LSTAT_CONCURRENCY, (name) =>
+      this.lstatRel(joinRel([...segments, name])),
+    );
+    // An entry removed between readdir and lstat is simply not there any more.
+    return stats.filter((s): s is EntryStat => s !== undefined);
+  }
+
+  async stat(rel: string): Promise<EntryStat | undefined> {
+    const segments = parseRelPath(rel, this.label, { allowRoot: true });
+    await this.parents(segments);
+    return this.lstatRel(joinRel(segments));
+  }
+
+  async readFile(rel: string): Promise<Buffer> {
+    const segments = parseRelPath(rel, this.label);
+    await this.parents(segments);
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(this.abs(segments), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') throw notFound(`${this.label}: ${rel} does not exist`);
+      if (code === 'ELOOP') throw isLink(this.label, rel);
+      throw err;
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notAFile(this.label, rel, kindOf(st));
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async writeFileAtomic(rel: string, data: Buffer): Promise<void> {
+    const segments = parseRelPath(rel, this.label);
+    const dirSegments = segments.slice(0, -1);
+    await this.mkdirpSegments(dirSegments);
+    const dir = this.abs(dirSegments);
+    const temp = join(dir, tempNameFor(segments.at(-1)!));
+    try {
+      const fh = await open(temp, 'wx', 0o666);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(temp, this.abs(segments));
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    await syncDir(dir);
+  }
+
+  async remove(rel: string): Promise<void> {
+    const segments = parseRelPath(rel, this.label);
+    await this.parents(segments);
+    const st = await this.lstatRel(rel);
+    if (st === undefined) return;
+    try {
+      if (st.kind === 'dir') await rmdir(this.abs(segments));
+      else await unlink(this.abs(segments));
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') return;
+      if (code === 'ENOTEMPTY') throw notEmpty(this.label, rel);
+      throw err;
+    }
+  }
+
+  async mkdirp(rel: string): Promise<void> {
+    await this.mkdirpSegments(parseRelPath(rel, this.label, { allowRoot: true }));
+  }
+
+  // Walks down from the root so that a link or a file on the way is refused, never followed.
+  private async mkdirpSegments(segments: readonly string[]): Promise<void> {
+    for (let i = 1; i <= segments.length; i++) {
+      const rel = joinRel(segments.slice(0, i));
+      const st = await this.lstatRel(rel);
+      if (st?.kind === 'dir') continue;
+      if (st !== undefined) throw notADir(this.label, rel, st.kind);
+      try {
+        await mkdir(this.abs(segments.slice(0, i)));
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST' || (await this.lstatRel(rel))?.kind !== 'dir') throw err;
+      }
+    }
+  }
+
+  async lock(rel: string, opts?: LockOptions): Promise<ReleaseLock> {
+    const segments = parseRelPath(rel, this.label);
+    await this.parents(segments);
+    return acquireLock(this.lockFs(), joinRel(segments), opts);
+  }
+
+  private lockFs(): LockFs {
+    const abs = (rel: string) => join(this.root, rel);
+    return {
+      label: this.label,
+      mtimeResolutionMs: 1,
+      mkdirOnce: async (rel) => {
+        try {
+          await mkdir(abs(rel));
+          return 'created';
+        } catch (err) {
+          if (errnoCode(err) === 'EEXIST') return 'exists';
+          if (errnoCode(err) === 'ENOENT') return 'noParent';
+          throw err;
+        }
+      },
+      mkdirp: (rel) => this.mkdirp(rel),
+      mtimeOf: async (rel) => (await this.lstatRel(rel))?.mtimeMs,
+      setMtime: (rel, ms) => utimes(abs(rel), ms / 1000, ms / 1000),
+      rmdir: async (rel) => {
+        try {
+          await rmdir(abs(rel));
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') return;
+          if (errnoCode(err) === 'ENOTEMPTY')
+            throw refused(`${this.label}: the lock ${rel} holds files; remove it by hand`);
+          throw err;
+        }
+      },
+      // Same machine, same clock.
+      clockNow: async () => Date.now(),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+// After a rename, the folder entry itself must reach the disk for the new file to survive a crash.
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

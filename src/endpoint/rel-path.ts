@@ -1,0 +1,56 @@
+// Relative paths inside an endpoint root, and the checks that keep every operation inside it.
+// Invariant: a path reaches IO only as validated segments (no absolute path, no empty, `.` or `..`
+// segment, no NUL), and an operation refuses to pass through a parent folder that is a symbolic link,
+// so neither a crafted name nor a link planted on either machine can lead outside the root.
+
+import { randomBytes } from 'node:crypto';
+import { usageError } from '../errors.js';
+import type { EntryKind } from './endpoint.js';
+import { notADir } from './refusals.js';
+
+/** The segments of `rel`; `''` is the root itself (empty array) when `allowRoot`. */
+export function parseRelPath(rel: string, label: string, opts: { allowRoot?: boolean } = {}): string[] {
+  const bad = (why: string) =>
+    usageError(
+      `${label}: refusing path ${JSON.stringify(rel)}: ${why}`,
+      'paths are relative to the mailroom root, like agents/research/inbox/ID.md',
+    );
+  if (rel === '') {
+    if (opts.allowRoot) return [];
+    throw bad('it is empty');
+  }
+  if (rel.startsWith('/')) throw bad('it is absolute');
+  if (rel.includes('\0')) throw bad('it holds a NUL byte');
+  const segments = rel.split('/');
+  for (const s of segments) {
+    if (s === '') throw bad('it has an empty segment ("//" or a trailing "/")');
+    if (s === '.' || s === '..') throw bad(`it has a "${s}" segment`);
+  }
+  return segments;
+}
+
+export const joinRel = (segments: readonly string[]): string => segments.join('/');
+
+/** `.<name>.tmp-<random>`: starts with `.` and holds `.tmp`, so no scan takes it for a task (SPEC 1). */
+export const tempNameFor = (name: string): string => `.${name}.tmp-${randomBytes(6).toString('hex')}`;
+
+/** True for names writeFileAtomic leaves behind only if it was cut off (for doctor and tests). */
+export const isTempName = (name: string): boolean => /^\..+\.tmp-[0-9a-f]{12}$/.test(name);
+
+/**
+ * Refuses when a parent folder of `segments` (below the root) is a symlink or not a folder. All
+ * parents are looked at concurrently (one round trip over SFTP). A missing parent is fine: nothing
+ * below it exists either, and whatever creates it will create a real folder.
+ */
+export async function checkParents(
+  segments: readonly string[],
+  kindOf: (rel: string) => Promise<EntryKind | undefined>,
+  label: string,
+): Promise<void> {
+  const parents: string[] = [];
+  for (let i = 1; i < segments.length; i++) parents.push(joinRel(segments.slice(0, i)));
+  const kinds = await Promise.all(parents.map(kindOf));
+  kinds.forEach((kind, i) => {
+    if (kind !== undefined && kind !== 'dir') throw notADir(label, parents[i]!, kind);
+  });
+}

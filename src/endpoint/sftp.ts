@@ -1,0 +1,296 @@
+// The Endpoint contract over SFTP (a session from src/ssh/connect.ts). Invariants as for the local
+// endpoint — links are never followed, writes are atomic — with what SFTP v3 allows: a write goes to
+// `.<name>.tmp-<random>`, is fsynced (fsync@openssh.com) and renamed over the target with
+// posix-rename@openssh.com (plain SFTP rename refuses an existing target, and a delete-then-rename
+// would open a window with no file at all). A connection cut at any byte leaves the old file whole.
+// Independent requests are issued together: SFTP pipelines them on one channel, so checks of parent
+// folders cost no extra round trip where they can run alongside the real request.
+
+import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
+import type { SshConnection } from '../ssh/connect.js';
+import { isSftpFailure, type RemoteHandle, SftpError, type SftpSession } from '../ssh/sftp-session.js';
+import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import { acquireLock, type LockFs } from './lock-dir.js';
+import { mapLimit } from './map-limit.js';
+import { notADir, notAFile, notEmpty } from './refusals.js';
+import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
+
+export interface SftpEndpointOptions {
+  /** The folder on the far host: absolute, or relative to the login folder (`~/mailroom` or `mailroom`). */
+  readonly root: string;
+  /** For messages, e.g. `vps:/home/deploy/mailroom`. */
+  readonly label: string;
+  /** Write requests in flight per file; default 8. */
+  readonly concurrency?: number;
+  /** Runs in close() after the SFTP channel ended, e.g. to close a connection the endpoint owns. */
+  readonly onClose?: () => Promise<void>;
+}
+
+/** An endpoint on a new SFTP channel of `conn`. close() ends the channel, not the connection. */
+export async function openSftpEndpoint(
+  conn: SshConnection,
+  opts: { root: string; label?: string },
+): Promise<Endpoint> {
+  return sftpEndpoint(await conn.sftp(), {
+    root: opts.root,
+    label: opts.label ?? `${conn.label}:${opts.root}`,
+  });
+}
+
+export function sftpEndpoint(session: SftpSession, opts: SftpEndpointOptions): Endpoint {
+  return new SftpEndpoint(session, normaliseRoot(opts.root, opts.label), opts);
+}
+
+function normaliseRoot(root: string, label: string): string {
+  // SFTP resolves relative paths against the login folder, which is what `~` means there.
+  let r = root === '~' ? '.' : root.startsWith('~/') ? root.slice(2) : root;
+  while (r.length > 1 && r.endsWith('/')) r = r.slice(0, -1);
+  if (r === '' || r.includes('\0'))
+    throw usageError(`${label}: invalid far-side root ${JSON.stringify(root)}`);
+  return r;
+}
+
+class SftpEndpoint implements Endpoint {
+  readonly label: string;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly session: SftpSession,
+    private readonly root: string,
+    private readonly opts: SftpEndpointOptions,
+  ) {
+    this.label = opts.label;
+    this.concurrency = opts.concurrency ?? 8;
+  }
+
+  private remote(rel: string): string {
+    if (rel === '') return this.root;
+    return this.root === '/' ? `/${rel}` : `${this.root}/${rel}`;
+  }
+
+  // Every SFTP failure leaves here as a MailroomError: a cut connection or a refusing server is a
+  // sync failure (exit 4) whose message names the endpoint, the path and what was being done.
+  private fail(err: unknown, what: string): MailroomError {
+    if (err instanceof MailroomError) return err;
+    if (err instanceof SftpError) {
+      const why =
+        err.failure === 'connectionLost'
+          ? 'the connection was lost'
+          : err.failure === 'permissionDenied'
+            ? 'permission denied'
+            : err.failure === 'unsupported'
+              ? 'the SSH server lacks an OpenSSH SFTP extension mailroom needs (fsync@openssh.com, posix-rename@openssh.com)'
+              : (err.cause as Error | undefined)?.message || err.message;
+      return networkError(`${this.label}: ${what} failed: ${why}`, 'the next sync pass retries', err);
+    }
+    return networkError(`${this.label}: ${what} failed: ${(err as Error).message}`, undefined, err);
+  }
+
+  private async lstatRel(rel: string): Promise<EntryStat | undefined> {
+    try {
+      const st = await this.session.lstat(this.remote(rel));
+      return { name: rel.slice(rel.lastIndexOf('/') + 1), ...st };
+    } catch (err) {
+      if (isSftpFailure(err, 'noSuchFile')) return undefined;
+      throw this.fail(err, `lstat ${rel}`);
+    }
+  }
+
+  private kindOf = async (rel: string): Promise<EntryKind | undefined> => (await this.lstatRel(rel))?.kind;
+
+  private parents(segments: readonly string[]): Promise<void> {
+    return checkParents(segments, this.kindOf, this.label);
+  }
+
+  async list(relDir: string): Promise<EntryStat[]> {
+    const segments = parseRelPath(relDir, this.label, { allowRoot: true });
+    const rel = joinRel(segments);
+    // readdir follows a link, so the folder itself is lstat'ed alongside and a link refused before use.
+    const [, self, entries] = await Promise.all([
+      this.parents(segments),
+      this.lstatRel(rel),
+      this.session.readdir(this.remote(rel)).catch((err: unknown) => {
+        if (isSftpFailure(err, 'noSuchFile')) return undefined;
+        // Reading a non-folder fails too; the lstat beside it explains why, so only real failures go up.
+        if (isSftpFailure(err, 'failure')) return undefined;
+        throw this.fail(err, `list ${relDir || '/'}`);
+      }),
+    ]);
+    if (self === undefined) return [];
+    if (self.kind !== 'dir') throw notADir(this.label, relDir, self.kind);
+    if (entries === undefined)
+      throw this.fail(new Error('the server refused to read the folder'), `list ${relDir}`);
+    return entries.map((e) => ({ name: e.name, ...e.stat }));
+  }
+
+  async stat(rel: string): Promise<EntryStat | undefined> {
+    const segments = parseRelPath(rel, this.label, { allowRoot: true });
+    const [, st] = await Promise.all([this.parents(segments), this.lstatRel(joinRel(segments))]);
+    return st;
+  }
+
+  async readFile(rel: string): Promise<Buffer> {
+    const segments = parseRelPath(rel, this.label);
+    // SFTP v3 has no O_NOFOLLOW: lstat first. A link swapped in between the two requests is the one
+    // race left; the scan that asked for this file saw a regular file there a moment ago.
+    const [, st] = await Promise.all([this.parents(segments), this.lstatRel(rel)]);
+    if (st === undefined) throw notFound(`${this.label}: ${rel} does not exist`);
+    if (st.kind !== 'file') throw notAFile(this.label, rel, st.kind);
+    try {
+      return await this.session.readFile(this.remote(rel));
+    } catch (err) {
+      if (isSftpFailure(err, 'noSuchFile')) throw notFound(`${this.label}: ${rel} does not exist`);
+      throw this.fail(err, `read ${rel}`);
+    }
+  }
+
+  async writeFileAtomic(rel: string, data: Buffer): Promise<void> {
+    const segments = parseRelPath(rel, this.label);
+    const dir = segments.slice(0, -1);
+    const temp = joinRel([...dir, tempNameFor(segments.at(-1)!)]);
+    // The parent check runs alongside the create and the writes; nothing is renamed into place before
+    // it passed, so at worst a temp file (ours, removed below) was written through a link.
+    const parentsChecked = this.parents(segments).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    let handle: RemoteHandle | undefined;
+    try {
+      try {
+        handle = await this.session.createExclusive(this.remote(temp));
+      } catch (err) {
+        if (!isSftpFailure(err, 'noSuchFile')) throw err;
+        const bad = await parentsChecked;
+        if (bad !== undefined) throw bad;
+        await this.mkdirSegments(dir);
+        handle = await this.session.createExclusive(this.remote(temp));
+      }
+      await this.writeAll(handle, data);
+      await this.session.fsync(handle);
+      const h = handle;
+      handle = undefined;
+      await this.session.closeHandle(h);
+      const bad = await parentsChecked;
+      if (bad !== undefined) throw bad;
+      await this.session.posixRename(this.remote(temp), this.remote(rel));
+    } catch (err) {
+      await this.discard(handle, temp);
+      throw this.fail(err, `write ${rel}`);
+    }
+  }
+
+  // Chunks no larger than the server takes in one request, several in flight at once.
+  private async writeAll(handle: RemoteHandle, data: Buffer): Promise<void> {
+    const size = this.session.maxWriteBytes;
+    const offsets: number[] = [];
+    for (let off = 0; off < data.length; off += size) offsets.push(off);
+    await mapLimit(offsets, this.concurrency, (off) =>
+      this.session.write(handle, data.subarray(off, off + size), off),
+    );
+  }
+
+  // Best effort: on a dead connection the temp file stays; its name marks it as debris for doctor.
+  private async discard(handle: RemoteHandle | undefined, temp: string): Promise<void> {
+    if (handle !== undefined) await this.session.closeHandle(handle).catch(() => undefined);
+    await this.session.unlink(this.remote(temp)).catch(() => undefined);
+  }
+
+  async remove(rel: string): Promise<void> {
+    const segments = parseRelPath(rel, this.label);
+    const [, st] = await Promise.all([this.parents(segments), this.lstatRel(rel)]);
+    if (st === undefined) return;
+    try {
+      if (st.kind === 'dir') await this.session.rmdir(this.remote(rel));
+      else await this.session.unlink(this.remote(rel));
+    } catch (err) {
+      if (isSftpFailure(err, 'noSuchFile')) return;
+      if (st.kind === 'dir' && isSftpFailure(err, 'failure')) throw notEmpty(this.label, rel);
+      throw this.fail(err, `remove ${rel}`);
+    }
+  }
+
+  async mkdirp(rel: string): Promise<void> {
+    await this.mkdirSegments(parseRelPath(rel, this.label, { allowRoot: true }));
+  }
+
+  // All prefixes are lstat'ed at once (one round trip); then the missing ones are made top-down.
+  // SFTP v3 has no EEXIST: a failed mkdir is judged by looking at what is there now.
+  private async mkdirSegments(segments: readonly string[]): Promise<void> {
+    const prefixes = segments.map((_, i) => joinRel(segments.slice(0, i + 1)));
+    const kinds = await Promise.all(prefixes.map(this.kindOf));
+    for (const [i, prefix] of prefixes.entries()) {
+      const kind = kinds[i];
+      if (kind === 'dir') continue;
+      if (kind !== undefined) throw notADir(this.label, prefix, kind);
+      try {
+        await this.session.mkdir(this.remote(prefix));
+      } catch (err) {
+        const now = await this.kindOf(prefix);
+        if (now === 'dir') continue;
+        if (now !== undefined) throw notADir(this.label, prefix, now);
+        throw this.fail(err, `mkdir ${prefix}`);
+      }
+    }
+  }
+
+  async lock(rel: string, opts?: LockOptions): Promise<ReleaseLock> {
+    const segments = parseRelPath(rel, this.label);
+    await this.parents(segments);
+    return acquireLock(this.lockFs(), joinRel(segments), opts);
+  }
+
+  private lockFs(): LockFs {
+    const s = this.session;
+    return {
+      label: this.label,
+      mtimeResolutionMs: 1000,
+      mkdirOnce: async (rel) => {
+        try {
+          await s.mkdir(this.remote(rel));
+          return 'created';
+        } catch (err) {
+          if (isSftpFailure(err, 'noSuchFile')) return 'noParent';
+          if (isSftpFailure(err, 'failure')) return 'exists';
+          throw this.fail(err, `mkdir ${rel}`);
+        }
+      },
+      mkdirp: (rel) => this.mkdirp(rel),
+      mtimeOf: async (rel) => (await this.lstatRel(rel))?.mtimeMs,
+      setMtime: (rel, ms) =>
+        s
+          .setTimes(this.remote(rel), ms)
+          .catch((err: unknown) => Promise.reject(this.fail(err, `touch ${rel}`))),
+      rmdir: async (rel) => {
+        try {
+          await s.rmdir(this.remote(rel));
+        } catch (err) {
+          if (isSftpFailure(err, 'noSuchFile')) return;
+          if (isSftpFailure(err, 'failure'))
+            throw refused(`${this.label}: the lock ${rel} holds files; remove it by hand`);
+          throw this.fail(err, `rmdir ${rel}`);
+        }
+      },
+      clockNow: (nearRel) => this.farClock(nearRel),
+    };
+  }
+
+  // The far side's "now" is the mtime it gives a file we just created there (never our own clock).
+  private async farClock(nearRel: string): Promise<number> {
+    const dir = nearRel.includes('/') ? nearRel.slice(0, nearRel.lastIndexOf('/')) : '';
+    const probe = joinRel([...(dir === '' ? [] : [dir]), tempNameFor('clock')]);
+    try {
+      const h = await this.session.createExclusive(this.remote(probe));
+      await this.session.closeHandle(h);
+      return (await this.session.lstat(this.remote(probe))).mtimeMs;
+    } catch (err) {
+      throw this.fail(err, `read the clock beside ${nearRel}`);
+    } finally {
+      await this.session.unlink(this.remote(probe)).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.end();
+    await this.opts.onClose?.();
+  }
+}

@@ -1,0 +1,463 @@
+// The one module that talks to ssh2. It opens a connection only to a host whose key known_hosts
+// vouches for (ssh2 itself would accept ANY key), authenticates with ssh-agent or key files and never
+// a password, and turns every failure into a MailroomError a person can act on: unknown or changed
+// host keys are `refused` with the fix line, anything on the way is `network` naming host and cause.
+
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  AgentAuthMethod,
+  Attributes,
+  ClientErrorExtensions,
+  ConnectConfig,
+  PublicKeyAuthMethod,
+  ServerHostKeyAlgorithm,
+  SFTPWrapper,
+} from 'ssh2';
+import ssh2 from 'ssh2';
+import { errnoCode, MailroomError, networkError, usageError } from '../errors.js';
+import { checkHostKey, knownKeyTypes } from './known-hosts.js';
+import {
+  type RemoteEntry,
+  type RemoteHandle,
+  type RemoteKind,
+  type RemoteStat,
+  SftpError,
+  type SftpFailure,
+  type SftpSession,
+} from './sftp-session.js';
+
+// ssh2 is CommonJS: from ESM only the default export carries Client and utils (see SSHD.md).
+const { Client, utils } = ssh2;
+type Ssh2Client = InstanceType<typeof Client>;
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Key files to offer, in order. Absent or empty: ~/.ssh/id_ed25519, id_ecdsa, id_rsa that exist. */
+  readonly identityFiles?: readonly string[];
+  readonly knownHostsPath: string;
+  /** ssh-agent socket; default $SSH_AUTH_SOCK. `null` disables the agent. */
+  readonly agentSocket?: string | null;
+  /** Default 15 s; with keepaliveCountMax 3, a silent peer is dropped after about 45 s. */
+  readonly keepaliveIntervalMs?: number;
+  /** Handshake and authentication deadline; default 20 s. */
+  readonly readyTimeoutMs?: number;
+  /** How the host is named in messages; default `user@host:port`. */
+  readonly label?: string;
+}
+
+export interface SshConnection {
+  readonly label: string;
+  readonly isOpen: boolean;
+  /** Opens an SFTP channel over this connection (several may be open at once). */
+  sftp(): Promise<SftpSession>;
+  /** Ends the connection; resolves once it is closed. Idempotent. */
+  close(): Promise<void>;
+  /** Settles when the connection ends: undefined after close(), else the error that ended it. */
+  readonly ended: Promise<MailroomError | undefined>;
+}
+
+// ssh2's defaults, in its order; known_hosts' types are moved to the front (see hostKeyPreference).
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
+  const label =
+    opts.label ?? `${opts.user}@${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const knownHosts = await readKnownHosts(opts.knownHostsPath);
+  const auth = await authMethods(opts, label);
+
+  let refusal: MailroomError | undefined;
+  // Synchronous verdict: known_hosts was read above, so no await happens inside the handshake.
+  const hostVerifier = (key: Buffer): boolean => {
+    const keyType = keyBlobType(key);
+    const verdict = checkHostKey(knownHosts, opts.host, opts.port, keyType, key.toString('base64'), {
+      knownHostsPath: opts.knownHostsPath,
+    });
+    if (verdict.ok) return true;
+    refusal = new MailroomError('refused', `${label}: ${verdict.message}`, { hint: `fix: ${verdict.fix}` });
+    return false;
+  };
+
+  const config: ConnectConfig = {
+    host: opts.host,
+    port: opts.port,
+    username: opts.user,
+    hostVerifier,
+    authHandler: auth.methods,
+    readyTimeout: opts.readyTimeoutMs ?? 20_000,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+    keepaliveCountMax: 3,
+    algorithms: { serverHostKey: hostKeyPreference(knownKeyTypes(knownHosts, opts.host, opts.port)) },
+  };
+
+  const client = new Client();
+  const sessions = new Set<Ssh2SftpSession>();
+  const errors: (Error & ClientErrorExtensions)[] = [];
+  let open = false;
+  let closedByUs = false;
+  let resolveEnded!: (e: MailroomError | undefined) => void;
+  const ended = new Promise<MailroomError | undefined>((r) => {
+    resolveEnded = r;
+  });
+
+  // ssh2 emits 'error' also for recoverable steps (an agent that cannot sign, then it tries the next
+  // method), so errors are collected and the outcome is decided on 'ready' or 'close' only.
+  client.on('error', (err: Error & ClientErrorExtensions) => {
+    errors.push(err);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => {
+      open = true;
+      resolve();
+    });
+    client.on('close', () => {
+      const wasOpen = open;
+      open = false;
+      for (const s of sessions) s.markLost('the SSH connection closed');
+      if (!wasOpen && !closedByUs) {
+        reject(refusal ?? describeFailure(label, errors, auth.notes));
+        resolveEnded(undefined);
+        return;
+      }
+      resolveEnded(closedByUs ? undefined : describeFailure(label, errors, [], 'connection lost'));
+    });
+    client.connect(config);
+  });
+
+  const conn: SshConnection = {
+    label,
+    get isOpen() {
+      return open;
+    },
+    ended,
+    async sftp() {
+      if (!open) throw networkError(`${label}: the SSH connection is closed`);
+      const session = await openSftpSession(client, label);
+      sessions.add(session);
+      session.onEnd = () => sessions.delete(session);
+      return session;
+    },
+    async close() {
+      if (open) {
+        closedByUs = true;
+        client.end();
+        await closeWithin(client, ended, 5_000);
+      }
+    },
+  };
+  return conn;
+}
+
+// A peer that never answers our disconnect must not hang close(): after `ms`, the socket is destroyed.
+async function closeWithin(client: Ssh2Client, ended: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<void>((r) => {
+    timer = setTimeout(() => {
+      client.destroy();
+      r();
+    }, ms);
+  });
+  await Promise.race([ended, forced]);
+  clearTimeout(timer);
+}
+
+async function readKnownHosts(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    // A missing known_hosts is an empty one: every host is then unknown, and the message says how to add it.
+    if (errnoCode(err) === 'ENOENT') return '';
+    throw networkError(`cannot read known_hosts file ${path}: ${(err as Error).message}`);
+  }
+}
+
+interface Auth {
+  methods: (AgentAuthMethod | PublicKeyAuthMethod)[];
+  /** Why a key was not offered (missing, passphrase-protected, unreadable), for the failure message. */
+  notes: string[];
+}
+
+async function authMethods(opts: ConnectOptions, label: string): Promise<Auth> {
+  const methods: Auth['methods'] = [];
+  const notes: string[] = [];
+  const agent = opts.agentSocket === undefined ? process.env.SSH_AUTH_SOCK : opts.agentSocket;
+  if (agent) methods.push({ type: 'agent', username: opts.user, agent });
+
+  const explicit = opts.identityFiles !== undefined && opts.identityFiles.length > 0;
+  const files = explicit
+    ? opts.identityFiles!
+    : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n));
+  for (const file of files) {
+    let text: Buffer;
+    try {
+      text = await readFile(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (explicit)
+        notes.push(
+          `identity file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}`,
+        );
+      continue;
+    }
+    const parsed = utils.parseKey(text);
+    if (parsed instanceof Error) {
+      notes.push(
+        /passphrase|encrypted/i.test(parsed.message)
+          ? `identity file ${file} is passphrase-protected: load it into ssh-agent with "ssh-add ${file}"`
+          : `identity file ${file} is not a private key mailroom can read (${parsed.message})`,
+      );
+      continue;
+    }
+    methods.push({ type: 'publickey', username: opts.user, key: text });
+  }
+
+  if (methods.length === 0) {
+    throw usageError(
+      `${label}: no way to authenticate: no ssh-agent (SSH_AUTH_SOCK is not set) and no usable identity file`,
+      notes.length > 0
+        ? notes.join('; ')
+        : 'start ssh-agent and ssh-add your key, or set identity: in the host configuration',
+    );
+  }
+  return { methods, notes };
+}
+
+const SOCKET_HINTS: Record<string, string> = {
+  ECONNREFUSED: ' (nothing listens on that port)',
+  ENOTFOUND: ' (no such host name)',
+  EHOSTUNREACH: ' (no route to the host)',
+  ETIMEDOUT: ' (no answer)',
+};
+
+function describeFailure(
+  label: string,
+  errors: (Error & ClientErrorExtensions)[],
+  notes: string[],
+  what?: string,
+) {
+  // The last fatal error explains the close; recoverable agent errors only add context.
+  const fatal = [...errors].reverse().find((e) => e.level !== 'agent') ?? errors.at(-1);
+  if (fatal === undefined)
+    return networkError(`${label}: ${what ?? 'the connection closed during the handshake'}`);
+  const code = errnoCode(fatal);
+  const extra = notes.length > 0 ? `; ${notes.join('; ')}` : '';
+  switch (fatal.level) {
+    case 'client-authentication':
+      return networkError(
+        `${label}: authentication failed (tried ssh-agent and key files; passwords are never used)${extra}`,
+        `add your public key to ~/.ssh/authorized_keys of that user on the host, or load the right key into ssh-agent`,
+        fatal,
+      );
+    case 'client-timeout':
+      return networkError(
+        `${label}: ${fatal.message.toLowerCase()}`,
+        'check that the host is up and reachable',
+        fatal,
+      );
+    case 'client-socket':
+    case 'client-dns':
+      return networkError(
+        `${label}: ${what ?? 'cannot connect'}: ${code ?? fatal.message}${SOCKET_HINTS[code ?? ''] ?? ''}`,
+        'check the host name, the port, and that sshd runs there',
+        fatal,
+      );
+    default:
+      return networkError(`${label}: ${what ?? 'SSH failed'}: ${fatal.message}${extra}`, undefined, fatal);
+  }
+}
+
+// The key type is the first string of the SSH wire-format key blob (RFC 4253 section 6.6).
+function keyBlobType(blob: Buffer): string {
+  if (blob.length < 4) return 'unknown';
+  const len = blob.readUInt32BE(0);
+  return len > 0 && len < 64 && blob.length >= 4 + len ? blob.toString('latin1', 4, 4 + len) : 'unknown';
+}
+
+// Offer first the key types known_hosts holds for this host, as OpenSSH does: a host known by its RSA
+// key must not be reported "unknown" merely because it also has an ed25519 key we would pick first.
+export function hostKeyPreference(knownTypes: readonly string[]): ServerHostKeyAlgorithm[] {
+  const front: ServerHostKeyAlgorithm[] = [];
+  for (const t of knownTypes) {
+    const algos = t === 'ssh-rsa' ? (['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] as const) : [t];
+    for (const a of algos) {
+      const known = HOST_KEY_ALGORITHMS.find((x) => x === a);
+      if (known !== undefined && !front.includes(known)) front.push(known);
+    }
+  }
+  return [...front, ...HOST_KEY_ALGORITHMS.filter((a) => !front.includes(a))];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SFTP: ssh2's callback API behind mailroom's SftpSession. Every request settles: when the channel or
+// the connection goes away, requests still in flight are rejected as 'connectionLost' here, because
+// ssh2 would let a request issued after the close wait forever.
+
+function openSftpSession(client: Ssh2Client, label: string): Promise<Ssh2SftpSession> {
+  return new Promise((resolve, reject) => {
+    client.sftp((err, sftp) => {
+      if (err)
+        reject(
+          networkError(`${label}: cannot start SFTP: ${err.message}`, 'check that sshd has "Subsystem sftp"'),
+        );
+      else resolve(new Ssh2SftpSession(sftp, label));
+    });
+  });
+}
+
+class Ssh2Handle implements RemoteHandle {
+  constructor(
+    readonly path: string,
+    readonly raw: Buffer,
+  ) {}
+}
+
+// SFTP v3 status codes (draft-ietf-secsh-filexfer-02 section 7).
+const STATUS: Record<number, SftpFailure> = {
+  2: 'noSuchFile',
+  3: 'permissionDenied',
+  4: 'failure',
+  6: 'connectionLost',
+  7: 'connectionLost',
+  8: 'unsupported',
+};
+
+function classify(err: Error): SftpFailure {
+  const code: unknown = (err as { code?: unknown }).code;
+  if (typeof code === 'number' && STATUS[code] !== undefined) return STATUS[code];
+  if (/no response from server/i.test(err.message)) return 'connectionLost';
+  if (/does not support this extended request/i.test(err.message)) return 'unsupported';
+  return 'other';
+}
+
+const S_IFMT = 0o170000;
+function remoteStat(attrs: Attributes): RemoteStat {
+  const fmt = (attrs.mode ?? 0) & S_IFMT;
+  const kind: RemoteKind =
+    fmt === 0o100000 ? 'file' : fmt === 0o040000 ? 'dir' : fmt === 0o120000 ? 'symlink' : 'other';
+  return { kind, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
+}
+
+type Done<T> = (err: Error | null | undefined, value?: T) => void;
+
+class Ssh2SftpSession implements SftpSession {
+  readonly maxWriteBytes: number;
+  onEnd: (() => void) | undefined;
+  private lost: string | undefined;
+  private readonly inFlight = new Set<(reason: string) => void>();
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly label: string,
+  ) {
+    // ssh2 learns the server's limit from limits@openssh.com; the field is not in its typings.
+    const limit = (sftp as unknown as { _maxWriteLen?: unknown })._maxWriteLen;
+    this.maxWriteBytes = typeof limit === 'number' && limit > 0 ? limit : 31 * 1024;
+    sftp.on('error', (err: Error) => this.markLost(err.message));
+    sftp.on('close', () => this.markLost('the SFTP channel closed'));
+  }
+
+  markLost(reason: string): void {
+    if (this.lost !== undefined) return;
+    this.lost = reason;
+    for (const fail of this.inFlight) fail(reason);
+    this.inFlight.clear();
+    this.onEnd?.();
+  }
+
+  private call<T>(op: string, path: string, start: (done: Done<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const lostError = (reason: string) =>
+        new SftpError('connectionLost', op, `${this.label}:${path}`, `connection lost (${reason})`);
+      if (this.lost !== undefined) {
+        reject(lostError(this.lost));
+        return;
+      }
+      const fail = (reason: string) => reject(lostError(reason));
+      this.inFlight.add(fail);
+      const done: Done<T> = (err, value) => {
+        if (!this.inFlight.delete(fail)) return; // already rejected as lost
+        if (err) reject(new SftpError(classify(err), op, `${this.label}:${path}`, err.message, err));
+        else resolve(value as T);
+      };
+      try {
+        start(done);
+      } catch (err) {
+        // ssh2 throws synchronously for a missing extension or a closed channel.
+        done(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  lstat(path: string): Promise<RemoteStat> {
+    return this.call<Attributes>('lstat', path, (d) => this.sftp.lstat(path, d)).then(remoteStat);
+  }
+
+  async readdir(path: string): Promise<RemoteEntry[]> {
+    const list = await this.call<{ filename: string; attrs: Attributes }[]>('readdir', path, (d) =>
+      this.sftp.readdir(path, d),
+    );
+    return list.map((e) => ({ name: e.filename, stat: remoteStat(e.attrs) }));
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return this.call<Buffer>('read', path, (d) => this.sftp.readFile(path, d));
+  }
+
+  async createExclusive(path: string): Promise<RemoteHandle> {
+    const raw = await this.call<Buffer>('create', path, (d) => this.sftp.open(path, 'wx', 0o666, d));
+    return new Ssh2Handle(path, raw);
+  }
+
+  write(handle: RemoteHandle, data: Buffer, position: number): Promise<void> {
+    const h = handle as Ssh2Handle;
+    return this.call<void>('write', h.path, (d) => this.sftp.write(h.raw, data, 0, data.length, position, d));
+  }
+
+  fsync(handle: RemoteHandle): Promise<void> {
+    const h = handle as Ssh2Handle;
+    return this.call<void>('fsync', h.path, (d) => this.sftp.ext_openssh_fsync(h.raw, (err) => d(err)));
+  }
+
+  closeHandle(handle: RemoteHandle): Promise<void> {
+    const h = handle as Ssh2Handle;
+    return this.call<void>('close', h.path, (d) => this.sftp.close(h.raw, d));
+  }
+
+  posixRename(from: string, to: string): Promise<void> {
+    return this.call<void>('rename', `${from} -> ${to}`, (d) => this.sftp.ext_openssh_rename(from, to, d));
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.call<void>('unlink', path, (d) => this.sftp.unlink(path, d));
+  }
+
+  mkdir(path: string): Promise<void> {
+    return this.call<void>('mkdir', path, (d) => this.sftp.mkdir(path, d));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.call<void>('rmdir', path, (d) => this.sftp.rmdir(path, d));
+  }
+
+  setTimes(path: string, mtimeMs: number): Promise<void> {
+    const seconds = Math.round(mtimeMs / 1000);
+    return this.call<void>('setstat', path, (d) => this.sftp.utimes(path, seconds, seconds, d));
+  }
+
+  end(): void {
+    this.sftp.end();
+    this.markLost('the SFTP channel was ended');
+  }
+}
