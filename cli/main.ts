@@ -192,6 +192,22 @@ common(
   exitCode = await (await read()).runDoctor(opts(o));
 });
 
+common(
+  program
+    .command('daemon')
+    .option('--rescan <d>', 'full rescan at least this often (default 10s)')
+    .option('--polling', 'poll for changes instead of native file events (network drives)')
+    .description('watch, route, supervise until stopped (SIGINT/SIGTERM stop it cleanly)'),
+  { json: false },
+).action(async (o) => (await import('./commands/daemon.js')).daemon(opts(o)));
+
+common(
+  program
+    .command('status')
+    .option('--watch', 'keep the view live')
+    .description('the global picture: agents, stuck, escalated and unreadable tasks, daemon, hosts'),
+).action(async (o) => (await import('./commands/daemon.js')).status(opts(o)));
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo)')

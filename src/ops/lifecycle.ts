@@ -14,10 +14,27 @@ import { isFinal, planTransition, type TaskState } from '../task/state.js';
 export interface Actor {
   /** Who acts (`--as`, `$MAILROOM_AGENT`); when absent, the worker for worker verbs, `human` otherwise. */
   as?: string;
+  /** mailroom itself acting (the daemon's supervisor): recorded as given, not checked as an agent. */
+  system?: string;
+  /**
+   * Checked on the task as read under its lock; when false the change is refused. The supervisor
+   * decides on a scan, and a worker may have acted since: this is where that race is closed.
+   */
+  onlyIf?: (task: LoadedTask) => boolean;
 }
 
-function actor(mr: Mailroom, who: string | undefined, fallback: string): string {
-  return who === undefined ? fallback : requireAgent(mr, who);
+function checkPrecondition(input: Actor, task: LoadedTask): void {
+  if (input.onlyIf && !input.onlyIf(task))
+    throw refused(`task ${task.id} changed since it was looked at; nothing done`);
+}
+
+/** The name recorded in history as `by`. */
+const SYSTEM_ACTOR = 'mailroom';
+
+function actor(mr: Mailroom, who: Actor | string | undefined, fallback: string): string {
+  const input = typeof who === 'string' || who === undefined ? { as: who } : who;
+  if (input.system !== undefined) return input.system;
+  return input.as === undefined ? fallback : requireAgent(mr, input.as);
 }
 
 function edit(task: LoadedTask, e: TaskEdit, moveTo?: Mutation['moveTo']): Mutation {
@@ -50,7 +67,7 @@ export async function transition(
   input: TransitionInput = {},
 ): Promise<UpdateResult> {
   const result = await updateTask(mr, ref, (task) => {
-    const by = actor(mr, input.as, task.parsed.task.to);
+    const by = actor(mr, input, task.parsed.task.to);
     const skipped = refuseUnless(task, to);
     const at = isoSeconds(mr.now());
     const history: HistoryEntry[] = skipped.map((state) => ({ state, at, by, note: 'skipped' }));
@@ -84,7 +101,7 @@ export async function progress(
         `start it first: mailroom start ${task.id}`,
       );
     }
-    const by = actor(mr, input.as, task.parsed.task.to);
+    const by = actor(mr, input, task.parsed.task.to);
     return edit(task, { history: [{ state: 'running', at: isoSeconds(mr.now()), by, note }] });
   });
   await mr.log({
@@ -106,8 +123,9 @@ export async function retry(
   if (input.to !== undefined) requireAgent(mr, input.to);
   const result = await updateTask(mr, ref, (task) => {
     const t = task.parsed.task;
+    checkPrecondition(input, task);
     refuseUnless(task, 'queued', { retry: true });
-    const by = actor(mr, input.as, 'human');
+    const by = actor(mr, input, 'human');
     const to = input.to ?? t.to;
     const attempt = t.attempt + 1;
     const why = t.error?.message ? ` after: ${t.error.message}` : '';
@@ -117,7 +135,12 @@ export async function retry(
     if (to !== t.to) set.to = to;
     return edit(
       task,
-      { set, error: null, history: [{ state: 'queued', at: isoSeconds(mr.now()), by, note }] },
+      {
+        set,
+        unset: ['escalated'],
+        error: null,
+        history: [{ state: 'queued', at: isoSeconds(mr.now()), by, note }],
+      },
       { agent: to, box: 'inbox' },
     );
   });
@@ -135,18 +158,22 @@ export async function reassign(
   requireAgent(mr, agent);
   const result = await updateTask(mr, ref, (task) => {
     const t = task.parsed.task;
+    checkPrecondition(input, task);
     if (isFinal(t.state))
       throw refused(
         `cannot reassign task ${task.id}: it is ${t.state}`,
         `a failed task is sent again with: mailroom retry ${task.id} --to ${agent}`,
       );
-    if (t.to === agent) throw refused(`task ${task.id} is already assigned to ${agent}`);
-    const by = actor(mr, input.as, 'human');
+    // Sending an escalated task back to its own worker is allowed: it sits in the escalation inbox.
+    if (t.to === agent && task.agent === agent)
+      throw refused(`task ${task.id} is already assigned to ${agent}`);
+    const by = actor(mr, input, 'human');
     const note = input.note ?? `reassigned from ${t.to} to ${agent}`;
     return edit(
       task,
       {
         set: { state: 'queued', to: agent },
+        unset: ['escalated'],
         history: [{ state: 'queued', at: isoSeconds(mr.now()), by, note }],
       },
       { agent, box: 'inbox' },
@@ -172,7 +199,7 @@ export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Pro
     type: 'task.archived',
     id: result.after.id,
     agent: result.after.agent,
-    by: actor(mr, input.as, 'human'),
+    by: actor(mr, input, 'human'),
     path: mr.layout.rel(result.after.path),
   });
   return result;
@@ -201,3 +228,37 @@ async function logTransition(
     ...extra,
   });
 }
+
+/**
+ * Hand a task to a person (`escalate_to`): it moves to that agent's inbox with its state unchanged,
+ * marked `escalated: <time>` so the supervisor leaves it alone until someone retries or reassigns it.
+ */
+export async function escalate(
+  mr: Mailroom,
+  ref: string,
+  reason: string,
+  input: Actor = {},
+): Promise<UpdateResult> {
+  const to = mr.config.escalate_to;
+  const result = await updateTask(mr, ref, (task) => {
+    const t = task.parsed.task;
+    checkPrecondition(input, task);
+    const at = isoSeconds(mr.now());
+    const e = edit(task, {
+      set: { escalated: at },
+      history: [{ state: t.state, at, by: SYSTEM_ACTOR, note: `escalated to ${to}: ${reason}` }],
+    });
+    return task.agent === to && task.box === 'inbox' ? e : { ...e, moveTo: { agent: to, box: 'inbox' } };
+  });
+  await mr.log({
+    type: 'task.escalated',
+    id: result.after.id,
+    agent: to,
+    by: SYSTEM_ACTOR,
+    reason,
+    path: mr.layout.rel(result.after.path),
+  });
+  return result;
+}
+
+export { SYSTEM_ACTOR };

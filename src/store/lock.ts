@@ -3,6 +3,7 @@
 // share). A lock that was lost while held (stale-taken by another process after a long stall) is
 // noticed before the write commits: the write is refused rather than clobbering someone else's.
 
+import { rm } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { errnoCode, refused } from '../errors.js';
 
@@ -89,3 +90,31 @@ export async function withLocks<T>(
 
 /** No locking at all. Exists only so a test can show that the lock is what prevents lost updates. */
 export const unsafeNoLocker: Locker = (_path, fn) => fn({ assertHeld() {} });
+
+/**
+ * Hold a lock for a long time (the daemon's single-instance lock). Returns undefined when another
+ * live process holds it. `onLost` runs if the lock is ever compromised while held.
+ */
+export async function holdLock(
+  path: string,
+  onLost: (err: Error) => void,
+): Promise<(() => Promise<void>) | undefined> {
+  try {
+    return await lockfile.lock(path, {
+      realpath: false,
+      stale: 10_000,
+      update: 2_000,
+      retries: 0,
+      onCompromised: onLost,
+    });
+  } catch (err) {
+    if (errnoCode(err) === 'ELOCKED') return undefined;
+    throw err;
+  }
+}
+
+/** Remove a lock whose holder is known to be dead (checked by the caller, e.g. by pid). */
+export async function breakLock(path: string): Promise<void> {
+  // proper-lockfile's unlock() only releases locks this process holds; the lock is its `<path>.lock` folder.
+  await rm(`${path}.lock`, { recursive: true, force: true });
+}

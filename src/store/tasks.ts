@@ -85,11 +85,13 @@ export interface UpdateResult {
  */
 export async function updateTask(
   ctx: StoreContext,
-  ref: string,
+  ref: string | TaskRef,
   mutate: (current: LoadedTask) => Mutation,
 ): Promise<UpdateResult> {
+  const id = typeof ref === 'string' ? ref : ref.id;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const found = await resolveTask(ctx, ref);
+    // A caller that already knows where the task is (the daemon's scan) saves the lookup once.
+    const found = attempt === 0 && typeof ref !== 'string' ? ref : await resolveTask(ctx, id);
     const outcome = await ctx.locker(found.path, async (guard) => {
       const r = await readTask(found);
       if (!r.ok) {
@@ -127,7 +129,7 @@ export async function updateTask(
     });
     if (outcome) return outcome;
   }
-  throw refused(`task ${ref} keeps moving while being changed`, 'run the command again');
+  throw refused(`task ${id} keeps moving while being changed`, 'run the command again');
 }
 
 async function moveTaskFiles(

@@ -10,6 +10,8 @@ type Scalar = string | number | boolean;
 export interface TaskEdit {
   /** Top-level scalar fields to set (quoting style of the old value is kept). */
   set?: Record<string, Scalar>;
+  /** Top-level keys to remove (e.g. `escalated` when a person takes a task back). */
+  unset?: string[];
   /** `error` block: an object sets it, null removes it. */
   error?: TaskError | null;
   /** History entries to append, in order. */
@@ -42,6 +44,7 @@ export function appendResult(body: string, result: string, eol: string): string 
 export function applyTaskEdit(file: SplitFile, edit: TaskEdit): string {
   const yaml = new YamlEditor(file.yaml, file.eol);
   for (const [key, value] of Object.entries(edit.set ?? {})) yaml.setScalar(key, value);
+  for (const key of edit.unset ?? []) yaml.remove(key);
   if (edit.error === null) yaml.remove('error');
   else if (edit.error !== undefined) yaml.setBlock('error', compactError(edit.error));
   for (const entry of edit.history ?? []) yaml.appendToSeq('history', compact(entry));

@@ -1,0 +1,96 @@
+// Handlers for `mailroom daemon` and `mailroom status [--watch]`.
+
+import { runDaemon } from '../../daemon/run.js';
+import { formatAge, parseDurationMs } from '../../src/duration.js';
+import { usageError } from '../../src/errors.js';
+import type { Mailroom } from '../../src/mailroom.js';
+import { type StatusReport, statusReport } from '../../src/ops/status.js';
+import { STATES } from '../../src/task/state.js';
+import { type CommonOptions, open } from '../context.js';
+import { printJson, table } from '../output.js';
+
+export async function daemon(opts: CommonOptions & { rescan?: string; polling?: boolean }): Promise<void> {
+  const mr = await open(opts);
+  const rescanMs = opts.rescan === undefined ? undefined : parseDurationMs(opts.rescan);
+  if (opts.rescan !== undefined && rescanMs === undefined)
+    throw usageError(`invalid --rescan ${JSON.stringify(opts.rescan)}`, 'durations look like 500ms, 10s, 1m');
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  await runDaemon(mr, {
+    signal: controller.signal,
+    say,
+    polling: opts.polling === true,
+    ...(rescanMs === undefined ? {} : { rescanMs }),
+  });
+}
+
+function render(r: StatusReport, now: number): string {
+  const lines: string[] = [];
+  const d = r.daemon;
+  const health = d.running
+    ? `daemon running (pid ${d.pid}, last pass ${d.lastPassAt ? `${formatAge(now - Date.parse(d.lastPassAt))} ago` : 'pending'})`
+    : 'daemon NOT running: nothing is routed or supervised (start it with `mailroom daemon`)';
+  lines.push(`mailroom at ${r.root}`, health);
+  if (d.lastError) lines.push(`  last error: ${d.lastError}`);
+  lines.push('');
+  lines.push(
+    table([
+      ['AGENT', ...STATES.map((s) => s.toUpperCase()), 'HOST', 'ROLE'],
+      ...r.agents.map((a) => [a.name, ...STATES.map((s) => String(a.counts[s])), a.host, a.role ?? '-']),
+    ]),
+  );
+  const attention = [
+    ...r.stuck.map((s) => [
+      'stuck',
+      s.id,
+      s.agent,
+      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
+      s.reason,
+    ]),
+    ...r.escalated.map((s) => [
+      'escalated',
+      s.id,
+      s.agent,
+      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
+      s.reason,
+    ]),
+    ...r.unreadable.map((u) => ['unreadable', `${u.path}${u.line ? `:${u.line}` : ''}`, '', '', u.reason]),
+  ];
+  lines.push('');
+  if (attention.length === 0) lines.push('nothing needs attention');
+  else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row])));
+  if (r.hosts.length > 0) {
+    lines.push('', 'hosts:');
+    for (const h of r.hosts)
+      lines.push(
+        `  ${h.name}  ${h.ssh}:${h.root}  ${h.lastSync ? `last sync ${h.lastSync}` : 'never synced'}${h.error ? `  error: ${h.error}` : ''}`,
+      );
+  }
+  return lines.join('\n');
+}
+
+export async function status(opts: CommonOptions & { watch?: boolean }): Promise<void> {
+  const mr: Mailroom = await open(opts);
+  if (!opts.watch) {
+    const r = await statusReport(mr);
+    if (opts.json) printJson({ ...r });
+    else process.stdout.write(`${render(r, mr.now().getTime())}\n`);
+    return;
+  }
+  let stopped = false;
+  process.once('SIGINT', () => {
+    stopped = true;
+  });
+  while (!stopped) {
+    const r = await statusReport(mr);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...r })}\n`);
+    else
+      process.stdout.write(
+        `\x1b[2J\x1b[H${render(r, Date.now())}\n\n(refreshes every second; Ctrl-C to leave)\n`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}

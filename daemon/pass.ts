@@ -1,0 +1,266 @@
+// One pass of the daemon over every configured agent's inbox and outbox: the scan is the truth.
+//   - a finished (done) task in an outbox is routed to its sender's inbox;
+//   - a finished task still in its worker's inbox (finished by a file edit, or a crash between the
+//     write and the move) is moved to the outbox first;
+//   - a file a person dropped into an inbox is completed into a task once it has settled;
+//   - a file that is not a task is reported once per content version, after it has settled (an
+//     editor truncating then writing, or an agent streaming with `cat >`, is never judged mid-write);
+//   - a state change made by a file edit is checked against the last state seen, and reported (not
+//     reverted) when the state machine forbids it.
+// Per-file failures are collected as problems; they never stop the pass.
+
+import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MailroomError } from '../src/errors.js';
+import type { Mailroom } from '../src/mailroom.js';
+import { isTaskId } from '../src/names.js';
+import { writeFileAtomic } from '../src/store/atomic.js';
+import { healInterruptedMove } from '../src/store/heal.js';
+import { type Box, isIgnoredName } from '../src/store/layout.js';
+import type { LoadedTask, TaskRef } from '../src/store/scan.js';
+import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
+import { newTaskId } from '../src/task/id.js';
+import { decodeTaskBytes, parseTask } from '../src/task/parse.js';
+import { completeDroppedFile } from './complete.js';
+import { illegalChange, type KnownState, knownStateOf } from './hand-edit.js';
+import { contentHash, type ReportBook, SIDECAR_SUFFIX } from './reports.js';
+
+/** How long a file must be unchanged before it is judged unreadable or completed. */
+export const SETTLE_MS = 700;
+
+export interface PassState {
+  reports: ReportBook;
+  /** id -> last legal state seen (persisted by the caller). */
+  known: Map<string, KnownState>;
+}
+
+export interface PassOutcome {
+  tasks: LoadedTask[];
+  routed: number;
+  moved: number;
+  completed: number;
+  problems: { path: string; reason: string }[];
+  /** When a settling file should be looked at again (ms since epoch). */
+  recheckAt?: number;
+}
+
+interface Entry extends TaskRef {
+  bytes: Buffer;
+  mtimeMs: number;
+}
+
+const WATCHED_BOXES: readonly Box[] = ['inbox', 'outbox'];
+
+/** Agents whose folders this machine looks after: every configured agent. */
+export function watchedAgents(mr: Mailroom): string[] {
+  return Object.keys(mr.config.agents).sort();
+}
+
+export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutcome> {
+  const now = mr.now().getTime();
+  const out: PassOutcome = { tasks: [], routed: 0, moved: 0, completed: 0, problems: [] };
+  const settleLater = (mtimeMs: number) => {
+    const at = mtimeMs + SETTLE_MS + 50;
+    out.recheckAt = Math.min(out.recheckAt ?? at, at);
+  };
+  const entries: Entry[] = [];
+  const seenPaths = new Set<string>();
+
+  for (const agent of watchedAgents(mr)) {
+    for (const box of WATCHED_BOXES) {
+      const dir = mr.layout.boxDir(agent, box);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (isIgnoredName(name) || !name.endsWith('.md')) continue;
+        const path = join(dir, name);
+        seenPaths.add(path);
+        try {
+          const st = await lstat(path);
+          if (st.isSymbolicLink()) {
+            await state.reports.report(
+              path,
+              Buffer.from(`symlink:${path}`),
+              'symbolic link where a task should be; mailroom never follows links',
+            );
+            continue;
+          }
+          if (!st.isFile()) continue;
+          entries.push({
+            agent,
+            box,
+            id: name.slice(0, -3),
+            path,
+            bytes: await readFile(path),
+            mtimeMs: st.mtimeMs,
+          });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+            out.problems.push({ path, reason: String(err) });
+        }
+      }
+    }
+  }
+  // Reports for files that are gone.
+  for (const path of [...state.reports.open.keys()]) {
+    if (!seenPaths.has(path)) await state.reports.clear(path, 'gone');
+  }
+
+  const ids = new Map<string, Entry[]>();
+  for (const e of entries) ids.set(e.id, [...(ids.get(e.id) ?? []), e]);
+
+  for (const e of entries) {
+    try {
+      await handleEntry(mr, state, e, ids, out, now, settleLater);
+    } catch (err) {
+      const reason = err instanceof MailroomError ? err.message : String(err);
+      out.problems.push({ path: mr.layout.rel(e.path), reason });
+    }
+  }
+  return out;
+}
+
+async function handleEntry(
+  mr: Mailroom,
+  state: PassState,
+  e: Entry,
+  ids: Map<string, Entry[]>,
+  out: PassOutcome,
+  now: number,
+  settleLater: (mtimeMs: number) => void,
+): Promise<void> {
+  const settled = now - e.mtimeMs >= SETTLE_MS;
+  const decoded = decodeTaskBytes(e.bytes);
+  if (!decoded.ok) {
+    if (settled) await state.reports.report(e.path, e.bytes, decoded.problem.reason);
+    else settleLater(e.mtimeMs);
+    return;
+  }
+  const parsed = isTaskId(e.id) ? parseTask(decoded.text, e.id) : undefined;
+  if (!parsed?.ok) {
+    if (e.box === 'inbox') {
+      const drop = completeDroppedFile({
+        text: decoded.text,
+        name: e.id,
+        agent: e.agent,
+        now: mr.now(),
+        isIdFree: (id) => !ids.has(id) || (id === e.id && ids.get(id)!.length === 1),
+        newId: () => newTaskId(mr.now()),
+      });
+      if (drop.kind === 'empty') return; // nothing yet; an editor may be about to write
+      if (drop.kind === 'completed') {
+        if (!settled) return settleLater(e.mtimeMs);
+        await completeFile(mr, state, e, drop.id, drop.text);
+        out.completed++;
+        return;
+      }
+    }
+    if (!settled) return settleLater(e.mtimeMs);
+    const problem =
+      parsed && !parsed.ok
+        ? parsed.problem
+        : { reason: 'file name is not a valid task id (letters, digits, . _ - only)' };
+    await state.reports.report(e.path, e.bytes, problem.reason, problem.line);
+    return;
+  }
+
+  const task = parsed.value.task;
+  const bad = illegalChange(state.known.get(task.id), task);
+  if (bad) {
+    await state.reports.report(e.path, e.bytes, bad);
+    return;
+  }
+  state.known.set(task.id, knownStateOf(task));
+  await state.reports.clear(e.path, 'fixed');
+
+  const copies = ids.get(e.id)!;
+  if (copies.length > 1) {
+    // Two names for one task: a move cut short by a crash (same file) is completed; two different
+    // files are reported and left for a person (or the sync merge) rather than guessed at.
+    const keep = await healInterruptedMove(mr, copies);
+    if (!keep)
+      out.problems.push({
+        path: mr.layout.rel(e.path),
+        reason: `task ${e.id} exists in ${copies.length} places with different content`,
+      });
+    else if (keep.path !== e.path) return;
+  }
+
+  const loaded: LoadedTask = { ...e, text: decoded.text, parsed: parsed.value };
+  if (
+    e.box === 'inbox' &&
+    e.agent === task.to &&
+    task.from !== task.to &&
+    (task.state === 'done' || task.state === 'failed')
+  ) {
+    await moveAs(mr, loaded, 'outbox', e.agent, 'task.moved');
+    out.moved++;
+    if (task.state !== 'done') return;
+    loaded.box = 'outbox';
+    loaded.path = mr.layout.taskPath(e.agent, 'outbox', e.id);
+  }
+  if (loaded.box === 'outbox' && task.state === 'done') {
+    if (!(task.from in mr.config.agents)) {
+      out.problems.push({
+        path: mr.layout.rel(loaded.path),
+        reason: `cannot route: sender "${task.from}" is not a configured agent`,
+      });
+    } else {
+      await moveAs(mr, loaded, 'inbox', task.from, 'task.routed');
+      out.routed++;
+      return;
+    }
+  }
+  out.tasks.push(loaded);
+}
+
+/** Move a task without changing its bytes, under its lock; the event says what the move meant. */
+async function moveAs(mr: Mailroom, t: LoadedTask, box: Box, agent: string, type: string): Promise<void> {
+  const r = await updateTask(mr, t, (current) => {
+    const s = current.parsed.task.state;
+    if (s !== t.parsed.task.state)
+      throw new MailroomError('refused', `task ${t.id} changed while being moved; next pass`);
+    return { text: current.text, moveTo: { agent, box } };
+  });
+  await mr.log({ type, id: t.id, agent, from: t.agent, to: agent, path: mr.layout.rel(r.after.path) });
+}
+
+/** Write the completed task under the file's lock, only if the file is still what was read. */
+async function completeFile(
+  mr: Mailroom,
+  state: PassState,
+  e: Entry,
+  id: string,
+  text: string,
+): Promise<void> {
+  await mr.locker(e.path, async (guard) => {
+    const now = await readFile(e.path).catch(() => undefined);
+    if (!now || contentHash(now) !== contentHash(e.bytes)) return; // changed meanwhile: next pass
+    guard.assertHeld();
+    if (id === e.id) {
+      await writeFileAtomic(e.path, text);
+    } else {
+      try {
+        await createTaskFile(mr, e.agent, 'inbox', id, text);
+      } catch (err) {
+        if (err instanceof TargetExistsError) return; // the id was taken meanwhile: next pass picks another
+        throw err;
+      }
+      await unlink(e.path);
+    }
+  });
+  await state.reports.clear(e.path, 'fixed');
+  await mr.log({
+    type: 'task.completed',
+    id,
+    agent: e.agent,
+    path: mr.layout.rel(mr.layout.taskPath(e.agent, 'inbox', id)),
+    note: id === e.id ? undefined : `from ${e.id}.md`,
+  });
+}
+
+export { SIDECAR_SUFFIX };

@@ -1,0 +1,115 @@
+// `mailroom status`: the global picture a person reads in five seconds — per agent, counts by state;
+// what needs attention (stuck, escalated, unreadable) with its age; daemon health; hosts.
+// Computed from a fresh scan (the truth) plus the daemon's own status file.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Mailroom } from '../mailroom.js';
+import { loadAll } from '../store/scan.js';
+import { decide, isEscalated } from '../supervisor/decide.js';
+import { policyFromConfig } from '../supervisor/policy.js';
+import { STATES, type TaskState } from '../task/state.js';
+
+export interface StatusReport {
+  root: string;
+  agents: { name: string; host: string; role: string | null; counts: Record<TaskState, number> }[];
+  stuck: { id: string; agent: string; state: TaskState; title: string; reason: string; since: string }[];
+  escalated: { id: string; agent: string; state: TaskState; title: string; reason: string; since: string }[];
+  unreadable: { path: string; line?: number; reason: string }[];
+  daemon: { running: boolean; pid?: number; lastPassAt?: string; passes?: number; lastError?: string };
+  hosts: { name: string; ssh: string; root: string; lastSync: string | null; error: string | null }[];
+}
+
+interface DaemonFile {
+  pid: number;
+  state: string;
+  lastPassAt?: string;
+  passes?: number;
+  lastError?: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function statusReport(mr: Mailroom): Promise<StatusReport> {
+  const agents = Object.keys(mr.config.agents).sort();
+  const { tasks, problems } = await loadAll(mr.layout, { agents, boxes: ['inbox', 'outbox'] });
+  const counts = new Map(
+    agents.map((a) => [a, Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TaskState, number>]),
+  );
+  for (const t of tasks) {
+    const c = counts.get(t.agent);
+    if (c) c[t.parsed.task.state]++;
+  }
+  const decision = decide(
+    tasks.map((t) => ({ id: t.id, agent: t.agent, box: t.box, task: t.parsed.task })),
+    policyFromConfig(mr.config),
+    mr.now(),
+  );
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const last = (id: string) =>
+    byId.get(id)!.parsed.task.history.at(-1)?.at ?? byId.get(id)!.parsed.task.created;
+  const stuck = decision.actions
+    .filter((a) => a.kind !== 'retry' && !(a.kind === 'escalate' && a.cause === 'failed'))
+    .map((a) => {
+      const t = byId.get(a.id)!;
+      return {
+        id: a.id,
+        agent: t.agent,
+        state: t.parsed.task.state,
+        title: t.parsed.task.title,
+        reason: a.reason,
+        since: last(a.id),
+      };
+    });
+  const escalated = tasks
+    .filter((t) => isEscalated(t.parsed.task))
+    .map((t) => {
+      const note =
+        [...t.parsed.task.history].reverse().find((h) => h.note?.startsWith('escalated'))?.note ??
+        'escalated';
+      return {
+        id: t.id,
+        agent: t.agent,
+        state: t.parsed.task.state,
+        title: t.parsed.task.title,
+        reason: note,
+        since: String(t.parsed.task.escalated),
+      };
+    });
+  let daemon: StatusReport['daemon'] = { running: false };
+  try {
+    const d = JSON.parse(await readFile(join(mr.layout.stateDir, 'daemon.json'), 'utf8')) as DaemonFile;
+    daemon = { running: d.state === 'running' && alive(d.pid), pid: d.pid, passes: d.passes ?? 0 };
+    if (d.lastPassAt) daemon.lastPassAt = d.lastPassAt;
+    if (d.lastError) daemon.lastError = d.lastError;
+  } catch {
+    // never started here
+  }
+  return {
+    root: mr.layout.root,
+    agents: agents.map((name) => ({
+      name,
+      host: mr.config.agents[name]?.host ?? 'local',
+      role: mr.config.agents[name]?.role ?? null,
+      counts: counts.get(name)!,
+    })),
+    stuck,
+    escalated,
+    unreadable: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
+    daemon,
+    hosts: Object.entries(mr.config.hosts).map(([name, h]) => ({
+      name,
+      ssh: h.ssh,
+      root: h.root,
+      lastSync: null,
+      error: null,
+    })),
+  };
+}

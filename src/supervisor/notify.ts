@@ -1,0 +1,183 @@
+// Runs the user's `notify` command when a task is escalated (SPEC sections 3 and 5).
+// Invariant: task fields reach the command only as environment variables. The command string is the
+// user's own, from mailroom.yaml, and goes to `/bin/sh -c` untouched; a title such as `$(rm -rf ~)`
+// is data in $MAILROOM_TITLE and is expanded only if the user's command itself says `eval`.
+// A notification is best effort: this never throws, and never outlives its timeout.
+
+import { spawn } from 'node:child_process';
+
+export interface NotifyFields {
+  id: string;
+  title: string;
+  reason: string;
+  from: string;
+  to: string;
+  state: string;
+  priority: string;
+  /** The task file, absolute. */
+  path: string;
+  /** The mailroom root, absolute. */
+  root: string;
+}
+
+export interface NotifyOptions {
+  cwd?: string;
+  /** Default 30 s; then the command's whole process group is killed. */
+  timeoutMs?: number;
+}
+
+export interface NotifyOutcome {
+  /** Exited with status 0 within the timeout. */
+  ok: boolean;
+  /** Exit status; null when killed by a signal, timed out, or never started. */
+  code: number | null;
+  /** What the command wrote to stderr (capped), or why it could not start. */
+  stderr: string;
+  timedOut: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const STDERR_CAP = 8 * 1024;
+/** Linux refuses a single environment string over 128 KiB; a field this long is not a notification. */
+const FIELD_CAP = 16 * 1024;
+/** After the shell exits, how long to wait for stderr to close (a backgrounded child may hold it). */
+const DRAIN_MS = 200;
+
+const ENV_NAMES: Record<keyof NotifyFields, string> = {
+  id: 'MAILROOM_ID',
+  title: 'MAILROOM_TITLE',
+  reason: 'MAILROOM_REASON',
+  from: 'MAILROOM_FROM',
+  to: 'MAILROOM_TO',
+  state: 'MAILROOM_STATE',
+  priority: 'MAILROOM_PRIORITY',
+  path: 'MAILROOM_PATH',
+  root: 'MAILROOM_ROOT',
+};
+
+/** The command's environment: ours, minus any MAILROOM_* inherited from the daemon, plus the fields. */
+export function notifyEnv(fields: NotifyFields, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // An inherited MAILROOM_AGENT (say) would describe the daemon, not the task; the command must see
+  // only what describes this escalation.
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('MAILROOM_')) env[k] = v;
+  for (const key of Object.keys(ENV_NAMES) as (keyof NotifyFields)[]) {
+    env[ENV_NAMES[key]] = envValue(fields[key]);
+  }
+  return env;
+}
+
+/** An environment value cannot hold NUL (the C string ends there); newlines and quotes pass as they are. */
+function envValue(text: string): string {
+  const clean = text.replaceAll('\0', '');
+  if (clean.length <= FIELD_CAP) return clean;
+  let cut = clean.slice(0, FIELD_CAP);
+  // Do not leave half a surrogate pair at the cut.
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
+export function runNotify(
+  command: string,
+  fields: NotifyFields,
+  opts: NotifyOptions = {},
+): Promise<NotifyOutcome> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let truncated = false;
+    let timedOut = false;
+    let settled = false;
+    let exitCode: number | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    let drain: NodeJS.Timeout | undefined;
+
+    const stderrText = () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      return truncated ? `${text}\n[stderr truncated at ${STDERR_CAP} bytes]` : text;
+    };
+    const finish = (outcome: NotifyOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(drain);
+      resolve(outcome);
+    };
+
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('/bin/sh', ['-c', command], {
+        cwd: opts.cwd,
+        env: notifyEnv(fields),
+        // Its own process group, so that a timeout kills what the shell started as well.
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    } catch (err) {
+      finish({ ok: false, code: null, stderr: `could not run notify: ${messageOf(err)}`, timedOut: false });
+      return;
+    }
+
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (kept >= STDERR_CAP) {
+        truncated = true;
+        return;
+      }
+      const part = chunk.subarray(0, STDERR_CAP - kept);
+      if (part.length < chunk.length) truncated = true;
+      chunks.push(part);
+      kept += part.length;
+    });
+    // Reading stderr must not fail the notification; the outcome is what matters.
+    child.stderr?.on('error', () => {});
+
+    child.on('error', (err) => {
+      // spawn failed (cwd missing, /bin/sh missing): there is no process to wait for.
+      finish({ ok: false, code: null, stderr: `could not run notify: ${messageOf(err)}`, timedOut: false });
+    });
+
+    child.on('exit', (code) => {
+      exitCode = code;
+      clearTimeout(timer);
+      if (timedOut) return;
+      // stderr may still hold unread bytes; 'close' comes once it is drained. A child the command put
+      // in the background may keep the pipe open, so stop waiting after a moment.
+      drain = setTimeout(() => {
+        child.stderr?.destroy();
+        finish({ ok: code === 0, code, stderr: stderrText(), timedOut: false });
+      }, DRAIN_MS);
+    });
+
+    child.on('close', () => {
+      if (timedOut) {
+        finish({ ok: false, code: null, stderr: stderrText(), timedOut: true });
+      } else {
+        finish({ ok: exitCode === 0, code: exitCode, stderr: stderrText(), timedOut: false });
+      }
+    });
+
+    timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+      // If something in the group survived SIGKILL's delivery race and holds stderr, do not wait on it.
+      drain = setTimeout(() => {
+        child.stderr?.destroy();
+        finish({ ok: false, code: null, stderr: stderrText(), timedOut: true });
+      }, DRAIN_MS);
+    }, timeoutMs);
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone (ESRCH): nothing left to stop.
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,88 @@
+// Starts the real `mailroom daemon` as a child process on a test mailroom, and reads what it did.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BIN, requireBuild } from './cli.js';
+import { pollUntil } from './poll.js';
+
+export interface DaemonHandle {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM (clean stop) and wait; returns the exit code. */
+  stop: () => Promise<number | null>;
+  /** SIGKILL and wait. */
+  kill: () => Promise<void>;
+}
+
+export async function startDaemon(root: string, args: string[] = ['--rescan', '1s']): Promise<DaemonHandle> {
+  requireBuild();
+  const env = { ...process.env };
+  delete env.MAILROOM_ROOT;
+  delete env.MAILROOM_AGENT;
+  const child = spawn(process.execPath, [BIN, 'daemon', '--root', root, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await pollUntil(
+    'the daemon to start',
+    () => out.includes('mailroom daemon watching') || child.exitCode !== null,
+    15_000,
+  );
+  if (child.exitCode !== null) throw new Error(`daemon exited at start: ${out}`);
+  return {
+    child,
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface LogEvent {
+  type: string;
+  id?: string;
+  path?: string;
+  [key: string]: unknown;
+}
+
+export async function events(root: string): Promise<LogEvent[]> {
+  const text = await readFile(join(root, '.mailroom/events.jsonl'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogEvent);
+}
+
+/** All task file names under agents/<agent>/<box>. */
+export async function box(
+  root: string,
+  agent: string,
+  which: 'inbox' | 'outbox' | 'archive',
+): Promise<string[]> {
+  return (await readdir(join(root, 'agents', agent, which)).catch(() => [] as string[])).sort();
+}
+
+/** Every `<id>.md` in every box: where each id lives. */
+export async function locations(root: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const agent of await readdir(join(root, 'agents'))) {
+    for (const b of ['inbox', 'outbox', 'archive'] as const) {
+      for (const name of await box(root, agent, b)) {
+        if (!name.endsWith('.md') || name.startsWith('.')) continue;
+        const id = name.slice(0, -3);
+        out.set(id, [...(out.get(id) ?? []), `${agent}/${b}`]);
+      }
+    }
+  }
+  return out;
+}
