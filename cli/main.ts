@@ -197,6 +197,7 @@ common(
     .command('daemon')
     .option('--rescan <d>', 'full rescan at least this often (default 10s)')
     .option('--polling', 'poll for changes instead of native file events (network drives)')
+    .option('--init', 'create the mailroom at --root first if there is none')
     .description('watch, route, supervise until stopped (SIGINT/SIGTERM stop it cleanly)'),
   { json: false },
 ).action(async (o) => (await import('./commands/daemon.js')).daemon(opts(o)));
@@ -210,8 +211,8 @@ common(
 
 program
   .command('demo')
-  .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo)')
-  .description('quick start: create a local mailroom and walk one task through its life')
+  .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')
+  .description('a half-minute tour with a live daemon: routing, a retried failure, an escalation')
   .exitOverride()
   .action(async (o) => (await import('./commands/demo.js')).demo(o));
 

@@ -17,9 +17,9 @@ export function knownStateOf(task: Task): KnownState {
 /** Undefined when the change is legal; otherwise the reason, for the report beside the file. */
 export function illegalChange(prev: KnownState | undefined, next: Task): string | undefined {
   if (!prev || prev.state === next.state) return undefined;
-  const retry = prev.state === 'failed' && next.state === 'queued' && next.attempt > prev.attempt;
-  const reassign = next.state === 'queued' && next.to !== prev.to;
-  if (retry || reassign) return undefined;
+  // A retry (attempt + 1) or a reassign (new worker) starts the task over from queued; whatever the
+  // new attempt reached before this scan (running, done, ...) is then a forward move.
+  if (next.attempt > prev.attempt || next.to !== prev.to) return undefined;
   const forward = RANK[next.state] > RANK[prev.state] && !isFinal(prev.state);
   const toFailed = next.state === 'failed' && !isFinal(prev.state);
   if (forward || toFailed) return undefined;

@@ -1,15 +1,29 @@
 // Handlers for `mailroom daemon` and `mailroom status [--watch]`.
 
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { runDaemon } from '../../daemon/run.js';
 import { formatAge, parseDurationMs } from '../../src/duration.js';
 import { usageError } from '../../src/errors.js';
 import type { Mailroom } from '../../src/mailroom.js';
+import { initMailroom } from '../../src/ops/setup.js';
 import { type StatusReport, statusReport } from '../../src/ops/status.js';
+import { CONFIG_FILE } from '../../src/store/layout.js';
 import { STATES } from '../../src/task/state.js';
 import { type CommonOptions, open } from '../context.js';
 import { printJson, table } from '../output.js';
 
-export async function daemon(opts: CommonOptions & { rescan?: string; polling?: boolean }): Promise<void> {
+export async function daemon(
+  opts: CommonOptions & { rescan?: string; polling?: boolean; init?: boolean },
+): Promise<void> {
+  if (opts.init) {
+    const root = resolve(opts.root ?? process.env.MAILROOM_ROOT ?? '.');
+    if (!existsSync(join(root, CONFIG_FILE))) {
+      await initMailroom(root);
+      process.stderr.write(`created a local mailroom in ${root} (agents dispatch and human)\n`);
+    }
+    opts.root = root;
+  }
   const mr = await open(opts);
   const rescanMs = opts.rescan === undefined ? undefined : parseDurationMs(opts.rescan);
   if (opts.rescan !== undefined && rescanMs === undefined)

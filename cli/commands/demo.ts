@@ -1,56 +1,131 @@
-// `mailroom demo`: the quick start. Creates a local mailroom (default ./.mailroom-demo) on first run
-// and walks one task through its life with the same operations the CLI verbs use.
+// `mailroom demo`: a scripted tour in about half a minute. It (re)creates a local mailroom in
+// ./.mailroom-demo, starts the real daemon in this process, and plays the agents with the same
+// operations the CLI verbs use: a task goes dispatch -> research -> dispatch, a retryable failure is
+// retried by the supervisor, and a task nobody acknowledges is escalated to the human.
 
 import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { openMailroom } from '../../src/mailroom.js';
+import { runDaemon } from '../../daemon/run.js';
+import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { progress, transition } from '../../src/ops/lifecycle.js';
-import { listTasks } from '../../src/ops/list.js';
 import { sendTask } from '../../src/ops/send.js';
 import { addAgent, initMailroom } from '../../src/ops/setup.js';
+import { statusReport } from '../../src/ops/status.js';
 import { CONFIG_FILE } from '../../src/store/layout.js';
-import { println, table } from '../output.js';
+import { println } from '../output.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait until a task file shows up in a box (the daemon works in the background). */
+async function arrives(
+  mr: Mailroom,
+  agent: string,
+  id: string,
+  box: 'inbox' | 'outbox' = 'inbox',
+): Promise<void> {
+  const path = mr.layout.taskPath(agent, box, id);
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`demo: task ${id} did not reach ${agent}/${box} in 30 s`);
+    await sleep(50);
+  }
+}
 
 export async function demo(opts: { root?: string }): Promise<void> {
   const root = resolve(opts.root ?? '.mailroom-demo');
   const rel = relative(process.cwd(), root) || '.';
-  if (!existsSync(join(root, CONFIG_FILE))) {
-    await initMailroom(root);
-    println(`created a local mailroom in ${rel}/ (agents: dispatch, human)`);
-  }
+  if (existsSync(join(root, CONFIG_FILE))) await rm(root, { recursive: true, force: true });
+  await initMailroom(root);
   let mr = await openMailroom(root);
-  if (!('research' in mr.config.agents)) {
-    await addAgent(mr, 'research', { role: 'research' });
-    mr = await openMailroom(root);
-    println('added agent research');
-  }
-  const { id, path } = await sendTask(mr, {
-    from: 'dispatch',
-    to: 'research',
-    title: 'Summarise five articles on inbox sync',
-    body: 'Read the five linked articles and summarise each in three sentences.',
-  });
-  println(`dispatch  -> send      ${id} into ${relative(root, path)}`);
-  await transition(mr, id, 'acked');
-  println(`research  -> ack       ${id}   (the worker has it)`);
-  await transition(mr, id, 'running');
-  println(`research  -> start     ${id}`);
-  for (const note of ['article 2/5', 'article 5/5']) {
-    await progress(mr, id, note);
-    println(`research  -> progress  ${id}   "${note}"`);
-  }
-  const done = await transition(mr, id, 'done', { result: 'Five summaries: ...' });
-  println(`research  -> done      ${id}   moved to ${relative(root, done.after.path)}`);
-  println('');
-  const { tasks } = await listTasks(mr, {});
-  println(
-    table([
-      ['ID', 'STATE', 'AGENT', 'BOX', 'TITLE'],
-      ...tasks.map((t) => [t.id, t.state, t.agent, t.box, t.title]),
-    ]),
+  await addAgent(mr, 'research', { role: 'research' });
+  await addAgent(mr, 'legacy', {});
+  // Short timings so the tour takes seconds, and a notify command that prints to this terminal.
+  const config = (await readFile(mr.layout.configPath, 'utf8')).replace(
+    'retry_backoff: 1m',
+    'retry_backoff: 2s',
   );
-  println('');
-  println(`the task file: ${relative(process.cwd(), done.after.path)}`);
-  const bin = relative(process.cwd(), process.argv[1] ?? 'mailroom');
-  println(`try: node ${bin} --root ${rel} show ${id.slice(0, 17)}`);
+  await writeFile(
+    mr.layout.configPath,
+    config.replace(
+      /^# notify: .*$/m,
+      `notify: 'echo "$MAILROOM_ID $MAILROOM_TITLE: $MAILROOM_REASON" >> notifications.log'`,
+    ),
+  );
+  mr = await openMailroom(root);
+  println(`a fresh local mailroom in ${rel}/ with agents dispatch, human, research and legacy\n`);
+
+  const controller = new AbortController();
+  const daemon = runDaemon(await openMailroom(root), {
+    signal: controller.signal,
+    rescanMs: 1000,
+    say: (line) => println(`   daemon: ${line}`),
+  });
+  await sleep(300);
+  try {
+    println('1. dispatch -> research -> dispatch');
+    const a = await sendTask(mr, {
+      from: 'dispatch',
+      to: 'research',
+      title: 'Summarise five articles on inbox sync',
+    });
+    println(`   dispatch sends ${a.id} to research`);
+    await transition(mr, a.id, 'acked');
+    await transition(mr, a.id, 'running');
+    await progress(mr, a.id, 'article 3/5');
+    println('   research acks, starts, reports "article 3/5", then finishes with a result');
+    await transition(mr, a.id, 'done', { result: 'Five summaries: ...' });
+    await arrives(mr, 'dispatch', a.id);
+    println(`   the result is back in agents/dispatch/inbox/${a.id}.md\n`);
+
+    println('2. a retryable failure is retried by the supervisor');
+    const b = await sendTask(mr, {
+      from: 'dispatch',
+      to: 'research',
+      title: 'Fetch the price list',
+      maxAttempts: 3,
+    });
+    await transition(mr, b.id, 'running');
+    await transition(mr, b.id, 'failed', {
+      error: { message: 'HTTP 429 from the price API', retryable: true, tried: 'one request' },
+    });
+    println(`   research fails ${b.id}: HTTP 429, retryable (retry_backoff is 2s in this demo)`);
+    await arrives(mr, 'research', b.id);
+    println("   the task is back in research's inbox as attempt 2; this time it works");
+    await transition(mr, b.id, 'running');
+    await transition(mr, b.id, 'done', { result: 'Prices attached.' });
+    await arrives(mr, 'dispatch', b.id);
+    println('   and its result is routed back to dispatch\n');
+
+    println('3. nobody acknowledges: escalated to the human');
+    const c = await sendTask(mr, {
+      from: 'dispatch',
+      to: 'legacy',
+      title: 'Call the legacy billing API',
+      ackTimeout: '3s',
+    });
+    println(`   dispatch sends ${c.id} to legacy (ack_timeout 3s); legacy is down and has no role mate`);
+    await arrives(mr, 'human', c.id);
+    println(`   escalated: agents/human/inbox/${c.id}.md`);
+    const log = join(root, 'notifications.log');
+    for (let i = 0; i < 100 && !existsSync(log); i++) await sleep(50); // notify runs right after the move
+    const notified = existsSync(log) ? (await readFile(log, 'utf8')).trim() : '(notify did not run)';
+    println(`   the notify command ran, with the task's fields as environment variables: ${notified}\n`);
+
+    const s = await statusReport(mr);
+    println('where things are now (`mailroom status`):');
+    for (const agent of s.agents) {
+      const counts = Object.entries(agent.counts)
+        .filter(([, n]) => n > 0)
+        .map(([state, n]) => `${n} ${state}`);
+      println(`   ${agent.name.padEnd(9)} ${counts.join(', ') || '-'}`);
+    }
+    println(`   escalated: ${s.escalated.map((e) => e.id).join(', ')}`);
+  } finally {
+    controller.abort();
+    await daemon;
+  }
+  println(
+    `\nlook around: node ${relative(process.cwd(), process.argv[1] ?? 'mailroom')} --root ${rel} status   (and ls, show, log)`,
+  );
 }

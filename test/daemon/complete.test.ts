@@ -75,6 +75,8 @@ describe('judging a hand edit', () => {
     ['retry by hand (attempt + 1)', prev('failed'), task('queued', { attempt: 2 }), false],
     ['reassign by hand', prev('running'), task('queued', { to: 'coder' }), false],
     ['unchanged', prev('running'), task('running'), false],
+    ['retried and finished between two scans', prev('failed'), task('done', { attempt: 2 }), false],
+    ['reassigned and finished between two scans', prev('running'), task('done', { to: 'coder' }), false],
     ['backwards', prev('running'), task('queued'), true],
     ['done -> failed', prev('done'), task('failed'), true],
     ['failed -> queued without a new attempt', prev('failed'), task('queued'), true],

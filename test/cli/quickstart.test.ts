@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../support/cli.js';
+import { startDaemon } from '../support/daemon.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => tmp.cleanup());
+
+describe('the quick start', () => {
+  it('`mailroom demo` shows routing, a retried failure and an escalation with notify, then exits 0', async () => {
+    const r = await runCli(['demo', '--root', join(tmp.dir, 'demo')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/the result is back in agents\/dispatch\/inbox\//);
+    expect(r.stdout).toMatch(/daemon: retrying \S+ on research: retry after a 2s backoff, attempt 2 of 3/);
+    expect(r.stdout).toMatch(/daemon: escalated \S+ to human: not acknowledged within 3s/);
+    expect(r.stdout).toMatch(
+      /the notify command ran, with the task's fields as environment variables: \S+ Call the legacy billing API: not acknowledged/,
+    );
+    expect(r.stdout).toMatch(/dispatch\s+2 done/);
+  });
+
+  it('`mailroom daemon --init` creates a local mailroom on first run and serves it', async () => {
+    const root = join(tmp.dir, 'local');
+    const d = await startDaemon(root, ['--init', '--rescan', '1s']);
+    try {
+      expect(existsSync(join(root, 'mailroom.yaml'))).toBe(true);
+      expect(d.output()).toMatch(/created a local mailroom in/);
+      const s = await runCli(['status', '--json', '--root', root]);
+      expect(JSON.parse(s.stdout).daemon.running).toBe(true);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
