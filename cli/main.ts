@@ -209,6 +209,16 @@ common(
     .description('the global picture: agents, stuck, escalated and unreadable tasks, daemon, hosts'),
 ).action(async (o) => (await import('./commands/daemon.js')).status(opts(o)));
 
+common(
+  program
+    .command('sync')
+    .argument('[host]', 'one host (default: every host)')
+    .option('--dry-run', 'say what would change, change nothing')
+    .description('one sync pass with each host now (for cron); exit 4 when a host cannot be reached'),
+).action(async (host, o) => {
+  exitCode = await (await import('./commands/sync.js')).sync(host, opts(o));
+});
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')

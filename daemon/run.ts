@@ -23,6 +23,7 @@ import type { KnownState } from './hand-edit.js';
 import { acquireInstance, type DaemonStatus, writeDaemonStatus } from './instance.js';
 import { type PassOutcome, type PassState, runPass, watchedAgents } from './pass.js';
 import { ReportBook } from './reports.js';
+import { SyncLoops } from './sync-loop.js';
 import { watchPaths } from './watch.js';
 
 export interface DaemonOptions {
@@ -241,8 +242,14 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
     }
   };
 
+  const syncs = new SyncLoops(mr, say);
   let hintTimer: NodeJS.Timeout | undefined;
-  const hint = () => {
+  const hint = (path: string) => {
+    const under = path.startsWith(`${mr.layout.agentsDir}/`)
+      ? path.slice(mr.layout.agentsDir.length + 1)
+      : '';
+    const agent = under.split('/')[0];
+    if (agent) syncs.localChange(agent);
     if (hintTimer) return;
     hintTimer = setTimeout(() => {
       hintTimer = undefined;
@@ -255,6 +262,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   });
 
   await pass();
+  syncs.start();
   await new Promise<void>((resolve) => {
     if (opts.signal.aborted) resolve();
     else opts.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -262,6 +270,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   if (timer) clearTimeout(timer);
   if (hintTimer) clearTimeout(hintTimer);
   await watcher.close();
+  await syncs.stop();
   await running;
   status.state = 'stopped';
   await writeDaemonStatus(mr, status);

@@ -78,10 +78,10 @@ function render(r: StatusReport, now: number): string {
   else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row])));
   if (r.hosts.length > 0) {
     lines.push('', 'hosts:');
-    for (const h of r.hosts)
-      lines.push(
-        `  ${h.name}  ${h.ssh}:${h.root}  ${h.lastSync ? `last sync ${h.lastSync}` : 'never synced'}${h.error ? `  error: ${h.error}` : ''}`,
-      );
+    for (const h of r.hosts) {
+      const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
+      lines.push(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`);
+    }
   }
   return lines.join('\n');
 }

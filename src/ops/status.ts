@@ -8,6 +8,7 @@ import type { Mailroom } from '../mailroom.js';
 import { loadAll } from '../store/scan.js';
 import { decide, isEscalated } from '../supervisor/decide.js';
 import { policyFromConfig } from '../supervisor/policy.js';
+import { loadSyncState } from '../sync/state.js';
 import { STATES, type TaskState } from '../task/state.js';
 
 export interface StatusReport {
@@ -17,7 +18,14 @@ export interface StatusReport {
   escalated: { id: string; agent: string; state: TaskState; title: string; reason: string; since: string }[];
   unreadable: { path: string; line?: number; reason: string }[];
   daemon: { running: boolean; pid?: number; lastPassAt?: string; passes?: number; lastError?: string };
-  hosts: { name: string; ssh: string; root: string; lastSync: string | null; error: string | null }[];
+  hosts: {
+    name: string;
+    ssh: string;
+    root: string;
+    lastSync: string | null;
+    lagMs: number | null;
+    error: string | null;
+  }[];
 }
 
 interface DaemonFile {
@@ -104,12 +112,20 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
     escalated,
     unreadable: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
     daemon,
-    hosts: Object.entries(mr.config.hosts).map(([name, h]) => ({
-      name,
-      ssh: h.ssh,
-      root: h.root,
-      lastSync: null,
-      error: null,
-    })),
+    hosts: await Promise.all(
+      Object.entries(mr.config.hosts).map(async ([name, h]) => {
+        const st = await loadSyncState(mr, name);
+        const lastSync = st.lastSyncAt ?? null;
+        return {
+          name,
+          ssh: h.ssh,
+          root: h.root,
+          lastSync,
+          lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
+          // An error only matters if no pass succeeded after it.
+          error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
+        };
+      }),
+    ),
   };
 }

@@ -1,0 +1,53 @@
+// Handler for `mailroom sync [HOST] [--dry-run]`: one pass per host now (for cron). Exit 4 when a
+// host cannot be reached, 3 when a pass was refused (e.g. the safety check), else 0.
+
+import { MailroomError, notFound } from '../../src/errors.js';
+import { type SyncReport, syncHost } from '../../src/sync/pass.js';
+import { type CommonOptions, open } from '../context.js';
+import { printJson, println, warn } from '../output.js';
+
+function line(r: SyncReport): string {
+  if (r.dryRun) {
+    const p = r.plan;
+    return `${r.host}: would push ${p.push}, pull ${p.pull}, merge ${p.merge}, delete ${p.delete}, conflicts ${p.conflict}`;
+  }
+  return `${r.host}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted} in ${(r.durationMs / 1000).toFixed(1)}s`;
+}
+
+export async function sync(
+  host: string | undefined,
+  opts: CommonOptions & { dryRun?: boolean },
+): Promise<number> {
+  const mr = await open(opts);
+  const hosts = host === undefined ? Object.keys(mr.config.hosts) : [host];
+  if (host !== undefined && !(host in mr.config.hosts))
+    throw notFound(`no host named "${host}"`, 'list hosts with `mailroom host ls`');
+  if (hosts.length === 0) {
+    if (opts.json) printJson({ hosts: [] });
+    else println('no hosts configured: nothing to sync (add one with `mailroom host add`)');
+    return 0;
+  }
+  let code = 0;
+  const reports: (SyncReport | { host: string; error: string; exitCode: number })[] = [];
+  for (const h of hosts) {
+    try {
+      const r = await syncHost(mr, h, { dryRun: opts.dryRun === true });
+      reports.push(r);
+      if (!opts.json) {
+        println(line(r));
+        for (const c of r.conflicts) println(`  conflict: ${c}`);
+        for (const p of [...r.problems, ...r.scanProblems]) warn(`  ${h}: ${p.path}: ${p.reason}`);
+      }
+    } catch (err) {
+      if (!(err instanceof MailroomError)) throw err;
+      code = Math.max(code, err.exitCode);
+      reports.push({ host: h, error: err.message, exitCode: err.exitCode });
+      if (!opts.json) {
+        warn(`mailroom: sync with ${h} failed: ${err.message}`);
+        if (err.hint) warn(`  ${err.hint}`);
+      }
+    }
+  }
+  if (opts.json) printJson({ hosts: reports });
+  return code;
+}

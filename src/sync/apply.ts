@@ -1,0 +1,221 @@
+// Carries out a reconcile plan on both sides. Invariants:
+// - a file is overwritten or removed only under its lock on that side, and only if it still holds
+//   exactly the content the scan saw; anything changed since is left alone for the next pass (so an
+//   edit made during a pass is never lost);
+// - every write is atomic on its side (temp, fsync, rename), so a pass cut off at any byte leaves
+//   whole files; the base is updated only for decisions fully applied, so the next pass redoes the rest;
+// - a task's new copy is written before its old location is removed: never in zero places.
+
+import { basename, dirname } from 'node:path';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { mapLimit } from '../endpoint/map-limit.js';
+import { MailroomError } from '../errors.js';
+import { placeRank } from '../store/heal.js';
+import type { Box } from '../store/layout.js';
+import { parseTask } from '../task/parse.js';
+import { baseOf, mergeTask } from './merge-task.js';
+import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
+import { type SideScan, sha256, taskPath } from './scan.js';
+import type { SyncState } from './state.js';
+
+export interface ApplyContext {
+  local: Endpoint;
+  remote: Endpoint;
+  host: string;
+  scans: Record<Side, SideScan>;
+  state: SyncState;
+  now: () => Date;
+  /** Called now and then (and at the end) so a cut-off pass keeps what it did. */
+  checkpoint: () => Promise<void>;
+}
+
+export interface ApplyReport {
+  pushed: number;
+  pulled: number;
+  merged: number;
+  deleted: number;
+  conflicts: string[];
+  problems: { path: string; reason: string }[];
+}
+
+const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
+
+/** How many decisions are applied at once. */
+const APPLY_CONCURRENCY = 16;
+
+class Skip extends Error {}
+
+/** Network failures end the pass (exit 4); everything else is a per-file problem. */
+function isFatal(err: unknown): boolean {
+  return err instanceof MailroomError && err.kind === 'network';
+}
+
+export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyReport> {
+  const report: ApplyReport = { pushed: 0, pulled: 0, merged: 0, deleted: 0, conflicts: [], problems: [] };
+  if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
+  const base = ctx.state.base;
+  const ep = (s: Side) => (s === 'local' ? ctx.local : ctx.remote);
+  let sinceCheckpoint = 0;
+  const count = (written: Side) => {
+    if (written === 'remote') report.pushed++;
+    else report.pulled++;
+  };
+
+  /** Replace (or create) `path` on side `s` with `bytes`, if the side still holds `expect` there. */
+  const put = async (
+    s: Side,
+    path: string,
+    bytes: Buffer,
+    expect: string | undefined,
+    removeAfter?: { path: string; hash: string },
+  ) => {
+    const e = ep(s);
+    const release = await e.lock(path);
+    try {
+      const current = await e.stat(path);
+      if (current?.kind === 'symlink') throw new Skip(`${path} on ${e.label} is a symbolic link: left alone`);
+      const now = current ? sha256(await e.readFile(path)) : undefined;
+      if (now === sha256(bytes)) return false;
+      if (now !== expect)
+        throw new Skip(`${path} on ${e.label} changed during the sync; the next pass takes it`);
+      await e.writeFileAtomic(path, bytes);
+      delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
+    } finally {
+      await release().catch(() => {});
+    }
+    if (removeAfter) await remove(s, removeAfter.path, removeAfter.hash);
+    return true;
+  };
+
+  /** Remove `path` on side `s` if it still holds `expect`. */
+  const remove = async (s: Side, path: string, expect: string) => {
+    const e = ep(s);
+    const release = await e.lock(path);
+    try {
+      const current = await e.stat(path);
+      if (!current) return;
+      if (current.kind !== 'file') throw new Skip(`${path} on ${e.label} is not a plain file: left alone`);
+      if (sha256(await e.readFile(path)) !== expect)
+        throw new Skip(`${path} on ${e.label} changed during the sync; not removed`);
+      await e.remove(path);
+      delete ctx.state[s][path];
+    } finally {
+      await release().catch(() => {});
+    }
+  };
+
+  /** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
+  const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
+    const cur = ctx.scans[s].tasks.get(id);
+    const target = taskPath(id, loc);
+    const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
+    const expect = cur && cur.path === target ? cur.hash : undefined;
+    if (await put(s, target, bytes, expect, old)) count(s);
+    else if (old) await remove(s, old.path, old.hash);
+  };
+
+  const rememberTask = (id: string, loc: string, bytes: Buffer) => {
+    const text = bytes.toString('utf8');
+    const parsed = parseTask(text, id);
+    const [agent, box] = loc.split('/') as [string, Box];
+    const rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+    const b = baseOf(text);
+    base.tasks[id] = { loc, hash: sha256(bytes), rank, ...(b ? { base: b } : {}) };
+  };
+
+  const doTask = async (d: TaskDecision) => {
+    if (d.kind === 'same') {
+      const v = ctx.scans.local.tasks.get(d.id)!;
+      if (base.tasks[d.id]?.hash !== v.hash || !base.tasks[d.id]?.base)
+        rememberTask(d.id, v.loc, await ctx.local.readFile(v.path));
+      return;
+    }
+    if (d.kind === 'delete') {
+      const v = ctx.scans[d.side].tasks.get(d.id)!;
+      await remove(d.side, v.path, v.hash);
+      delete base.tasks[d.id];
+      report.deleted++;
+      return;
+    }
+    let bytes: Buffer;
+    if (d.kind === 'take') {
+      bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path);
+    } else {
+      const l = ctx.scans.local.tasks.get(d.id)!;
+      const r = ctx.scans.remote.tasks.get(d.id)!;
+      const [lt, rt] = await Promise.all([ctx.local.readFile(l.path), ctx.remote.readFile(r.path)]);
+      const merged = mergeTask(base.tasks[d.id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
+        remoteLabel: ctx.host,
+      });
+      bytes = Buffer.from(merged.text, 'utf8');
+      report.merged++;
+      for (const c of merged.conflicts) report.conflicts.push(`task ${d.id}: ${c}`);
+    }
+    // The side that supplied the content may still need to move it to the chosen location.
+    for (const s of ['local', 'remote'] as const) await placeTask(s, d.id, d.loc, bytes);
+    rememberTask(d.id, d.loc, bytes);
+  };
+
+  const conflictName = (path: string) => {
+    const stamp = ctx.now().toISOString().replace(/[-:]/g, '').slice(0, 15);
+    const name = basename(path);
+    const dot = name.lastIndexOf('.');
+    const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+    return `${dirname(path)}/${stem}.conflict-${ctx.host}-${stamp}${ext}`;
+  };
+
+  const doFile = async (d: FileDecision) => {
+    const lv = ctx.scans.local.files.get(d.path);
+    const rv = ctx.scans.remote.files.get(d.path);
+    if (d.kind === 'same') {
+      base.files[d.path] = { hash: lv!.hash };
+    } else if (d.kind === 'delete') {
+      await remove(d.side, d.path, (d.side === 'local' ? lv : rv)!.hash);
+      delete base.files[d.path];
+      report.deleted++;
+    } else if (d.kind === 'take') {
+      const bytes = await ep(d.from).readFile(d.path);
+      const to = other(d.from);
+      if (await put(to, d.path, bytes, (to === 'local' ? lv : rv)?.hash)) count(to);
+      base.files[d.path] = { hash: sha256(bytes) };
+    } else {
+      // Both changed: the local version stays at the path on both sides, the far one is kept beside it.
+      const [lb, rb] = await Promise.all([ctx.local.readFile(d.path), ctx.remote.readFile(d.path)]);
+      const copy = conflictName(d.path);
+      await put('local', copy, rb, undefined);
+      await put('remote', copy, rb, undefined);
+      await put('remote', d.path, lb, rv!.hash);
+      base.files[d.path] = { hash: sha256(lb) };
+      base.files[copy] = { hash: sha256(rb) };
+      report.conflicts.push(
+        `${d.path}: changed on both sides; the version from ${ctx.host} is kept as ${basename(copy)}`,
+      );
+    }
+  };
+
+  const steps: [string, () => Promise<void>][] = [
+    ...plan.tasks.map((d): [string, () => Promise<void>] => [`task ${d.id}`, () => doTask(d)]),
+    ...plan.files.map((d): [string, () => Promise<void>] => [d.path, () => doFile(d)]),
+  ];
+  // Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP
+  // requests are pipelined over the one connection, which is what makes a pass fast at scale.
+  let fatal: unknown;
+  await mapLimit(steps, APPLY_CONCURRENCY, async ([what, step]) => {
+    if (fatal) return;
+    try {
+      await step();
+    } catch (err) {
+      if (isFatal(err)) fatal ??= err;
+      else report.problems.push({ path: what, reason: err instanceof Error ? err.message : String(err) });
+    }
+    if (++sinceCheckpoint >= 500) {
+      sinceCheckpoint = 0;
+      await ctx.checkpoint();
+    }
+  }).catch((err: unknown) => {
+    fatal ??= err;
+  });
+  await ctx.checkpoint();
+  if (fatal) throw fatal;
+  return report;
+}

@@ -1,0 +1,196 @@
+// One sync pass with one host: scan both sides, reconcile against the last synced state, check
+// safety, apply, save the new state. Passes on one host never overlap (a lock under .mailroom/sync/).
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { localEndpoint } from '../endpoint/local.js';
+import { MailroomError, networkError, notFound, refused } from '../errors.js';
+import type { Mailroom } from '../mailroom.js';
+import { type ApplyReport, applyPlan } from './apply.js';
+import { openHost } from './connect-host.js';
+import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
+import { checkSafety } from './safety.js';
+import { type SideScan, scanSide, sideClock } from './scan.js';
+import { loadSyncState, saveSyncState, syncDir } from './state.js';
+
+export interface SyncReport extends ApplyReport {
+  host: string;
+  dryRun: boolean;
+  plan: { push: number; pull: number; merge: number; delete: number; conflict: number };
+  reads: { local: number; remote: number };
+  scanProblems: { side: 'local' | 'remote'; path: string; reason: string }[];
+  durationMs: number;
+}
+
+export interface SyncOptions {
+  dryRun?: boolean;
+  /** The far side already open (the daemon's persistent connection, or a plain folder in tests). */
+  remote?: Endpoint;
+}
+
+export function hostAgents(mr: Mailroom, host: string): string[] {
+  return Object.entries(mr.config.agents)
+    .filter(([, a]) => a?.host === host)
+    .map(([name]) => name)
+    .sort();
+}
+
+function toInputs(
+  state: Awaited<ReturnType<typeof loadSyncState>>,
+  local: SideScan,
+  remote: SideScan,
+): SyncInputs {
+  const side = (s: SideScan) => ({
+    tasks: new Map([...s.tasks].map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }])),
+    files: s.files,
+  });
+  return {
+    base: state.base
+      ? {
+          tasks: new Map(
+            Object.entries(state.base.tasks).map(([id, t]) => [
+              id,
+              { loc: t.loc, hash: t.hash, rank: t.rank },
+            ]),
+          ),
+          files: new Map(Object.entries(state.base.files)),
+        }
+      : undefined,
+    local: side(local),
+    remote: side(remote),
+  };
+}
+
+function summarise(plan: Plan, localScan: SideScan, remoteScan: SideScan): SyncReport['plan'] {
+  const out = { push: 0, pull: 0, merge: 0, delete: 0, conflict: 0 };
+  for (const d of plan.tasks) {
+    if (d.kind === 'take') {
+      const from = d.from === 'local' ? localScan : remoteScan;
+      const to = d.from === 'local' ? remoteScan : localScan;
+      if (to.tasks.get(d.id)?.hash !== from.tasks.get(d.id)?.hash || to.tasks.get(d.id)?.loc !== d.loc) {
+        if (d.from === 'local') out.push++;
+        else out.pull++;
+      }
+    } else if (d.kind === 'merge') out.merge++;
+    else if (d.kind === 'delete') out.delete++;
+  }
+  for (const d of plan.files) {
+    if (d.kind === 'take') d.from === 'local' ? out.push++ : out.pull++;
+    else if (d.kind === 'delete') out.delete++;
+    else if (d.kind === 'conflict') out.conflict++;
+  }
+  return out;
+}
+
+export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {}): Promise<SyncReport> {
+  const config = mr.config.hosts[host];
+  if (!config)
+    throw notFound(
+      `no host named "${host}"`,
+      'list hosts with `mailroom host ls`; add one with `mailroom host add`',
+    );
+  await mkdir(syncDir(mr), { recursive: true });
+  return mr.locker(join(syncDir(mr), host), async () => {
+    const started = Date.now();
+    const state = await loadSyncState(mr, host);
+    state.lastAttemptAt = mr.now().toISOString();
+    const link = opts.remote
+      ? undefined
+      : await openHost(host, config).catch(async (err) => {
+          state.lastError = err instanceof Error ? err.message : String(err);
+          await saveSyncState(mr, state);
+          throw err;
+        });
+    const remote = opts.remote ?? link!.endpoint;
+    const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
+    try {
+      const agents = hostAgents(mr, host);
+      if (!(await remote.stat('agents'))) {
+        // The far side needs only sshd and the folder: make sure it is the folder we think it is.
+        try {
+          await remote.mkdirp('agents');
+        } catch (err) {
+          throw networkError(
+            `${host}: cannot use ${config.root} on that machine (${err instanceof Error ? err.message : String(err)})`,
+            `create it there (mkdir -p ${config.root}, or \`mailroom init ${config.root}\`), or fix hosts.${host}.root`,
+          );
+        }
+      }
+      const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
+      const [localScan, remoteScan] = await Promise.all([
+        scanSide(local, agents, state.local, { clockMs: localClock }),
+        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock }),
+      ]);
+      const plan = reconcile(toInputs(state, localScan, remoteScan));
+      const report: SyncReport = {
+        host,
+        dryRun: opts.dryRun === true,
+        plan: summarise(plan, localScan, remoteScan),
+        reads: { local: localScan.reads, remote: remoteScan.reads },
+        scanProblems: [
+          ...localScan.problems.map((p) => ({ side: 'local' as const, ...p })),
+          ...remoteScan.problems.map((p) => ({ side: 'remote' as const, ...p })),
+        ],
+        pushed: 0,
+        pulled: 0,
+        merged: 0,
+        deleted: 0,
+        conflicts: [],
+        problems: [],
+        durationMs: 0,
+      };
+      if (opts.dryRun) {
+        report.durationMs = Date.now() - started;
+        return report;
+      }
+      const safety = checkSafety(plan, {
+        local: localScan.tasks.size + localScan.files.size,
+        remote: remoteScan.tasks.size + remoteScan.files.size,
+      });
+      if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
+      state.local = localScan.cache;
+      state.remote = remoteScan.cache;
+      const applied = await applyPlan(
+        {
+          local,
+          remote,
+          host,
+          scans: { local: localScan, remote: remoteScan },
+          state,
+          now: mr.now,
+          checkpoint: () => saveSyncState(mr, state),
+        },
+        plan,
+      );
+      Object.assign(report, applied);
+      state.lastSyncAt = mr.now().toISOString();
+      state.lastDurationMs = Date.now() - started;
+      delete state.lastError;
+      await saveSyncState(mr, state);
+      report.durationMs = Date.now() - started;
+      if (
+        applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
+        applied.conflicts.length > 0
+      ) {
+        await mr.log({
+          type: 'sync.pass',
+          host,
+          pushed: applied.pushed,
+          pulled: applied.pulled,
+          merged: applied.merged,
+          deleted: applied.deleted,
+          conflicts: applied.conflicts.length,
+        });
+      }
+      return report;
+    } catch (err) {
+      state.lastError = err instanceof Error ? err.message : String(err);
+      await saveSyncState(mr, state).catch(() => {});
+      if (err instanceof MailroomError) await mr.log({ type: 'sync.failed', host, reason: err.message });
+      throw err;
+    } finally {
+      await link?.close().catch(() => {});
+    }
+  });
+}

@@ -1,0 +1,186 @@
+// Scans one side of a sync (local folder or far host, through an Endpoint) into what reconcile needs:
+// tasks keyed by id (with where they are and a content hash) and other files keyed by path.
+// Invariants: a file is re-read only when its size or mtime differ from the SAME side's previous
+// scan (sides' clocks are never compared); a file modified within the last seconds before the newest
+// mtime on that side is re-read anyway (mtimes over SFTP have whole-second resolution, so a quick
+// second edit of the same size could otherwise hide); symlinks are never followed, only reported;
+// only the given agents' folders are read.
+// The re-read rule is git's "racy" rule: a cached hash is trusted only if the file's mtime was well
+// before the moment it was read, both on that side's own clock (the far clock is read from the mtime
+// of a probe file written there), so a second edit in the same mtime granule is never missed.
+
+import { createHash } from 'node:crypto';
+import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
+import { mapLimit } from '../endpoint/map-limit.js';
+import { isAgentName, isTaskId } from '../names.js';
+import { placeRank } from '../store/heal.js';
+import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
+import { decodeTaskBytes, parseTask } from '../task/parse.js';
+
+/** What one side's scan remembers of a file, to skip re-reading it next time. */
+export interface SideRecord {
+  size: number;
+  mtimeMs: number;
+  hash: string;
+  /** Set for task files: where the task belongs (placeRank) at this content. */
+  rank?: number;
+  /** When the hash was taken, on this side's clock. */
+  checkedAt: number;
+}
+export type SideCache = Record<string, SideRecord>;
+
+export interface ScannedTask {
+  id: string;
+  loc: string; // "agent/box"
+  path: string; // relative: agents/<agent>/<box>/<id>.md
+  hash: string;
+  rank: number;
+}
+
+export interface SideScan {
+  tasks: Map<string, ScannedTask>;
+  files: Map<string, { hash: string }>;
+  cache: SideCache;
+  problems: { path: string; reason: string }[];
+  /** How many files were read (not served from the cache): a measure of the scan's cost. */
+  reads: number;
+}
+
+/** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
+const RACY_MS = 2_000;
+const CLOCK_PROBE = '.mailroom-clock';
+
+/** This side's clock now: the mtime of a probe file written there (never compared with another side). */
+export async function sideClock(ep: Endpoint): Promise<number> {
+  await ep.writeFileAtomic(
+    CLOCK_PROBE,
+    Buffer.from("written by mailroom sync to read this machine's clock\n"),
+  );
+  const st = await ep.stat(CLOCK_PROBE);
+  if (!st) throw new Error(`${ep.label}: the clock probe vanished`);
+  return st.mtimeMs;
+}
+const SIDECAR = '.error.txt';
+
+export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+export function taskPath(id: string, loc: string): string {
+  return `agents/${loc}/${id}.md`;
+}
+
+interface Found {
+  path: string;
+  stat: EntryStat;
+  task?: { id: string; agent: string; box: Box };
+}
+
+/** Recursively list the files of a `<id>.files/` folder. */
+async function listTree(
+  ep: Endpoint,
+  dir: string,
+  out: Found[],
+  problems: SideScan['problems'],
+): Promise<void> {
+  for (const e of await ep.list(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
+    if (e.kind === 'symlink') problems.push({ path, reason: 'symbolic link: not followed, not synced' });
+    else if (e.kind === 'dir') await listTree(ep, path, out, problems);
+    else if (e.kind === 'file') out.push({ path, stat: e });
+  }
+}
+
+export async function scanSide(
+  ep: Endpoint,
+  agents: readonly string[],
+  prev: SideCache,
+  opts: { reportForeignAgents?: boolean; clockMs: number },
+): Promise<SideScan> {
+  const problems: SideScan['problems'] = [];
+  const found: Found[] = [];
+  if (opts.reportForeignAgents) {
+    for (const e of await ep.list('agents')) {
+      if (e.kind === 'dir' && !agents.includes(e.name) && !isIgnoredName(e.name)) {
+        problems.push({
+          path: `agents/${e.name}`,
+          reason: 'folder of an agent not configured on this host: ignored, never pulled',
+        });
+      }
+    }
+  }
+  for (const agent of agents) {
+    if (!isAgentName(agent)) continue;
+    const agentDir = `agents/${agent}`;
+    for (const e of await ep.list(agentDir)) {
+      const path = `${agentDir}/${e.name}`;
+      if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
+      if (e.kind === 'symlink') {
+        problems.push({ path, reason: 'symbolic link: not followed, not synced' });
+        continue;
+      }
+      if (e.kind === 'file') found.push({ path, stat: e });
+      if (e.kind !== 'dir' || !(BOXES as readonly string[]).includes(e.name)) continue;
+      const box = e.name as Box;
+      for (const f of await ep.list(path)) {
+        const fpath = `${path}/${f.name}`;
+        if (isIgnoredName(f.name) || f.name.endsWith('.lock') || f.name.endsWith(SIDECAR)) continue;
+        if (f.kind === 'symlink')
+          problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
+        else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
+        else if (f.kind === 'file') {
+          const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
+          found.push(
+            isTaskId(id) ? { path: fpath, stat: f, task: { id, agent, box } } : { path: fpath, stat: f },
+          );
+        }
+      }
+    }
+  }
+
+  const cache: SideCache = {};
+  const tasks = new Map<string, ScannedTask>();
+  const files = new Map<string, { hash: string }>();
+  let reads = 0;
+  await mapLimit(found, 16, async (f) => {
+    const old = prev[f.path];
+    let record: SideRecord;
+    const trusted =
+      old &&
+      old.size === f.stat.size &&
+      old.mtimeMs === f.stat.mtimeMs &&
+      old.mtimeMs < old.checkedAt - RACY_MS;
+    if (trusted) record = old;
+    else {
+      let bytes: Buffer;
+      try {
+        bytes = await ep.readFile(f.path);
+      } catch (err) {
+        problems.push({ path: f.path, reason: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      reads++;
+      record = { size: f.stat.size, mtimeMs: f.stat.mtimeMs, hash: sha256(bytes), checkedAt: opts.clockMs };
+      if (f.task) {
+        const decoded = decodeTaskBytes(bytes);
+        const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
+        if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
+      }
+    }
+    cache[f.path] = record;
+    if (f.task && record.rank !== undefined) {
+      const loc = `${f.task.agent}/${f.task.box}`;
+      const existing = tasks.get(f.task.id);
+      // Two copies of one id on one side: keep the one further along; the other is synced as a file.
+      if (existing && existing.rank >= record.rank) {
+        files.set(f.path, { hash: record.hash });
+        return;
+      }
+      if (existing) files.set(existing.path, { hash: existing.hash });
+      tasks.set(f.task.id, { id: f.task.id, loc, path: f.path, hash: record.hash, rank: record.rank });
+    } else {
+      // Not a task (yet): a note, a result file, a dropped file the hub's daemon will complete.
+      files.set(f.path, { hash: record.hash });
+    }
+  });
+  return { tasks, files, cache, problems, reads };
+}

@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type FileDecision,
+  type FileVersion,
+  type Plan,
+  reconcile,
+  type Side,
+  type SyncInputs,
+  type TaskDecision,
+  type TaskVersion,
+} from '../../src/sync/reconcile.js';
+
+// Versions are written `HASH@PLACE`: the content hash, then a place whose loc and rank are below.
+// `-` is "absent on this side"; as a base, `lost` means there is no base snapshot at all.
+const PLACES: Record<string, { loc: string; rank: number }> = {
+  in: { loc: 'ra/inbox', rank: 1 },
+  out: { loc: 'ra/outbox', rank: 2 },
+  out2: { loc: 'rb/outbox', rank: 2 }, // same rank as `out`: for ties
+  back: { loc: 'dispatch/inbox', rank: 3 },
+};
+
+function version(spec: string): TaskVersion | undefined {
+  if (spec === '-') return undefined;
+  const [hash, place] = spec.split('@');
+  const p = PLACES[place ?? ''];
+  if (!hash || !p) throw new Error(`bad version spec ${spec}`);
+  return { hash, loc: p.loc, rank: p.rank };
+}
+
+const empty = () => ({ tasks: new Map<string, TaskVersion>(), files: new Map<string, FileVersion>() });
+
+function taskInputs(base: string, local: string, remote: string, id = 't1'): SyncInputs {
+  const inputs: SyncInputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
+  const put = (snap: { tasks: Map<string, TaskVersion> } | undefined, spec: string) => {
+    const v = snap && version(spec);
+    if (v) snap.tasks.set(id, v);
+  };
+  put(inputs.base, base);
+  put(inputs.local, local);
+  put(inputs.remote, remote);
+  return inputs;
+}
+
+function fileInputs(base: string, local: string, remote: string, path = 'ra/AGENT.md'): SyncInputs {
+  const inputs: SyncInputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
+  const put = (snap: { files: Map<string, FileVersion> } | undefined, spec: string) => {
+    if (snap && spec !== '-') snap.files.set(path, { hash: spec });
+  };
+  put(inputs.base, base);
+  put(inputs.local, local);
+  put(inputs.remote, remote);
+  return inputs;
+}
+
+/** `same` | `take local out` | `merge back` | `delete remote` | `none` -> the decision for id t1. */
+function taskDecision(spec: string, id = 't1'): TaskDecision | undefined {
+  const [kind, a, b] = spec.split(' ');
+  if (kind === 'none') return undefined;
+  if (kind === 'same') return { id, kind };
+  if (kind === 'take') return { id, kind, from: a as Side, loc: PLACES[b!]!.loc };
+  if (kind === 'merge') return { id, kind, loc: PLACES[a!]!.loc };
+  if (kind === 'delete') return { id, kind, side: a as Side };
+  throw new Error(`bad decision spec ${spec}`);
+}
+
+function fileDecision(spec: string, path = 'ra/AGENT.md'): FileDecision | undefined {
+  const [kind, a] = spec.split(' ');
+  if (kind === 'none') return undefined;
+  if (kind === 'same' || kind === 'conflict') return { path, kind };
+  if (kind === 'take') return { path, kind, from: a as Side };
+  if (kind === 'delete') return { path, kind, side: a as Side };
+  throw new Error(`bad decision spec ${spec}`);
+}
+
+//  what                                              base     local     remote    expected
+const TASK_CASES: [string, string, string, string, string][] = [
+  ['unchanged', 'A@in', 'A@in', 'A@in', 'same'],
+  ['local edit', 'A@in', 'B@in', 'A@in', 'take local in'],
+  ['remote edit', 'A@in', 'A@in', 'B@in', 'take remote in'],
+  ['both edit to the same bytes', 'A@in', 'B@in', 'B@in', 'same'],
+  ['both edit differently', 'A@in', 'B@in', 'C@in', 'merge in'],
+  ['local move', 'A@in', 'A@out', 'A@in', 'take local out'],
+  ['remote move', 'A@in', 'A@in', 'A@out', 'take remote out'],
+  ['local move vs remote edit: remote content at local loc', 'A@in', 'A@out', 'B@in', 'take remote out'],
+  ['local edit vs remote move: local content at remote loc', 'A@in', 'B@in', 'A@out', 'take local out'],
+  ['local move+edit, remote unchanged', 'A@in', 'B@out', 'A@in', 'take local out'],
+  ['local move+edit vs remote edit: merge at local loc', 'A@in', 'B@out', 'C@in', 'merge out'],
+  ['local edit vs remote move+edit: merge at remote loc', 'A@in', 'B@in', 'C@out', 'merge out'],
+  ['both move to the same loc', 'A@in', 'A@out', 'A@out', 'same'],
+  ['move vs move: remote further along', 'A@in', 'A@out', 'A@back', 'take remote back'],
+  ['move vs move: local further along', 'A@in', 'A@back', 'A@out', 'take local back'],
+  ['move vs move: equal rank, local wins', 'A@in', 'A@out', 'A@out2', 'take local out'],
+  ['move vs move: equal rank, local wins (mirror)', 'A@in', 'A@out2', 'A@out', 'take local out2'],
+  [
+    'move vs move with equal edits: take the side at the chosen loc',
+    'A@in',
+    'B@out',
+    'B@back',
+    'take remote back',
+  ],
+  ['move+edit vs move+edit: merge at the higher rank', 'A@in', 'B@back', 'C@out', 'merge back'],
+  ['local delete, remote unchanged', 'A@in', '-', 'A@in', 'delete remote'],
+  ['remote delete, local unchanged', 'A@in', 'A@in', '-', 'delete local'],
+  ['local delete vs remote edit: the edit wins', 'A@in', '-', 'B@in', 'take remote in'],
+  ['remote delete vs local edit: the edit wins', 'A@in', 'B@in', '-', 'take local in'],
+  ['local delete vs remote move: the move wins', 'A@in', '-', 'A@out', 'take remote out'],
+  ['remote delete vs local move: the move wins', 'A@in', 'A@out', '-', 'take local out'],
+  ['both delete: nothing to do', 'A@in', '-', '-', 'none'],
+  ['create on local only', '-', 'A@in', '-', 'take local in'],
+  ['create on remote only', '-', '-', 'A@in', 'take remote in'],
+  ['create-create, same content and loc', '-', 'A@in', 'A@in', 'same'],
+  ['create-create, same content, locs differ: higher rank', '-', 'A@in', 'A@out', 'take remote out'],
+  ['create-create, different content: merge at the higher rank', '-', 'A@out', 'B@in', 'merge out'],
+  ['lost base, equal on both', 'lost', 'A@in', 'A@in', 'same'],
+  ['lost base, different content: merge, loc by rank', 'lost', 'A@in', 'B@out', 'merge out'],
+  ['lost base, different content, equal rank: local loc', 'lost', 'A@out2', 'B@out', 'merge out2'],
+  ['lost base, same content, locs differ: take the higher rank', 'lost', 'A@back', 'A@in', 'take local back'],
+  ['lost base, same content, equal rank: take local', 'lost', 'A@out', 'A@out2', 'take local out'],
+  ['lost base, local only: copy, never delete', 'lost', 'A@in', '-', 'take local in'],
+  ['lost base, remote only: copy, never delete', 'lost', '-', 'A@in', 'take remote in'],
+];
+
+describe('reconcile: tasks', () => {
+  it.each(TASK_CASES)('%s (base %s, local %s, remote %s) -> %s', (_what, base, local, remote, expected) => {
+    const want = taskDecision(expected);
+    expect(reconcile(taskInputs(base, local, remote)).tasks).toEqual(want ? [want] : []);
+  });
+});
+
+//  what                                        base    local   remote  expected
+const FILE_CASES: [string, string, string, string, string][] = [
+  ['unchanged', 'A', 'A', 'A', 'same'],
+  ['local edit', 'A', 'B', 'A', 'take local'],
+  ['remote edit', 'A', 'A', 'B', 'take remote'],
+  ['both edit to the same bytes', 'A', 'B', 'B', 'same'],
+  ['both edit differently: conflict', 'A', 'B', 'C', 'conflict'],
+  ['local delete, remote unchanged', 'A', '-', 'A', 'delete remote'],
+  ['remote delete, local unchanged', 'A', 'A', '-', 'delete local'],
+  ['local delete vs remote edit: the edit wins', 'A', '-', 'B', 'take remote'],
+  ['remote delete vs local edit: the edit wins', 'A', 'B', '-', 'take local'],
+  ['both delete: nothing to do', 'A', '-', '-', 'none'],
+  ['create on local only', '-', 'A', '-', 'take local'],
+  ['create on remote only', '-', '-', 'A', 'take remote'],
+  ['create-create, same bytes', '-', 'A', 'A', 'same'],
+  ['create-create, different bytes: conflict', '-', 'A', 'B', 'conflict'],
+  ['lost base, equal', 'lost', 'A', 'A', 'same'],
+  ['lost base, different: conflict', 'lost', 'A', 'B', 'conflict'],
+  ['lost base, local only: copy, never delete', 'lost', 'A', '-', 'take local'],
+  ['lost base, remote only: copy, never delete', 'lost', '-', 'A', 'take remote'],
+];
+
+describe('reconcile: plain files', () => {
+  it.each(FILE_CASES)('%s (base %s, local %s, remote %s) -> %s', (_what, base, local, remote, expected) => {
+    const want = fileDecision(expected);
+    expect(reconcile(fileInputs(base, local, remote)).files).toEqual(want ? [want] : []);
+  });
+});
+
+describe('reconcile: a whole tree', () => {
+  it('decides tasks and files independently and sorts by id and path', () => {
+    const inputs: SyncInputs = { base: empty(), local: empty(), remote: empty() };
+    inputs.local.tasks.set('t2', version('A@in')!);
+    inputs.remote.tasks.set('t1', version('A@in')!);
+    inputs.local.files.set('rb/AGENT.md', { hash: 'x' });
+    inputs.remote.files.set('ra/AGENT.md', { hash: 'y' });
+    inputs.local.files.set('ra/inbox/t2.files/out.csv', { hash: 'z' });
+    expect(reconcile(inputs)).toEqual({
+      tasks: [
+        { id: 't1', kind: 'take', from: 'remote', loc: 'ra/inbox' },
+        { id: 't2', kind: 'take', from: 'local', loc: 'ra/inbox' },
+      ],
+      files: [
+        { path: 'ra/AGENT.md', kind: 'take', from: 'remote' },
+        { path: 'ra/inbox/t2.files/out.csv', kind: 'take', from: 'local' },
+        { path: 'rb/AGENT.md', kind: 'take', from: 'local' },
+      ],
+    } satisfies Plan);
+  });
+
+  it('sorts by code unit, not by locale ("B" before "a")', () => {
+    const inputs: SyncInputs = { base: empty(), local: empty(), remote: empty() };
+    for (const id of ['a1', 'B1', '01']) inputs.local.tasks.set(id, version('A@in')!);
+    expect(reconcile(inputs).tasks.map((d) => d.id)).toEqual(['01', 'B1', 'a1']);
+  });
+});
+
+// Property-style: every combination over small domains. Ranks here depend on the loc only.
+describe('reconcile: properties over every (base, local, remote) combination', () => {
+  const DOMAIN = ['-', 'A@in', 'A@out', 'B@in', 'B@out', 'C@out'];
+  const BASES = ['lost', ...DOMAIN];
+  const combos: [string, string, string][] = [];
+  for (const b of BASES) for (const l of DOMAIN) for (const r of DOMAIN) combos.push([b, l, r]);
+
+  /** One snapshot set holding every combination with a base as its own id, plus the lost-base ones. */
+  function bigInputs(order: 'forward' | 'reverse'): [SyncInputs, SyncInputs] {
+    const withBase: SyncInputs = { base: empty(), local: empty(), remote: empty() };
+    const lost: SyncInputs = { base: undefined, local: empty(), remote: empty() };
+    const list = order === 'forward' ? combos : [...combos].reverse();
+    for (const [b, l, r] of list) {
+      const id = `${b}|${l}|${r}`;
+      const target = b === 'lost' ? lost : withBase;
+      const put = (snap: { tasks: Map<string, TaskVersion> } | undefined, spec: string) => {
+        const v = snap && version(spec);
+        if (v) snap.tasks.set(id, v);
+      };
+      put(target.base, b);
+      put(target.local, l);
+      put(target.remote, r);
+    }
+    return [withBase, lost];
+  }
+
+  // One test per property, each looping over every combination; failures name the combination.
+  const eachCombo = (check: (b: string, l: string, r: string) => void) => {
+    for (const [b, l, r] of combos) check(b, l, r);
+  };
+
+  it('nothing is lost: deletes only remove unchanged versions, changed content is kept, moves carry over', () =>
+    eachCombo((b, l, r) => {
+      const at = `base ${b}, local ${l}, remote ${r}`;
+      const base = b === 'lost' ? undefined : version(b);
+      const sides: Record<Side, TaskVersion | undefined> = { local: version(l), remote: version(r) };
+      const plan = reconcile(taskInputs(b, l, r));
+      const d = plan.tasks[0];
+      expect(plan.tasks.length, at).toBeLessThanOrEqual(1);
+      if (!sides.local && !sides.remote) return void expect(d, at).toBeUndefined();
+      expect(d, at).toBeDefined();
+      if (!d) return;
+
+      // A delete removes only a version equal to the base, and never without a base.
+      if (d.kind === 'delete') {
+        expect(b, at).not.toBe('lost');
+        expect(sides[d.side], at).toEqual(base);
+        expect(sides[d.side === 'local' ? 'remote' : 'local'], at).toBeUndefined();
+      }
+      // Every changed content survives: it is kept, merged, or equal to what is taken.
+      for (const side of ['local', 'remote'] as const) {
+        const v = sides[side];
+        if (!v || (base !== undefined && v.hash === base.hash)) continue;
+        const kept =
+          d.kind === 'same' ||
+          d.kind === 'merge' ||
+          (d.kind === 'take' && (d.from === side || sides[d.from]?.hash === v.hash));
+        expect(kept, `${at}: ${side}'s change ${v.hash} would be lost by ${JSON.stringify(d)}`).toBe(true);
+      }
+      // The target loc is one of the sides' locs; a move on one side only always carries over.
+      if (d.kind === 'take' || d.kind === 'merge') {
+        expect([sides.local?.loc, sides.remote?.loc], at).toContain(d.loc);
+        if (d.kind === 'take') expect(sides[d.from], at).toBeDefined();
+        if (base && sides.local && sides.remote) {
+          const lMoved = sides.local.loc !== base.loc;
+          const rMoved = sides.remote.loc !== base.loc;
+          if (lMoved && !rMoved) expect(d.loc, at).toBe(sides.local.loc);
+          if (rMoved && !lMoved) expect(d.loc, at).toBe(sides.remote.loc);
+        }
+      }
+      // `same` means both sides really are equal.
+      if (d.kind === 'same') expect(sides.local, at).toEqual(sides.remote);
+    }));
+
+  it('swapping the sides mirrors the plan', () =>
+    eachCombo((b, l, r) => {
+      // Compare what ends up where, by version, so that `local`/`remote` names drop out. Ranks differ
+      // for every pair of locs in this domain, so no tie-break favours a side.
+      const outcome = (p: Plan, specs: Record<Side, string>) =>
+        p.tasks.map((d) =>
+          d.kind === 'take'
+            ? { kind: d.kind, content: version(specs[d.from])?.hash, loc: d.loc }
+            : d.kind === 'delete'
+              ? { kind: d.kind, removes: specs[d.side] }
+              : d,
+        );
+      const plan = reconcile(taskInputs(b, l, r));
+      const swapped = reconcile(taskInputs(b, r, l));
+      expect(outcome(swapped, { local: r, remote: l }), `base ${b}, local ${l}, remote ${r}`).toEqual(
+        outcome(plan, { local: l, remote: r }),
+      );
+    }));
+
+  it('never deletes when the base is lost, over every combination', () => {
+    const [, lost] = bigInputs('forward');
+    const plan = reconcile(lost);
+    expect(plan.tasks.filter((d) => d.kind === 'delete')).toEqual([]);
+    expect(plan.tasks.length).toBeGreaterThan(0);
+  });
+
+  it('is deterministic: same inputs, any insertion order, same plan', () => {
+    const [a, lostA] = bigInputs('forward');
+    const [b, lostB] = bigInputs('reverse');
+    expect(reconcile(a)).toEqual(reconcile(b));
+    expect(reconcile(lostA)).toEqual(reconcile(lostB));
+    expect(reconcile(a)).toEqual(reconcile(a));
+    const ids = reconcile(a).tasks.map((d) => d.id);
+    expect(ids).toEqual([...ids].sort());
+  });
+
+  it('plain files: nothing is lost over every combination', () => {
+    const F = ['-', 'A', 'B', 'C'];
+    for (const b of ['lost', ...F])
+      for (const l of F)
+        for (const r of F) {
+          const d = reconcile(fileInputs(b, l, r)).files[0];
+          const side: Record<Side, string> = { local: l, remote: r };
+          if (d?.kind === 'delete') {
+            expect(b, `${b}/${l}/${r}`).not.toBe('lost');
+            expect(side[d.side]).toBe(b);
+          }
+          for (const s of ['local', 'remote'] as const) {
+            if (side[s] === '-' || side[s] === b) continue;
+            const kept =
+              d?.kind === 'same' ||
+              d?.kind === 'conflict' ||
+              (d?.kind === 'take' && (d.from === s || side[d.from] === side[s]));
+            expect(kept, `${b}/${l}/${r}: ${JSON.stringify(d)}`).toBe(true);
+          }
+        }
+  });
+});

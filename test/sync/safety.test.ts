@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { FileDecision, Plan, Side, TaskDecision } from '../../src/sync/reconcile.js';
+import { checkSafety } from '../../src/sync/safety.js';
+
+/** A plan deleting `tasks` tasks and `files` files on `side`, plus some harmless decisions. */
+function plan(side: Side, tasks: number, files = 0): Plan {
+  const t: TaskDecision[] = [{ id: 'keep', kind: 'same' }];
+  for (let i = 0; i < tasks; i++) t.push({ id: `t${i}`, kind: 'delete', side });
+  const f: FileDecision[] = [{ path: 'ra/AGENT.md', kind: 'take', from: 'local' }];
+  for (let i = 0; i < files; i++) f.push({ path: `ra/inbox/t${i}.files/x`, kind: 'delete', side });
+  return { tasks: t, files: f };
+}
+
+describe('checkSafety', () => {
+  it.each([
+    [
+      'the far folder was emptied: every local task would go',
+      plan('local', 40),
+      { local: 40, remote: 0 },
+      'local',
+    ],
+    [
+      'this folder was emptied: every far task would go',
+      plan('remote', 40),
+      { local: 0, remote: 40 },
+      'remote',
+    ],
+    ['tasks and files count together', plan('remote', 4, 4), { local: 10, remote: 10 }, 'remote'],
+    ['just over half of a side', plan('local', 6), { local: 11, remote: 11 }, 'local'],
+  ] as const)('refuses: %s', (_what, p, counts, side) => {
+    const v = checkSafety(p, counts);
+    expect(v.ok).toBe(false);
+    if (v.ok) return;
+    expect(v.side).toBe(side);
+    expect(v.of).toBe(counts[side]);
+    expect(v.deletes).toBe(p.tasks.length - 1 + p.files.length - 1);
+    expect(v.reason).toMatch(/would be deleted/);
+    expect(v.reason).toContain('.mailroom/sync/');
+  });
+
+  it.each([
+    ['nothing deleted', plan('local', 0), { local: 100, remote: 100 }],
+    ['a few deletes on a big tree', plan('local', 3), { local: 100, remote: 100 }],
+    ['exactly half is not more than half', plan('remote', 5), { local: 10, remote: 10 }],
+    ['a small tree (below minFiles) may lose everything', plan('local', 9), { local: 9, remote: 0 }],
+  ] as const)('allows: %s', (_what, p, counts) => {
+    expect(checkSafety(p, counts)).toEqual({ ok: true });
+  });
+
+  it('honours maxDeleteFraction and minFiles', () => {
+    expect(checkSafety(plan('local', 3), { local: 10, remote: 10 }, { maxDeleteFraction: 0.2 }).ok).toBe(
+      false,
+    );
+    expect(checkSafety(plan('local', 3), { local: 4, remote: 4 }, { minFiles: 3 }).ok).toBe(false);
+    expect(checkSafety(plan('local', 3), { local: 4, remote: 4 }).ok).toBe(true);
+  });
+
+  it('names where the items went missing', () => {
+    const local = checkSafety(plan('local', 20), { local: 20, remote: 0 });
+    const remote = checkSafety(plan('remote', 20), { local: 0, remote: 20 });
+    expect(!local.ok && local.reason).toMatch(
+      /20 of the 20 tasks and files on this machine .* missing on the far host/,
+    );
+    expect(!remote.ok && remote.reason).toMatch(
+      /on the far host would be deleted, because they are missing on this machine/,
+    );
+  });
+});

@@ -1,0 +1,166 @@
+// `mailroom sync` over a real OpenSSH sshd (private, loopback, throw-away keys): the two-root round
+// trip of the sync issue, and the refusals that must hold before any file moves.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli, tempDir } from '../support/cli.js';
+import { locations, startDaemon } from '../support/daemon.js';
+import { pollUntil } from '../support/poll.js';
+import { describeWithSshd } from '../support/sshd.js';
+
+describeWithSshd('mailroom sync over SSH', (sshd) => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hub: string;
+  let far: string;
+  const noAgent = { SSH_AUTH_SOCK: '' };
+  const cli = (root: string, args: string[]) => runCli([...args, '--root', root], { env: noAgent });
+
+  const writeHostConfig = async (knownHosts: string) => {
+    const s = sshd();
+    const configPath = join(hub, 'mailroom.yaml');
+    const config = (await readFile(configPath, 'utf8')).replace(/^hosts:\n(?:[ \t].*\n?)*/m, '');
+    await writeFile(
+      configPath,
+      `${config}hosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${s.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${knownHosts}\n`,
+    );
+  };
+
+  beforeAll(async () => {
+    tmp = await tempDir();
+    hub = join(tmp.dir, 'hub');
+    far = join(sshd().dir, 'far-mailroom');
+    for (const args of [
+      ['init', hub],
+      ['init', far],
+      ['agent', 'add', 'research', '--root', far],
+    ]) {
+      expect((await runCli(args)).code).toBe(0);
+    }
+    await writeHostConfig(sshd().knownHostsPath);
+    const add = await cli(hub, ['agent', 'add', 'research', '--host', 'vps']);
+    expect(add.code, add.stderr).toBe(0);
+  });
+  afterAll(async () => tmp.cleanup());
+
+  it('round trip: dispatch sends on the hub, the worker finishes on the far side, the result comes home', async () => {
+    const id = (await cli(hub, ['send', 'research', 'Over SSH', '--as', 'dispatch'])).stdout.trim();
+    const push = await cli(hub, ['sync']);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/vps: pushed [1-9]/);
+    for (const args of [
+      ['ack', id],
+      ['start', id],
+      ['done', id, '--result', 'Done over there.'],
+    ]) {
+      expect((await cli(far, args)).code).toBe(0);
+    }
+    const pull = await cli(hub, ['sync', 'vps', '--json']);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(JSON.parse(pull.stdout).hosts[0].pulled).toBeGreaterThanOrEqual(1);
+    const daemon = await startDaemon(hub);
+    try {
+      await pollUntil(
+        'routing on the hub',
+        async () => (await locations(hub)).get(id)?.join() === 'dispatch/inbox',
+        15_000,
+      );
+    } finally {
+      await daemon.stop();
+    }
+    expect(await readFile(join(hub, `agents/dispatch/inbox/${id}.md`), 'utf8')).toMatch(
+      /Done over there\.\n$/,
+    );
+    expect((await cli(hub, ['sync'])).code).toBe(0);
+    expect((await locations(far)).get(id)).toBeUndefined();
+  });
+
+  it('--dry-run reports and changes nothing', async () => {
+    const id = (await cli(hub, ['send', 'research', 'Dry'])).stdout.trim();
+    const r = await cli(hub, ['sync', '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/vps: would push 1/);
+    expect((await locations(far)).get(id)).toBeUndefined();
+    expect((await cli(hub, ['sync'])).code).toBe(0);
+    expect((await locations(far)).get(id)).toEqual(['research/inbox']);
+  });
+
+  it('an unknown host key is refused with the line to add, and nothing moves', async () => {
+    const empty = join(tmp.dir, 'empty_known_hosts');
+    await writeFile(empty, '');
+    await writeHostConfig(empty);
+    try {
+      const id = (await cli(hub, ['send', 'research', 'Never leaves'])).stdout.trim();
+      const r = await cli(hub, ['sync']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr, r.stderr).toMatch(
+        /is not in .*known_hosts; refusing to connect to an unverified host/,
+      );
+      expect(r.stderr).toContain('ssh-keyscan');
+      expect((await locations(far)).get(id)).toBeUndefined();
+    } finally {
+      await writeHostConfig(sshd().knownHostsPath);
+    }
+  });
+
+  it('a changed host key is refused loudly', async () => {
+    const wrong = join(tmp.dir, 'wrong_known_hosts');
+    // A valid ed25519 key that is not this server's.
+    await mkdir(tmp.dir, { recursive: true });
+    await writeFile(
+      wrong,
+      `[127.0.0.1]:${sshd().port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`,
+    );
+    await writeHostConfig(wrong);
+    try {
+      const r = await cli(hub, ['sync']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/changed|does not match|MITM|man-in-the-middle/i);
+    } finally {
+      await writeHostConfig(sshd().knownHostsPath);
+    }
+  });
+
+  it('the daemon pushes local changes, pulls far ones every interval, routes results home, reports the host', async () => {
+    const configPath = join(hub, 'mailroom.yaml');
+    const good = await readFile(configPath, 'utf8');
+    await writeFile(configPath, good.replace('interval: 60s', 'interval: 1s'));
+    const daemon = await startDaemon(hub);
+    try {
+      const id = (
+        await cli(hub, ['send', 'research', 'Pushed by the daemon', '--as', 'dispatch'])
+      ).stdout.trim();
+      await pollUntil(
+        'the push',
+        async () => (await locations(far)).get(id)?.join() === 'research/inbox',
+        15_000,
+      );
+      expect((await cli(far, ['done', id, '--result', 'via daemon'])).code).toBe(0);
+      await pollUntil(
+        'pull and routing',
+        async () => (await locations(hub)).get(id)?.join() === 'dispatch/inbox',
+        20_000,
+      );
+      await pollUntil('the far copy to go', async () => (await locations(far)).get(id) === undefined, 15_000);
+      const s = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
+      expect(s.hosts[0]).toMatchObject({ name: 'vps', error: null });
+      expect(s.hosts[0].lastSync).toMatch(/^\d{4}-/);
+    } finally {
+      await daemon.stop();
+      await writeFile(configPath, good);
+    }
+  });
+
+  it('a host that cannot be reached exits 4 naming the host', async () => {
+    const configPath = join(hub, 'mailroom.yaml');
+    const good = await readFile(configPath, 'utf8');
+    await writeFile(configPath, good.replace(`127.0.0.1:${sshd().port}`, '127.0.0.1:1'));
+    try {
+      const r = await cli(hub, ['sync']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/vps/);
+    } finally {
+      await writeFile(configPath, good);
+    }
+  });
+});
