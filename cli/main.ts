@@ -219,6 +219,13 @@ common(
   exitCode = await (await import('./commands/sync.js')).sync(host, opts(o));
 });
 
+common(
+  program
+    .command('watch')
+    .description('print a line per change under agents/ until stdin closes (a hub follows this over SSH)'),
+  { json: false },
+).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')

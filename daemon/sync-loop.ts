@@ -3,17 +3,30 @@
 // `sync.interval` to pull. A lost connection is reopened with backoff (1 s doubling to 60 s); a
 // failing pass never stops the daemon. Passes on one host never overlap (syncHost holds a lock).
 
+import type { HostConfig } from '../src/config/schema.js';
 import { parseDurationMs } from '../src/duration.js';
 import type { Mailroom } from '../src/mailroom.js';
+import type { RemoteCommand } from '../src/ssh/connect.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 
 /** How long local changes gather before they are pushed. */
 export const PUSH_DEBOUNCE_MS = 300;
+/** How long far changes (streamed) gather before they are pulled. */
+const STREAM_DEBOUNCE_MS = 100;
+
+/** A path for the far shell: quoted, with a leading ~ left to the far shell's $HOME. */
+export function shellPath(path: string): string {
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  if (path === '~') return '"$HOME"';
+  if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
+  return quote(path);
+}
 
 interface HostLoop {
   name: string;
   link?: HostLink;
+  stream?: RemoteCommand;
   timer?: NodeJS.Timeout;
   running?: Promise<void>;
   again: boolean;
@@ -67,7 +80,10 @@ export class SyncLoops {
       const config = this.mr.config.hosts[name];
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
-        loop.link ??= await openHost(name, config);
+        if (!loop.link) {
+          loop.link = await openHost(name, config);
+          void this.follow(loop, config);
+        }
         const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
         if (loop.failures > 0) this.say(`sync with ${name} works again`);
         loop.failures = 0;
@@ -83,6 +99,8 @@ export class SyncLoops {
         const message = err instanceof Error ? err.message : String(err);
         if (loop.failures === 1 || loop.failures % 10 === 0)
           this.say(`sync with ${name} failed (attempt ${loop.failures}): ${message}`);
+        loop.stream?.close();
+        loop.stream = undefined;
         await loop.link?.close().catch(() => {});
         loop.link = undefined;
         this.schedule(name, Math.min(60_000, 1000 * 2 ** Math.min(loop.failures - 1, 6)));
@@ -96,10 +114,41 @@ export class SyncLoops {
     }
   }
 
+  /**
+   * Follow the far side's changes over the same connection when it has mailroom (`mailroom watch`):
+   * each change triggers a pull soon, instead of at the next interval. Without it, nothing is lost:
+   * the interval pull still runs.
+   */
+  private async follow(loop: HostLoop, config: HostConfig): Promise<void> {
+    const link = loop.link;
+    if (!link) return;
+    const command = `${config.mailroom ?? 'mailroom'} watch --root ${shellPath(config.root)}`;
+    let ready = false;
+    try {
+      loop.stream = await link.connection.exec(command, (line) => {
+        if (line === 'ready') {
+          ready = true;
+          this.say(`following ${loop.name}: its changes are pulled as they happen`);
+        } else if (line.startsWith('changed ')) this.schedule(loop.name, STREAM_DEBOUNCE_MS);
+      });
+    } catch {
+      return; // the connection is going away; the reconnect starts a new follower
+    }
+    const code = await loop.stream.exited;
+    if (!ready && !this.stopped && loop.link === link) {
+      const why = loop.stream.stderr().trim().split('\n')[0] ?? '';
+      this.say(
+        `${loop.name} cannot stream its changes (${command}: exit ${code}${why ? `, ${why}` : ''}); pulling every ${this.mr.config.sync.interval}. Set hosts.${loop.name}.mailroom to the command that runs mailroom there.`,
+      );
+    }
+    if (loop.link === link) loop.stream = undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const loop of this.hosts.values()) {
       if (loop.timer) clearTimeout(loop.timer);
+      loop.stream?.close();
       await loop.running;
       await loop.link?.close().catch(() => {});
     }

@@ -29,11 +29,15 @@ export const HostConfigSchema = z.strictObject(
     root: z.string({ error: 'root: expected the mailroom folder on that machine' }).min(1),
     identity: z.string({ error: 'identity: expected a path to a private key file' }).optional(),
     known_hosts: z.string({ error: 'known_hosts: expected a path' }).default('~/.ssh/known_hosts'),
+    mailroom: z
+      .string({ error: 'mailroom: expected the command that runs mailroom on that machine' })
+      .min(1)
+      .optional(),
   },
   {
     error: (iss) =>
       iss.code === 'unrecognized_keys'
-        ? `unknown key(s) ${iss.keys.join(', ')}; a host takes ssh, root, identity, known_hosts (passwords are never stored: use ssh-agent or a key file)`
+        ? `unknown key(s) ${iss.keys.join(', ')}; a host takes ssh, root, identity, known_hosts, mailroom (passwords are never stored: use ssh-agent or a key file)`
         : 'expected { ssh, root }',
   },
 );

@@ -49,11 +49,25 @@ export interface ConnectOptions {
   readonly label?: string;
 }
 
+export interface RemoteCommand {
+  /** Settles with the exit code (null when killed or the connection ended). */
+  readonly exited: Promise<number | null>;
+  /** What the command wrote to stderr so far (capped). */
+  stderr(): string;
+  /** Closes the channel (the far command sees its stdin end). */
+  close(): void;
+}
+
 export interface SshConnection {
   readonly label: string;
   readonly isOpen: boolean;
   /** Opens an SFTP channel over this connection (several may be open at once). */
   sftp(): Promise<SftpSession>;
+  /**
+   * Runs a command on the far side and streams its stdout line by line (used to follow the far
+   * side's changes). The command line is the caller's own (from configuration), never file contents.
+   */
+  exec(command: string, onLine: (line: string) => void): Promise<RemoteCommand>;
   /** Ends the connection; resolves once it is closed. Idempotent. */
   close(): Promise<void>;
   /** Settles when the connection ends: undefined after close(), else the error that ended it. */
@@ -148,6 +162,36 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       sessions.add(session);
       session.onEnd = () => sessions.delete(session);
       return session;
+    },
+    exec(command, onLine) {
+      if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
+      return new Promise<RemoteCommand>((resolve, reject) => {
+        client.exec(command, (err, channel) => {
+          if (err) {
+            reject(networkError(`${label}: cannot run a command: ${err.message}`));
+            return;
+          }
+          let buffered = '';
+          let stderr = '';
+          channel.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('utf8');
+            let nl = buffered.indexOf('\n');
+            while (nl !== -1) {
+              onLine(buffered.slice(0, nl));
+              buffered = buffered.slice(nl + 1);
+              nl = buffered.indexOf('\n');
+            }
+          });
+          channel.stderr.on('data', (chunk: Buffer) => {
+            if (stderr.length < 8192) stderr += chunk.toString('utf8');
+          });
+          const exited = new Promise<number | null>((done) => {
+            channel.on('exit', (code: number | null) => done(typeof code === 'number' ? code : null));
+            channel.on('close', () => done(null));
+          });
+          resolve({ exited, stderr: () => stderr, close: () => channel.close() });
+        });
+      });
     },
     async close() {
       if (open) {

@@ -68,6 +68,11 @@ export function taskPath(id: string, loc: string): string {
   return `agents/${loc}/${id}.md`;
 }
 
+/** A name a directory listing can never honestly return; a hostile or broken far side might. */
+function impossibleName(name: string): boolean {
+  return name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0');
+}
+
 interface Found {
   path: string;
   stat: EntryStat;
@@ -83,6 +88,13 @@ async function listTree(
 ): Promise<void> {
   for (const e of await ep.list(dir)) {
     const path = `${dir}/${e.name}`;
+    if (impossibleName(e.name)) {
+      problems.push({
+        path: `${dir}/${JSON.stringify(e.name)}`,
+        reason: 'impossible file name in a listing: ignored',
+      });
+      continue;
+    }
     if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
     if (e.kind === 'symlink') problems.push({ path, reason: 'symbolic link: not followed, not synced' });
     else if (e.kind === 'dir') await listTree(ep, path, out, problems);
@@ -113,6 +125,13 @@ export async function scanSide(
     const agentDir = `agents/${agent}`;
     for (const e of await ep.list(agentDir)) {
       const path = `${agentDir}/${e.name}`;
+      if (impossibleName(e.name)) {
+        problems.push({
+          path: `${agentDir}/${JSON.stringify(e.name)}`,
+          reason: 'impossible file name in a listing: ignored',
+        });
+        continue;
+      }
       if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
       if (e.kind === 'symlink') {
         problems.push({ path, reason: 'symbolic link: not followed, not synced' });
@@ -123,6 +142,13 @@ export async function scanSide(
       const box = e.name as Box;
       for (const f of await ep.list(path)) {
         const fpath = `${path}/${f.name}`;
+        if (impossibleName(f.name)) {
+          problems.push({
+            path: `${path}/${JSON.stringify(f.name)}`,
+            reason: 'impossible file name in a listing: ignored',
+          });
+          continue;
+        }
         if (isIgnoredName(f.name) || f.name.endsWith('.lock') || f.name.endsWith(SIDECAR)) continue;
         if (f.kind === 'symlink')
           problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });

@@ -4,7 +4,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli, tempDir } from '../support/cli.js';
+import { BIN, runCli, tempDir } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd } from '../support/sshd.js';
@@ -145,6 +145,56 @@ describeWithSshd('mailroom sync over SSH', (sshd) => {
       const s = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
       expect(s.hosts[0]).toMatchObject({ name: 'vps', error: null });
       expect(s.hosts[0].lastSync).toMatch(/^\d{4}-/);
+    } finally {
+      await daemon.stop();
+      await writeFile(configPath, good);
+    }
+  });
+
+  it('with mailroom on the far side, its changes stream to the hub without waiting for the interval', async () => {
+    const configPath = join(hub, 'mailroom.yaml');
+    const good = await readFile(configPath, 'utf8');
+    // interval stays 60s: only streaming can bring the far change over within the poll below.
+    await writeFile(
+      configPath,
+      good.replace(/known_hosts: .*\n/, (m) => `${m}    mailroom: ${process.execPath} ${BIN}\n`),
+    );
+    const daemon = await startDaemon(hub);
+    try {
+      await pollUntil('the follower', () => daemon.output().includes('following vps'), 15_000);
+      const id = (await cli(hub, ['send', 'research', 'Streamed back', '--as', 'dispatch'])).stdout.trim();
+      await pollUntil(
+        'the push',
+        async () => (await locations(far)).get(id)?.join() === 'research/inbox',
+        15_000,
+      );
+      expect((await cli(far, ['done', id, '--result', 'streamed'])).code).toBe(0);
+      await pollUntil(
+        'pull by stream, then routing',
+        async () => (await locations(hub)).get(id)?.join() === 'dispatch/inbox',
+        15_000,
+      );
+    } finally {
+      await daemon.stop();
+      await writeFile(configPath, good);
+    }
+  });
+
+  it('without mailroom on the far side, the daemon says so and keeps pulling by interval', async () => {
+    const configPath = join(hub, 'mailroom.yaml');
+    const good = await readFile(configPath, 'utf8');
+    await writeFile(
+      configPath,
+      good.replace(/known_hosts: .*\n/, (m) => `${m}    mailroom: /nonexistent/mailroom\n`),
+    );
+    const daemon = await startDaemon(hub);
+    try {
+      await pollUntil(
+        'the fallback notice',
+        () => daemon.output().includes('vps cannot stream its changes'),
+        15_000,
+      );
+      expect(daemon.output()).toMatch(/pulling every 60s/);
     } finally {
       await daemon.stop();
       await writeFile(configPath, good);
