@@ -2,53 +2,13 @@
 // pid in `.mailroom/daemon.json`. A second daemon refuses to start; a lock left by a daemon that was
 // killed (its pid is gone) is broken at once instead of waiting for it to go stale.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pidAlive, readDaemonStatus } from '../src/daemon-status.js';
 import { refused } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
-import { writeFileAtomic } from '../src/store/atomic.js';
 import { breakLock, holdLock } from '../src/store/lock.js';
 
-export interface DaemonStatus {
-  pid: number;
-  startedAt: string;
-  state: 'running' | 'stopped';
-  lastPassAt?: string;
-  lastPassMs?: number;
-  passes: number;
-  routed: number;
-  completed: number;
-  escalated: number;
-  reassigned: number;
-  retried: number;
-  unreadable: number;
-  rescanMs: number;
-  lastError?: string;
-}
-
-export const statusPath = (mr: Mailroom): string => join(mr.layout.stateDir, 'daemon.json');
 const lockPath = (mr: Mailroom): string => join(mr.layout.stateDir, 'daemon');
-
-export async function readDaemonStatus(mr: Mailroom): Promise<DaemonStatus | undefined> {
-  try {
-    return JSON.parse(await readFile(statusPath(mr), 'utf8')) as DaemonStatus;
-  } catch {
-    return undefined;
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export async function writeDaemonStatus(mr: Mailroom, status: DaemonStatus): Promise<void> {
-  await writeFileAtomic(statusPath(mr), `${JSON.stringify(status, null, 2)}\n`, { mkdir: true });
-}
 
 /** Take the single-instance lock, or refuse (exit 3) naming the daemon that holds it. */
 export async function acquireInstance(

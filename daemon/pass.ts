@@ -9,7 +9,7 @@
 //     reverted) when the state machine forbids it.
 // Per-file failures are collected as problems; they never stop the pass.
 
-import { lstat, readdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
@@ -17,7 +17,7 @@ import { isTaskId } from '../src/names.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
-import type { LoadedTask, TaskRef } from '../src/store/scan.js';
+import { type LoadedTask, readdirOrEmpty, type TaskRef } from '../src/store/scan.js';
 import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, parseTask } from '../src/task/parse.js';
@@ -69,13 +69,7 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   for (const agent of watchedAgents(mr)) {
     for (const box of WATCHED_BOXES) {
       const dir = mr.layout.boxDir(agent, box);
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
+      for (const { name } of await readdirOrEmpty(dir)) {
         if (isIgnoredName(name) || !name.endsWith('.md')) continue;
         const path = join(dir, name);
         seenPaths.add(path);

@@ -3,10 +3,11 @@
 // is never touched. When it is fixed (or removed), the sidecar goes away.
 
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Mailroom } from '../src/mailroom.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
+import { readdirOrEmpty } from '../src/store/scan.js';
 
 export const SIDECAR_SUFFIX = '.error.txt';
 const HASH_LINE = 'content-sha256: ';
@@ -30,13 +31,7 @@ export class ReportBook {
   /** Rebuild from sidecars on disk, so a restarted daemon does not report the same content again. */
   async load(dirs: string[]): Promise<void> {
     for (const dir of dirs) {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
+      for (const { name } of await readdirOrEmpty(dir)) {
         if (!name.endsWith(SIDECAR_SUFFIX)) continue;
         const sidecar = join(dir, name);
         const text = await readFile(sidecar, 'utf8').catch(() => '');

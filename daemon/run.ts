@@ -8,6 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
+import { type DaemonStatus, writeDaemonStatus } from '../src/daemon-status.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { escalate, reassign, retry, SYSTEM_ACTOR } from '../src/ops/lifecycle.js';
@@ -20,7 +21,7 @@ import { policyFromConfig } from '../src/supervisor/policy.js';
 import { reassignNote } from '../src/supervisor/reasons.js';
 import type { TaskState } from '../src/task/state.js';
 import type { KnownState } from './hand-edit.js';
-import { acquireInstance, type DaemonStatus, writeDaemonStatus } from './instance.js';
+import { acquireInstance } from './instance.js';
 import { type PassOutcome, type PassState, runPass, watchedAgents } from './pass.js';
 import { ReportBook } from './reports.js';
 import { SyncLoops } from './sync-loop.js';

@@ -2,7 +2,7 @@
 // crashed processes, unreadable or duplicated tasks, symlinks. With `fix`, removes only what is
 // provably garbage (stale locks, old temp files); task files are never touched.
 
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { MailroomError } from '../errors.js';
@@ -10,7 +10,7 @@ import { isTempName } from '../store/atomic.js';
 import { healInterruptedMove } from '../store/heal.js';
 import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
-import { type LoadedTask, listAgentsOnDisk, loadAll } from '../store/scan.js';
+import { type LoadedTask, listAgentsOnDisk, loadAll, readdirOrEmpty } from '../store/scan.js';
 
 export interface Finding {
   check: string;
@@ -23,14 +23,6 @@ export interface Finding {
 
 const STALE_LOCK_MS = 10_000;
 const STALE_TEMP_MS = 60_000;
-
-async function entries(dir: string) {
-  try {
-    return await readdir(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-}
 
 export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number } = {}): Promise<Finding[]> {
   const now = opts.now ?? Date.now();
@@ -60,7 +52,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
   // Locks and temp files, in the root (config lock) and every box.
   const dirs = [layout.root, ...onDisk.flatMap((a) => BOXES.map((b) => layout.boxDir(a, b)))];
   for (const dir of dirs) {
-    for (const e of await entries(dir)) {
+    for (const e of await readdirOrEmpty(dir)) {
       const path = join(dir, e.name);
       const age = now - (await lstat(path)).mtimeMs;
       if (e.isDirectory() && e.name.endsWith('.lock') && age > STALE_LOCK_MS) {

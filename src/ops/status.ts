@@ -2,8 +2,7 @@
 // what needs attention (stuck, escalated, unreadable) with its age; daemon health; hosts.
 // Computed from a fresh scan (the truth) plus the daemon's own status file.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { pidAlive, readDaemonStatus } from '../daemon-status.js';
 import type { Mailroom } from '../mailroom.js';
 import { loadAll } from '../store/scan.js';
 import { decide, isEscalated } from '../supervisor/decide.js';
@@ -26,23 +25,6 @@ export interface StatusReport {
     lagMs: number | null;
     error: string | null;
   }[];
-}
-
-interface DaemonFile {
-  pid: number;
-  state: string;
-  lastPassAt?: string;
-  passes?: number;
-  lastError?: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function statusReport(mr: Mailroom): Promise<StatusReport> {
@@ -92,13 +74,11 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
       };
     });
   let daemon: StatusReport['daemon'] = { running: false };
-  try {
-    const d = JSON.parse(await readFile(join(mr.layout.stateDir, 'daemon.json'), 'utf8')) as DaemonFile;
-    daemon = { running: d.state === 'running' && alive(d.pid), pid: d.pid, passes: d.passes ?? 0 };
+  const d = await readDaemonStatus(mr);
+  if (d) {
+    daemon = { running: d.state === 'running' && pidAlive(d.pid), pid: d.pid, passes: d.passes };
     if (d.lastPassAt) daemon.lastPassAt = d.lastPassAt;
     if (d.lastError) daemon.lastError = d.lastError;
-  } catch {
-    // never started here
   }
   return {
     root: mr.layout.root,

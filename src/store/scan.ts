@@ -27,7 +27,8 @@ export interface Problem {
   reason: string;
 }
 
-async function readdirOrEmpty(dir: string) {
+/** A folder's entries, or none when the folder does not exist (yet). */
+export async function readdirOrEmpty(dir: string) {
   try {
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {
