@@ -39,6 +39,11 @@ describe('the daemon routes and completes', () => {
       },
       10_000,
     );
+    await pollUntil(
+      'the routed event',
+      async () => (await events(env.root)).some((e) => e.type === 'task.routed' && e.id === id),
+      10_000,
+    );
     expect((await events(env.root)).filter((e) => e.type === 'task.routed' && e.id === id)).toHaveLength(1);
   });
 
@@ -123,7 +128,12 @@ describe('files that are not tasks', () => {
     // Fixed: the sidecar goes, the task is a task.
     await writeFile(path, bad.replace('doing', 'queued'));
     await pollUntil('the sidecar to go', () => !existsSync(sidecar), 10_000);
-    expect((await events(env.root)).some((e) => e.type === 'task.readable')).toBe(true);
+    // The event is appended just after the sidecar goes: wait for it rather than race it.
+    await pollUntil(
+      'the readable event',
+      async () => (await events(env.root)).some((e) => e.type === 'task.readable'),
+      10_000,
+    );
   });
 
   it('reports a hand edit that moves a task backwards, without reverting it', async () => {
