@@ -26,7 +26,9 @@ beforeAll(async () => {
   let config = await readFile(configPath, 'utf8');
   config = config
     .replace('research: {}', 'research: { role: research }')
-    .replace('retry_backoff: 1m', 'retry_backoff: 1s');
+    .replace('retry_backoff: 1m', 'retry_backoff: 1s')
+    .replace('on_stuck: escalate', 'on_stuck: reassign');
+  config += 'retry_elsewhere: true\n';
   config += `notify: '${NOTIFY.replace(/'/g, "''")}'\n`;
   await writeFile(configPath, config);
   expect((await env.mr(['agent', 'ls'])).stdout).toMatch(/research\s+local\s+research/);
@@ -63,6 +65,8 @@ describe('the supervisor, run by the real daemon', () => {
     expect(
       (await events(env.root)).some((e) => e.type === 'worker.down' && e.id === id && e.agent === 'research'),
     ).toBe(true);
+    // A move is link-then-unlink: wait for it to finish, then there is exactly one copy.
+    await pollUntil('one copy', async () => (await locations(env.root)).get(id)?.length === 1, 10_000);
     expect((await locations(env.root)).get(id)).toEqual(['research2/inbox']);
   });
 
@@ -105,6 +109,23 @@ describe('the supervisor, run by the real daemon', () => {
     const final = await taskAt('human', id);
     expect(final).toMatchObject({ state: 'failed', attempt: 2 });
     expect(final.history.at(-1)?.note).toMatch(/escalated to human: failed 2 of 2 attempts/);
+  });
+
+  it('on_stuck: reassign moves a stalled running task to a role mate', async () => {
+    const id = await send('research2', 'stalls on research2', ['--run-timeout', '1s']);
+    expect((await env.mr(['start', id])).code).toBe(0);
+    await pollUntil('reassignment', inInbox('research', id), 15_000);
+    const t = await taskAt('research', id);
+    expect(t).toMatchObject({ to: 'research', state: 'queued' });
+    expect(t.history.at(-1)?.note).toMatch(/^reassigned from research2 to research: no progress for/);
+  });
+
+  it('retry_elsewhere: a retryable failure is retried on the next agent of the role', async () => {
+    const id = await send('research', 'fails on research');
+    expect((await env.mr(['start', id])).code).toBe(0);
+    expect((await env.mr(['fail', id, '--error', 'quota', '--retryable'])).code).toBe(0);
+    await pollUntil('the retry elsewhere', inInbox('research2', id), 15_000);
+    expect(await taskAt('research2', id)).toMatchObject({ to: 'research2', state: 'queued', attempt: 2 });
   });
 
   it('status shows the escalated tasks and a running daemon', async () => {
