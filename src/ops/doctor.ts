@@ -2,15 +2,19 @@
 // crashed processes, unreadable or duplicated tasks, symlinks. With `fix`, removes only what is
 // provably garbage (stale locks, old temp files); task files are never touched.
 
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { MailroomError } from '../errors.js';
+import { entryNamesHost, hostKeyName, parseKnownHosts } from '../ssh/known-hosts.js';
+import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 import { isTempName } from '../store/atomic.js';
 import { healInterruptedMove } from '../store/heal.js';
 import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
 import { type LoadedTask, listAgentsOnDisk, loadAll, readdirOrEmpty } from '../store/scan.js';
+import { expandHome } from '../sync/connect-host.js';
 
 export interface Finding {
   check: string;
@@ -24,13 +28,48 @@ export interface Finding {
 const STALE_LOCK_MS = 10_000;
 const STALE_TEMP_MS = 60_000;
 
+/** Each host's key must be in its known_hosts before a sync can connect (checked without connecting). */
+async function checkHostKeys(config: Config): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const [name, host] of Object.entries(config.hosts)) {
+    let target: ReturnType<typeof resolveTargetFromSystem>;
+    try {
+      target = resolveTargetFromSystem(host.ssh);
+    } catch (err) {
+      findings.push({
+        check: 'hosts',
+        path: 'mailroom.yaml',
+        problem: `hosts.${name}.ssh: ${err instanceof Error ? err.message : String(err)}`,
+        fix: 'use user@host[:port] or an alias from ~/.ssh/config',
+      });
+      continue;
+    }
+    const file = expandHome(host.known_hosts);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    const key = hostKeyName(target.host, target.port);
+    const known = text !== undefined && parseKnownHosts(text).entries.some((e) => entryNamesHost(e, key));
+    if (!known) {
+      const scan = `ssh-keyscan${target.port === 22 ? '' : ` -p ${target.port}`} ${target.host} >> ${host.known_hosts}`;
+      findings.push({
+        check: 'hosts',
+        path: file,
+        problem: `no host key for ${key} (host ${name}) in ${host.known_hosts}: sync will refuse to connect`,
+        fix: `${scan}   (then compare the fingerprint with the one the host shows: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)`,
+      });
+    }
+  }
+  return findings;
+}
+
 export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number } = {}): Promise<Finding[]> {
   const now = opts.now ?? Date.now();
   const findings: Finding[] = [];
   let configured: string[] = [];
+  let config: Config | undefined;
   try {
-    const config = await loadConfig(layout.configPath);
-    configured = Object.keys(config.agents).filter((a) => !config.agents[a]?.host);
+    const loaded = await loadConfig(layout.configPath);
+    config = loaded;
+    configured = Object.keys(loaded.agents).filter((a) => !loaded.agents[a]?.host);
   } catch (err) {
     findings.push({
       check: 'config',
@@ -39,6 +78,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
       fix: err instanceof MailroomError && err.hint ? err.hint : 'fix mailroom.yaml',
     });
   }
+  if (config) findings.push(...(await checkHostKeys(config)));
   const onDisk = await listAgentsOnDisk(layout);
   for (const agent of configured) {
     if (!onDisk.includes(agent))

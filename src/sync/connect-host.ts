@@ -8,7 +8,7 @@ import { openSftpEndpoint } from '../endpoint/sftp.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 
-const expandHome = (p: string): string =>
+export const expandHome = (p: string): string =>
   p === '~' ? homedir() : p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
 
 export interface HostLink {

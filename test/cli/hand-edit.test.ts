@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newMailroom } from '../support/cli.js';
+import { newMailroom, runCli } from '../support/cli.js';
 
 let env: Awaited<ReturnType<typeof newMailroom>>;
 beforeAll(async () => {
@@ -126,5 +126,35 @@ describe('malformed files among good ones', () => {
     const after = await Promise.all(Object.keys(BAD).map((n) => readFile(join(inbox, n))));
     expect(after).toEqual(before);
     expect((await readdir(inbox)).filter((n) => n.endsWith('.error.txt') || n.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe('doctor and host keys', () => {
+  it('names a host whose key is not in known_hosts, with the ssh-keyscan line to run', async () => {
+    const kh = `${env.root}/empty_known_hosts`;
+    await writeFile(kh, '');
+    // `host add` takes --root for the far folder: this mailroom goes before the command.
+    const r = await runCli([
+      '--root',
+      env.root,
+      'host',
+      'add',
+      'vps',
+      'deploy@203.0.113.7:2222',
+      '--root',
+      '/srv/mr',
+      '--known-hosts',
+      kh,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = await env.mr(['doctor']);
+    expect(doc.code).toBe(1);
+    expect(doc.stdout).toMatch(/no host key for \[203\.0\.113\.7\]:2222 \(host vps\)/);
+    expect(doc.stdout).toContain(`ssh-keyscan -p 2222 203.0.113.7 >> ${kh}`);
+    await writeFile(
+      kh,
+      '[203.0.113.7]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n',
+    );
+    expect((await env.mr(['doctor'])).stdout).not.toMatch(/no host key/);
   });
 });
