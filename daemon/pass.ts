@@ -9,8 +9,8 @@
 //     reverted) when the state machine forbids it.
 // Per-file failures are collected as problems; they never stop the pass.
 
-import { lstat, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, lstat, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { isTaskId } from '../src/names.js';
@@ -28,8 +28,55 @@ import { contentHash, type ReportBook, SIDECAR_SUFFIX } from './reports.js';
 /** How long a file must be unchanged before it is judged unreadable or completed. */
 export const SETTLE_MS = 700;
 
+/**
+ * A dropped file's original inode, kept under a dot name when it is completed into a task:
+ * `.<id>.md.dropped-<bytes already in the task>`. A writer still holding the file open (a person
+ * typing into `cat >`, an agent streaming) writes on into this inode; later passes append what it
+ * wrote to the task, so nothing written late is lost. It goes once it has been quiet for a minute.
+ */
+const DROPPED = /^\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.md\.dropped-(\d+)$/;
+const LATE_WRITE_QUIET_MS = 60_000;
+
+async function catchLateWrites(
+  mr: Mailroom,
+  path: string,
+  seen: NonNullable<PassState['seen']>,
+  now: number,
+): Promise<void> {
+  const m = DROPPED.exec(basename(path));
+  if (!m) return;
+  const id = m[1]!;
+  const known = Number(m[2]);
+  const st = await lstat(path);
+  if (!st.isFile()) return;
+  if (st.size > known) {
+    const bytes = await readFile(path);
+    const extra = bytes.subarray(known).toString('utf8');
+    await updateTask(mr, id, (t) => ({ text: t.text + extra }));
+    await rename(path, join(dirname(path), `.${id}.md.dropped-${bytes.length}`));
+    await mr.log({
+      type: 'task.late-write',
+      id,
+      note: `${bytes.length - known} bytes written after completion, appended`,
+    });
+    return;
+  }
+  const prev = seen.get(path);
+  if (!prev || prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
+    seen.set(path, { size: st.size, mtimeMs: st.mtimeMs, since: now });
+  } else if (now - prev.since >= LATE_WRITE_QUIET_MS && st.size === known) {
+    await unlink(path); // quiet, and every byte of it is in the task
+  }
+}
+
 export interface PassState {
   reports: ReportBook;
+  /**
+   * path -> the file's size and mtime when first seen in this form, and when (daemon clock). A file
+   * is settled once it has stayed the same for SETTLE_MS of the daemon's own clock: mtimes are only
+   * compared with themselves, so a file stamped in the future (another machine's clock) settles too.
+   */
+  seen?: Map<string, { size: number; mtimeMs: number; since: number }>;
   /** id -> last legal state seen (persisted by the caller). */
   known: Map<string, KnownState>;
 }
@@ -46,7 +93,8 @@ export interface PassOutcome {
 
 interface Entry extends TaskRef {
   bytes: Buffer;
-  mtimeMs: number;
+  /** Unchanged for SETTLE_MS (and not changing while it was read). */
+  settled: boolean;
 }
 
 const WATCHED_BOXES: readonly Box[] = ['inbox', 'outbox'];
@@ -59,9 +107,23 @@ export function watchedAgents(mr: Mailroom): string[] {
 export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutcome> {
   const now = mr.now().getTime();
   const out: PassOutcome = { tasks: [], routed: 0, moved: 0, completed: 0, problems: [] };
-  const settleLater = (mtimeMs: number) => {
-    const at = mtimeMs + SETTLE_MS + 50;
+  state.seen ??= new Map();
+  const seen = state.seen;
+  const settleLater = (since: number) => {
+    const at = since + SETTLE_MS + 50;
     out.recheckAt = Math.min(out.recheckAt ?? at, at);
+  };
+  /** Was this form of the file already seen SETTLE_MS ago? Records it otherwise. */
+  const isSettled = (path: string, size: number, mtimeMs: number): boolean => {
+    const prev = seen.get(path);
+    if (prev && prev.size === size && prev.mtimeMs === mtimeMs) {
+      if (now - prev.since >= SETTLE_MS) return true;
+      settleLater(prev.since);
+      return false;
+    }
+    seen.set(path, { size, mtimeMs, since: now });
+    settleLater(now);
+    return false;
   };
   const entries: Entry[] = [];
   const seenPaths = new Set<string>();
@@ -70,6 +132,13 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     for (const box of WATCHED_BOXES) {
       const dir = mr.layout.boxDir(agent, box);
       for (const { name } of await readdirOrEmpty(dir)) {
+        if (box === 'inbox' && DROPPED.test(name)) {
+          await catchLateWrites(mr, join(dir, name), seen, now).catch((err) =>
+            out.problems.push({ path: mr.layout.rel(join(dir, name)), reason: String(err) }),
+          );
+          seenPaths.add(join(dir, name));
+          continue;
+        }
         if (isIgnoredName(name) || !name.endsWith('.md')) continue;
         const path = join(dir, name);
         seenPaths.add(path);
@@ -84,14 +153,15 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
             continue;
           }
           if (!st.isFile()) continue;
-          entries.push({
-            agent,
-            box,
-            id: name.slice(0, -3),
-            path,
-            bytes: await readFile(path),
-            mtimeMs: st.mtimeMs,
-          });
+          const bytes = await readFile(path);
+          // Stat again after the read: a save that began meanwhile makes this read unsettled.
+          const after = await lstat(path);
+          const stable =
+            after.size === st.size && after.mtimeMs === st.mtimeMs && after.size === bytes.length;
+          const settled = stable
+            ? isSettled(path, st.size, st.mtimeMs)
+            : (seen.delete(path), settleLater(now), false);
+          entries.push({ agent, box, id: name.slice(0, -3), path, bytes, settled });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
             out.problems.push({ path, reason: String(err) });
@@ -99,17 +169,18 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
       }
     }
   }
-  // Reports for files that are gone.
+  // Reports for files that are gone, and the memory of how they looked.
   for (const path of [...state.reports.open.keys()]) {
     if (!seenPaths.has(path)) await state.reports.clear(path, 'gone');
   }
+  for (const path of [...seen.keys()]) if (!seenPaths.has(path)) seen.delete(path);
 
   const ids = new Map<string, Entry[]>();
   for (const e of entries) ids.set(e.id, [...(ids.get(e.id) ?? []), e]);
 
   for (const e of entries) {
     try {
-      await handleEntry(mr, state, e, ids, out, now, settleLater);
+      await handleEntry(mr, state, e, ids, out);
     } catch (err) {
       const reason = err instanceof MailroomError ? err.message : String(err);
       out.problems.push({ path: mr.layout.rel(e.path), reason });
@@ -124,14 +195,11 @@ async function handleEntry(
   e: Entry,
   ids: Map<string, Entry[]>,
   out: PassOutcome,
-  now: number,
-  settleLater: (mtimeMs: number) => void,
 ): Promise<void> {
-  const settled = now - e.mtimeMs >= SETTLE_MS;
+  const settled = e.settled;
   const decoded = decodeTaskBytes(e.bytes);
   if (!decoded.ok) {
     if (settled) await state.reports.report(e.path, e.bytes, decoded.problem.reason);
-    else settleLater(e.mtimeMs);
     return;
   }
   const parsed = isTaskId(e.id) ? parseTask(decoded.text, e.id) : undefined;
@@ -147,13 +215,13 @@ async function handleEntry(
       });
       if (drop.kind === 'empty') return; // nothing yet; an editor may be about to write
       if (drop.kind === 'completed') {
-        if (!settled) return settleLater(e.mtimeMs);
+        if (!settled) return;
         await completeFile(mr, state, e, drop.id, drop.text);
         out.completed++;
         return;
       }
     }
-    if (!settled) return settleLater(e.mtimeMs);
+    if (!settled) return;
     const problem =
       parsed && !parsed.ok
         ? parsed.problem
@@ -235,6 +303,8 @@ async function completeFile(
     const now = await readFile(e.path).catch(() => undefined);
     if (!now || contentHash(now) !== contentHash(e.bytes)) return; // changed meanwhile: next pass
     guard.assertHeld();
+    // Keep the original inode reachable: a writer may still be writing into it (see DROPPED).
+    await link(e.path, join(dirname(e.path), `.${id}.md.dropped-${e.bytes.length}`)).catch(() => {});
     if (id === e.id) {
       await writeFileAtomic(e.path, text);
     } else {

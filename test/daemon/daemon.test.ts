@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseTask } from '../../src/task/parse.js';
@@ -98,6 +98,49 @@ describe('the daemon routes and completes', () => {
     const renamed = names.find((n) => /^\d{8}-\d{6}-[0-9a-z]{4}\.md$/.test(n));
     expect(renamed).toBeDefined();
     expect((await taskIn(`agents/research/inbox/${renamed}`)).title).toBe('Rename me please');
+  });
+});
+
+describe('dropped files written slowly, or stamped by another clock', () => {
+  it('a writer that keeps writing after the file was completed loses nothing', async () => {
+    daemon = await startDaemon(env.root);
+    const path = join(env.root, 'agents/research/inbox/outage.md');
+    const handle = await open(path, 'w');
+    try {
+      await handle.write('# Investigate the outage\nFirst paragraph.\n');
+      await pollUntil(
+        'completion',
+        async () => (await events(env.root)).some((e) => e.type === 'task.completed' && e.id === 'outage'),
+        10_000,
+      );
+      await handle.write('Second paragraph, typed later.\n'); // into the original inode
+    } finally {
+      await handle.close();
+    }
+    await pollUntil(
+      'the late write in the task',
+      async () => (await readFile(path, 'utf8')).includes('Second paragraph, typed later.'),
+      10_000,
+    );
+    const t = await taskIn('agents/research/inbox/outage.md');
+    expect(t.title).toBe('Investigate the outage');
+    expect(await readFile(path, 'utf8')).toMatch(
+      /---\n# Investigate the outage\nFirst paragraph\.\nSecond paragraph, typed later\.\n$/,
+    );
+  });
+
+  it("a dropped file with an mtime in the future (another machine's clock) is still completed", async () => {
+    daemon = await startDaemon(env.root);
+    const path = join(env.root, 'agents/research/inbox/future.md');
+    await writeFile(path, 'From the future\n');
+    const later = new Date(Date.now() + 10 * 60_000);
+    await utimes(path, later, later);
+    await pollUntil(
+      'completion',
+      async () => (await events(env.root)).some((e) => e.type === 'task.completed' && e.id === 'future'),
+      10_000,
+    );
+    expect((await taskIn('agents/research/inbox/future.md')).title).toBe('From the future');
   });
 });
 
