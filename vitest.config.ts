@@ -3,8 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Hang guards, not performance limits: the process-heavy tests (30 SIGKILLs, 2,000-file transfers
+    // cut 8 times) take about a minute alone and must not fail on a shared, loaded machine.
+    testTimeout: 240_000,
+    hookTimeout: 120_000,
     // Process- and sshd-based tests are heavy; two cores, so keep parallelism modest.
     maxWorkers: 2,
   },
