@@ -158,9 +158,12 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
           const after = await lstat(path);
           const stable =
             after.size === st.size && after.mtimeMs === st.mtimeMs && after.size === bytes.length;
-          const settled = stable
-            ? isSettled(path, st.size, st.mtimeMs)
-            : (seen.delete(path), settleLater(now), false);
+          let settled = false;
+          if (stable) settled = isSettled(path, st.size, st.mtimeMs);
+          else {
+            seen.delete(path);
+            settleLater(now);
+          }
           entries.push({ agent, box, id: name.slice(0, -3), path, bytes, settled });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
