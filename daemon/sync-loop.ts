@@ -2,6 +2,11 @@
 // layer), a pass soon after a local change in that host's agents' folders, and a pass every
 // `sync.interval` to pull. A lost connection is reopened with backoff (1 s doubling to 60 s); a
 // failing pass never stops the daemon. Passes on one host never overlap (syncHost holds a lock).
+//
+// Scheduling is leading-edge with a bounded wait: the first change starts a pass after a short
+// gather, later changes never push a pending pass further out, and changes that arrive while a pass
+// runs get exactly one more pass right after it. A steady stream of changes therefore still syncs
+// about once per pass time (torture defect D9 was an unbounded trailing debounce).
 
 import type { HostConfig } from '../src/config/schema.js';
 import { parseDurationMs } from '../src/duration.js';
@@ -10,10 +15,10 @@ import type { RemoteCommand } from '../src/ssh/connect.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 
-/** How long local changes gather before they are pushed. */
-export const PUSH_DEBOUNCE_MS = 300;
+/** How long local changes gather before they are pushed (a save is often several events). */
+export const PUSH_GATHER_MS = 50;
 /** How long far changes (streamed) gather before they are pulled. */
-const STREAM_DEBOUNCE_MS = 100;
+const STREAM_GATHER_MS = 50;
 
 /** A path for the far shell: quoted, with a leading ~ left to the far shell's $HOME. */
 export function shellPath(path: string): string {
@@ -28,6 +33,8 @@ interface HostLoop {
   link?: HostLink;
   stream?: RemoteCommand;
   timer?: NodeJS.Timeout;
+  /** When the pending timer fires (epoch ms); a new request never moves it later. */
+  due?: number;
   running?: Promise<void>;
   again: boolean;
   failures: number;
@@ -56,17 +63,45 @@ export class SyncLoops {
     return parseDurationMs(this.mr.config.sync.interval) ?? 60_000;
   }
 
+  /** Run a pass in `delayMs`, unless one is already due sooner (a deadline only ever moves earlier). */
   private schedule(name: string, delayMs: number): void {
     const loop = this.hosts.get(name);
     if (!loop || this.stopped) return;
+    const due = Date.now() + delayMs;
+    if (loop.timer && loop.due !== undefined && loop.due <= due) return;
     if (loop.timer) clearTimeout(loop.timer);
-    loop.timer = setTimeout(() => void this.run(name), delayMs);
+    loop.due = due;
+    loop.timer = setTimeout(() => {
+      loop.timer = undefined;
+      loop.due = undefined;
+      void this.run(name);
+    }, delayMs);
+  }
+
+  /** After a pass: the next one at the interval, unless something asked for one sooner. */
+  private reschedule(name: string, delayMs: number): void {
+    const loop = this.hosts.get(name);
+    if (!loop) return;
+    if (loop.timer) clearTimeout(loop.timer);
+    loop.timer = undefined;
+    loop.due = undefined;
+    this.schedule(name, delayMs);
+  }
+
+  /** A change is wanted on `host` soon: during a pass, one more pass right after it. */
+  private soon(host: string, gatherMs: number): void {
+    const loop = this.hosts.get(host);
+    if (!loop) return;
+    // While the host is failing, the backoff decides; a change must not hammer a dead connection.
+    if (loop.failures > 0) return;
+    if (loop.running) loop.again = true;
+    else this.schedule(host, gatherMs);
   }
 
   /** A local change under agents/<agent>/: push to the host that agent lives on, soon. */
   localChange(agent: string): void {
     const host = this.mr.config.agents[agent]?.host;
-    if (host && this.hosts.has(host)) this.schedule(host, PUSH_DEBOUNCE_MS);
+    if (host) this.soon(host, PUSH_GATHER_MS);
   }
 
   private async run(name: string): Promise<void> {
@@ -93,7 +128,7 @@ export class SyncLoops {
             `sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted}`,
           );
         for (const c of r.conflicts) this.say(`sync ${name}: conflict: ${c}`);
-        this.schedule(name, this.intervalMs());
+        this.reschedule(name, this.intervalMs());
       } catch (err) {
         loop.failures++;
         const message = err instanceof Error ? err.message : String(err);
@@ -103,14 +138,14 @@ export class SyncLoops {
         loop.stream = undefined;
         await loop.link?.close().catch(() => {});
         loop.link = undefined;
-        this.schedule(name, Math.min(60_000, 1000 * 2 ** Math.min(loop.failures - 1, 6)));
+        this.reschedule(name, Math.min(60_000, 1000 * 2 ** Math.min(loop.failures - 1, 6)));
       }
     })();
     await loop.running;
     loop.running = undefined;
     if (loop.again && !this.stopped) {
       loop.again = false;
-      this.schedule(name, 0);
+      if (loop.failures === 0) this.schedule(name, 0);
     }
   }
 
@@ -129,7 +164,7 @@ export class SyncLoops {
         if (line === 'ready') {
           ready = true;
           this.say(`following ${loop.name}: its changes are pulled as they happen`);
-        } else if (line.startsWith('changed ')) this.schedule(loop.name, STREAM_DEBOUNCE_MS);
+        } else if (line.startsWith('changed ')) this.soon(loop.name, STREAM_GATHER_MS);
       });
     } catch {
       return; // the connection is going away; the reconnect starts a new follower
