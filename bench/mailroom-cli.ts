@@ -3,8 +3,8 @@
 
 import { resolve } from 'node:path';
 
-/** dist/cli/main.js, next to this file's dist/bench/. */
-export const CLI = resolve(import.meta.dirname, '../cli/main.js');
+/** dist/bin/mailroom.js (the bundled CLI, as installed), next to this file's dist/bench/. */
+export const CLI = resolve(import.meta.dirname, '../bin/mailroom.js');
 
 /** The caller's environment without MAILROOM_* and without an ssh-agent (keys come from config). */
 export function nodeEnv(): NodeJS.ProcessEnv {

@@ -26,7 +26,7 @@ function findRepo(from: string): string {
 }
 
 export const REPO = findRepo(import.meta.dirname);
-export const BIN = join(REPO, 'dist/cli/main.js');
+export const BIN = join(REPO, 'dist/bin/mailroom.js');
 /** Compiled torture workers (child processes) live beside the compiled runner. */
 export const WORKERS_DIR = join(REPO, 'dist/torture/workers');
 

@@ -3,7 +3,6 @@
 import { open as openFile, stat } from 'node:fs/promises';
 import { formatAge } from '../../src/duration.js';
 import { type MailroomEvent, parseEvents, readEvents } from '../../src/events/log.js';
-import { doctor } from '../../src/ops/doctor.js';
 import { type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
 import { findRoot } from '../../src/root.js';
 import { Layout } from '../../src/store/layout.js';
@@ -105,6 +104,8 @@ export async function log(opts: CommonOptions & { follow?: boolean; task?: strin
 
 export async function runDoctor(opts: CommonOptions & { fix?: boolean }): Promise<number> {
   const layout = new Layout(findRoot(opts.root));
+  // Imported here, not at the top: doctor checks host keys, and ls/show must not pay for that code.
+  const { doctor } = await import('../../src/ops/doctor.js');
   const findings = await doctor(layout, { fix: opts.fix === true });
   const open = findings.filter((f) => !f.fixed);
   if (opts.json) printJson({ ok: open.length === 0, findings });

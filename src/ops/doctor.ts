@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MailroomError } from '../errors.js';
+import { expandHome } from '../home.js';
 import { entryNamesHost, hostKeyName, parseKnownHosts } from '../ssh/known-hosts.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 import { isTempName } from '../store/atomic.js';
@@ -14,7 +15,6 @@ import { healInterruptedMove } from '../store/heal.js';
 import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
 import { type LoadedTask, listAgentsOnDisk, loadAll, readdirOrEmpty } from '../store/scan.js';
-import { expandHome } from '../sync/connect-host.js';
 
 export interface Finding {
   check: string;

@@ -3,9 +3,10 @@
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
 import { type Box, isBox } from '../store/layout.js';
-import { type LoadedTask, loadAll, type Problem } from '../store/scan.js';
+import { type LoadedTask, mapLimit, type Problem, readTask, scanRefs, type TaskRef } from '../store/scan.js';
 import { PRIORITY_RANK } from '../task/schema.js';
 import { STATES, type TaskState } from '../task/state.js';
+import { type CachedFields, cachedSummaries, fieldsOf } from './list-cache.js';
 
 export interface ListFilter {
   agent?: string;
@@ -30,21 +31,17 @@ export interface TaskSummary {
 }
 
 export function summarise(mr: Mailroom, t: LoadedTask): TaskSummary {
-  const task = t.parsed.task;
+  return fromFields(mr, t, fieldsOf(t));
+}
+
+function fromFields(mr: Mailroom, ref: TaskRef, f: CachedFields): TaskSummary {
   return {
-    id: t.id,
-    title: task.title,
-    state: task.state,
-    priority: task.priority,
-    from: task.from,
-    to: task.to,
-    created: task.created,
-    updated: task.history[task.history.length - 1]?.at ?? task.created,
-    attempt: task.attempt,
-    max_attempts: task.max_attempts,
-    agent: t.agent,
-    box: t.box,
-    path: mr.layout.rel(t.path),
+    id: ref.id,
+    ...f,
+    state: f.state as TaskState,
+    agent: ref.agent,
+    box: ref.box,
+    path: mr.layout.rel(ref.path),
   };
 }
 
@@ -70,10 +67,25 @@ export async function listTasks(
   }
   const boxes: Box[] = filter.box ? [filter.box as Box] : ['inbox', 'outbox'];
   const opts = filter.agent ? { agents: [filter.agent], boxes } : { boxes };
-  const { tasks, problems } = await loadAll(mr.layout, opts);
-  const summaries = tasks
-    .map((t) => summarise(mr, t))
-    .filter((s) => filter.state === undefined || s.state === filter.state)
-    .sort(byUrgencyThenAge);
-  return { tasks: summaries, problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })) };
+  const { refs, problems } = await scanRefs(mr.layout, opts);
+  // Which cache entries this listing speaks for (the others are kept as they are).
+  const prefix = filter.agent ? `agents/${filter.agent}/` : 'agents/';
+  const scope = (rel: string): boolean => {
+    if (!rel.startsWith(prefix)) return false;
+    const slash = rel.indexOf('/', 7); // after "agents/<agent>"
+    const box = rel.slice(slash + 1, rel.indexOf('/', slash + 1));
+    return boxes.includes(box as Box);
+  };
+  const results = await cachedSummaries(mr.layout, refs, (miss) => mapLimit(miss, 32, readTask), scope);
+  const summaries: TaskSummary[] = [];
+  for (const r of results) {
+    if ('fields' in r) summaries.push(fromFields(mr, r.ref, r.fields));
+    else if ('problem' in r) problems.push(r.problem);
+  }
+  return {
+    tasks: summaries
+      .filter((s) => filter.state === undefined || s.state === filter.state)
+      .sort(byUrgencyThenAge),
+    problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
+  };
 }

@@ -1,15 +1,14 @@
 // Opens the far side of a host from its configuration: ~/.ssh/config aliases, users, ports and
 // identity files are honoured; host keys are checked against known_hosts (never accepted blindly).
 
-import { homedir } from 'node:os';
 import type { HostConfig } from '../config/schema.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { openSftpEndpoint } from '../endpoint/sftp.js';
+import { expandHome } from '../home.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 
-export const expandHome = (p: string): string =>
-  p === '~' ? homedir() : p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
+export { expandHome };
 
 export interface HostLink {
   endpoint: Endpoint;

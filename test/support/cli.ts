@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const BIN = join(REPO, 'dist/cli/main.js');
+export const BIN = join(REPO, 'dist/bin/mailroom.js');
 
 export function requireBuild(): void {
   if (!existsSync(BIN))

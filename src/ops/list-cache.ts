@@ -1,0 +1,152 @@
+// A cache of what `mailroom ls` shows for each task file, so that listing 10,000 tasks reads and
+// parses only the files that changed since the last listing (docs/performance.md).
+//
+// `.mailroom/cache/ls.json` maps a file's path (relative to the root) to its (size, mtime, ctime,
+// inode) and either its summary fields or the reason it is not a task. An entry is used only when
+// all four still match, and only if the file's mtime was at least RACY_MS older than the moment it
+// was read: a file changed within the clock's granularity of a read (same size, same mtime) could
+// otherwise hide a newer version (git's "racy clean" rule). The ctime, which no tool can set back,
+// catches a writer that restores the mtime. The cache is advisory: it is never a source of truth,
+// a missing, old or malformed cache is rebuilt, and deleting it is always safe.
+
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../store/atomic.js';
+import type { Layout } from '../store/layout.js';
+import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
+
+const VERSION = 1;
+/** A file modified this close to when it was read is re-read next time. */
+export const RACY_MS = 2000;
+
+/** The task fields `ls` shows (the rest of a summary comes from where the file is). */
+export interface CachedFields {
+  title: string;
+  state: string;
+  priority: string;
+  from: string;
+  to: string;
+  created: string;
+  updated: string;
+  attempt: number;
+  max_attempts: number;
+}
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  fields?: CachedFields;
+  problem?: { line?: number; reason: string };
+}
+
+interface CacheFile {
+  version: number;
+  entries: Record<string, Entry>;
+}
+
+export const cachePath = (layout: Layout): string => join(layout.stateDir, 'cache', 'ls.json');
+
+export function fieldsOf(t: LoadedTask): CachedFields {
+  const task = t.parsed.task;
+  return {
+    title: task.title,
+    state: task.state,
+    priority: task.priority,
+    from: task.from,
+    to: task.to,
+    created: task.created,
+    updated: task.history[task.history.length - 1]?.at ?? task.created,
+    attempt: task.attempt,
+    max_attempts: task.max_attempts,
+  };
+}
+
+function loadEntries(layout: Layout): Map<string, Entry> {
+  try {
+    const data = JSON.parse(readFileSync(cachePath(layout), 'utf8')) as CacheFile;
+    if (data?.version === VERSION && data.entries && typeof data.entries === 'object')
+      return new Map(Object.entries(data.entries));
+  } catch {
+    // no cache yet, or not one we can read: start afresh
+  }
+  return new Map();
+}
+
+const sameFile = (e: Entry, st: Stats): boolean =>
+  e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs && e.ino === st.ino;
+
+export type CachedResult =
+  | { ref: TaskRef; fields: CachedFields }
+  | { ref: TaskRef; problem: Problem }
+  | { ref: TaskRef; missing: true };
+
+/**
+ * Summaries for `refs`: from the cache where the file is unchanged, otherwise from `read` (which
+ * reads and parses the file). Updates the cache file when anything changed; a cache that cannot be
+ * written (read-only root) only costs speed.
+ */
+export async function cachedSummaries(
+  layout: Layout,
+  refs: readonly TaskRef[],
+  read: (
+    refs: TaskRef[],
+  ) => Promise<
+    Array<{ ok: true; task: LoadedTask } | { ok: false; problem: Problem } | { ok: false; missing: true }>
+  >,
+  inScope: (rel: string) => boolean,
+  racyMs = RACY_MS,
+): Promise<CachedResult[]> {
+  const old = loadEntries(layout);
+  const next = new Map<string, Entry>();
+  for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
+  let added = 0;
+  const out: CachedResult[] = new Array(refs.length);
+  const misses: Array<{ i: number; st?: Stats; readStart: number }> = [];
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i]!;
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(ref.path);
+    } catch {
+      st = undefined; // gone since the listing: read() says so
+    }
+    const e = st ? old.get(layout.rel(ref.path)) : undefined;
+    if (st && e && sameFile(e, st)) {
+      next.set(layout.rel(ref.path), e);
+      out[i] = e.fields
+        ? { ref, fields: e.fields }
+        : { ref, problem: { path: ref.path, ...(e.problem ?? { reason: 'unreadable' }) } };
+    } else misses.push({ i, st, readStart: Date.now() });
+  }
+  if (misses.length > 0) {
+    const results = await read(misses.map((m) => refs[m.i]!));
+    results.forEach((r, k) => {
+      const { i, st, readStart } = misses[k]!;
+      const ref = refs[i]!;
+      let entry: Entry | undefined;
+      if (r.ok) {
+        const fields = fieldsOf(r.task);
+        out[i] = { ref, fields };
+        if (st) entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fields };
+      } else if ('problem' in r) {
+        out[i] = { ref, problem: r.problem };
+        const { path: _path, ...problem } = r.problem;
+        if (st) entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, problem };
+      } else out[i] = { ref, missing: true };
+      // The stat was taken before the read; if the file changed in between, the entry's stat no
+      // longer matches and the next listing re-reads it. Racy entries are not kept at all.
+      if (entry && st && st.mtimeMs + racyMs < readStart && st.ctimeMs + racyMs < readStart) {
+        next.set(layout.rel(ref.path), entry);
+        added++;
+      }
+    });
+  }
+  // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
+  if (added > 0 || next.size - added < old.size) {
+    const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
+    await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
+  }
+  return out;
+}

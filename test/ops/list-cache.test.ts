@@ -1,0 +1,124 @@
+// The `ls` cache must never show a stale task: every way a file can change under it (edit with the
+// same size, mtime set back, replaced by rename, removed, turned bad) is tried against real files.
+
+import { readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openMailroom } from '../../src/mailroom.js';
+import { cachedSummaries, cachePath } from '../../src/ops/list-cache.js';
+import { mapLimit, readTask, scanRefs, type TaskRef } from '../../src/store/scan.js';
+import { newMailroom } from '../support/cli.js';
+import { pollUntil } from '../support/poll.js';
+
+let env: Awaited<ReturnType<typeof newMailroom>>;
+beforeEach(async () => {
+  env = await newMailroom([]);
+});
+afterEach(async () => env.cleanup());
+
+async function send(title: string): Promise<string> {
+  const r = await env.mr(['send', 'human', title]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** One listing through the cache; `reads` counts the files actually read and parsed. */
+async function list(racyMs = Number.NEGATIVE_INFINITY) {
+  const mr = await openMailroom(env.root);
+  const { refs } = await scanRefs(mr.layout, { boxes: ['inbox', 'outbox'] });
+  let reads = 0;
+  const read = (miss: TaskRef[]) => {
+    reads += miss.length;
+    return mapLimit(miss, 8, readTask);
+  };
+  const results = await cachedSummaries(mr.layout, refs, read, () => true, racyMs);
+  const titles = Object.fromEntries(
+    results.map((r) => [
+      r.ref.id,
+      'fields' in r ? r.fields.title : 'problem' in r ? `BAD ${r.problem.reason}` : 'GONE',
+    ]),
+  );
+  return { reads, titles, layout: mr.layout };
+}
+
+const pathOf = (id: string) => `${env.root}/agents/human/inbox/${id}.md`;
+
+describe('ls cache', () => {
+  it('reads each file once, then only what changed', async () => {
+    const a = await send('first');
+    const b = await send('second');
+    expect((await list()).reads).toBe(2);
+    const again = await list();
+    expect(again.reads).toBe(0);
+    expect(again.titles).toEqual({ [a]: 'first', [b]: 'second' });
+
+    // The same size, and the mtime put back as it was: the ctime still tells.
+    const before = await stat(pathOf(a));
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(pathOf(a), text.replace('title: first', 'title: FIRST'));
+    await utimes(pathOf(a), before.atime, before.mtime);
+    expect((await stat(pathOf(a))).size).toBe(before.size);
+    const edited = await list();
+    expect(edited.reads).toBe(1);
+    expect(edited.titles[a]).toBe('FIRST');
+  });
+
+  it('follows a file replaced by rename, a removed file and a file that turned bad', async () => {
+    const a = await send('alpha');
+    const b = await send('beta');
+    const c = await send('gamma');
+    await list();
+    // replaced by an editor-style save (new inode)
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(`${pathOf(a)}.new`, text.replace('title: alpha', 'title: ALPHA'));
+    await rename(`${pathOf(a)}.new`, pathOf(a));
+    // removed
+    await unlink(pathOf(b));
+    // turned into something that is not a task
+    await writeFile(pathOf(c), '---\ntitle: [unclosed\n---\n');
+    const after = await list();
+    expect(after.titles).toEqual({ [a]: 'ALPHA', [c]: expect.stringMatching(/^BAD /) });
+    const cache = JSON.parse(await readFile(cachePath(after.layout), 'utf8'));
+    expect(Object.keys(cache.entries).some((k) => k.includes(b))).toBe(false);
+    // a bad file is remembered as bad, and still reported, without a re-read
+    const cached = await list();
+    expect(cached.reads).toBe(0);
+    expect(cached.titles[c]).toBe(after.titles[c]);
+  });
+
+  it('a malformed cache file is rebuilt, not trusted', async () => {
+    const a = await send('kept');
+    const { layout } = await list();
+    await writeFile(cachePath(layout), '{"version":1,"entries":');
+    const rebuilt = await list();
+    expect(rebuilt.reads).toBe(1);
+    expect(rebuilt.titles[a]).toBe('kept');
+    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(1);
+  });
+
+  it('a file changed within the racy window is not cached (git rule)', async () => {
+    const a = await send('fresh');
+    expect((await list(2000)).reads).toBe(1);
+    expect((await list(2000)).reads).toBe(1); // still read: written less than 2 s before the read
+    expect((await list(2000)).titles[a]).toBe('fresh');
+  });
+
+  it('mailroom ls shows a hand edit made after the cache was built', async () => {
+    const a = await send('old title');
+    const { layout } = await openMailroom(env.root);
+    await pollUntil(
+      'the CLI to cache the task (its ctime must be 2 s old)',
+      async () => {
+        await env.mr(['ls']);
+        const cache = JSON.parse(await readFile(cachePath(layout), 'utf8').catch(() => '{}'));
+        return Object.keys(cache.entries ?? {}).some((k) => k.includes(a));
+      },
+      15_000,
+      200,
+    );
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(pathOf(a), text.replace('title: old title', 'title: a much newer title'));
+    const ls = await env.mr(['ls']);
+    expect(ls.stdout).toContain('a much newer title');
+    expect(ls.stdout).not.toContain('old title');
+  });
+});
