@@ -9,6 +9,7 @@
 //     reverted) when the state machine forbids it.
 // Per-file failures are collected as problems; they never stop the pass.
 
+import { lstatSync, type Stats } from 'node:fs';
 import { link, lstat, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MailroomError } from '../src/errors.js';
@@ -20,7 +21,7 @@ import { type Box, isIgnoredName } from '../src/store/layout.js';
 import { type LoadedTask, readdirOrEmpty, type TaskRef } from '../src/store/scan.js';
 import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
-import { decodeTaskBytes, parseTask } from '../src/task/parse.js';
+import { decodeTaskBytes, type ParsedTask, parseTask } from '../src/task/parse.js';
 import { completeDroppedFile } from './complete.js';
 import { illegalChange, type KnownState, knownStateOf } from './hand-edit.js';
 import { contentHash, type ReportBook, SIDECAR_SUFFIX } from './reports.js';
@@ -79,7 +80,35 @@ export interface PassState {
   seen?: Map<string, { size: number; mtimeMs: number; since: number }>;
   /** id -> last legal state seen (persisted by the caller). */
   known: Map<string, KnownState>;
+  /**
+   * path -> the task parsed from it, with the file's (size, mtime, ctime, inode) at the read. A
+   * rescan re-reads only files whose stat changed, so an idle daemon does not parse 10,000 tasks
+   * every few seconds. As in git, a file modified within RACY_MS of its read is never cached.
+   */
+  parsed?: Map<string, CachedParse>;
 }
+
+interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+interface CachedParse extends FileStamp {
+  text: string;
+  parsed: ParsedTask;
+}
+
+const RACY_MS = 2000;
+const stampOf = (st: Stats): FileStamp => ({
+  size: st.size,
+  mtimeMs: st.mtimeMs,
+  ctimeMs: st.ctimeMs,
+  ino: st.ino,
+});
+const sameStamp = (a: FileStamp, b: FileStamp): boolean =>
+  a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 
 export interface PassOutcome {
   tasks: LoadedTask[];
@@ -95,7 +124,16 @@ interface Entry extends TaskRef {
   bytes: Buffer;
   /** Unchanged for SETTLE_MS (and not changing while it was read). */
   settled: boolean;
+  /** The parse of these bytes, from the cache (then `bytes` is empty) or to be cached. */
+  cached?: CachedParse;
+  /** The file's stamp before the read and when the read began, when its parse may be cached. */
+  stamp?: FileStamp;
+  readAt?: number;
 }
+
+const EMPTY = Buffer.alloc(0);
+/** Give the event loop a turn every so many synchronous stats (a sweep of 10,000 files). */
+const STATS_PER_TURN = 256;
 
 const WATCHED_BOXES: readonly Box[] = ['inbox', 'outbox'];
 
@@ -127,6 +165,9 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   };
   const entries: Entry[] = [];
   const seenPaths = new Set<string>();
+  state.parsed ??= new Map();
+  const cache = state.parsed;
+  let stats = 0;
 
   for (const agent of watchedAgents(mr)) {
     for (const box of WATCHED_BOXES) {
@@ -143,7 +184,9 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
         const path = join(dir, name);
         seenPaths.add(path);
         try {
-          const st = await lstat(path);
+          // Synchronous lstat, in turns: a promise per file costs several times more CPU.
+          if (++stats % STATS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+          const st = lstatSync(path);
           if (st.isSymbolicLink()) {
             await state.reports.report(
               path,
@@ -153,6 +196,15 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
             continue;
           }
           if (!st.isFile()) continue;
+          const hit = cache.get(path);
+          if (hit && sameStamp(hit, st)) {
+            const settled = isSettled(path, st.size, st.mtimeMs);
+            const id = name.slice(0, -3);
+            entries.push({ agent, box, id, path, bytes: EMPTY, settled, cached: hit });
+            continue;
+          }
+          cache.delete(path);
+          const readAt = Date.now();
           const bytes = await readFile(path);
           // Stat again after the read: a save that began meanwhile makes this read unsettled.
           const after = await lstat(path);
@@ -164,7 +216,15 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
             seen.delete(path);
             settleLater(now);
           }
-          entries.push({ agent, box, id: name.slice(0, -3), path, bytes, settled });
+          entries.push({
+            agent,
+            box,
+            id: name.slice(0, -3),
+            path,
+            bytes,
+            settled,
+            ...(stable ? { stamp: stampOf(st), readAt } : {}),
+          });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
             out.problems.push({ path, reason: String(err) });
@@ -177,6 +237,7 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     if (!seenPaths.has(path)) await state.reports.clear(path, 'gone');
   }
   for (const path of [...seen.keys()]) if (!seenPaths.has(path)) seen.delete(path);
+  for (const path of [...cache.keys()]) if (!seenPaths.has(path)) cache.delete(path);
 
   const ids = new Map<string, Entry[]>();
   for (const e of entries) ids.set(e.id, [...(ids.get(e.id) ?? []), e]);
@@ -200,48 +261,42 @@ async function handleEntry(
   out: PassOutcome,
 ): Promise<void> {
   const settled = e.settled;
-  const decoded = decodeTaskBytes(e.bytes);
-  if (!decoded.ok) {
-    if (settled) await state.reports.report(e.path, e.bytes, decoded.problem.reason);
-    return;
-  }
-  const parsed = isTaskId(e.id) ? parseTask(decoded.text, e.id) : undefined;
-  if (!parsed?.ok) {
-    if (e.box === 'inbox') {
-      const drop = completeDroppedFile({
-        text: decoded.text,
-        name: e.id,
-        agent: e.agent,
-        now: mr.now(),
-        isIdFree: (id) => !ids.has(id) || (id === e.id && ids.get(id)!.length === 1),
-        newId: () => newTaskId(mr.now()),
-      });
-      if (drop.kind === 'empty') return; // nothing yet; an editor may be about to write
-      if (drop.kind === 'completed') {
-        if (!settled) return;
-        await completeFile(mr, state, e, drop.id, drop.text);
-        out.completed++;
-        return;
-      }
+  let text: string;
+  let parsedTask: ParsedTask;
+  if (e.cached) {
+    ({ text, parsed: parsedTask } = e.cached);
+  } else {
+    const decoded = decodeTaskBytes(e.bytes);
+    if (!decoded.ok) {
+      if (settled) await state.reports.report(e.path, e.bytes, decoded.problem.reason);
+      return;
     }
-    if (!settled) return;
-    const problem =
-      parsed && !parsed.ok
-        ? parsed.problem
-        : { reason: 'file name is not a valid task id (letters, digits, . _ - only)' };
-    await state.reports.report(e.path, e.bytes, problem.reason, problem.line);
-    return;
+    text = decoded.text;
+    const parsed = isTaskId(e.id) ? parseTask(text, e.id) : undefined;
+    if (!parsed?.ok) {
+      await notATask(mr, state, e, text, parsed?.problem, ids, out);
+      return;
+    }
+    parsedTask = parsed.value;
   }
 
-  const task = parsed.value.task;
+  const task = parsedTask.task;
   const bad = illegalChange(state.known.get(task.id), task);
   if (bad) {
-    await state.reports.report(e.path, e.bytes, bad);
+    // A report is keyed by the file's bytes; a cached entry carries none, so read them.
+    state.parsed?.delete(e.path);
+    const bytes = e.cached ? await readFile(e.path).catch(() => e.bytes) : e.bytes;
+    await state.reports.report(e.path, bytes, bad);
     return;
+  }
+  if (!e.cached && e.stamp && e.readAt !== undefined) {
+    // Cache the parse unless the file changed within RACY_MS of the read (see PassState.parsed).
+    const { mtimeMs, ctimeMs } = e.stamp;
+    if (mtimeMs + RACY_MS < e.readAt && ctimeMs + RACY_MS < e.readAt)
+      state.parsed?.set(e.path, { ...e.stamp, text, parsed: parsedTask });
   }
   state.known.set(task.id, knownStateOf(task));
   await state.reports.clear(e.path, 'fixed');
-
   const copies = ids.get(e.id)!;
   if (copies.length > 1) {
     // Two names for one task: a move cut short by a crash (same file) is completed; two different
@@ -255,7 +310,7 @@ async function handleEntry(
     else if (keep.path !== e.path) return;
   }
 
-  const loaded: LoadedTask = { ...e, text: decoded.text, parsed: parsed.value };
+  const loaded: LoadedTask = { agent: e.agent, box: e.box, id: e.id, path: e.path, text, parsed: parsedTask };
   if (
     e.box === 'inbox' &&
     e.agent === task.to &&
@@ -281,6 +336,39 @@ async function handleEntry(
     }
   }
   out.tasks.push(loaded);
+}
+
+/** A file in a box that does not parse as a task: a drop-in to complete, or a report. */
+async function notATask(
+  mr: Mailroom,
+  state: PassState,
+  e: Entry,
+  text: string,
+  problem: { line?: number; reason: string } | undefined,
+  ids: Map<string, Entry[]>,
+  out: PassOutcome,
+): Promise<void> {
+  const settled = e.settled;
+  if (e.box === 'inbox') {
+    const drop = completeDroppedFile({
+      text,
+      name: e.id,
+      agent: e.agent,
+      now: mr.now(),
+      isIdFree: (id) => !ids.has(id) || (id === e.id && ids.get(id)!.length === 1),
+      newId: () => newTaskId(mr.now()),
+    });
+    if (drop.kind === 'empty') return; // nothing yet; an editor may be about to write
+    if (drop.kind === 'completed') {
+      if (!settled) return;
+      await completeFile(mr, state, e, drop.id, drop.text);
+      out.completed++;
+      return;
+    }
+  }
+  if (!settled) return;
+  const why = problem ?? { reason: 'file name is not a valid task id (letters, digits, . _ - only)' };
+  await state.reports.report(e.path, e.bytes, why.reason, why.line);
 }
 
 /** Move a task without changing its bytes, under its lock; the event says what the move meant. */
