@@ -100,6 +100,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       : await openHost(host, config).catch(async (err) => {
           state.lastError = err instanceof Error ? err.message : String(err);
           await saveSyncState(mr, state);
+          // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
+          await mr.log({ type: 'sync.failed', host, reason: state.lastError });
           throw err;
         });
     const remote = opts.remote ?? link!.endpoint;

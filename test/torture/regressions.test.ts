@@ -259,12 +259,15 @@ describeWithSshd('defects found by the torture, over SSH', (sshd) => {
   // D8 (S6): a host key that is unknown, changed or revoked is refused (exit 3, a clear message, and
   // the host's last error in `mailroom status`), but nothing reaches the event log: syncHost logs
   // `sync.failed` only for failures after it connected, and the daemon only prints a line.
-  it.fails('D8: a refused host key is in the event log', async () => {
+  it('D8: a refused host key is in the event log', async () => {
     const empty = join(tmp.dir, 'empty_known_hosts');
     await writeFile(empty, '');
     await writeFile(join(hub, 'mailroom.yaml'), hostConfig(empty));
     await expect(syncHost(await openMailroom(hub), 'vps')).rejects.toThrow(/known_hosts|ssh-keyscan/);
-    expect((await readEvents(hub)).filter((e) => e.type === 'sync.failed')).toHaveLength(1); // TODAY: 0
+    const failed = (await readEvents(hub)).filter((e) => e.type === 'sync.failed');
+    expect(failed).toHaveLength(1); // TODAY: 0
+    expect(failed[0]).toMatchObject({ host: 'vps' });
+    expect(String(failed[0]!.reason)).toMatch(/known_hosts|ssh-keyscan/);
   });
 
   // D9 (S3): SyncLoops.localChange() resets the host's one timer to 300 ms on every change under the
