@@ -74,7 +74,7 @@ const where = async (root: string, id: string) =>
 describe('defects found by the torture, in sync and routing', () => {
   // D1 (S1): the mass-delete guard counts the routine clean-up of tasks that were routed home as a
   // mass deletion, and then refuses every later pass: far-side work stops syncing for good.
-  it.fails('D1: many far tasks finished and routed home in one interval do not stop the sync', async () => {
+  it('D1: many far tasks finished and routed home in one interval do not stop the sync', async () => {
     const ids = Array.from({ length: 12 }, (_, i) => `d1-${i}`);
     for (const id of ids) await send(id);
     await sync();
@@ -91,7 +91,7 @@ describe('defects found by the torture, in sync and routing', () => {
   // the daemon routes the task home; the next pass pulls the far copy again. The hub then holds the
   // task twice (different files, same bytes) for good: the daemon cannot route the second copy and
   // reports "exists in 2 places with different content" on every pass; the far copy is never removed.
-  it.fails('D2: a routed task is not pulled back after a pass that died before saving its state', async () => {
+  it('D2: a routed task is not pulled back after a pass that died before saving its state', async () => {
     await send('d2-task');
     await sync();
     await transition(farMr, 'd2-task', 'done', { result: 'ok' });
@@ -106,6 +106,9 @@ describe('defects found by the torture, in sync and routing', () => {
     await sync();
     expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']); // TODAY: also r0/outbox
     expect(await where(far, 'd2-task')).toEqual([]);
+    const t = parseTask(await readFile(join(hub, 'agents/dispatch/inbox/d2-task.md'), 'utf8'));
+    expect(t.ok && t.value.task.state).toBe('done');
+    expect((await daemonPass()).problems).toEqual([]);
   });
 
   // D3 (S1, first run): the supervisor escalates a far worker's task on the hub (it moves to the
@@ -113,7 +116,7 @@ describe('defects found by the torture, in sync and routing', () => {
   // pass pulls the finished copy back into r0/outbox: the hub holds two different versions of the task
   // for good (escalated+queued in human's inbox, done in dispatch's), and the escalated copy is then
   // reported as an illegal hand edit ("state changed from done to queued").
-  it.fails('D3: a task escalated on the hub while the far worker finishes it ends up once, with both changes', async () => {
+  it('D3: a task escalated on the hub while the far worker finishes it ends up once, with both changes', async () => {
     await send('d3-task');
     await sync();
     await escalate(hubMr, 'd3-task', 'not acknowledged within 5m (worker r0 presumed down)');
@@ -129,6 +132,10 @@ describe('defects found by the torture, in sync and routing', () => {
     if (!t.ok) throw new Error(t.problem.reason);
     expect(t.value.task.state).toBe('done');
     expect(t.value.task.history.map((h) => h.note ?? '').join('\n')).toMatch(/escalated to human/);
+    expect(t.value.file.body).toContain('finished after all'); // the far worker's result
+    expect(t.value.file.body).not.toContain('Conflict'); // only the far side changed the body
+    expect(await where(far, 'd3-task')).toEqual([]);
+    expect((await daemonPass()).problems).toEqual([]);
   });
 });
 
@@ -167,6 +174,11 @@ describe('defects found by the torture, a race in the sync scan', () => {
     await sync();
     expect(await where(far, 'd11-task')).toEqual([]); // TODAY: agents/r0/inbox/d11-task.md (stale)
     expect(await where(hub, 'd11-task')).toEqual(['agents/dispatch/inbox/d11-task.md']); // TODAY: and r0/inbox
+    // Both changes are kept: the far worker's (done) and the hub's edit made meanwhile.
+    const t = parseTask(await readFile(join(hub, 'agents/dispatch/inbox/d11-task.md'), 'utf8'));
+    if (!t.ok) throw new Error(t.problem.reason);
+    expect(t.value.task.state).toBe('done');
+    expect(t.value.task.priority).toBe('high');
   });
 });
 
