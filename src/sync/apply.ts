@@ -11,7 +11,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
 import { placeRank } from '../store/heal.js';
-import type { Box } from '../store/layout.js';
+import { BOXES, type Box } from '../store/layout.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
@@ -110,6 +110,18 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
     const cur = ctx.scans[s].tasks.get(id);
     const target = taskPath(id, loc);
+    if (!cur) {
+      // The scan saw no copy on this side; one that appeared in another box since (a move during
+      // the listing) must not get a second, stale copy beside it: the next pass sees both.
+      const agent = loc.split('/')[0]!;
+      for (const box of BOXES) {
+        const path = taskPath(id, `${agent}/${box}`);
+        if (path !== target && !ctx.scans[s].files.has(path) && (await ep(s).stat(path)))
+          throw new Skip(
+            `task ${id} appeared at ${path} on ${ep(s).label} during the sync; the next pass takes it`,
+          );
+      }
+    }
     const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
     const expect = cur && cur.path === target ? cur.hash : undefined;
     if (await put(s, target, bytes, expect, old)) count(s);

@@ -123,9 +123,10 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         }
       }
       const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
+      const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: localClock }),
-        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock }),
+        scanSide(local, agents, state.local, { clockMs: localClock, expect }),
+        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock, expect }),
       ]);
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.

@@ -153,7 +153,16 @@ export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
   prev: SideCache,
-  opts: { reportForeignAgents?: boolean; clockMs: number },
+  opts: {
+    reportForeignAgents?: boolean;
+    clockMs: number;
+    /**
+     * Tasks this side held at the last sync (id -> `agent/box`). One the listing did not find is
+     * looked for again, by name in its agent's boxes: a task moved from a box not listed yet to one
+     * already listed is seen in neither, and must not read as deleted.
+     */
+    expect?: ReadonlyMap<string, string>;
+  },
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
   const found: Found[] = [];
@@ -208,6 +217,22 @@ export async function scanSide(
         }
       }
     }
+  }
+
+  if (opts.expect) {
+    const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
+    const missing = [...opts.expect].filter(([id, loc]) => {
+      const agent = loc.split('/')[0] ?? '';
+      return !listed.has(id) && isTaskId(id) && agents.includes(agent) && isAgentName(agent);
+    });
+    await mapLimit(missing, 16, async ([id, loc]) => {
+      const agent = loc.split('/')[0]!;
+      for (const box of BOXES) {
+        const path = `agents/${agent}/${box}/${id}.md`;
+        const st = await ep.stat(path);
+        if (st?.kind === 'file') found.push({ path, stat: st, task: { id, agent, box } });
+      }
+    });
   }
 
   const cache: SideCache = {};
