@@ -116,7 +116,14 @@ export class SyncLoops {
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
         if (!loop.link) {
-          loop.link = await openHost(name, config);
+          loop.link = await openHost(name, config).catch(async (err: unknown) => {
+            // syncHost logs its own failures; a failure to connect is logged here, once per streak.
+            if (loop.failures === 0) {
+              const reason = err instanceof Error ? err.message : String(err);
+              await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
+            }
+            throw err;
+          });
           void this.follow(loop, config);
         }
         const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });

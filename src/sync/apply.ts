@@ -11,11 +11,11 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
 import { placeRank } from '../store/heal.js';
-import type { Box } from '../store/layout.js';
+import { BOXES, type Box } from '../store/layout.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
-import { type SideScan, sha256, taskPath } from './scan.js';
+import { type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
 import type { SyncState } from './state.js';
 
 export interface ApplyContext {
@@ -23,6 +23,8 @@ export interface ApplyContext {
   remote: Endpoint;
   host: string;
   scans: Record<Side, SideScan>;
+  /** This machine's copies of tasks outside the host's folders, for `fold` decisions. */
+  elsewhere?: ReadonlyMap<string, ScannedTask>;
   state: SyncState;
   now: () => Date;
   /** Called now and then (and at the end) so a cut-off pass keeps what it did. */
@@ -108,6 +110,18 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
     const cur = ctx.scans[s].tasks.get(id);
     const target = taskPath(id, loc);
+    if (!cur) {
+      // The scan saw no copy on this side; one that appeared in another box since (a move during
+      // the listing) must not get a second, stale copy beside it: the next pass sees both.
+      const agent = loc.split('/')[0]!;
+      for (const box of BOXES) {
+        const path = taskPath(id, `${agent}/${box}`);
+        if (path !== target && !ctx.scans[s].files.has(path) && (await ep(s).stat(path)))
+          throw new Skip(
+            `task ${id} appeared at ${path} on ${ep(s).label} during the sync; the next pass takes it`,
+          );
+      }
+    }
     const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
     const expect = cur && cur.path === target ? cur.hash : undefined;
     if (await put(s, target, bytes, expect, old)) count(s);
@@ -137,6 +151,14 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       report.deleted++;
       return;
     }
+    if (d.kind === 'keep') {
+      report.problems.push({ path: `task ${d.id}`, reason: d.reason });
+      return;
+    }
+    if (d.kind === 'fold') {
+      await foldTask(d.id);
+      return;
+    }
     let bytes: Buffer;
     if (d.kind === 'take') {
       bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path);
@@ -154,6 +176,25 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     // The side that supplied the content may still need to move it to the chosen location.
     for (const s of ['local', 'remote'] as const) await placeTask(s, d.id, d.loc, bytes);
     rememberTask(d.id, d.loc, bytes);
+  };
+
+  /**
+   * The task left the host's folders here (it is at another agent's box); merge the far copy into
+   * it where it is, then remove the far copy. The base goes only when both are done.
+   */
+  const foldTask = async (id: string) => {
+    const e = ctx.elsewhere?.get(id);
+    const r = ctx.scans.remote.tasks.get(id)!;
+    if (!e) throw new Skip(`task ${id}: its copy on this machine is no longer where the scan saw it`);
+    const [et, rt] = await Promise.all([ctx.local.readFile(e.path), ctx.remote.readFile(r.path)]);
+    const merged = mergeTask(base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
+      remoteLabel: ctx.host,
+    });
+    if (await put('local', e.path, Buffer.from(merged.text, 'utf8'), e.hash)) report.merged++;
+    for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
+    await remove('remote', r.path, r.hash);
+    report.deleted++;
+    delete base.tasks[id];
   };
 
   const conflictName = (path: string) => {

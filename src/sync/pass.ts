@@ -11,7 +11,7 @@ import { type ApplyReport, applyPlan } from './apply.js';
 import { openHost } from './connect-host.js';
 import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
-import { type SideScan, scanSide, sideClock } from './scan.js';
+import { type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export interface SyncReport extends ApplyReport {
@@ -40,12 +40,15 @@ function toInputs(
   state: Awaited<ReturnType<typeof loadSyncState>>,
   local: SideScan,
   remote: SideScan,
+  elsewhere: ReadonlyMap<string, ScannedTask>,
 ): SyncInputs {
+  const version = (t: ScannedTask) => ({ loc: t.loc, hash: t.hash, rank: t.rank });
   const side = (s: SideScan) => ({
-    tasks: new Map([...s.tasks].map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }])),
+    tasks: new Map([...s.tasks].map(([id, t]) => [id, version(t)])),
     files: s.files,
   });
   return {
+    elsewhere: new Map([...elsewhere].map(([id, t]) => [id, version(t)])),
     base: state.base
       ? {
           tasks: new Map(
@@ -72,7 +75,7 @@ function summarise(plan: Plan, localScan: SideScan, remoteScan: SideScan): SyncR
         if (d.from === 'local') out.push++;
         else out.pull++;
       }
-    } else if (d.kind === 'merge') out.merge++;
+    } else if (d.kind === 'merge' || d.kind === 'fold') out.merge++;
     else if (d.kind === 'delete') out.delete++;
   }
   for (const d of plan.files) {
@@ -100,6 +103,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       : await openHost(host, config).catch(async (err) => {
           state.lastError = err instanceof Error ? err.message : String(err);
           await saveSyncState(mr, state);
+          // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
+          await mr.log({ type: 'sync.failed', host, reason: state.lastError });
           throw err;
         });
     const remote = opts.remote ?? link!.endpoint;
@@ -118,11 +123,19 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         }
       }
       const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
+      const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: localClock }),
-        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock }),
+        scanSide(local, agents, state.local, { clockMs: localClock, expect }),
+        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock, expect }),
       ]);
-      const plan = reconcile(toInputs(state, localScan, remoteScan));
+      // Far tasks missing from the host's folders here may have left them (routed home, escalated):
+      // find those ids anywhere else on this machine, so they are settled, not pulled back.
+      const elsewhere = await scanElsewhere(
+        local,
+        agents,
+        new Set([...remoteScan.tasks.keys()].filter((id) => !localScan.tasks.has(id))),
+      );
+      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere));
       const report: SyncReport = {
         host,
         dryRun: opts.dryRun === true,
@@ -144,10 +157,14 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         report.durationMs = Date.now() - started;
         return report;
       }
-      const safety = checkSafety(plan, {
-        local: localScan.tasks.size + localScan.files.size,
-        remote: remoteScan.tasks.size + remoteScan.files.size,
-      });
+      const safety = checkSafety(
+        plan,
+        {
+          local: localScan.tasks.size + localScan.files.size,
+          remote: remoteScan.tasks.size + remoteScan.files.size,
+        },
+        { elsewhere: new Set(elsewhere.keys()) },
+      );
       if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
       state.local = localScan.cache;
       state.remote = remoteScan.cache;
@@ -157,6 +174,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           remote,
           host,
           scans: { local: localScan, remote: remoteScan },
+          elsewhere,
           state,
           now: mr.now,
           checkpoint: () => saveSyncState(mr, state),

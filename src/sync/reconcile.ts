@@ -25,6 +25,21 @@
 //   | yes         | present | present | the dimension table above                                  |
 //   (and the mirror images for remote)
 //
+// A task can leave the host's folders on this machine while the far side still holds it: the daemon
+// routed it home, escalated it to another agent's inbox, or archived it elsewhere. `elsewhere` holds
+// this machine's copy of such ids (found outside the host's folders); the far copy is then never
+// pulled back as a second copy, it is settled with the copy where it is:
+//
+//   | far copy (local absent, this machine has it elsewhere) | decision                         |
+//   |--------------------------------------------------------|----------------------------------|
+//   | same bytes as the copy elsewhere                       | delete on remote                 |
+//   | unchanged since the base                               | delete on remote                 |
+//   | changed since the base                                 | fold: merge it into the copy     |
+//   |                                                        | where it is, then delete on remote |
+//   | no base for the id                                     | keep both, report (never synced: |
+//   |                                                        | a far host may not write a task  |
+//   |                                                        | outside its folders)             |
+//
 // Plain files (AGENT.md, files inside `<id>.files/`) are keyed by relative path and have only content:
 // both changed differently is a `conflict` (the applier keeps both), never a merge.
 
@@ -54,6 +69,11 @@ export interface SyncInputs {
   base: Snapshot | undefined;
   local: Snapshot;
   remote: Snapshot;
+  /**
+   * This machine's copies of tasks that are outside the host's folders here (another agent's box),
+   * for ids the local snapshot lacks. Only ids the remote side holds matter; may be undefined.
+   */
+  elsewhere?: ReadonlyMap<string, TaskVersion>;
 }
 
 export type TaskDecision =
@@ -71,7 +91,15 @@ export type TaskDecision =
    */
   | { id: string; kind: 'merge'; loc: string }
   /** Remove the task from `side`: the other side deleted it and `side` had not changed it. */
-  | { id: string; kind: 'delete'; side: Side };
+  | { id: string; kind: 'delete'; side: Side }
+  /**
+   * The task left the host's folders on this machine and is now at `loc` (outside them); the far
+   * copy changed since the base: merge the far copy into this machine's copy at `loc` (it stays
+   * there), then remove the far copy.
+   */
+  | { id: string; kind: 'fold'; loc: string }
+  /** Leave both copies alone and report `reason`: nothing safe to do without a person. */
+  | { id: string; kind: 'keep'; reason: string };
 
 export type FileDecision =
   | { path: string; kind: 'same' }
@@ -120,13 +148,31 @@ function chooseContent(base: TaskVersion | undefined, l: TaskVersion, r: TaskVer
   return lChanged ? 'local' : 'remote';
 }
 
+/** The far copy of a task that this machine holds outside the host's folders (`e`, at another place). */
+function decideAway(id: string, base: TaskVersion | undefined, r: TaskVersion, e: TaskVersion): TaskDecision {
+  const unchanged = base !== undefined && r.hash === base.hash && r.loc === base.loc;
+  if (r.hash === e.hash || unchanged) return { id, kind: 'delete', side: 'remote' };
+  if (base === undefined) {
+    return {
+      id,
+      kind: 'keep',
+      reason:
+        `task ${id} is at ${e.loc} on this machine and at ${r.loc} on the far host with different ` +
+        `content, and was never synced with that host: both copies are left alone; keep one by hand`,
+    };
+  }
+  return { id, kind: 'fold', loc: e.loc };
+}
+
 function decideTask(
   id: string,
   base: TaskVersion | undefined,
   l: TaskVersion | undefined,
   r: TaskVersion | undefined,
+  e: TaskVersion | undefined,
 ): TaskDecision | undefined {
   if (l === undefined && r === undefined) return undefined;
+  if (l === undefined && r !== undefined && e !== undefined) return decideAway(id, base, r, e);
   if (l === undefined || r === undefined) {
     const [present, side] = l !== undefined ? [l, 'local' as const] : [r!, 'remote' as const];
     const unchanged = base !== undefined && present.hash === base.hash && present.loc === base.loc;
@@ -168,7 +214,13 @@ export function reconcile(inputs: SyncInputs): Plan {
   const { base, local, remote } = inputs;
   const tasks: TaskDecision[] = [];
   for (const id of sortedKeys(base?.tasks, local.tasks, remote.tasks)) {
-    const d = decideTask(id, base?.tasks.get(id), local.tasks.get(id), remote.tasks.get(id));
+    const d = decideTask(
+      id,
+      base?.tasks.get(id),
+      local.tasks.get(id),
+      remote.tasks.get(id),
+      inputs.elsewhere?.get(id),
+    );
     if (d) tasks.push(d);
   }
   const files: FileDecision[] = [];

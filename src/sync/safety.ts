@@ -3,7 +3,9 @@
 // Invariant: a pass never deletes most of a side's tasks and files in one go. That plan is what the
 // classic accident looks like — the far folder was emptied, unmounted or pointed at the wrong path, and
 // a faithful three-way sync would dutifully propagate the emptiness. Small trees are exempt: there a
-// handful of deletes is a large fraction without being an accident.
+// handful of deletes is a large fraction without being an accident. Far copies of tasks that this
+// machine still holds elsewhere (routed home, escalated) are not missing anywhere: removing them is
+// routine clean-up and is not counted.
 
 import type { Plan, Side } from './reconcile.js';
 
@@ -12,16 +14,30 @@ export interface SafetyOptions {
   maxDeleteFraction?: number;
   /** Sides holding fewer tasks+files than this are never refused. Default 10. */
   minFiles?: number;
+  /**
+   * Ids of tasks this machine still holds outside the host's folders (routed home, escalated,
+   * archived elsewhere). Removing their far copies (and their `<id>.files/`) is routine clean-up,
+   * not a sign of an emptied folder, so those far deletes are not counted.
+   */
+  elsewhere?: ReadonlySet<string>;
 }
 
 export type SafetyVerdict =
   | { ok: true }
   | { ok: false; side: Side; deletes: number; of: number; reason: string };
 
-function countDeletes(plan: Plan, side: Side): number {
+/** The id whose `<id>.files/` folder holds `path` (`agents/<agent>/<box>/<id>.files/...`), if any. */
+function resultFolderId(path: string): string | undefined {
+  const dir = path.split('/')[3];
+  return dir?.endsWith('.files') ? dir.slice(0, -'.files'.length) : undefined;
+}
+
+function countDeletes(plan: Plan, side: Side, elsewhere: ReadonlySet<string>): number {
+  const excused = (id: string | undefined) => side === 'remote' && id !== undefined && elsewhere.has(id);
   let n = 0;
-  for (const d of plan.tasks) if (d.kind === 'delete' && d.side === side) n++;
-  for (const d of plan.files) if (d.kind === 'delete' && d.side === side) n++;
+  for (const d of plan.tasks) if (d.kind === 'delete' && d.side === side && !excused(d.id)) n++;
+  for (const d of plan.files)
+    if (d.kind === 'delete' && d.side === side && !excused(resultFolderId(d.path))) n++;
   return n;
 }
 
@@ -52,7 +68,7 @@ export function checkSafety(
   const minFiles = opts.minFiles ?? 10;
   for (const side of ['local', 'remote'] as const) {
     const of = counts[side];
-    const deletes = countDeletes(plan, side);
+    const deletes = countDeletes(plan, side, opts.elsewhere ?? new Set());
     if (of >= minFiles && deletes > maxFraction * of) {
       return { ok: false, side, deletes, of, reason: reasonFor(side, deletes, of) };
     }

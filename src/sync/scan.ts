@@ -102,11 +102,67 @@ async function listTree(
   }
 }
 
+/** Reads one task file into a ScannedTask; undefined when it is not a readable task. */
+async function readTaskAt(
+  ep: Endpoint,
+  path: string,
+  task: { id: string; agent: string; box: Box },
+): Promise<ScannedTask | undefined> {
+  const bytes = await ep.readFile(path);
+  const decoded = decodeTaskBytes(bytes);
+  const parsed = decoded.ok ? parseTask(decoded.text, task.id) : undefined;
+  if (!parsed?.ok) return undefined;
+  const rank = placeRank(parsed.value.task, task.agent, task.box);
+  return { id: task.id, loc: `${task.agent}/${task.box}`, path, hash: sha256(bytes), rank };
+}
+
+/**
+ * Where this side holds the `wanted` ids OUTSIDE the given agents' folders (a task the daemon routed
+ * home, escalated or archived elsewhere): names are listed, only wanted ids are read. Links are
+ * never followed. Of two copies the one further along wins.
+ */
+export async function scanElsewhere(
+  ep: Endpoint,
+  agents: readonly string[],
+  wanted: ReadonlySet<string>,
+): Promise<Map<string, ScannedTask>> {
+  const out = new Map<string, ScannedTask>();
+  if (wanted.size === 0) return out;
+  const hits: { path: string; task: { id: string; agent: string; box: Box } }[] = [];
+  for (const a of await ep.list('agents')) {
+    if (a.kind !== 'dir' || agents.includes(a.name) || !isAgentName(a.name)) continue;
+    for (const b of await ep.list(`agents/${a.name}`)) {
+      if (b.kind !== 'dir' || !(BOXES as readonly string[]).includes(b.name)) continue;
+      const dir = `agents/${a.name}/${b.name}`;
+      for (const f of await ep.list(dir)) {
+        const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
+        if (f.kind === 'file' && wanted.has(id) && isTaskId(id))
+          hits.push({ path: `${dir}/${f.name}`, task: { id, agent: a.name, box: b.name as Box } });
+      }
+    }
+  }
+  await mapLimit(hits, 16, async (h) => {
+    const t = await readTaskAt(ep, h.path, h.task).catch(() => undefined);
+    const existing = t && out.get(t.id);
+    if (t && (!existing || t.rank > existing.rank)) out.set(t.id, t);
+  });
+  return out;
+}
+
 export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
   prev: SideCache,
-  opts: { reportForeignAgents?: boolean; clockMs: number },
+  opts: {
+    reportForeignAgents?: boolean;
+    clockMs: number;
+    /**
+     * Tasks this side held at the last sync (id -> `agent/box`). One the listing did not find is
+     * looked for again, by name in its agent's boxes: a task moved from a box not listed yet to one
+     * already listed is seen in neither, and must not read as deleted.
+     */
+    expect?: ReadonlyMap<string, string>;
+  },
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
   const found: Found[] = [];
@@ -161,6 +217,22 @@ export async function scanSide(
         }
       }
     }
+  }
+
+  if (opts.expect) {
+    const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
+    const missing = [...opts.expect].filter(([id, loc]) => {
+      const agent = loc.split('/')[0] ?? '';
+      return !listed.has(id) && isTaskId(id) && agents.includes(agent) && isAgentName(agent);
+    });
+    await mapLimit(missing, 16, async ([id, loc]) => {
+      const agent = loc.split('/')[0]!;
+      for (const box of BOXES) {
+        const path = `agents/${agent}/${box}/${id}.md`;
+        const st = await ep.stat(path);
+        if (st?.kind === 'file') found.push({ path, stat: st, task: { id, agent, box } });
+      }
+    });
   }
 
   const cache: SideCache = {};

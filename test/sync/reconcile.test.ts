@@ -149,6 +149,73 @@ const FILE_CASES: [string, string, string, string, string][] = [
   ['lost base, remote only: copy, never delete', 'lost', '-', 'A', 'take remote'],
 ];
 
+// A task that left the host's folders on this machine (routed home, escalated) and that this machine
+// still holds elsewhere (`back`, dispatch's inbox); the far side still has a copy.
+//  what                                                         base    local   remote  elsewhere expected
+const AWAY_CASES: [string, string, string, string, string, string][] = [
+  ['far copy unchanged since the base: routine clean-up', 'A@out', '-', 'A@out', 'B@back', 'delete remote'],
+  [
+    'far copy equals the copy elsewhere (a pass died before saving)',
+    'A@in',
+    '-',
+    'B@out',
+    'B@back',
+    'delete remote',
+  ],
+  ['far copy changed (finished while escalated): fold it in', 'A@in', '-', 'B@out', 'C@back', 'fold back'],
+  ['far copy moved only: fold it in', 'A@in', '-', 'A@out', 'C@back', 'fold back'],
+  ['never synced, same bytes: nothing to lose', '-', '-', 'B@out', 'B@back', 'delete remote'],
+  ['never synced, different bytes: both left alone', '-', '-', 'B@out', 'C@back', 'keep'],
+  ['base lost, different bytes: both left alone', 'lost', '-', 'B@out', 'C@back', 'keep'],
+  [
+    'a copy in the host folders too: elsewhere plays no part',
+    'A@in',
+    'A@in',
+    'B@in',
+    'C@back',
+    'take remote in',
+  ],
+  ['absent on the far side: elsewhere plays no part', 'A@in', '-', '-', 'C@back', 'none'],
+];
+
+describe('reconcile: a task this machine holds outside the host folders', () => {
+  it.each(AWAY_CASES)('%s (base %s, local %s, remote %s, elsewhere %s) -> %s', (_w, b, l, r, e, expected) => {
+    const inputs = { ...taskInputs(b, l, r), elsewhere: new Map([['t1', version(e)!]]) };
+    const [kind, a] = expected.split(' ');
+    const d = reconcile(inputs).tasks[0];
+    if (kind === 'fold') expect(d).toEqual({ id: 't1', kind: 'fold', loc: PLACES[a!]!.loc });
+    else if (kind === 'keep') expect(d).toMatchObject({ id: 't1', kind: 'keep', reason: /never synced/ });
+    else expect(d).toEqual(taskDecision(expected));
+  });
+
+  it('nothing is lost over every (base, remote, elsewhere) combination', () => {
+    const DOMAIN = ['A@in', 'A@out', 'B@in', 'B@out', 'C@out'];
+    for (const b of ['lost', '-', ...DOMAIN])
+      for (const r of DOMAIN)
+        for (const eh of ['A', 'B', 'C']) {
+          const at = `base ${b}, remote ${r}, elsewhere ${eh}@back`;
+          const e = version(`${eh}@back`)!;
+          const inputs = { ...taskInputs(b, '-', r), elsewhere: new Map([['t1', e]]) };
+          const d = reconcile(inputs).tasks[0];
+          const base = b === 'lost' ? undefined : version(b);
+          const rv = version(r)!;
+          expect(d, at).toBeDefined();
+          if (!d) continue;
+          // Never pulled back into the host folders as a second copy.
+          expect(d.kind, at).not.toBe('take');
+          expect(d.kind, at).not.toBe('merge');
+          // The far copy goes only when its bytes are kept: unchanged since the base, or equal to the
+          // copy elsewhere; a changed far copy is folded into the copy elsewhere, never just dropped.
+          if (d.kind === 'delete') {
+            expect(d.side, at).toBe('remote');
+            expect(rv.hash === e.hash || (base?.hash === rv.hash && base.loc === rv.loc), at).toBe(true);
+          }
+          // Without a base for the id, the far host never writes into this machine's copy.
+          if (d.kind === 'fold') expect(base, at).toBeDefined();
+        }
+  });
+});
+
 describe('reconcile: plain files', () => {
   it.each(FILE_CASES)('%s (base %s, local %s, remote %s) -> %s', (_what, base, local, remote, expected) => {
     const want = fileDecision(expected);

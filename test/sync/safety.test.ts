@@ -47,6 +47,28 @@ describe('checkSafety', () => {
     expect(checkSafety(p, counts)).toEqual({ ok: true });
   });
 
+  it('does not count far deletes of tasks this machine holds elsewhere (routed home), nor their result folders', () => {
+    const t: TaskDecision[] = [];
+    const f: FileDecision[] = [];
+    for (let i = 0; i < 12; i++) {
+      t.push({ id: `t${i}`, kind: 'delete', side: 'remote' });
+      f.push({ path: `agents/ra/outbox/t${i}.files/result.txt`, kind: 'delete', side: 'remote' });
+    }
+    const p = { tasks: t, files: f };
+    const elsewhere = new Set(Array.from({ length: 12 }, (_, i) => `t${i}`));
+    expect(checkSafety(p, { local: 0, remote: 24 }).ok).toBe(false);
+    expect(checkSafety(p, { local: 0, remote: 24 }, { elsewhere })).toEqual({ ok: true });
+    // Only those ids: the far deletes of tasks missing from this whole machine still count.
+    const some = new Set(['t0', 't1']);
+    expect(checkSafety(p, { local: 0, remote: 24 }, { elsewhere: some }).ok).toBe(false);
+    // And never on this machine's side: a far host's emptiness is not excused by local copies.
+    const mirrored = {
+      tasks: t.map((d) => ({ ...d, side: 'local' as const })),
+      files: f.map((d) => ({ ...d, side: 'local' as const })),
+    };
+    expect(checkSafety(mirrored, { local: 24, remote: 0 }, { elsewhere }).ok).toBe(false);
+  });
+
   it('honours maxDeleteFraction and minFiles', () => {
     expect(checkSafety(plan('local', 3), { local: 10, remote: 10 }, { maxDeleteFraction: 0.2 }).ok).toBe(
       false,
