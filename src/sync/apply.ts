@@ -27,7 +27,7 @@ export interface ApplyContext {
   elsewhere?: ReadonlyMap<string, ScannedTask>;
   state: SyncState;
   now: () => Date;
-  /** Called now and then (and at the end) so a cut-off pass keeps what it did. */
+  /** Called every 500 applied changes and at the end (if any since), so a cut-off pass keeps them. */
   checkpoint: () => Promise<void>;
 }
 
@@ -137,11 +137,16 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     base.tasks[id] = { loc, hash: sha256(bytes), rank, ...(b ? { base: b } : {}) };
   };
 
+  /** For a `same` task: the base already holds this content with its fields. */
+  const baseIsCurrent = (id: string) => {
+    const b = base.tasks[id];
+    return b !== undefined && b.hash === ctx.scans.local.tasks.get(id)!.hash && b.base !== undefined;
+  };
+
   const doTask = async (d: TaskDecision) => {
     if (d.kind === 'same') {
       const v = ctx.scans.local.tasks.get(d.id)!;
-      if (base.tasks[d.id]?.hash !== v.hash || !base.tasks[d.id]?.base)
-        rememberTask(d.id, v.loc, await ctx.local.readFile(v.path));
+      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path));
       return;
     }
     if (d.kind === 'delete') {
@@ -234,14 +239,24 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     }
   };
 
-  const steps: [string, () => Promise<void>][] = [
-    ...plan.tasks.map((d): [string, () => Promise<void>] => [`task ${d.id}`, () => doTask(d)]),
-    ...plan.files.map((d): [string, () => Promise<void>] => [d.path, () => doFile(d)]),
-  ];
+  // A `same` decision changes no file, only the in-memory base: most are settled here at once, and
+  // none counts toward checkpoints (at 10,000 tasks, counting them rewrote the state file 20 times
+  // per pass that changed nothing). Those that must read the local copy first (a base without the
+  // task's fields) only read: if the pass is cut, the next one sees "both equal" again and reads again.
+  type Step = [what: string, step: () => Promise<void>, changes: boolean];
+  const steps: Step[] = [];
+  for (const d of plan.tasks) {
+    if (d.kind !== 'same') steps.push([`task ${d.id}`, () => doTask(d), true]);
+    else if (!baseIsCurrent(d.id)) steps.push([`task ${d.id}`, () => doTask(d), false]);
+  }
+  for (const d of plan.files) {
+    if (d.kind === 'same') base.files[d.path] = { hash: ctx.scans.local.files.get(d.path)!.hash };
+    else steps.push([d.path, () => doFile(d), true]);
+  }
   // Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP
   // requests are pipelined over the one connection, which is what makes a pass fast at scale.
   let fatal: unknown;
-  await mapLimit(steps, APPLY_CONCURRENCY, async ([what, step]) => {
+  await mapLimit(steps, APPLY_CONCURRENCY, async ([what, step, changes]) => {
     if (fatal) return;
     try {
       await step();
@@ -249,14 +264,14 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       if (isFatal(err)) fatal ??= err;
       else report.problems.push({ path: what, reason: err instanceof Error ? err.message : String(err) });
     }
-    if (++sinceCheckpoint >= 500) {
+    if (changes && ++sinceCheckpoint >= 500) {
       sinceCheckpoint = 0;
       await ctx.checkpoint();
     }
   }).catch((err: unknown) => {
     fatal ??= err;
   });
-  await ctx.checkpoint();
+  if (sinceCheckpoint > 0) await ctx.checkpoint();
   if (fatal) throw fatal;
   return report;
 }

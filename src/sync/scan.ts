@@ -49,6 +49,8 @@ export interface SideScan {
 /** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
 const RACY_MS = 2_000;
 const CLOCK_PROBE = '.mailroom-clock';
+/** Agents listed at once. */
+const LIST_CONCURRENCY = 8;
 
 /** This side's clock now: the mtime of a probe file written there (never compared with another side). */
 export async function sideClock(ep: Endpoint): Promise<number> {
@@ -149,6 +151,71 @@ export async function scanElsewhere(
   return out;
 }
 
+/** One agent's files: its own files, its boxes' tasks and their `<id>.files/` trees. */
+async function listAgent(ep: Endpoint, agent: string, problems: SideScan['problems']): Promise<Found[]> {
+  const agentDir = `agents/${agent}`;
+  const found: Found[] = [];
+  const boxes: { path: string; box: Box }[] = [];
+  for (const e of await ep.list(agentDir)) {
+    const path = `${agentDir}/${e.name}`;
+    if (impossibleName(e.name)) {
+      problems.push({
+        path: `${agentDir}/${JSON.stringify(e.name)}`,
+        reason: 'impossible file name in a listing: ignored',
+      });
+      continue;
+    }
+    if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
+    if (e.kind === 'symlink') {
+      problems.push({ path, reason: 'symbolic link: not followed, not synced' });
+      continue;
+    }
+    if (e.kind === 'file') found.push({ path, stat: e });
+    if (e.kind === 'dir' && (BOXES as readonly string[]).includes(e.name))
+      boxes.push({ path, box: e.name as Box });
+  }
+  // The boxes side by side too; each keeps its own problems so the report's order is stable.
+  const perBox = await Promise.all(
+    boxes.map(async ({ path, box }) => {
+      const boxProblems: SideScan['problems'] = [];
+      return { found: await listBox(ep, agent, box, path, boxProblems), problems: boxProblems };
+    }),
+  );
+  for (const b of perBox) problems.push(...b.problems);
+  return found.concat(...perBox.map((b) => b.found));
+}
+
+async function listBox(
+  ep: Endpoint,
+  agent: string,
+  box: Box,
+  path: string,
+  problems: SideScan['problems'],
+): Promise<Found[]> {
+  const found: Found[] = [];
+  for (const f of await ep.list(path)) {
+    const fpath = `${path}/${f.name}`;
+    if (impossibleName(f.name)) {
+      problems.push({
+        path: `${path}/${JSON.stringify(f.name)}`,
+        reason: 'impossible file name in a listing: ignored',
+      });
+      continue;
+    }
+    if (isIgnoredName(f.name) || f.name.endsWith('.lock') || f.name.endsWith(SIDECAR)) continue;
+    if (f.kind === 'symlink')
+      problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
+    else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
+    else if (f.kind === 'file') {
+      const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
+      found.push(
+        isTaskId(id) ? { path: fpath, stat: f, task: { id, agent, box } } : { path: fpath, stat: f },
+      );
+    }
+  }
+  return found;
+}
+
 export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
@@ -165,59 +232,30 @@ export async function scanSide(
   },
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
-  const found: Found[] = [];
-  if (opts.reportForeignAgents) {
-    for (const e of await ep.list('agents')) {
-      if (e.kind === 'dir' && !agents.includes(e.name) && !isIgnoredName(e.name)) {
-        problems.push({
-          path: `agents/${e.name}`,
-          reason: 'folder of an agent not configured on this host: ignored, never pulled',
-        });
-      }
+  // Agents are listed side by side (over SFTP their requests pipeline on the one channel, so the far
+  // listing costs a few round trips instead of one per folder); what they find and report is kept
+  // in agent order all the same.
+  const [foreign, perAgent] = await Promise.all([
+    opts.reportForeignAgents ? ep.list('agents') : [],
+    mapLimit(
+      agents.filter((a) => isAgentName(a)),
+      LIST_CONCURRENCY,
+      async (agent) => {
+        const agentProblems: SideScan['problems'] = [];
+        return { found: await listAgent(ep, agent, agentProblems), problems: agentProblems };
+      },
+    ),
+  ]);
+  for (const e of foreign) {
+    if (e.kind === 'dir' && !agents.includes(e.name) && !isIgnoredName(e.name)) {
+      problems.push({
+        path: `agents/${e.name}`,
+        reason: 'folder of an agent not configured on this host: ignored, never pulled',
+      });
     }
   }
-  for (const agent of agents) {
-    if (!isAgentName(agent)) continue;
-    const agentDir = `agents/${agent}`;
-    for (const e of await ep.list(agentDir)) {
-      const path = `${agentDir}/${e.name}`;
-      if (impossibleName(e.name)) {
-        problems.push({
-          path: `${agentDir}/${JSON.stringify(e.name)}`,
-          reason: 'impossible file name in a listing: ignored',
-        });
-        continue;
-      }
-      if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
-      if (e.kind === 'symlink') {
-        problems.push({ path, reason: 'symbolic link: not followed, not synced' });
-        continue;
-      }
-      if (e.kind === 'file') found.push({ path, stat: e });
-      if (e.kind !== 'dir' || !(BOXES as readonly string[]).includes(e.name)) continue;
-      const box = e.name as Box;
-      for (const f of await ep.list(path)) {
-        const fpath = `${path}/${f.name}`;
-        if (impossibleName(f.name)) {
-          problems.push({
-            path: `${path}/${JSON.stringify(f.name)}`,
-            reason: 'impossible file name in a listing: ignored',
-          });
-          continue;
-        }
-        if (isIgnoredName(f.name) || f.name.endsWith('.lock') || f.name.endsWith(SIDECAR)) continue;
-        if (f.kind === 'symlink')
-          problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
-        else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
-        else if (f.kind === 'file') {
-          const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
-          found.push(
-            isTaskId(id) ? { path: fpath, stat: f, task: { id, agent, box } } : { path: fpath, stat: f },
-          );
-        }
-      }
-    }
-  }
+  for (const a of perAgent) problems.push(...a.problems);
+  const found = perAgent.flatMap((a) => a.found);
 
   if (opts.expect) {
     const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
@@ -235,35 +273,51 @@ export async function scanSide(
     });
   }
 
-  const cache: SideCache = {};
-  const tasks = new Map<string, ScannedTask>();
-  const files = new Map<string, { hash: string }>();
-  let reads = 0;
-  await mapLimit(found, 16, async (f) => {
+  // Cache hits are settled at once; only the files to re-read wait for IO (16 at a time). Records
+  // are then taken in listing order, so which of two copies of one id wins does not depend on timing.
+  const records = new Array<SideRecord | undefined>(found.length);
+  const misses: number[] = [];
+  found.forEach((f, i) => {
     const old = prev[f.path];
-    let record: SideRecord;
     const trusted =
       old &&
       old.size === f.stat.size &&
       old.mtimeMs === f.stat.mtimeMs &&
       old.mtimeMs < old.checkedAt - RACY_MS;
-    if (trusted) record = old;
-    else {
-      let bytes: Buffer;
-      try {
-        bytes = await ep.readFile(f.path);
-      } catch (err) {
-        problems.push({ path: f.path, reason: err instanceof Error ? err.message : String(err) });
-        return;
-      }
-      reads++;
-      record = { size: f.stat.size, mtimeMs: f.stat.mtimeMs, hash: sha256(bytes), checkedAt: opts.clockMs };
-      if (f.task) {
-        const decoded = decodeTaskBytes(bytes);
-        const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
-        if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
-      }
+    if (trusted) records[i] = old;
+    else misses.push(i);
+  });
+  let reads = 0;
+  await mapLimit(misses, 16, async (i) => {
+    const f = found[i]!;
+    let bytes: Buffer;
+    try {
+      bytes = await ep.readFile(f.path);
+    } catch (err) {
+      problems.push({ path: f.path, reason: err instanceof Error ? err.message : String(err) });
+      return;
     }
+    reads++;
+    const record: SideRecord = {
+      size: f.stat.size,
+      mtimeMs: f.stat.mtimeMs,
+      hash: sha256(bytes),
+      checkedAt: opts.clockMs,
+    };
+    if (f.task) {
+      const decoded = decodeTaskBytes(bytes);
+      const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
+      if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
+    }
+    records[i] = record;
+  });
+
+  const cache: SideCache = {};
+  const tasks = new Map<string, ScannedTask>();
+  const files = new Map<string, { hash: string }>();
+  found.forEach((f, i) => {
+    const record = records[i];
+    if (record === undefined) return;
     cache[f.path] = record;
     if (f.task && record.rank !== undefined) {
       const loc = `${f.task.agent}/${f.task.box}`;
