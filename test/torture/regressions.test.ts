@@ -22,6 +22,7 @@ import { syncHost } from '../../src/sync/pass.js';
 import { applyTaskEdit } from '../../src/task/edit.js';
 import { parseTask } from '../../src/task/parse.js';
 import { byId, makeRoot, readEvents, taskFiles, taskText, tempDir, waitFor } from '../../torture/support.js';
+import { runCli } from '../support/cli.js';
 import { describeWithSshd } from '../support/sshd.js';
 
 const BOMB =
@@ -183,7 +184,7 @@ describe('defects found by the torture, without SSH', () => {
   // D5 (S5, S6): a YAML alias bomb in any task file makes parsing throw instead of reporting the file:
   // the daemon never reports it, `mailroom ls`, `doctor` and `status` die with "unexpected error", and
   // one such file on either side fails every sync pass with that host.
-  it.fails('D5: a YAML alias bomb is an unreadable file, not a crash', async () => {
+  it('D5: a YAML alias bomb is an unreadable file, not a crash', async () => {
     const bomb = `---\n${BOMB}\nid: bomb\n---\n`;
     expect(() => parseTask(bomb, 'bomb')).not.toThrow(); // TODAY: ReferenceError: Excessive alias count
     await writeFile(join(far, 'agents/r0/inbox/bomb.md'), bomb);
@@ -193,6 +194,25 @@ describe('defects found by the torture, without SSH', () => {
     );
     await sync();
     expect(await where(hub, 'fine')).toEqual(['agents/r0/inbox/fine.md']);
+    // On the hub: the daemon reports it like any unreadable file, and the commands that read every
+    // task name it instead of dying.
+    const path = join(hub, 'agents/human/inbox/bomb.md');
+    await writeFile(path, bomb);
+    await utimes(path, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+    await daemonPass();
+    const events = await readEvents(hub);
+    const reported = events.filter(
+      (e) => e.type === 'task.unreadable' && e.path === 'agents/human/inbox/bomb.md',
+    );
+    expect(reported.map((e) => e.reason)).toEqual([
+      'invalid YAML: YAML aliases expand too much (at most 100)',
+    ]);
+    for (const verb of ['ls', 'doctor', 'status']) {
+      const r = await runCli([verb, '--root', hub]);
+      expect(`${r.stdout}${r.stderr}`, verb).not.toMatch(/unexpected error|Excessive alias/);
+      if (verb !== 'status')
+        expect(`${r.stdout}${r.stderr}`, verb).toMatch(/bomb\.md.*YAML aliases expand too much/);
+    }
   });
 
   // D6 (S5): a file whose name is longer than about 224 bytes cannot have a sidecar
