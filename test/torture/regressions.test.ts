@@ -175,10 +175,28 @@ describe('defects found by the torture, without SSH', () => {
   // D4 (S4): a far agent's boxes do not exist on the hub until sync creates them (`agent add --host`
   // makes none), so finishing its task on the hub (CLI `done`, or the daemon moving a task finished
   // by a file edit to the outbox) fails with a raw "ENOENT: mkdir .../outbox/ID.md.lock".
-  it.fails('D4: a task moves into a box folder that does not exist yet', async () => {
+  it('D4: a task moves into a box folder that does not exist yet', async () => {
     await send('d4-task'); // creates the hub's agents/r0/inbox only
-    await transition(hubMr, 'd4-task', 'done', { result: 'finished on the hub' }); // TODAY: ENOENT
+    await transition(hubMr, 'd4-task', 'done', { result: 'finished on the hub' }); // was: ENOENT
     expect(await where(hub, 'd4-task')).toEqual(['agents/r0/outbox/d4-task.md']);
+    await rm(join(hub, 'agents/r0/outbox'), { recursive: true }); // the next two start without it again
+    // The daemon moving a task finished by a file edit to the outbox (and on home).
+    await send('d4-edit');
+    const edited = join(hub, 'agents/r0/inbox/d4-edit.md');
+    await writeFile(
+      edited,
+      taskText({ id: 'd4-edit', from: 'dispatch', to: 'r0', state: 'done' }, 'Done by hand.\n'),
+    );
+    await utimes(edited, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+    await daemonPass();
+    expect(await where(hub, 'd4-edit')).toEqual(['agents/dispatch/inbox/d4-edit.md']);
+    // `mailroom done` on the hub, the command S4 saw fail.
+    await rm(join(hub, 'agents/r0/outbox'), { recursive: true });
+    await send('d4-cli');
+    const r = await runCli(['done', 'd4-cli', '--as', 'r0', '--result', 'ok', '--root', hub]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(await where(hub, 'd4-cli')).toEqual(['agents/r0/outbox/d4-cli.md']);
   });
 
   // D5 (S5, S6): a YAML alias bomb in any task file makes parsing throw instead of reporting the file:
