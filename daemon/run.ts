@@ -13,7 +13,6 @@ import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { escalate, reassign, retry, SYSTEM_ACTOR } from '../src/ops/lifecycle.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
-import { BOXES } from '../src/store/layout.js';
 import type { LoadedTask } from '../src/store/scan.js';
 import { type Decision, decide } from '../src/supervisor/decide.js';
 import { runNotify } from '../src/supervisor/notify.js';
@@ -73,7 +72,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
     rescanMs,
   };
   const state: PassState = { reports: new ReportBook(mr), known: await loadKnown(mr) };
-  await state.reports.load(watchedAgents(mr).flatMap((a) => BOXES.map((b) => mr.layout.boxDir(a, b))));
+  await state.reports.load(watchedAgents(mr));
   await writeDaemonStatus(mr, status);
   await mr.log({ type: 'daemon.started', pid: process.pid });
   say(`mailroom daemon watching ${mr.layout.root} (pid ${process.pid})`);

@@ -13,7 +13,8 @@ export function tempPathFor(path: string): string {
 
 export const isTempName = (name: string): boolean => name.startsWith('.') && name.includes('.tmp');
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Make a folder's entries (a new file, a rename, a new subfolder) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
@@ -72,7 +73,7 @@ export async function writeFileAtomic(
  * which is recognised by id and resolved; it never loses the file.
  */
 export async function moveNoClobber(src: string, dst: string): Promise<void> {
-  await mkdir(dirname(dst), { recursive: true });
+  // The destination folder is the caller's to create (src/store/folders.ts), never through a link.
   try {
     await link(src, dst);
   } catch (err) {
@@ -84,9 +85,11 @@ export async function moveNoClobber(src: string, dst: string): Promise<void> {
   await fsyncDir(dirname(src));
 }
 
-/** Move a folder (a task's `<id>.files/`) if it exists and the destination does not. */
+/**
+ * Move a folder (a task's `<id>.files/`) if it exists and the destination does not. The destination's
+ * parent must exist (the caller creates it).
+ */
 export async function moveDirIfPresent(src: string, dst: string): Promise<boolean> {
-  await mkdir(dirname(dst), { recursive: true });
   try {
     await mkdir(dst); // claims the name; rename over an empty folder is allowed, over a full one not
   } catch (err) {

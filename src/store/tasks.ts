@@ -5,11 +5,12 @@
 //   in two places with the same content, never in zero;
 // - a file that does not parse is never rewritten: the change is refused, naming the file and reason.
 
-import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type MailroomError, notFound, refused, usageError } from '../errors.js';
 import { isTaskId } from '../names.js';
 import { parseTask } from '../task/parse.js';
 import { moveDirIfPresent, moveNoClobber, TargetExistsError, writeFileAtomic } from './atomic.js';
+import { ensureFolder } from './folders.js';
 import { healInterruptedMove } from './heal.js';
 import type { Box, Layout } from './layout.js';
 import { type Locker, withLocks } from './lock.js';
@@ -116,7 +117,12 @@ export async function updateTask(
         if (dest !== before.path) await moveTaskFiles(ctx, before, change.moveTo!);
       };
       if (dest === before.path) await commit();
-      else await withLocks(ctx.locker, [dest], async () => commit());
+      else {
+        // The destination box may not exist yet (a far agent's boxes on the hub, say): its lock
+        // lives in it. Created as a real folder, never through a link.
+        await ensureFolder(ctx.layout, dirname(dest));
+        await withLocks(ctx.locker, [dest], async () => commit());
+      }
       const after: LoadedTask = {
         agent: change.moveTo?.agent ?? before.agent,
         box: change.moveTo?.box ?? before.box,
@@ -166,7 +172,7 @@ export async function createTaskFile(
   text: string,
 ): Promise<string> {
   const path = ctx.layout.taskPath(agent, box, id);
-  await mkdir(ctx.layout.boxDir(agent, box), { recursive: true });
+  await ensureFolder(ctx.layout, ctx.layout.boxDir(agent, box));
   await writeFileAtomic(path, text, { exclusive: true });
   return path;
 }

@@ -15,6 +15,8 @@ export type YamlParse =
   | { ok: false; problem: YamlProblem };
 
 const PARSE_OPTIONS = { version: '1.2', uniqueKeys: true, prettyErrors: false } as const;
+/** How many alias expansions a document may make (a guard against alias bombs). */
+const MAX_ALIAS_COUNT = 100;
 
 function lineAt(text: string, offset: number): number {
   let line = 1;
@@ -49,7 +51,20 @@ export function parseYaml(text: string): YamlParse {
     }
     return best;
   };
-  return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), lineOf };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // The library throws (a ReferenceError) for an alias bomb (`b: [*a, *a, ...]` nested a few
+    // levels, which expands exponentially) and for an alias to an anchor that is not set. Both are
+    // facts about the file: reported like any bad YAML, never a crash of whoever read it.
+    if (!(err instanceof Error)) throw err;
+    const message = /alias count/i.test(err.message)
+      ? `YAML aliases expand too much (at most ${MAX_ALIAS_COUNT})`
+      : (err.message.split('\n')[0] ?? 'YAML cannot be read');
+    return { ok: false, problem: { message } };
+  }
+  return { ok: true, value, lineOf };
 }
 
 /** Render a whole value as YAML (block style), lines ending with `eol`. */
