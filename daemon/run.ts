@@ -249,7 +249,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
       ? path.slice(mr.layout.agentsDir.length + 1)
       : '';
     const agent = under.split('/')[0];
-    if (agent) syncs.localChange(agent);
+    if (agent) syncs.localChange(agent, `agents/${under}`);
     if (hintTimer) return;
     hintTimer = setTimeout(() => {
       hintTimer = undefined;

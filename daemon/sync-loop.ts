@@ -7,13 +7,19 @@
 // gather, later changes never push a pending pass further out, and changes that arrive while a pass
 // runs get exactly one more pass right after it. A steady stream of changes therefore still syncs
 // about once per pass time (torture defect D9 was an unbounded trailing debounce).
+//
+// A pass is a full two-sided pass at the interval, after (re)connecting and whenever the fast path
+// declines; otherwise the paths reported as changed (by the watcher here, or by the far `mailroom
+// watch`) go through the fast path (src/sync/changed.ts), which touches only those tasks.
 
 import type { HostConfig } from '../src/config/schema.js';
 import { parseDurationMs } from '../src/duration.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { RemoteCommand } from '../src/ssh/connect.js';
+import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
+import type { Side } from '../src/sync/reconcile.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
 export const PUSH_GATHER_MS = 50;
@@ -38,6 +44,10 @@ interface HostLoop {
   running?: Promise<void>;
   again: boolean;
   failures: number;
+  /** Paths (relative to the root) reported changed on each side since the last pass began. */
+  pending: Record<Side, Set<string>>;
+  /** When the next full pass is due (epoch ms); 0 = at the next run. */
+  fullAt: number;
 }
 
 export class SyncLoops {
@@ -53,7 +63,13 @@ export class SyncLoops {
   start(): void {
     for (const name of Object.keys(this.mr.config.hosts)) {
       if (!this.hosts.has(name)) {
-        this.hosts.set(name, { name, again: false, failures: 0 });
+        this.hosts.set(name, {
+          name,
+          again: false,
+          failures: 0,
+          pending: { local: new Set(), remote: new Set() },
+          fullAt: 0,
+        });
         this.schedule(name, 0);
       }
     }
@@ -89,19 +105,21 @@ export class SyncLoops {
   }
 
   /** A change is wanted on `host` soon: during a pass, one more pass right after it. */
-  private soon(host: string, gatherMs: number): void {
+  private soon(host: string, gatherMs: number, side?: Side, path?: string): void {
     const loop = this.hosts.get(host);
     if (!loop) return;
+    if (side && path) loop.pending[side].add(path);
+    else if (side) loop.fullAt = 0; // a change somewhere, path unknown: a full pass
     // While the host is failing, the backoff decides; a change must not hammer a dead connection.
     if (loop.failures > 0) return;
     if (loop.running) loop.again = true;
     else this.schedule(host, gatherMs);
   }
 
-  /** A local change under agents/<agent>/: push to the host that agent lives on, soon. */
-  localChange(agent: string): void {
+  /** A local change at `path` (relative to the root) under agents/<agent>/: push it to that agent's host, soon. */
+  localChange(agent: string, path?: string): void {
     const host = this.mr.config.agents[agent]?.host;
-    if (host) this.soon(host, PUSH_GATHER_MS);
+    if (host) this.soon(host, PUSH_GATHER_MS, 'local', path);
   }
 
   private async run(name: string): Promise<void> {
@@ -124,20 +142,40 @@ export class SyncLoops {
             }
             throw err;
           });
+          loop.fullAt = 0;
           void this.follow(loop, config);
         }
-        const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
+        const pending = loop.pending;
+        loop.pending = { local: new Set(), remote: new Set() };
+        let full = Date.now() >= loop.fullAt;
+        if (process.env.MAILROOM_DEBUG_SYNC)
+          this.say(`sync ${name}: run full=${full} pending=${[...pending.local, ...pending.remote].join(',')}`);
+        for (const side of ['local', 'remote'] as const) {
+          if (full || pending[side].size === 0) continue;
+          const r = await syncChanged(this.mr, name, side, [...pending[side]], loop.link.endpoint);
+          if (r.kind === 'full') {
+            full = true;
+            if (process.env.MAILROOM_DEBUG_SYNC) this.say(`sync ${name}: full pass: ${r.reason}`);
+          }
+          else if (r.pushed + r.pulled > 0)
+            this.say(`sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged 0, deleted 0`);
+        }
+        if (full) {
+          loop.fullAt = Date.now() + this.intervalMs();
+          const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
+          const moved = r.pushed + r.pulled + r.merged + r.deleted;
+          if (moved > 0)
+            this.say(
+              `sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted}`,
+            );
+          for (const c of r.conflicts) this.say(`sync ${name}: conflict: ${c}`);
+        }
         if (loop.failures > 0) this.say(`sync with ${name} works again`);
         loop.failures = 0;
-        const moved = r.pushed + r.pulled + r.merged + r.deleted;
-        if (moved > 0)
-          this.say(
-            `sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted}`,
-          );
-        for (const c of r.conflicts) this.say(`sync ${name}: conflict: ${c}`);
-        this.reschedule(name, this.intervalMs());
+        this.reschedule(name, Math.max(0, loop.fullAt - Date.now()));
       } catch (err) {
         loop.failures++;
+        loop.fullAt = 0; // after a failure, only a full pass knows what is left to do
         const message = err instanceof Error ? err.message : String(err);
         if (loop.failures === 1 || loop.failures % 10 === 0)
           this.say(`sync with ${name} failed (attempt ${loop.failures}): ${message}`);
@@ -171,7 +209,8 @@ export class SyncLoops {
         if (line === 'ready') {
           ready = true;
           this.say(`following ${loop.name}: its changes are pulled as they happen`);
-        } else if (line.startsWith('changed ')) this.soon(loop.name, STREAM_GATHER_MS);
+        } else if (line.startsWith('changed '))
+          this.soon(loop.name, STREAM_GATHER_MS, 'remote', line.slice('changed '.length));
       });
     } catch {
       return; // the connection is going away; the reconnect starts a new follower

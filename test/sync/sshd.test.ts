@@ -174,6 +174,17 @@ describeWithSshd('mailroom sync over SSH', (sshd) => {
         async () => (await locations(hub)).get(id)?.join() === 'dispatch/inbox',
         15_000,
       );
+      // The far change came over by the fast path (only the changed task), not a full pass. (Its
+      // event is logged after the state is saved, which may be after the routing seen above.)
+      const fastPull = async () =>
+        (await readFile(join(hub, '.mailroom/events.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { type: string; fast?: boolean; pulled?: number })
+          .some((e) => e.type === 'sync.pass' && e.fast === true && (e.pulled ?? 0) >= 1);
+      await pollUntil('a fast-path pull in the event log', fastPull, 10_000).catch(async (err) => {
+        throw new Error(`${err}\n${daemon.output()}`);
+      });
     } finally {
       await daemon.stop();
       await writeFile(configPath, good);

@@ -1,0 +1,181 @@
+// A sync pass limited to the task files one side reported as changed (the daemon's watcher here, or
+// the far `mailroom watch`), so that a change reaches the other machine in the time of a few file
+// operations instead of a full two-sided scan (docs/sync.md, "Fast path").
+//
+// It handles only the plain case, and says so otherwise: one side changed a task, and the other
+// side's copy is exactly what both held after the last sync (the base), or the task is new and the
+// other side has no copy of that id anywhere. That is the case where the full reconcile would take
+// the changed side's version, and this pass applies it through the same applier (its locks and
+// content checks). Anything else (a delete, a change on both sides, a move on the other side, a plain
+// file, a task that does not parse, no base yet) returns `full`, and the caller runs a full pass,
+// which remains the only place where deletes, merges and conflicts are decided.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { localEndpoint } from '../endpoint/local.js';
+import { mapLimit } from '../endpoint/map-limit.js';
+import type { Mailroom } from '../mailroom.js';
+import { isAgentName, isTaskId } from '../names.js';
+import { placeRank } from '../store/heal.js';
+import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
+import { decodeTaskBytes, parseTask } from '../task/parse.js';
+import { applyPlan } from './apply.js';
+import { hostAgents } from './pass.js';
+import type { Side, TaskDecision } from './reconcile.js';
+import { type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import { loadSyncState, saveSyncState, syncDir } from './state.js';
+
+export type ChangedResult =
+  | { kind: 'done'; pushed: number; pulled: number; tasks: number }
+  | { kind: 'full'; reason: string };
+
+/** Only `agents/...` paths made of plain names (no `..`, no empty parts, no absolute path). */
+function isSafeRel(rel: string): boolean {
+  const parts = rel.split('/');
+  return (
+    parts.length >= 2 &&
+    parts[0] === 'agents' &&
+    parts.every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\0'))
+  );
+}
+
+/** A path from a watcher, relative to the root: `agents/<agent>/<box>/<id>.md`, or undefined. */
+function taskOf(rel: string): { agent: string; box: Box; id: string } | undefined {
+  const parts = rel.split('/');
+  if (parts.length !== 4 || parts[0] !== 'agents') return undefined;
+  const [, agent, box, name] = parts as [string, string, string, string];
+  if (!isAgentName(agent) || !(BOXES as readonly string[]).includes(box)) return undefined;
+  if (!name.endsWith('.md') || isIgnoredName(name)) return undefined;
+  const id = name.slice(0, -3);
+  return isTaskId(id) ? { agent, box: box as Box, id } : undefined;
+}
+
+/** The copies of task `id` in the given agents' boxes on one side, read and hashed. */
+async function copiesOf(
+  ep: Endpoint,
+  id: string,
+  agents: readonly string[],
+): Promise<ScannedTask[] | string> {
+  const places = agents.flatMap((agent) => BOXES.map((box) => ({ agent, box })));
+  const found = await mapLimit(places, 16, async ({ agent, box }) => {
+    const path = taskPath(id, `${agent}/${box}`);
+    const st = await ep.stat(path);
+    return st ? { agent, box, path, kind: st.kind } : undefined;
+  });
+  const out: ScannedTask[] = [];
+  for (const f of found) {
+    if (!f) continue;
+    if (f.kind !== 'file') return `${f.path} on ${ep.label} is not a plain file`;
+    const bytes = await ep.readFile(f.path);
+    const decoded = decodeTaskBytes(bytes);
+    const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
+    if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;
+    const rank = placeRank(parsed.value.task, f.agent, f.box);
+    out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: sha256(bytes), rank });
+  }
+  return out;
+}
+
+const scanOf = (tasks: ScannedTask[]): SideScan => ({
+  tasks: new Map(tasks.map((t) => [t.id, t])),
+  files: new Map(),
+  cache: {},
+  problems: [],
+  reads: tasks.length,
+});
+
+/**
+ * Sync the tasks at `paths` (relative to the root), changed on `side`, with `host`. The far side must
+ * be open already (the daemon's connection). Holds the host's sync lock, like a full pass.
+ */
+export async function syncChanged(
+  mr: Mailroom,
+  host: string,
+  side: Side,
+  paths: readonly string[],
+  remote: Endpoint,
+): Promise<ChangedResult> {
+  const agents = hostAgents(mr, host);
+  const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
+  const ep = (s: Side) => (s === 'local' ? local : remote);
+  const ids = new Set<string>();
+  for (const p of paths) {
+    const t = taskOf(p);
+    if (t) {
+      if (!agents.includes(t.agent)) return { kind: 'full', reason: `${p} is not in ${host}'s folders` };
+      ids.add(t.id);
+      continue;
+    }
+    // Temp files and lock folders of a write in progress are not changes; nor is a folder (a box,
+    // an agent's folder, a `<id>.files/`): watchers report a folder when its entries change, and
+    // the entries are reported themselves. Anything else (AGENT.md, a result file) is a full pass.
+    const name = p.split('/').pop() ?? '';
+    if (isIgnoredName(name) || name.endsWith('.lock')) continue;
+    if (!isSafeRel(p)) return { kind: 'full', reason: `${JSON.stringify(p)} is not a path in the root` };
+    const st = await ep(side).stat(p);
+    if (st?.kind === 'dir') continue;
+    // A task's result folder that came and went (created empty, then moved with its task).
+    if (!st && name.endsWith('.files') && taskOf(`${p.slice(0, -'.files'.length)}.md`)) continue;
+    return { kind: 'full', reason: `${p} is not a task file` };
+  }
+  if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+
+  const other: Side = side === 'local' ? 'remote' : 'local';
+  // On this machine a task may also sit outside the host's folders (routed home, escalated): a new
+  // far id is new only if no agent here holds it.
+  const everyAgentHere = Object.keys(mr.config.agents).sort();
+
+  await mkdir(syncDir(mr), { recursive: true });
+  return mr.locker(join(syncDir(mr), host), async () => {
+    const state = await loadSyncState(mr, host);
+    if (!state.base) return { kind: 'full', reason: 'no sync yet' };
+    const base = state.base;
+    const decisions: TaskDecision[] = [];
+    const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
+    for (const id of ids) {
+      const b = base.tasks[id];
+      const mine = await copiesOf(ep(side), id, agents);
+      if (typeof mine === 'string') return { kind: 'full', reason: mine };
+      if (mine.length === 0 && !b) continue; // gone from a side that never synced it: an echo of a delete
+      if (mine.length !== 1) return { kind: 'full', reason: `task ${id}: ${mine.length} copies on ${side}` };
+      const changed = mine[0]!;
+      const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? everyAgentHere : agents;
+      const theirs = await copiesOf(ep(other), id, theirAgents);
+      if (typeof theirs === 'string') return { kind: 'full', reason: theirs };
+      if (b) {
+        const t = theirs[0];
+        if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
+          return { kind: 'full', reason: `task ${id} changed on both sides, or moved, since the last sync` };
+      } else if (theirs.length > 0) {
+        return { kind: 'full', reason: `task ${id} is new here and exists there` };
+      }
+      if (b && changed.loc === b.loc && changed.hash === b.hash) continue; // nothing new (an echo)
+      scans[side].push(changed);
+      scans[other].push(...theirs);
+      decisions.push({ kind: 'take', id, from: side, loc: changed.loc });
+    }
+    if (decisions.length === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+    const applied = await applyPlan(
+      {
+        local,
+        remote,
+        host,
+        scans: { local: scanOf(scans.local), remote: scanOf(scans.remote) },
+        state,
+        now: mr.now,
+        checkpoint: async () => {},
+      },
+      { tasks: decisions, files: [] },
+    );
+    // The changed side's scan record is stale now (its size or mtime moved): the next full pass
+    // re-reads those files rather than trusting a cached hash.
+    for (const t of scans[side]) delete state[side][t.path];
+    await saveSyncState(mr, state);
+    if (applied.problems.length > 0)
+      return { kind: 'full', reason: applied.problems.map((p) => `${p.path}: ${p.reason}`).join('; ') };
+    if (applied.pushed + applied.pulled > 0)
+      await mr.log({ type: 'sync.pass', host, pushed: applied.pushed, pulled: applied.pulled, fast: true });
+    return { kind: 'done', pushed: applied.pushed, pulled: applied.pulled, tasks: decisions.length };
+  });
+}

@@ -1,0 +1,163 @@
+// The fast path (src/sync/changed.ts) on two real folders: it must do exactly what a full pass would
+// in the plain case (and leave the state so that the next full pass has nothing to do), and decline
+// (`full`, nothing written) in every other case.
+
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { localEndpoint } from '../../src/endpoint/local.js';
+import { openMailroom } from '../../src/mailroom.js';
+import { syncChanged } from '../../src/sync/changed.js';
+import { syncHost } from '../../src/sync/pass.js';
+import type { Side } from '../../src/sync/reconcile.js';
+import { runCli, tempDir } from '../support/cli.js';
+import { locations } from '../support/daemon.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let hub: string;
+let far: string;
+
+beforeEach(async () => {
+  tmp = await tempDir();
+  hub = join(tmp.dir, 'hub');
+  far = join(tmp.dir, 'far');
+  for (const args of [
+    ['init', hub],
+    ['--root', hub, 'host', 'add', 'vps', 'deploy@203.0.113.7', '--root', far],
+    ['agent', 'add', 'research', '--host', 'vps', '--root', hub],
+    ['agent', 'add', 'writer', '--host', 'vps', '--root', hub],
+    ['init', far],
+    ['agent', 'add', 'research', '--root', far],
+    ['agent', 'add', 'writer', '--root', far],
+  ]) {
+    const r = await runCli(args);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  }
+});
+afterEach(async () => tmp.cleanup());
+
+const full = async () => syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
+const fast = async (side: Side, paths: string[]) =>
+  syncChanged(await openMailroom(hub), 'vps', side, paths, localEndpoint(far));
+const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);
+const send = async (to = 'research') =>
+  (await cli(hub, ['send', to, 'A task', '--as', 'dispatch'])).stdout.trim();
+const inbox = (id: string, agent = 'research') => `agents/${agent}/inbox/${id}.md`;
+const read = (root: string, rel: string) => readFile(join(root, rel), 'utf8');
+const nothingLeft = async () => {
+  const r = await full();
+  expect(r.pushed + r.pulled + r.merged + r.deleted, JSON.stringify(r.plan)).toBe(0);
+};
+
+describe('sync fast path', () => {
+  it('pushes a hub edit and pulls a far edit exactly as a full pass would', async () => {
+    const id = await send();
+    await full();
+    const text = await read(hub, inbox(id));
+    await writeFile(join(hub, inbox(id)), text.replace('priority: normal', 'priority: high'));
+    expect(await fast('local', [inbox(id)])).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
+    await nothingLeft();
+
+    expect((await cli(far, ['ack', id])).code).toBe(0);
+    expect(await fast('remote', [inbox(id)])).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
+    expect(await read(hub, inbox(id))).toMatch(/state: acked/);
+    await nothingLeft();
+  });
+
+  it('a move on one side (finished into the outbox) is carried over, old copy removed', async () => {
+    const id = await send();
+    await full();
+    for (const args of [
+      ['ack', id],
+      ['start', id],
+      ['done', id, '--result', 'ok'],
+    ])
+      expect((await cli(far, args)).code).toBe(0);
+    const outbox = `agents/research/outbox/${id}.md`;
+    const r = await fast('remote', [inbox(id), outbox]);
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect((await locations(hub)).get(id)).toEqual(['research/outbox']);
+    expect(await read(hub, outbox)).toBe(await read(far, outbox));
+    await nothingLeft();
+  });
+
+  it('a new task is pushed; an echo of what was just synced does nothing', async () => {
+    await full();
+    const id = await send('writer');
+    expect(await fast('local', [inbox(id, 'writer')])).toMatchObject({ kind: 'done', pushed: 1 });
+    expect(await read(far, inbox(id, 'writer'))).toBe(await read(hub, inbox(id, 'writer')));
+    // the far watcher reports the file just written there: nothing to do
+    expect(await fast('remote', [inbox(id, 'writer')])).toEqual({
+      kind: 'done',
+      pushed: 0,
+      pulled: 0,
+      tasks: 0,
+    });
+    await nothingLeft();
+  });
+
+  it('declines, changing nothing, whenever the full reconcile has something to decide', async () => {
+    const a = await send();
+    const b = await send();
+    const c = await send();
+    await full();
+    const before = async () => ({ hub: await locations(hub), far: await locations(far) });
+
+    // both sides changed
+    await writeFile(
+      join(hub, inbox(a)),
+      (await read(hub, inbox(a))).replace('priority: normal', 'priority: high'),
+    );
+    expect((await cli(far, ['ack', a])).code).toBe(0);
+    const farA = await read(far, inbox(a));
+    expect(await fast('local', [inbox(a)])).toMatchObject({ kind: 'full' });
+    expect(await read(far, inbox(a))).toBe(farA);
+
+    // deleted on the changed side
+    const snapshot = await before();
+    await unlink(join(hub, inbox(b)));
+    expect(await fast('local', [inbox(b)])).toMatchObject({ kind: 'full' });
+    expect((await locations(far)).get(b)).toEqual(snapshot.far.get(b));
+
+    // moved on the other side since the last sync
+    await rename(join(far, inbox(c)), join(far, `agents/writer/inbox/${c}.md`));
+    await writeFile(
+      join(hub, inbox(c)),
+      (await read(hub, inbox(c))).replace('priority: normal', 'priority: low'),
+    );
+    expect(await fast('local', [inbox(c)])).toMatchObject({ kind: 'full' });
+    expect((await locations(far)).get(c)).toEqual(['writer/inbox']);
+
+    // not a task file; not this host's agent
+    expect(await fast('local', ['agents/research/AGENT.md'])).toMatchObject({ kind: 'full' });
+    expect(await fast('local', [inbox('x', 'dispatch')])).toMatchObject({ kind: 'full' });
+    // a hostile path is never stat'ed or used: a full pass (which checks every name) decides
+    expect(await fast('remote', ['agents/../../etc/passwd'])).toMatchObject({ kind: 'full' });
+    // a folder (a box, a result folder that came and went) is no change by itself
+    expect(await fast('local', ['agents/research/inbox', `agents/research/outbox/${a}.files`])).toEqual({
+      kind: 'done',
+      pushed: 0,
+      pulled: 0,
+      tasks: 0,
+    });
+    // a temp file of a write in progress is no change at all
+    expect(await fast('local', [`agents/research/inbox/.${a}.md.tmp-1-ab`])).toEqual({
+      kind: 'done',
+      pushed: 0,
+      pulled: 0,
+      tasks: 0,
+    });
+  });
+
+  it('declines a new id that the other side already holds, and before the first full pass', async () => {
+    const id = await send();
+    expect(await fast('local', [inbox(id)])).toMatchObject({ kind: 'full', reason: 'no sync yet' });
+    await full();
+    const twin = await send('writer');
+    await writeFile(join(far, inbox(twin)), await read(hub, inbox(twin, 'writer')));
+    expect(await fast('local', [inbox(twin, 'writer')])).toMatchObject({ kind: 'full' });
+    expect((await locations(far)).get(twin)).toEqual(['research/inbox']);
+  });
+});
