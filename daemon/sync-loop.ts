@@ -148,16 +148,15 @@ export class SyncLoops {
         const pending = loop.pending;
         loop.pending = { local: new Set(), remote: new Set() };
         let full = Date.now() >= loop.fullAt;
-        if (process.env.MAILROOM_DEBUG_SYNC)
-          this.say(`sync ${name}: run full=${full} pending=${[...pending.local, ...pending.remote].join(',')}`);
+
         for (const side of ['local', 'remote'] as const) {
           if (full || pending[side].size === 0) continue;
           const r = await syncChanged(this.mr, name, side, [...pending[side]], loop.link.endpoint);
           if (r.kind === 'full') {
             full = true;
+            // Why the fast path declined, for a person tuning a busy mailroom (docs/sync.md).
             if (process.env.MAILROOM_DEBUG_SYNC) this.say(`sync ${name}: full pass: ${r.reason}`);
-          }
-          else if (r.pushed + r.pulled > 0)
+          } else if (r.pushed + r.pulled > 0)
             this.say(`sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged 0, deleted 0`);
         }
         if (full) {
