@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { sftpEndpoint } from '../src/endpoint/sftp.js';
 import { openMailroom } from '../src/mailroom.js';
 import type { SftpSession } from '../src/ssh/sftp-session.js';
+import { syncChanged } from '../src/sync/changed.js';
 import { openHost } from '../src/sync/connect-host.js';
 import { type SyncReport, syncHost } from '../src/sync/pass.js';
 import { rsyncTree, type SshTarget, sshTrue } from './far-tools.js';
@@ -47,7 +48,7 @@ export interface SyncFigures {
   warnings: string[];
 }
 
-type Kind = 'daemonPass' | 'oneShot' | 'rsync' | 'unison';
+type Kind = 'daemonPass' | 'daemonFast' | 'oneShot' | 'rsync' | 'unison';
 /** Per tool; unison only when it is installed. */
 export type ToolSamples = Record<Exclude<Kind, 'unison'>, Samples> & { unison: Samples | undefined };
 
@@ -114,7 +115,13 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
       await delay(2_100);
     }
 
-    const samples: Record<Kind, number[]> = { daemonPass: [], oneShot: [], rsync: [], unison: [] };
+    const samples: Record<Kind, number[]> = {
+      daemonPass: [],
+      daemonFast: [],
+      oneShot: [],
+      rsync: [],
+      unison: [],
+    };
     const reads: { incremental: SyncReport['reads'][]; noop: SyncReport['reads'][] } = {
       incremental: [],
       noop: [],
@@ -150,7 +157,13 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
 
     // No-op rounds first: the check pass just found nothing to re-read, so these are true no-ops.
     o.say('no-op rounds...');
-    const noop: Record<Kind, number[]> = { daemonPass: [], oneShot: [], rsync: [], unison: [] };
+    const noop: Record<Kind, number[]> = {
+      daemonPass: [],
+      daemonFast: [],
+      oneShot: [],
+      rsync: [],
+      unison: [],
+    };
     await sampleUnderBudget(o.reps, o.budget.noop(), async () => {
       const { ms, value } = await timed(daemonPass);
       noop.daemonPass.push(ms);
@@ -168,8 +181,21 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
     o.say(`incremental rounds (${o.changed} of ${o.hub.tasks.length} tasks changed per round)...`);
     let round = 1;
     await sampleUnderBudget(o.reps, o.budget.incremental(), async () => {
-      for (const kind of ['daemonPass', 'oneShot'] as const) {
-        await changeTasks(o.hub, spread(o.hub, o.changed, round, o.reserved), ++round);
+      for (const kind of ['daemonPass', 'daemonFast', 'oneShot'] as const) {
+        const which = spread(o.hub, o.changed, round, o.reserved);
+        await changeTasks(o.hub, which, ++round);
+        if (kind === 'daemonFast') {
+          // What the daemon runs when its watcher reports these K files: the fast path.
+          const paths = which.map((n) => {
+            const t = o.hub.tasks[n]!;
+            return `agents/${t.agent}/inbox/${t.id}.md`;
+          });
+          const { ms, value } = await timed(() => syncChanged(mr, HOST, 'local', paths, link.endpoint));
+          if (value.kind !== 'done' || value.pushed !== o.changed)
+            warnings.push(`daemon fast path: ${JSON.stringify(value)}, expected ${o.changed} pushed`);
+          samples.daemonFast.push(ms);
+          continue; // rsync and unison run after the other two kinds, as before
+        }
         if (kind === 'daemonPass') {
           const { ms, value } = await timed(daemonPass);
           if (value.pushed !== o.changed)
@@ -184,6 +210,7 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
 
     const pick = (s: Record<Kind, number[]>): ToolSamples => ({
       daemonPass: summarise(s.daemonPass),
+      daemonFast: summarise(s.daemonFast),
       oneShot: summarise(s.oneShot),
       rsync: summarise(s.rsync),
       unison: o.unison ? summarise(s.unison) : undefined,
