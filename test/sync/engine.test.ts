@@ -182,6 +182,17 @@ describe('sync between a hub and a far folder', () => {
     expect((await task(far, 'agents/research/inbox/hub-own.md')).title).toBe('theirs');
   });
 
+  it('a task deleted on both sides leaves the sync state: it is not looked for again', async () => {
+    const id = (await cli(hub, ['send', 'research', 'gone'])).stdout.trim();
+    await sync();
+    await rm(join(hub, `agents/research/inbox/${id}.md`));
+    await rm(join(far, `agents/research/inbox/${id}.md`));
+    const r = await sync();
+    expect(r.deleted + r.pushed + r.pulled).toBe(0);
+    const state = JSON.parse(await readFile(join(hub, '.mailroom/sync/vps.json'), 'utf8'));
+    expect(Object.keys(state.base.tasks)).not.toContain(id);
+  });
+
   it('a conflicting plain file keeps both versions', async () => {
     await sync();
     await writeFile(join(hub, 'agents/research/AGENT.md'), 'hub version\n');
