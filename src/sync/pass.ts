@@ -168,6 +168,10 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
       state.local = localScan.cache;
       state.remote = remoteScan.cache;
+      // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
+      // again on every pass. Without one, a copy that reappears is copied, never deleted.
+      for (const id of Object.keys(state.base?.tasks ?? {}))
+        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id)) delete state.base!.tasks[id];
       const applied = await applyPlan(
         {
           local,

@@ -158,7 +158,8 @@ function decideAway(id: string, base: TaskVersion | undefined, r: TaskVersion, e
       kind: 'keep',
       reason:
         `task ${id} is at ${e.loc} on this machine and at ${r.loc} on the far host with different ` +
-        `content, and was never synced with that host: both copies are left alone; keep one by hand`,
+        `content, and this machine has no record of syncing it with that host: both copies are left ` +
+        `alone; keep one by hand (delete the other, or give it a new id)`,
     };
   }
   return { id, kind: 'fold', loc: e.loc };

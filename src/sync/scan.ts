@@ -122,6 +122,10 @@ async function readTaskAt(
  * Where this side holds the `wanted` ids OUTSIDE the given agents' folders (a task the daemon routed
  * home, escalated or archived elsewhere): names are listed, only wanted ids are read. Links are
  * never followed. Of two copies the one further along wins.
+ *
+ * A move is link-then-unlink, so a listing of its source box before its destination box always sees
+ * it; boxes are listed in the order tasks move through them (inbox, outbox, archive), and ids still
+ * missing are looked for once more (a move between agents' boxes listed in the other order).
  */
 export async function scanElsewhere(
   ep: Endpoint,
@@ -129,25 +133,30 @@ export async function scanElsewhere(
   wanted: ReadonlySet<string>,
 ): Promise<Map<string, ScannedTask>> {
   const out = new Map<string, ScannedTask>();
-  if (wanted.size === 0) return out;
-  const hits: { path: string; task: { id: string; agent: string; box: Box } }[] = [];
-  for (const a of await ep.list('agents')) {
-    if (a.kind !== 'dir' || agents.includes(a.name) || !isAgentName(a.name)) continue;
-    for (const b of await ep.list(`agents/${a.name}`)) {
-      if (b.kind !== 'dir' || !(BOXES as readonly string[]).includes(b.name)) continue;
-      const dir = `agents/${a.name}/${b.name}`;
-      for (const f of await ep.list(dir)) {
-        const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
-        if (f.kind === 'file' && wanted.has(id) && isTaskId(id))
-          hits.push({ path: `${dir}/${f.name}`, task: { id, agent: a.name, box: b.name as Box } });
+  let missing = new Set(wanted);
+  for (let look = 0; look < 2 && missing.size > 0; look++) {
+    const hits: { path: string; task: { id: string; agent: string; box: Box } }[] = [];
+    for (const a of await ep.list('agents')) {
+      if (a.kind !== 'dir' || agents.includes(a.name) || !isAgentName(a.name)) continue;
+      const boxes = new Set(
+        (await ep.list(`agents/${a.name}`)).filter((b) => b.kind === 'dir').map((b) => b.name),
+      );
+      for (const box of BOXES.filter((b) => boxes.has(b))) {
+        const dir = `agents/${a.name}/${box}`;
+        for (const f of await ep.list(dir)) {
+          const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
+          if (f.kind === 'file' && missing.has(id) && isTaskId(id))
+            hits.push({ path: `${dir}/${f.name}`, task: { id, agent: a.name, box } });
+        }
       }
     }
+    await mapLimit(hits, 16, async (h) => {
+      const t = await readTaskAt(ep, h.path, h.task).catch(() => undefined);
+      const existing = t && out.get(t.id);
+      if (t && (!existing || t.rank > existing.rank)) out.set(t.id, t);
+    });
+    missing = new Set([...missing].filter((id) => !out.has(id)));
   }
-  await mapLimit(hits, 16, async (h) => {
-    const t = await readTaskAt(ep, h.path, h.task).catch(() => undefined);
-    const existing = t && out.get(t.id);
-    if (t && (!existing || t.rank > existing.rank)) out.set(t.id, t);
-  });
   return out;
 }
 

@@ -166,6 +166,33 @@ describe('sync between a hub and a far folder', () => {
     );
   });
 
+  it("a far task reusing the id of a hub task outside the host's folders touches neither copy", async () => {
+    const mine =
+      '---\nid: hub-own\ntitle: mine\nfrom: human\nto: dispatch\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\nThe hub copy.\n';
+    await mkdir(join(hub, 'agents/dispatch/inbox'), { recursive: true });
+    await writeFile(join(hub, 'agents/dispatch/inbox/hub-own.md'), mine);
+    await writeFile(
+      join(far, 'agents/research/inbox/hub-own.md'),
+      '---\nid: hub-own\ntitle: theirs\nfrom: dispatch\nto: research\nstate: queued\ncreated: 2026-11-22T10:15:00Z\n---\nReplaced.\n',
+    );
+    const r = await sync();
+    expect(r.problems.map((p) => p.reason).join('\n')).toMatch(/hub-own is at dispatch\/inbox .* left alone/);
+    expect(await readFile(join(hub, 'agents/dispatch/inbox/hub-own.md'), 'utf8')).toBe(mine);
+    expect((await locations(hub)).get('hub-own')).toEqual(['dispatch/inbox']);
+    expect((await task(far, 'agents/research/inbox/hub-own.md')).title).toBe('theirs');
+  });
+
+  it('a task deleted on both sides leaves the sync state: it is not looked for again', async () => {
+    const id = (await cli(hub, ['send', 'research', 'gone'])).stdout.trim();
+    await sync();
+    await rm(join(hub, `agents/research/inbox/${id}.md`));
+    await rm(join(far, `agents/research/inbox/${id}.md`));
+    const r = await sync();
+    expect(r.deleted + r.pushed + r.pulled).toBe(0);
+    const state = JSON.parse(await readFile(join(hub, '.mailroom/sync/vps.json'), 'utf8'));
+    expect(Object.keys(state.base.tasks)).not.toContain(id);
+  });
+
   it('a conflicting plain file keeps both versions', async () => {
     await sync();
     await writeFile(join(hub, 'agents/research/AGENT.md'), 'hub version\n');

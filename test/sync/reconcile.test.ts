@@ -184,7 +184,8 @@ describe('reconcile: a task this machine holds outside the host folders', () => 
     const [kind, a] = expected.split(' ');
     const d = reconcile(inputs).tasks[0];
     if (kind === 'fold') expect(d).toEqual({ id: 't1', kind: 'fold', loc: PLACES[a!]!.loc });
-    else if (kind === 'keep') expect(d).toMatchObject({ id: 't1', kind: 'keep', reason: /never synced/ });
+    else if (kind === 'keep')
+      expect(d).toMatchObject({ id: 't1', kind: 'keep', reason: /no record of syncing it/ });
     else expect(d).toEqual(taskDecision(expected));
   });
 

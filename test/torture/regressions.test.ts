@@ -86,6 +86,13 @@ describe('defects found by the torture, in sync and routing', () => {
     const r = await sync(); // TODAY: refused, "12 of the 12 tasks and files on the far host would be deleted"
     expect(r.deleted).toBe(12);
     for (const id of ids) expect(await where(far, id)).toEqual([]);
+    // The guard still stands for tasks missing from the whole hub (an emptied folder).
+    const more = Array.from({ length: 12 }, (_, i) => `d1-more-${i}`);
+    for (const id of more) await send(id);
+    await sync();
+    for (const id of more) await rm(join(hub, `agents/r0/inbox/${id}.md`));
+    await expect(sync()).rejects.toThrow(/12 of the 12 tasks and files on the far host would be deleted/);
+    for (const id of more) expect(await where(far, id)).toEqual([`agents/r0/inbox/${id}.md`]);
   });
 
   // D2 (S1): a sync pass killed after it pulled a finished task but before it saved the sync state;
