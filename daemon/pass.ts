@@ -15,9 +15,10 @@ import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { isTaskId } from '../src/names.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
+import { listFolder } from '../src/store/folders.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
-import { type LoadedTask, readdirOrEmpty, type TaskRef } from '../src/store/scan.js';
+import type { LoadedTask, TaskRef } from '../src/store/scan.js';
 import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, parseTask } from '../src/task/parse.js';
@@ -131,7 +132,27 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   for (const agent of watchedAgents(mr)) {
     for (const box of WATCHED_BOXES) {
       const dir = mr.layout.boxDir(agent, box);
-      for (const { name } of await readdirOrEmpty(dir)) {
+      // A box reached through a link (or an agent folder, or agents/, that is one) is reported once
+      // and left alone: nothing in it is completed, moved or given a sidecar.
+      const listed = await listFolder(mr.layout, dir);
+      if (listed.problem) {
+        const p = listed.problem;
+        if (!seenPaths.has(p.path)) {
+          seenPaths.add(p.path);
+          out.problems.push({ path: p.rel, reason: p.reason });
+          await state.reports.report(
+            p.path,
+            Buffer.from(`folder: ${p.reason}`),
+            `${p.reason}; ${p.hint}`,
+            undefined,
+            {
+              folder: true,
+            },
+          );
+        }
+        continue;
+      }
+      for (const { name } of listed.entries) {
         if (box === 'inbox' && DROPPED.test(name)) {
           await catchLateWrites(mr, join(dir, name), seen, now).catch((err) =>
             out.problems.push({ path: mr.layout.rel(join(dir, name)), reason: String(err) }),

@@ -270,17 +270,64 @@ describe('defects found by the torture, without SSH', () => {
   // linked to a folder outside the root, the daemon "completes" every .md file there (rewriting files
   // outside the root, and leaving sidecars there), routes finished tasks out of a linked outbox
   // (removing them from outside), and `mailroom send` writes new tasks outside the root.
-  it.fails('D7: a box folder that links outside the root is refused, not followed', async () => {
+  it('D7: a box folder that links outside the root is refused, not followed', async () => {
     const outside = join(tmp.dir, 'outside');
-    await mkdir(outside);
+    await mkdir(join(outside, 'out'), { recursive: true });
     await writeFile(join(outside, 'notes.md'), 'My private notes, not a task.\n');
+    const finished = taskText({ id: 'far-done', from: 'r0', to: 'dispatch', state: 'done' }, 'x\n');
+    await writeFile(join(outside, 'out/far-done.md'), finished);
     await rm(join(hub, 'agents/human/inbox'), { recursive: true });
     await symlink(outside, join(hub, 'agents/human/inbox'));
+    await rm(join(hub, 'agents/dispatch/outbox'), { recursive: true });
+    await symlink(join(outside, 'out'), join(hub, 'agents/dispatch/outbox'));
     const before = await readFile(join(outside, 'notes.md'), 'utf8');
     await utimes(join(outside, 'notes.md'), new Date(Date.now() - 5000), new Date(Date.now() - 5000));
-    await daemonPass();
-    expect(await readFile(join(outside, 'notes.md'), 'utf8')).toBe(before); // TODAY: made into a task
-    expect(await readdir(outside)).toEqual(['notes.md']);
+    const daemon: PassState = { reports: new ReportBook(hubMr), known: new Map() };
+    const outcome = await daemonPass(daemon);
+    await daemonPass(daemon);
+    expect(await readFile(join(outside, 'notes.md'), 'utf8')).toBe(before); // was: made into a task
+    expect((await readdir(outside)).sort()).toEqual(['notes.md', 'out']);
+    expect(await readdir(join(outside, 'out'))).toEqual(['far-done.md']); // was: routed out of it
+    expect(await readdir(join(hub, 'agents/r0/inbox')).catch(() => [])).toEqual([]);
+    // Reported once per folder (an event, a problem of the pass, a sidecar beside the link).
+    const refused = (await readEvents(hub)).filter((e) => e.type === 'folder.refused');
+    expect(refused.map((e) => e.path).sort()).toEqual(['agents/dispatch/outbox', 'agents/human/inbox']);
+    expect(refused[0]!.reason).toMatch(/symbolic link where a folder should be; .*mkdir/);
+    expect(outcome.problems.map((p) => p.path).sort()).toEqual([
+      'agents/dispatch/outbox',
+      'agents/human/inbox',
+    ]);
+    expect(await readFile(join(hub, 'agents/human/inbox.error.txt'), 'utf8')).toMatch(/never follows links/);
+    // Commands neither write through it nor list through it.
+    const send = await runCli(['send', 'human', 'into a linked inbox', '--root', hub]);
+    expect(send.code).toBe(3);
+    expect(send.stderr).toMatch(/agents\/human\/inbox: symbolic link where a folder should be/);
+    expect(await readdir(outside)).toEqual(['notes.md', 'out']);
+    const ls = await runCli(['ls', '--root', hub]);
+    expect(ls.stderr).toMatch(/agents\/human\/inbox: symbolic link/);
+    expect(ls.stdout).not.toMatch(/far-done/);
+    // An agent folder that is a link is refused the same way.
+    await rm(join(hub, 'agents/human'), { recursive: true });
+    await symlink(outside, join(hub, 'agents/human'));
+    await expect(createTaskFile(hubMr, 'human', 'inbox', 'x1', 'x')).rejects.toThrow(
+      /^agents\/human: symbolic link/,
+    );
+    // Fixed: the report goes, sidecar and all.
+    await rm(join(hub, 'agents/human'));
+    await rm(join(hub, 'agents/dispatch/outbox'));
+    await mkdir(join(hub, 'agents/human/inbox'), { recursive: true });
+    await mkdir(join(hub, 'agents/dispatch/outbox'));
+    const mr = await openMailroom(hub);
+    const state = { reports: new ReportBook(mr), known: new Map() };
+    await state.reports.load(['dispatch', 'human']); // as a restarted daemon does
+    expect(state.reports.open.size).toBe(1); // the outbox's sidecar is still there; human's went with the folder
+    await runPass(mr, state);
+    expect(state.reports.open.size).toBe(0);
+    expect((await readEvents(hub)).filter((e) => e.type === 'folder.fixed').map((e) => e.path)).toEqual([
+      'agents/dispatch/outbox',
+    ]);
+    expect(await readdir(join(hub, 'agents/dispatch'))).not.toContain('outbox.error.txt');
+    expect(await readdir(outside)).toEqual(['notes.md', 'out']);
   });
 });
 
