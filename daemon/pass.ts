@@ -19,7 +19,7 @@ import { listFolder } from '../src/store/folders.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
 import type { LoadedTask, TaskRef } from '../src/store/scan.js';
-import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
+import { createTaskFile, TargetExistsError, TaskExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, parseTask } from '../src/task/parse.js';
 import { completeDroppedFile } from './complete.js';
@@ -80,6 +80,12 @@ export interface PassState {
   seen?: Map<string, { size: number; mtimeMs: number; since: number }>;
   /** id -> last legal state seen (persisted by the caller). */
   known: Map<string, KnownState>;
+  /**
+   * path -> a task there that could not be moved because its destination holds another copy, with
+   * the content it had then. It is not tried again (nor logged again) until its content changes or
+   * the destination is freed, so a duplicate costs one lstat per pass, not a move attempt.
+   */
+  unroutable?: Map<string, { hash: string; dest: string }>;
 }
 
 export interface PassOutcome {
@@ -198,6 +204,8 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     if (!seenPaths.has(path)) await state.reports.clear(path, 'gone');
   }
   for (const path of [...seen.keys()]) if (!seenPaths.has(path)) seen.delete(path);
+  state.unroutable ??= new Map();
+  for (const path of [...state.unroutable.keys()]) if (!seenPaths.has(path)) state.unroutable.delete(path);
 
   const ids = new Map<string, Entry[]>();
   for (const e of entries) ids.set(e.id, [...(ids.get(e.id) ?? []), e]);
@@ -283,7 +291,7 @@ async function handleEntry(
     task.from !== task.to &&
     (task.state === 'done' || task.state === 'failed')
   ) {
-    await moveAs(mr, loaded, 'outbox', e.agent, 'task.moved');
+    if (!(await moveOrHold(mr, state, loaded, e.bytes, 'outbox', e.agent, 'task.moved', out))) return;
     out.moved++;
     if (task.state !== 'done') return;
     loaded.box = 'outbox';
@@ -296,12 +304,65 @@ async function handleEntry(
         reason: `cannot route: sender "${task.from}" is not a configured agent`,
       });
     } else {
-      await moveAs(mr, loaded, 'inbox', task.from, 'task.routed');
+      if (!(await moveOrHold(mr, state, loaded, e.bytes, 'inbox', task.from, 'task.routed', out))) return;
       out.routed++;
       return;
     }
   }
   out.tasks.push(loaded);
+}
+
+/**
+ * Move a task as moveAs does, unless its destination holds another copy: then the task stays, the
+ * duplicate is logged once (`task.unroutable`) and is a problem of every pass, and the move is not
+ * tried again until the task's content changes or the destination is freed. Returns whether it moved.
+ */
+async function moveOrHold(
+  mr: Mailroom,
+  state: PassState,
+  t: LoadedTask,
+  bytes: Buffer,
+  box: Box,
+  agent: string,
+  type: string,
+  out: PassOutcome,
+): Promise<boolean> {
+  state.unroutable ??= new Map();
+  const held = state.unroutable;
+  const hash = contentHash(bytes);
+  const blocked = held.get(t.path);
+  const problem = (dest: string) =>
+    out.problems.push({
+      path: mr.layout.rel(t.path),
+      reason: `cannot move task ${t.id}: ${mr.layout.rel(dest)} already exists (two copies; compare them and remove the stale one)`,
+    });
+  if (
+    blocked?.hash === hash &&
+    (await lstat(blocked.dest).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    problem(blocked.dest);
+    return false;
+  }
+  try {
+    await moveAs(mr, t, box, agent, type);
+    held.delete(t.path);
+    return true;
+  } catch (err) {
+    if (!(err instanceof TaskExistsError)) throw err;
+    held.set(t.path, { hash, dest: err.path });
+    problem(err.path);
+    if (blocked?.hash !== hash || blocked.dest !== err.path)
+      await mr.log({
+        type: 'task.unroutable',
+        id: t.id,
+        path: mr.layout.rel(t.path),
+        reason: err.message,
+      });
+    return false;
+  }
 }
 
 /** Move a task without changing its bytes, under its lock; the event says what the move meant. */
