@@ -104,6 +104,9 @@ describe('defects found by the torture, in sync and routing', () => {
     await daemonPass();
     expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']);
     await sync();
+    // The defect itself: the pass pulls the far copy back. (The daemon now folds two copies with the
+    // same bytes like an interrupted move, which hides it below; a far edit would not be folded.)
+    expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']); // TODAY: also r0/outbox
     await daemonPass();
     await sync();
     expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']); // TODAY: also r0/outbox
@@ -340,9 +343,11 @@ describe('defects found by the torture, in the daemon loop', () => {
   // 6 s. And since runDaemon starts the sync loops only after the first pass() returns, which keeps
   // re-running while such hints arrive, in the torture the restarted daemon never started syncing.
   it('D10: an unroutable duplicate does not make the daemon pass continuously', async () => {
-    const done = taskText({ id: 'dup', from: 'dispatch', to: 'human', state: 'done' }, 'The same bytes.\n');
-    await writeFile(join(hub, 'agents/dispatch/inbox/dup.md'), done);
-    await writeFile(join(hub, 'agents/human/outbox/dup.md'), done);
+    // Two different versions (identical copies are healed now, like an interrupted move).
+    const done = (body: string) =>
+      taskText({ id: 'dup', from: 'dispatch', to: 'human', state: 'done' }, body);
+    await writeFile(join(hub, 'agents/dispatch/inbox/dup.md'), done('One version.\n'));
+    await writeFile(join(hub, 'agents/human/outbox/dup.md'), done('Another version.\n'));
     // The pass itself: the failed route leaves no trace a watcher could see (it claimed and released
     // dispatch/inbox/dup.files), is logged once, and stays a problem of every pass.
     const hints: string[] = [];
