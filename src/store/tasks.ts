@@ -45,7 +45,7 @@ export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskR
     if (healed) return healed;
     throw refused(
       `task ${ids[0]} exists in ${matches.length} places: ${matches.map((m) => ctx.layout.rel(m.path)).join(', ')}`,
-      'a crash or a sync left a duplicate; the daemon merges it on its next pass, or remove the stale copy by hand',
+      'a crash or a sync left two different versions (identical copies are folded by themselves); compare them and remove the stale one by hand',
     );
   }
   return matches[0]!;
