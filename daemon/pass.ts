@@ -16,10 +16,11 @@ import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { isTaskId } from '../src/names.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
+import { listFolder } from '../src/store/folders.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
-import { type LoadedTask, readdirOrEmpty, type TaskRef } from '../src/store/scan.js';
-import { createTaskFile, TargetExistsError, updateTask } from '../src/store/tasks.js';
+import type { LoadedTask, TaskRef } from '../src/store/scan.js';
+import { createTaskFile, TargetExistsError, TaskExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../src/task/parse.js';
 import { completeDroppedFile } from './complete.js';
@@ -86,6 +87,12 @@ export interface PassState {
    * every few seconds. As in git, a file modified within RACY_MS of its read is never cached.
    */
   parsed?: Map<string, CachedParse>;
+  /**
+   * path -> a task there that could not be moved because its destination holds another copy, with
+   * the content it had then. It is not tried again (nor logged again) until its content changes or
+   * the destination is freed, so a duplicate costs one lstat per pass, not a move attempt.
+   */
+  unroutable?: Map<string, { hash: string; dest: string }>;
 }
 
 interface FileStamp {
@@ -172,7 +179,27 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   for (const agent of watchedAgents(mr)) {
     for (const box of WATCHED_BOXES) {
       const dir = mr.layout.boxDir(agent, box);
-      for (const { name } of await readdirOrEmpty(dir)) {
+      // A box reached through a link (or an agent folder, or agents/, that is one) is reported once
+      // and left alone: nothing in it is completed, moved or given a sidecar.
+      const listed = await listFolder(mr.layout, dir);
+      if (listed.problem) {
+        const p = listed.problem;
+        if (!seenPaths.has(p.path)) {
+          seenPaths.add(p.path);
+          out.problems.push({ path: p.rel, reason: p.reason });
+          await state.reports.report(
+            p.path,
+            Buffer.from(`folder: ${p.reason}`),
+            `${p.reason}; ${p.hint}`,
+            undefined,
+            {
+              folder: true,
+            },
+          );
+        }
+        continue;
+      }
+      for (const { name } of listed.entries) {
         if (box === 'inbox' && DROPPED.test(name)) {
           await catchLateWrites(mr, join(dir, name), seen, now).catch((err) =>
             out.problems.push({ path: mr.layout.rel(join(dir, name)), reason: String(err) }),
@@ -238,6 +265,8 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   }
   for (const path of [...seen.keys()]) if (!seenPaths.has(path)) seen.delete(path);
   for (const path of [...cache.keys()]) if (!seenPaths.has(path)) cache.delete(path);
+  state.unroutable ??= new Map();
+  for (const path of [...state.unroutable.keys()]) if (!seenPaths.has(path)) state.unroutable.delete(path);
 
   const ids = new Map<string, Entry[]>();
   for (const e of entries) ids.set(e.id, [...(ids.get(e.id) ?? []), e]);
@@ -317,7 +346,8 @@ async function handleEntry(
     task.from !== task.to &&
     (task.state === 'done' || task.state === 'failed')
   ) {
-    await moveAs(mr, loaded, 'outbox', e.agent, 'task.moved');
+    if (!(await moveOrHold(mr, state, loaded, Buffer.from(text), 'outbox', e.agent, 'task.moved', out)))
+      return;
     out.moved++;
     if (task.state !== 'done') return;
     loaded.box = 'outbox';
@@ -330,7 +360,8 @@ async function handleEntry(
         reason: `cannot route: sender "${task.from}" is not a configured agent`,
       });
     } else {
-      await moveAs(mr, loaded, 'inbox', task.from, 'task.routed');
+      if (!(await moveOrHold(mr, state, loaded, Buffer.from(text), 'inbox', task.from, 'task.routed', out)))
+        return;
       out.routed++;
       return;
     }
@@ -369,6 +400,59 @@ async function notATask(
   if (!settled) return;
   const why = problem ?? { reason: 'file name is not a valid task id (letters, digits, . _ - only)' };
   await state.reports.report(e.path, e.bytes, why.reason, why.line);
+}
+
+/**
+ * Move a task as moveAs does, unless its destination holds another copy: then the task stays, the
+ * duplicate is logged once (`task.unroutable`) and is a problem of every pass, and the move is not
+ * tried again until the task's content changes or the destination is freed. Returns whether it moved.
+ */
+async function moveOrHold(
+  mr: Mailroom,
+  state: PassState,
+  t: LoadedTask,
+  bytes: Buffer,
+  box: Box,
+  agent: string,
+  type: string,
+  out: PassOutcome,
+): Promise<boolean> {
+  state.unroutable ??= new Map();
+  const held = state.unroutable;
+  const hash = contentHash(bytes);
+  const blocked = held.get(t.path);
+  const problem = (dest: string) =>
+    out.problems.push({
+      path: mr.layout.rel(t.path),
+      reason: `cannot move task ${t.id}: ${mr.layout.rel(dest)} already exists (two copies; compare them and remove the stale one)`,
+    });
+  if (
+    blocked?.hash === hash &&
+    (await lstat(blocked.dest).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    problem(blocked.dest);
+    return false;
+  }
+  try {
+    await moveAs(mr, t, box, agent, type);
+    held.delete(t.path);
+    return true;
+  } catch (err) {
+    if (!(err instanceof TaskExistsError)) throw err;
+    held.set(t.path, { hash, dest: err.path });
+    problem(err.path);
+    if (blocked?.hash !== hash || blocked.dest !== err.path)
+      await mr.log({
+        type: 'task.unroutable',
+        id: t.id,
+        path: mr.layout.rel(t.path),
+        reason: err.message,
+      });
+    return false;
+  }
 }
 
 /** Move a task without changing its bytes, under its lock; the event says what the move meant. */

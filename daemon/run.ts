@@ -261,8 +261,10 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
     onError: (err) => say(`watcher error (the periodic rescan covers it): ${String(err)}`),
   });
 
-  await pass();
+  // The sync loops do not wait for the first pass: a pass may run long (a big backlog) or run again
+  // and again while changes keep arriving, and far work must still flow meanwhile.
   syncs.start();
+  void pass();
   await new Promise<void>((resolve) => {
     if (opts.signal.aborted) resolve();
     else opts.signal.addEventListener('abort', () => resolve(), { once: true });

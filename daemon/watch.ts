@@ -9,7 +9,7 @@
 // polling; this is the only module that imports chokidar.
 
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
 
@@ -58,7 +58,8 @@ export async function watchPaths(
   };
 
   const addTree = async (dir: string, depth: number): Promise<void> => {
-    const st = await stat(dir).catch(() => undefined);
+    // lstat: a folder that is a link is never watched into (mailroom never follows links).
+    const st = await lstat(dir).catch(() => undefined);
     if (!st?.isDirectory()) return;
     watchDir(dir, depth);
     if (depth === 0) return;
@@ -68,7 +69,7 @@ export async function watchPaths(
   };
 
   for (const path of paths) {
-    const st = await stat(path).catch(() => undefined);
+    const st = await lstat(path).catch(() => undefined);
     if (st?.isDirectory()) await addTree(path, DEPTH);
     else watchDir(dirname(path), 0, basename(path)); // a file: watch its folder, for saves by rename
   }
@@ -90,6 +91,7 @@ async function pollPaths(
     ignoreInitial: true,
     depth: DEPTH + 1,
     usePolling: true,
+    followSymlinks: false,
     interval: 200,
     ignored: (path: string) => noise(path),
   });

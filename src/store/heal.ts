@@ -3,7 +3,7 @@
 // nothing; which one goes is decided from the task's own content (pure `rightfulPlace`), so it works
 // for every kind of move (finish, route, retry, reassign, archive).
 
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, readFile, unlink } from 'node:fs/promises';
 import type { Task } from '../task/schema.js';
 import { isFinal } from '../task/state.js';
 import type { Box } from './layout.js';
@@ -22,8 +22,10 @@ export function placeRank(task: Pick<Task, 'state' | 'from' | 'to'>, agent: stri
 }
 
 /**
- * If `refs` (all one id) are hard links of the same file, remove all but the rightful one and
- * return it. Returns undefined when they are different files (a real conflict for a merge).
+ * If `refs` (all one id) are hard links of the same file, or separate files with the very same
+ * bytes (a copy a sync pulled back, or a restore), remove all but the rightful one and return it:
+ * nothing is lost, since every copy says the same. Returns undefined when they differ (a real
+ * conflict for a merge or a person).
  */
 export async function healInterruptedMove(ctx: StoreContext, refs: TaskRef[]): Promise<TaskRef | undefined> {
   if (refs.length < 2) return refs[0];
@@ -35,16 +37,44 @@ export async function healInterruptedMove(ctx: StoreContext, refs: TaskRef[]): P
       const present = refs.filter((_, i) => stats[i] !== undefined);
       if (present.length < 2) return present[0];
       const inodes = new Set(stats.filter((s) => s !== undefined).map((s) => `${s.dev}:${s.ino}`));
-      if (inodes.size !== 1) return undefined;
+      if (inodes.size !== 1 && !(await sameBytes(present))) return undefined;
       const read = await readTask(present[0]!);
       if (!read.ok) return undefined;
       const task = read.task.parsed.task;
       const keep = [...present].sort(
         (a, b) => placeRank(task, b.agent, b.box) - placeRank(task, a.agent, a.box),
       )[0]!;
+      const drop = present.filter((r) => r !== keep);
+      if (inodes.size !== 1) {
+        // Separate files: a result folder beside a copy that would go is left for a person, and a
+        // copy changed since it was compared (an editor does not lock) is not removed.
+        if (await someHasResultFolder(ctx, drop)) return undefined;
+        const now = await Promise.all(drop.map((r) => lstat(r.path).catch(() => undefined)));
+        const before = drop.map((r) => stats[refs.indexOf(r)]!);
+        if (now.some((st, i) => !st || st.mtimeMs !== before[i]!.mtimeMs || st.size !== before[i]!.size))
+          return undefined;
+      }
       for (const g of guards) g.assertHeld();
-      for (const r of present) if (r !== keep) await unlink(r.path);
+      for (const r of drop) await unlink(r.path);
       return keep;
     },
   );
+}
+
+async function sameBytes(refs: TaskRef[]): Promise<boolean> {
+  const all = await Promise.all(refs.map((r) => readFile(r.path).catch(() => undefined)));
+  const first = all[0];
+  return first !== undefined && all.every((b) => b?.equals(first));
+}
+
+async function someHasResultFolder(ctx: StoreContext, refs: TaskRef[]): Promise<boolean> {
+  const found = await Promise.all(
+    refs.map((r) =>
+      lstat(ctx.layout.filesDir(r.agent, r.box, r.id)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return found.some(Boolean);
 }

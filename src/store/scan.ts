@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
+import { type FolderProblem, folderProblem, listFolder } from './folders.js';
 import { BOXES, type Box, isIgnoredName, type Layout } from './layout.js';
 
 export interface TaskRef {
@@ -37,26 +38,63 @@ export async function readdirOrEmpty(dir: string) {
   }
 }
 
-export async function listAgentsOnDisk(layout: Layout): Promise<string[]> {
-  const entries = await readdirOrEmpty(layout.agentsDir);
-  return entries
-    .filter((e) => e.isDirectory() && isAgentName(e.name))
-    .map((e) => e.name)
-    .sort();
+/** A folder problem as a scan problem: the path, what is wrong and the fix. */
+export function folderAsProblem(p: FolderProblem): Problem {
+  return { path: p.path, reason: `${p.reason}; ${p.hint}` };
 }
 
-/** Task files in the given boxes, by name only (no reads): cheap enough for id lookups. */
+/**
+ * Agent folders in `agents/` (real folders only: a link is never listed into), and a problem for
+ * each entry with an agent's name that is a link or a file, and for `agents/` itself if it is one.
+ */
+export async function scanAgentsOnDisk(layout: Layout): Promise<{ agents: string[]; problems: Problem[] }> {
+  const { entries, problem } = await listFolder(layout, layout.agentsDir);
+  if (problem) return { agents: [], problems: [folderAsProblem(problem)] };
+  const agents: string[] = [];
+  const problems: Problem[] = [];
+  for (const e of entries) {
+    if (!isAgentName(e.name)) continue;
+    if (e.isDirectory()) agents.push(e.name);
+    else {
+      const p = await folderProblem(layout, layout.agentDir(e.name));
+      if (p) problems.push(folderAsProblem(p));
+    }
+  }
+  return { agents: agents.sort(), problems };
+}
+
+export async function listAgentsOnDisk(layout: Layout): Promise<string[]> {
+  return (await scanAgentsOnDisk(layout)).agents;
+}
+
+/**
+ * Task files in the given boxes, by name only (no reads): cheap enough for id lookups. A box that
+ * is (or lies under) a link or a file is a problem, and nothing in it is listed.
+ */
 export async function scanRefs(
   layout: Layout,
   opts: { agents?: string[]; boxes?: readonly Box[] } = {},
 ): Promise<{ refs: TaskRef[]; problems: Problem[] }> {
-  const agents = opts.agents ?? (await listAgentsOnDisk(layout));
   const refs: TaskRef[] = [];
   const problems: Problem[] = [];
+  let agents = opts.agents;
+  if (!agents) {
+    const onDisk = await scanAgentsOnDisk(layout);
+    agents = onDisk.agents;
+    problems.push(...onDisk.problems);
+  }
+  const reported = new Set<string>();
   for (const agent of agents) {
     for (const box of opts.boxes ?? BOXES) {
       const dir = layout.boxDir(agent, box);
-      for (const entry of await readdirOrEmpty(dir)) {
+      const listed = await listFolder(layout, dir);
+      if (listed.problem) {
+        // One problem per bad folder, even when it lies above several boxes (agents/, an agent).
+        if (!reported.has(listed.problem.path)) problems.push(folderAsProblem(listed.problem));
+        reported.add(listed.problem.path);
+        continue;
+      }
+      for (const entry of listed.entries) {
         const name = entry.name;
         if (isIgnoredName(name) || !name.endsWith('.md')) continue;
         const path = join(dir, name);

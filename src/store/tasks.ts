@@ -5,8 +5,9 @@
 //   in two places with the same content, never in zero;
 // - a file that does not parse is never rewritten: the change is refused, naming the file and reason.
 
+import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type MailroomError, notFound, refused, usageError } from '../errors.js';
+import { errnoCode, MailroomError, notFound, refused, usageError } from '../errors.js';
 import { isTaskId } from '../names.js';
 import { parseTask } from '../task/parse.js';
 import { moveDirIfPresent, moveNoClobber, TargetExistsError, writeFileAtomic } from './atomic.js';
@@ -44,7 +45,7 @@ export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskR
     if (healed) return healed;
     throw refused(
       `task ${ids[0]} exists in ${matches.length} places: ${matches.map((m) => ctx.layout.rel(m.path)).join(', ')}`,
-      'a crash or a sync left a duplicate; the daemon merges it on its next pass, or remove the stale copy by hand',
+      'a crash or a sync left two different versions (identical copies are folded by themselves); compare them and remove the stale one by hand',
     );
   }
   return matches[0]!;
@@ -138,26 +139,51 @@ export async function updateTask(
   throw refused(`task ${id} keeps moving while being changed`, 'run the command again');
 }
 
+/** A move refused because the destination already holds a file of that name (a duplicate). */
+export class TaskExistsError extends MailroomError {
+  constructor(
+    ctx: StoreContext,
+    readonly id: string,
+    readonly path: string,
+  ) {
+    super('refused', `cannot move task ${id}: ${ctx.layout.rel(path)} already exists`, {
+      hint: 'two copies of one task; compare them and remove the stale one',
+    });
+  }
+}
+
 async function moveTaskFiles(
   ctx: StoreContext,
   task: TaskRef,
   to: { agent: string; box: Box },
 ): Promise<void> {
   const dst = ctx.layout.taskPath(to.agent, to.box, task.id);
+  // Refuse before touching anything: a move that cannot complete must leave no trace (claiming and
+  // releasing `<id>.files` there made a watcher see changes, and the daemon pass again and again).
+  // Under the destination's lock, so the answer holds until the move.
+  if (
+    await lstat(dst).then(
+      () => true,
+      (err: unknown) => {
+        if (errnoCode(err) === 'ENOENT') return false;
+        throw err;
+      },
+    )
+  )
+    throw new TaskExistsError(ctx, task.id, dst);
   // The result folder goes first: if we crash in between, the task file is still in its old box and
   // the next command (or the daemon) finishes the move, carrying nothing less.
-  await moveDirIfPresent(
-    ctx.layout.filesDir(task.agent, task.box, task.id),
-    ctx.layout.filesDir(to.agent, to.box, task.id),
-  );
+  const filesFrom = ctx.layout.filesDir(task.agent, task.box, task.id);
+  const filesTo = ctx.layout.filesDir(to.agent, to.box, task.id);
+  const filesMoved = await moveDirIfPresent(filesFrom, filesTo);
   try {
     await moveNoClobber(task.path, dst);
   } catch (err) {
     if (err instanceof TargetExistsError) {
-      throw refused(
-        `cannot move task ${task.id}: ${ctx.layout.rel(dst)} already exists`,
-        'two copies of one task; compare them and remove the stale one',
-      );
+      // Someone without the lock (a person, an editor) put a file there meanwhile: the result
+      // folder goes back with its task.
+      if (filesMoved) await moveDirIfPresent(filesTo, filesFrom);
+      throw new TaskExistsError(ctx, task.id, dst);
     }
     throw err;
   }

@@ -1,4 +1,4 @@
-import { link, readdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeRank } from '../../src/store/heal.js';
@@ -23,6 +23,33 @@ describe('a move cut short by a crash (two links of one file)', () => {
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout).box).toBe('outbox');
     expect(await readdir(join(env.root, 'agents/research/inbox'))).not.toContain(`${id}.md`);
+  });
+
+  it('two separate files with the very same bytes are folded the same way (D2: a copy pulled back)', async () => {
+    const id = (await env.mr(['send', 'research', 'copied back', '--as', 'dispatch'])).stdout.trim();
+    expect((await env.mr(['done', id])).code).toBe(0);
+    const outbox = join(env.root, `agents/research/outbox/${id}.md`);
+    const bytes = await readFile(outbox);
+    await writeFile(join(env.root, `agents/dispatch/inbox/${id}.md`), bytes); // routed, and a copy came back
+    const shown = await env.mr(['show', id, '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ agent: 'dispatch', box: 'inbox' });
+    expect(await readdir(join(env.root, 'agents/research/outbox'))).not.toContain(`${id}.md`);
+    expect(await readFile(join(env.root, `agents/dispatch/inbox/${id}.md`))).toEqual(bytes);
+  });
+
+  it('identical copies are not folded when a result folder sits beside the one that would go', async () => {
+    const id = (await env.mr(['send', 'research', 'copied with results', '--as', 'dispatch'])).stdout.trim();
+    expect((await env.mr(['done', id])).code).toBe(0);
+    const outbox = join(env.root, `agents/research/outbox/${id}.md`);
+    await mkdir(join(env.root, `agents/research/outbox/${id}.files`));
+    await writeFile(join(env.root, `agents/research/outbox/${id}.files/result.csv`), 'a,b\n');
+    await writeFile(join(env.root, `agents/dispatch/inbox/${id}.md`), await readFile(outbox));
+    const r = await env.mr(['show', id]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/exists in 2 places/);
+    const left = (await readdir(join(env.root, 'agents/research/outbox'))).filter((n) => n.startsWith(id));
+    expect(left.sort()).toEqual([`${id}.files`, `${id}.md`]);
   });
 
   it('is refused, not guessed, when the two copies are different files', async () => {

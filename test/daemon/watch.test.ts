@@ -1,0 +1,47 @@
+// The watcher never follows a link (SPEC section 1): a box or agent folder that is a link to a folder
+// outside the root gives no hints about what happens out there. Real folders, real file events, in
+// both modes.
+
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Watcher, watchPaths } from '../../daemon/watch.js';
+import { pollUntil } from '../support/poll.js';
+
+let dir: string;
+let watcher: Watcher | undefined;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mailroom-watch-'));
+});
+afterEach(async () => {
+  await watcher?.close();
+  watcher = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+for (const polling of [false, true]) {
+  describe(polling ? 'polling' : 'native events', () => {
+    it('does not watch through a box or agent folder that is a link', async () => {
+      const agents = join(dir, 'agents');
+      const outside = join(dir, 'outside');
+      await mkdir(join(agents, 'human/outbox'), { recursive: true });
+      await mkdir(join(outside, 'sub'), { recursive: true });
+      await symlink(outside, join(agents, 'human/inbox'));
+      const hints: string[] = [];
+      watcher = await watchPaths([agents], (p) => hints.push(p), { polling });
+      // A link that appears while watching (a new agent folder) is not watched into either.
+      await symlink(outside, join(agents, 'evil'));
+      await pollUntil('the hint for the new link', () => hints.some((h) => h.endsWith('evil')), 10_000);
+      // Writes outside first, then in a real box: once the real ones are seen, the earlier ones
+      // would have been too.
+      await writeFile(join(outside, 'notes.md'), 'private\n');
+      await writeFile(join(outside, 'sub/inner.md'), 'private\n');
+      for (const n of ['a.md', 'b.md']) {
+        await writeFile(join(agents, 'human/outbox', n), 'x\n');
+        await pollUntil(`the hint for ${n}`, () => hints.some((h) => h.endsWith(n)), 10_000);
+      }
+      expect(hints.filter((h) => h.includes('notes.md') || h.includes('inner.md'))).toEqual([]);
+    });
+  });
+}
