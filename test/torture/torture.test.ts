@@ -2,10 +2,10 @@
 // `npm test`. The same code as the full run, with smaller sizes; the SSH scenarios run against a
 // private sshd (skipped with a warning on a machine without one, a failure under CI=true).
 //
-// Known, unfixed defects (torture/support.ts KNOWN_DEFECTS) are tolerated here, each covered by its
-// own `it.fails` test in regressions.test.ts, so that this file stays green and still fails on
-// anything new. A tolerated defect never hides a loss: losses fail the test whatever their cause.
-// When a defect is fixed, remove it from TOLERATE below along with flipping its regression test.
+// Every defect the torture found (torture/support.ts KNOWN_DEFECTS) is fixed and has its regression
+// test in regressions.test.ts, so nothing is tolerated here: a defect that comes back fails this file.
+// (TOLERATE is where a newly found, not yet fixed defect would go, with an `it.fails` test for it; a
+// tolerated defect never hides a loss: losses fail the test whatever their cause.)
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../torture/rng.js';
@@ -19,7 +19,7 @@ import { type DefectId, type Figure, formatFigure, requireBuild } from '../../to
 import { describeWithSshd } from '../support/sshd.js';
 
 const SEED = 20261122;
-const TOLERATE: ReadonlySet<DefectId> = new Set(['D2', 'D5', 'D6', 'D7', 'D8', 'D9']);
+const TOLERATE: ReadonlySet<DefectId> = new Set();
 const lines: string[] = [];
 const log = (line: string) => lines.push(line);
 
