@@ -9,6 +9,7 @@ import { ReportBook } from '../../daemon/reports.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncHost } from '../../src/sync/pass.js';
+import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { runCli, tempDir } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
@@ -185,12 +186,14 @@ describe('sync between a hub and a far folder', () => {
   it('a task deleted on both sides leaves the sync state: it is not looked for again', async () => {
     const id = (await cli(hub, ['send', 'research', 'gone'])).stdout.trim();
     await sync();
+    const before = await loadSyncState(await openMailroom(hub), 'vps');
+    expect(Object.keys(before.base?.tasks ?? {})).toContain(id);
     await rm(join(hub, `agents/research/inbox/${id}.md`));
     await rm(join(far, `agents/research/inbox/${id}.md`));
     const r = await sync();
     expect(r.deleted + r.pushed + r.pulled).toBe(0);
-    const state = JSON.parse(await readFile(join(hub, '.mailroom/sync/vps.json'), 'utf8'));
-    expect(Object.keys(state.base.tasks)).not.toContain(id);
+    const state = await loadSyncState(await openMailroom(hub), 'vps');
+    expect(Object.keys(state.base?.tasks ?? {})).not.toContain(id);
   });
 
   it('a conflicting plain file keeps both versions', async () => {

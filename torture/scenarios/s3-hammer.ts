@@ -232,8 +232,10 @@ export async function runS3(opts: S3Options): Promise<Figure> {
         `${mode} ${passesDuring} in ${((windowEnd - windowStart) / 1000).toFixed(1)}s${syncErrors ? ` (${syncErrors} failed)` : ''}${mode === 'daemon' ? `, far copy up to ${(maxLagMs / 1000).toFixed(1)}s behind` : ''}`,
       );
 
-      // The daemon promises to push local changes within about a second; allow ten under this load.
-      if (mode === 'daemon' && maxLagMs > 10_000)
+      // D9's signature: no sync at all while the workers write. How far behind the far copy got is a
+      // figure, not a pass/fail bound: it depends on the machine's load and on how long the sync
+      // waits for the task's lock, which twenty writers hold most of the time.
+      if (mode === 'daemon' && passesDuring === 0)
         tally.defect(
           'D9',
           `while the workers wrote, the far copy was up to ${(maxLagMs / 1000).toFixed(1)}s behind the hub (${passesDuring} sync passes in ${((windowEnd - windowStart) / 1000).toFixed(1)}s)`,
