@@ -7,7 +7,7 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
-import type { Endpoint } from '../endpoint/endpoint.js';
+import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
 import { placeRank } from '../store/heal.js';
@@ -15,7 +15,7 @@ import { BOXES, type Box } from '../store/layout.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
-import { type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import { RACY_MS, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
 import type { SyncState } from './state.js';
 
 export interface ApplyContext {
@@ -63,6 +63,25 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     else report.pulled++;
   };
 
+  /**
+   * What `path` on side `s` holds now (its lstat just taken, under the lock), by hash: the scan's hash
+   * when the size and mtime are still what the scan saw and that mtime was already settled then (the
+   * scan's own racy rule, on that side's clock: any write since would have given a newer mtime); else
+   * the file is read. Saves reading the far copy of every file a pass overwrites.
+   */
+  const hashNow = async (s: Side, path: string, current: EntryStat): Promise<string> => {
+    const seen = ctx.state[s][path];
+    if (
+      seen &&
+      current.kind === 'file' &&
+      seen.size === current.size &&
+      seen.mtimeMs === current.mtimeMs &&
+      seen.mtimeMs < seen.checkedAt - RACY_MS
+    )
+      return seen.hash;
+    return sha256(await ep(s).readFile(path));
+  };
+
   /** Replace (or create) `path` on side `s` with `bytes`, if the side still holds `expect` there. */
   const put = async (
     s: Side,
@@ -76,7 +95,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     try {
       const current = await e.stat(path);
       if (current?.kind === 'symlink') throw new Skip(`${path} on ${e.label} is a symbolic link: left alone`);
-      const now = current ? sha256(await e.readFile(path)) : undefined;
+      const now = current ? await hashNow(s, path, current) : undefined;
       if (now === sha256(bytes)) return false;
       if (now !== expect)
         throw new Skip(`${path} on ${e.label} changed during the sync; the next pass takes it`);
@@ -97,7 +116,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       const current = await e.stat(path);
       if (!current) return;
       if (current.kind !== 'file') throw new Skip(`${path} on ${e.label} is not a plain file: left alone`);
-      if (sha256(await e.readFile(path)) !== expect)
+      if ((await hashNow(s, path, current)) !== expect)
         throw new Skip(`${path} on ${e.label} changed during the sync; not removed`);
       await e.remove(path);
       delete ctx.state[s][path];

@@ -47,7 +47,7 @@ export interface SideScan {
 }
 
 /** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
-const RACY_MS = 2_000;
+export const RACY_MS = 2_000;
 const CLOCK_PROBE = '.mailroom-clock';
 /** Agents listed at once. */
 const LIST_CONCURRENCY = 8;
