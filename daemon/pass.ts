@@ -23,6 +23,7 @@ import type { LoadedTask, TaskRef } from '../src/store/scan.js';
 import { createTaskFile, TargetExistsError, TaskExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../src/task/parse.js';
+import { isFinal } from '../src/task/state.js';
 import { completeDroppedFile } from './complete.js';
 import { illegalChange, type KnownState, knownStateOf } from './hand-edit.js';
 import { contentHash, type ReportBook, SIDECAR_SUFFIX } from './reports.js';
@@ -337,6 +338,30 @@ async function handleEntry(
         reason: `task ${e.id} exists in ${copies.length} places with different content`,
       });
     else if (keep.path !== e.path) return;
+  }
+  if (!e.cached && e.box === 'inbox' && e.agent === task.from && isFinal(task.state)) {
+    // A finished task home in its sender's inbox while the sender has already archived it: a copy a
+    // sync brought back (D2's pull-back, after the archive). The archive is not scanned by the pass,
+    // so look there by name; the same bytes are folded like an interrupted move, different ones
+    // are reported. (Once per version of the file: an unchanged, cached file was checked already.)
+    const archived = mr.layout.taskPath(e.agent, 'archive', e.id);
+    if (
+      await lstat(archived).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      const keep = await healInterruptedMove(mr, [
+        { agent: e.agent, box: 'archive', id: e.id, path: archived },
+        e,
+      ]);
+      if (keep?.path === archived) return;
+      if (!keep)
+        out.problems.push({
+          path: mr.layout.rel(e.path),
+          reason: `task ${e.id} is also in ${mr.layout.rel(archived)}, with different content`,
+        });
+    }
   }
 
   const loaded: LoadedTask = { agent: e.agent, box: e.box, id: e.id, path: e.path, text, parsed: parsedTask };

@@ -11,6 +11,7 @@ import { expandHome } from '../home.js';
 import { entryNamesHost, hostKeyName, parseKnownHosts } from '../ssh/known-hosts.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 import { isTempName } from '../store/atomic.js';
+import { listFolder } from '../store/folders.js';
 import { healInterruptedMove } from '../store/heal.js';
 import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
@@ -92,9 +93,15 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
   // Locks and temp files, in the root (config lock) and every box.
   const dirs = [layout.root, ...onDisk.flatMap((a) => BOXES.map((b) => layout.boxDir(a, b)))];
   for (const dir of dirs) {
-    for (const e of await readdirOrEmpty(dir)) {
+    // A box that is a link is never listed (so --fix never removes anything through it); loadAll
+    // below reports it.
+    const entries = dir === layout.root ? await readdirOrEmpty(dir) : (await listFolder(layout, dir)).entries;
+    for (const e of entries) {
       const path = join(dir, e.name);
-      const age = now - (await lstat(path)).mtimeMs;
+      // A lock released or a temp file renamed since the listing is simply not there any more.
+      const st = await lstat(path).catch(() => undefined);
+      if (!st) continue;
+      const age = now - st.mtimeMs;
       if (e.isDirectory() && e.name.endsWith('.lock') && age > STALE_LOCK_MS) {
         const f: Finding = {
           check: 'locks',
