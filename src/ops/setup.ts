@@ -9,6 +9,7 @@ import { type Mailroom, openMailroom } from '../mailroom.js';
 import { checkAgentName, checkHostName } from '../names.js';
 import { inboxTemplateDir } from '../package-root.js';
 import { TargetExistsError, writeFileAtomic } from '../store/atomic.js';
+import { ensureFolder } from '../store/folders.js';
 import { BOXES, Layout } from '../store/layout.js';
 import { parseTarget } from './target.js';
 
@@ -26,7 +27,8 @@ retry_backoff: 1m        # first retry delay for retryable failures; doubles eac
 
 /** Create the folders of an agent and give it a copy of every file in inbox-template/. */
 export async function ensureAgentFolders(layout: Layout, agent: string): Promise<void> {
-  for (const box of BOXES) await mkdir(layout.boxDir(agent, box), { recursive: true });
+  // One level at a time, refusing a link or a file on the way (never creating through one).
+  for (const box of BOXES) await ensureFolder(layout, layout.boxDir(agent, box));
   const templateDir = inboxTemplateDir();
   for (const name of await readdir(templateDir)) {
     try {

@@ -28,17 +28,21 @@ const done = (body: string) => taskText({ id: 'back', from: 'dispatch', to: 'r0'
 
 describe('a finished task back in its sender inbox after it was archived', () => {
   it('is folded into the archived copy when the bytes are the same', async () => {
-    await writeFile(join(root, 'agents/dispatch/archive/back.md'), done('Result.\n'));
-    await writeFile(join(root, 'agents/dispatch/inbox/back.md'), done('Result.\n'));
+    // One text for both copies: taskText stamps the current second, which may tick between two calls.
+    const text = done('Result.\n');
+    await writeFile(join(root, 'agents/dispatch/archive/back.md'), text);
+    await writeFile(join(root, 'agents/dispatch/inbox/back.md'), text);
     const out = await pass();
     expect(out.problems).toEqual([]);
     expect(await readdir(join(root, 'agents/dispatch/inbox'))).toEqual([]);
-    expect(await readFile(join(root, 'agents/dispatch/archive/back.md'), 'utf8')).toBe(done('Result.\n'));
+    expect(await readFile(join(root, 'agents/dispatch/archive/back.md'), 'utf8')).toBe(text);
   });
 
   it('is reported, and both copies kept, when the bytes differ', async () => {
-    await writeFile(join(root, 'agents/dispatch/archive/back.md'), done('Result.\n'));
-    await writeFile(join(root, 'agents/dispatch/inbox/back.md'), done('Another result.\n'));
+    const archived = done('Result.\n');
+    const back = done('Another result.\n');
+    await writeFile(join(root, 'agents/dispatch/archive/back.md'), archived);
+    await writeFile(join(root, 'agents/dispatch/inbox/back.md'), back);
     const out = await pass();
     expect(out.problems).toEqual([
       {
@@ -46,9 +50,7 @@ describe('a finished task back in its sender inbox after it was archived', () =>
         reason: 'task back is also in agents/dispatch/archive/back.md, with different content',
       },
     ]);
-    expect(await readFile(join(root, 'agents/dispatch/inbox/back.md'), 'utf8')).toBe(
-      done('Another result.\n'),
-    );
-    expect(await readFile(join(root, 'agents/dispatch/archive/back.md'), 'utf8')).toBe(done('Result.\n'));
+    expect(await readFile(join(root, 'agents/dispatch/inbox/back.md'), 'utf8')).toBe(back);
+    expect(await readFile(join(root, 'agents/dispatch/archive/back.md'), 'utf8')).toBe(archived);
   });
 });

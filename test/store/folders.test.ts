@@ -92,3 +92,19 @@ describe('listFolder', () => {
     );
   });
 });
+
+describe('mailroom agent add', () => {
+  it('refuses an agent folder that links outside the root, and writes nothing there', async () => {
+    const { newMailroom } = await import('../support/cli.js');
+    const env = await newMailroom([]);
+    try {
+      await symlink(outside, join(env.root, 'agents/linked'));
+      const r = await env.mr(['agent', 'add', 'linked']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/agents\/linked/);
+      expect((await readdir(outside)).sort()).toEqual(['notes.md']);
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
