@@ -23,7 +23,7 @@ import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
 import type { Side, TaskDecision } from './reconcile.js';
-import { type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import { RACY_MS, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
@@ -51,22 +51,37 @@ function taskOf(rel: string): { agent: string; box: Box; id: string } | undefine
   return isTaskId(id) ? { agent, box: box as Box, id } : undefined;
 }
 
-/** The copies of task `id` in the given agents' boxes on one side, read and hashed. */
+/**
+ * The copies of task `id` in the given agents' boxes on one side, hashed. With `cache` (that side's
+ * scan records), a file whose size and mtime are what the last full scan recorded, and whose mtime
+ * was settled then (the scan's racy rule, on that side's own clock), is not read again.
+ */
 async function copiesOf(
   ep: Endpoint,
   id: string,
   agents: readonly string[],
+  cache?: SideCache,
 ): Promise<ScannedTask[] | string> {
   const places = agents.flatMap((agent) => BOXES.map((box) => ({ agent, box })));
   const found = await mapLimit(places, 16, async ({ agent, box }) => {
     const path = taskPath(id, `${agent}/${box}`);
     const st = await ep.stat(path);
-    return st ? { agent, box, path, kind: st.kind } : undefined;
+    return st ? { agent, box, path, kind: st.kind, size: st.size, mtimeMs: st.mtimeMs } : undefined;
   });
   const out: ScannedTask[] = [];
   for (const f of found) {
     if (!f) continue;
     if (f.kind !== 'file') return `${f.path} on ${ep.label} is not a plain file`;
+    const seen = cache?.[f.path];
+    if (
+      seen?.rank !== undefined &&
+      seen.size === f.size &&
+      seen.mtimeMs === f.mtimeMs &&
+      seen.mtimeMs < seen.checkedAt - RACY_MS
+    ) {
+      out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: seen.hash, rank: seen.rank });
+      continue;
+    }
     const bytes = await ep.readFile(f.path);
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
@@ -133,27 +148,35 @@ export async function syncChanged(
     const base = state.base;
     const decisions: TaskDecision[] = [];
     const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
-    for (const id of ids) {
+    type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
+    // Each id looked at on both sides; the ids side by side (over SFTP their requests pipeline).
+    const looks = await mapLimit([...ids], 16, async (id): Promise<Look> => {
       const b = base.tasks[id];
       const mine = await copiesOf(ep(side), id, agents);
-      if (typeof mine === 'string') return { kind: 'full', reason: mine };
-      if (mine.length === 0 && !b) continue; // gone from a side that never synced it: an echo of a delete
-      if (mine.length !== 1) return { kind: 'full', reason: `task ${id}: ${mine.length} copies on ${side}` };
+      if (typeof mine === 'string') return { full: mine };
+      if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
+      if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
       const changed = mine[0]!;
       const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? everyAgentHere : agents;
-      const theirs = await copiesOf(ep(other), id, theirAgents);
-      if (typeof theirs === 'string') return { kind: 'full', reason: theirs };
+      const theirs = await copiesOf(ep(other), id, theirAgents, state[other]);
+      if (typeof theirs === 'string') return { full: theirs };
       if (b) {
         const t = theirs[0];
         if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
-          return { kind: 'full', reason: `task ${id} changed on both sides, or moved, since the last sync` };
+          return { full: `task ${id} changed on both sides, or moved, since the last sync` };
       } else if (theirs.length > 0) {
-        return { kind: 'full', reason: `task ${id} is new here and exists there` };
+        return { full: `task ${id} is new here and exists there` };
       }
-      if (b && changed.loc === b.loc && changed.hash === b.hash) continue; // nothing new (an echo)
+      if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
+      return { take: { changed, theirs } };
+    });
+    for (const look of looks) {
+      if ('full' in look) return { kind: 'full', reason: look.full };
+      if (!look.take) continue;
+      const { changed, theirs } = look.take;
       scans[side].push(changed);
       scans[other].push(...theirs);
-      decisions.push({ kind: 'take', id, from: side, loc: changed.loc });
+      decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
     }
     if (decisions.length === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
     const applied = await applyPlan(

@@ -2,7 +2,7 @@
 // in the plain case (and leave the state so that the next full pass has nothing to do), and decline
 // (`full`, nothing written) in every other case.
 
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localEndpoint } from '../../src/endpoint/local.js';
@@ -63,6 +63,35 @@ describe('sync fast path', () => {
     expect(await fast('remote', [inbox(id)])).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
     expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
     expect(await read(hub, inbox(id))).toMatch(/state: acked/);
+    await nothingLeft();
+  });
+
+  it('does not read the far copy when its size and mtime are what the last full pass recorded', async () => {
+    const id = await send();
+    await full();
+    const anHourAgo = Math.floor(Date.now() / 1000) - 3600;
+    await utimes(join(far, inbox(id)), anHourAgo, anHourAgo); // settled, by the scan's racy rule
+    await full();
+    await writeFile(
+      join(hub, inbox(id)),
+      (await read(hub, inbox(id))).replace('priority: normal', 'priority: high'),
+    );
+    const reads: string[] = [];
+    const remote = localEndpoint(far);
+    const counted = new Proxy(remote, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'readFile' || typeof value !== 'function') return value;
+        return (rel: string) => {
+          reads.push(rel);
+          return value.call(target, rel);
+        };
+      },
+    });
+    const r = await syncChanged(await openMailroom(hub), 'vps', 'local', [inbox(id)], counted);
+    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    expect(reads).toEqual([]);
+    expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
     await nothingLeft();
   });
 
