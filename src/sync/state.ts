@@ -153,9 +153,10 @@ export async function loadSyncState(mr: Mailroom, host: string): Promise<SyncSta
   // Version 1: the whole state in one file (no commit point yet: the next save writes a snapshot).
   if (status.version === 1) return status;
   if (status.version !== 2) return emptyState(host);
-  // The state this process committed last, if it is still what the status file names and unchanged
-  // since: no need to parse the snapshot again (the daemon's passes). Taken out of the cache, so two
-  // loads never share one object.
+  // The state this process committed last, if it is still what the status file names: no need to
+  // parse the snapshot again (the daemon's passes). Taken out of the cache, so two loads never share
+  // one object; it goes back only when saved. Changes made to it after its save (none are, by
+  // syncHost and syncChanged) would be written by the next save, which diffs against what was saved.
   const path = syncStatePath(mr, host);
   const kept = lastSaved.get(path);
   lastSaved.delete(path);
@@ -168,7 +169,7 @@ export async function loadSyncState(mr: Mailroom, host: string): Promise<SyncSta
       p.journalBytes === status.journalBytes &&
       (await filesIntact(syncDir(mr), host, p))
     ) {
-      if (p.hasBase === (kept.state.base !== null) && diff(p, kept.state).length === 0) {
+      if (p.hasBase === (kept.state.base !== null)) {
         for (const k of STATUS_KEYS) delete kept.state[k];
         for (const k of STATUS_KEYS)
           if (status[k] !== undefined) Object.assign(kept.state, { [k]: status[k] });
