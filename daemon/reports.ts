@@ -22,6 +22,23 @@ const HASH_LINE = 'content-sha256: ';
 const FILE_LINE = 'file: ';
 
 /**
+ * A file name as one line of a sidecar: as it is, or JSON-quoted when it holds a control character
+ * (a newline would split the line), starts with a quote, or has spaces at either end (trimmed on read).
+ */
+const hasControl = (s: string): boolean => [...s].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f');
+const nameLine = (name: string): string =>
+  hasControl(name) || /^["\s]|\s$/.test(name) ? JSON.stringify(name) : name;
+const nameFromLine = (value: string): string | undefined => {
+  if (!value.startsWith('"')) return value;
+  try {
+    const name: unknown = JSON.parse(value);
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
  * Sidecar names longer than this (in bytes) are shortened. NAME_MAX is 255 bytes, and the atomic
  * write's temp name adds about 25 (`.<name>.tmp-<pid>-<8 hex>`).
  */
@@ -94,7 +111,8 @@ export class ReportBook {
             ?.slice(prefix.length)
             .trim();
         const hash = field(HASH_LINE);
-        const file = field(FILE_LINE);
+        const fileLine = field(FILE_LINE);
+        const file = fileLine === undefined ? undefined : nameFromLine(fileLine);
         const path =
           file && !file.includes('/') && file !== '.' && file !== '..'
             ? join(dir, file)
@@ -139,15 +157,15 @@ export class ReportBook {
     const where = line === undefined ? '' : `line ${line}: `;
     const sidecar = [
       opts.folder
-        ? `mailroom will not use the folder ${basename(path)}:`
-        : `mailroom cannot use ${basename(path)} as a task:`,
-      `${where}${reason}`,
+        ? `mailroom will not use the folder ${nameLine(basename(path))}:`
+        : `mailroom cannot use ${nameLine(basename(path))} as a task:`,
+      `${where}${reason.replace(/\s*\n\s*/g, ' ')}`,
       '',
       opts.folder
         ? 'Nothing in it was read or changed. Fix it; this note then goes away by itself.'
         : 'The file was left exactly as it is. Fix it and save it; this note then goes away by itself.',
       `${HASH_LINE}${hash}`,
-      `${FILE_LINE}${basename(path)}`,
+      `${FILE_LINE}${nameLine(basename(path))}`,
       '',
     ].join('\n');
     // Best effort: the event above is what `mailroom status` and the log carry. A sidecar that

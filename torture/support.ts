@@ -74,6 +74,8 @@ export const KNOWN_DEFECTS = {
   D9: 'under a steady stream of changes the daemon does not sync at all (its push timer is reset by every change)',
   D10: 'a task the daemon cannot route makes it pass again and again, and then its sync may never start',
   D11: 'a task moving between two boxes on the far side while a pass lists it is missed, and a stale copy is pushed back',
+  D12: 'a file listed but not read (a connection cut mid-scan) reads as deleted: a hub delete is undone by the next pass',
+  D13: 'a bad file whose name holds a newline is reported again after a daemon restart',
 } as const;
 export type DefectId = keyof typeof KNOWN_DEFECTS;
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
+import { MailroomError, refused } from '../errors.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
@@ -303,8 +304,20 @@ export async function scanSide(
     try {
       bytes = await ep.readFile(f.path);
     } catch (err) {
-      problems.push({ path: f.path, reason: err instanceof Error ? err.message : String(err) });
-      return;
+      // A file listed but not read must never read as deleted: the other side's copy would be
+      // deleted (or, once the ancestor is dropped, a deleted copy brought back). Only a file gone
+      // since the listing counts as gone; a lost connection ends the pass, and any other failure
+      // stops it before anything changes.
+      const reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof MailroomError && err.kind === 'notFound') {
+        problems.push({ path: f.path, reason });
+        return;
+      }
+      if (err instanceof MailroomError && err.kind === 'network') throw err;
+      throw refused(
+        `${ep.label}: cannot read ${f.path} (${reason}); the sync stopped before changing anything`,
+        'make the file a readable plain file, or move it out of agents/',
+      );
     }
     reads++;
     const record: SideRecord = {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPass } from '../../daemon/pass.js';
 import { ReportBook } from '../../daemon/reports.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
+import { networkError } from '../../src/errors.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncHost } from '../../src/sync/pass.js';
 import { loadSyncState } from '../../src/sync/state.js';
@@ -207,5 +208,57 @@ describe('sync between a hub and a far folder', () => {
       expect(await readFile(join(root, 'agents/research/AGENT.md'), 'utf8')).toBe('hub version\n');
       expect(await readFile(join(root, 'agents/research', copy), 'utf8')).toBe('far version\n');
     }
+  });
+});
+
+describe('a file listed but not read (torture defect D12)', () => {
+  // S2 found it: a connection cut while the far files were being read left some out of the scan, as
+  // if deleted there; a task the hub had deleted was then dropped from the ancestor, and the next
+  // pass brought it back from the far side.
+  const failingReads = (fail: (rel: string) => Error | undefined) => {
+    const remote = localEndpoint(far);
+    return new Proxy(remote, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'readFile' || typeof value !== 'function') return value;
+        return async (rel: string) => {
+          const err = fail(rel);
+          if (err) throw err;
+          return value.call(target, rel);
+        };
+      },
+    });
+  };
+
+  it('a lost connection while reading ends the pass, and a hub delete is not undone', async () => {
+    const id = (await cli(hub, ['send', 'research', 'deleted on the hub'])).stdout.trim();
+    await sync();
+    await rm(join(hub, `agents/research/inbox/${id}.md`));
+    const farPath = join(far, `agents/research/inbox/${id}.md`);
+    await writeFile(farPath, await readFile(farPath)); // same bytes, new mtime: the scan reads it again
+    const cut = failingReads((rel) =>
+      rel.endsWith(`${id}.md`) ? networkError('vps: read failed: the connection was lost') : undefined,
+    );
+    await expect(syncHost(await openMailroom(hub), 'vps', { remote: cut })).rejects.toThrow(/connection/);
+    const next = await sync();
+    expect(next.deleted).toBe(1);
+    expect((await locations(hub)).get(id)).toBeUndefined();
+    expect((await locations(far)).get(id)).toBeUndefined();
+  });
+
+  it('a file that cannot be read stops the pass before anything changes, naming the file', async () => {
+    const a = (await cli(hub, ['send', 'research', 'unreadable there'])).stdout.trim();
+    await sync();
+    const b = (await cli(hub, ['send', 'research', 'new here'])).stdout.trim();
+    const farA = join(far, `agents/research/inbox/${a}.md`);
+    await writeFile(farA, await readFile(farA));
+    const denied = failingReads((rel) =>
+      rel.endsWith(`${a}.md`) ? new Error('EACCES: permission denied') : undefined,
+    );
+    await expect(syncHost(await openMailroom(hub), 'vps', { remote: denied })).rejects.toThrow(
+      new RegExp(`cannot read agents/research/inbox/${a}\\.md`),
+    );
+    expect((await locations(far)).get(b)).toBeUndefined(); // nothing pushed
+    expect((await locations(hub)).get(a)).toEqual(['research/inbox']);
   });
 });

@@ -496,3 +496,26 @@ describeWithSshd('defects found by the torture, over SSH', (sshd) => {
     }
   });
 });
+
+describe('defects found by the full torture run of this session', () => {
+  // D13 (S5, full run): the sidecar named its file on a `file:` line and its first line; a name with a
+  // newline split those lines, so a restarted daemon did not find its report and reported it again.
+  it('D13: a bad file whose name holds a newline is reported once, across a restart', async () => {
+    const name = 'line\nbreak 390.md';
+    const path = join(hub, 'agents/human/inbox', name);
+    await writeFile(path, '---\ntitle: [unclosed\n---\n');
+    await utimes(path, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+    const reported = async () =>
+      (await readEvents(hub)).filter((e) => e.type === 'task.unreadable' && String(e.path).endsWith(name));
+    const daemon: PassState = { reports: new ReportBook(hubMr), known: new Map() };
+    await daemonPass(daemon);
+    await daemonPass(daemon);
+    expect(await reported()).toHaveLength(1);
+    const restarted: PassState = { reports: new ReportBook(hubMr), known: new Map() };
+    await restarted.reports.load(['dispatch', 'human']);
+    expect([...restarted.reports.open.keys()]).toEqual([path]);
+    await daemonPass(restarted);
+    expect(await reported()).toHaveLength(1);
+    expect(await readFile(path, 'utf8')).toBe('---\ntitle: [unclosed\n---\n');
+  });
+});
