@@ -114,12 +114,13 @@ export async function syncChanged(
   const agents = hostAgents(mr, host);
   const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
   const ep = (s: Side) => (s === 'local' ? local : remote);
-  const ids = new Set<string>();
+  /** id -> the agents whose folders reported it (a move between agents reports both). */
+  const ids = new Map<string, Set<string>>();
   for (const p of paths) {
     const t = taskOf(p);
     if (t) {
       if (!agents.includes(t.agent)) return { kind: 'full', reason: `${p} is not in ${host}'s folders` };
-      ids.add(t.id);
+      ids.set(t.id, (ids.get(t.id) ?? new Set()).add(t.agent));
       continue;
     }
     // Temp files and lock folders of a write in progress are not changes; nor is a folder (a box,
@@ -150,9 +151,13 @@ export async function syncChanged(
     const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
     type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
     // Each id looked at on both sides; the ids side by side (over SFTP their requests pipeline).
-    const looks = await mapLimit([...ids], 16, async (id): Promise<Look> => {
+    const looks = await mapLimit([...ids], 16, async ([id, reported]): Promise<Look> => {
       const b = base.tasks[id];
-      const mine = await copiesOf(ep(side), id, agents);
+      // On the changed side, the boxes of the agents that reported it and of its place at the last
+      // sync (a copy anywhere else is for the next full pass, which looks everywhere).
+      const where = new Set(reported);
+      if (b) where.add(b.loc.split('/')[0]!);
+      const mine = await copiesOf(ep(side), id, [...where].filter((a) => agents.includes(a)).sort());
       if (typeof mine === 'string') return { full: mine };
       if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
       if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };

@@ -112,6 +112,17 @@ describe('sync fast path', () => {
     await nothingLeft();
   });
 
+  it('a move to another agent of the host (both folders report it) is carried over', async () => {
+    const id = await send();
+    await full();
+    expect((await cli(far, ['reassign', id, 'writer'])).code).toBe(0);
+    const r = await fast('remote', [inbox(id), inbox(id, 'writer')]);
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect((await locations(hub)).get(id)).toEqual(['writer/inbox']);
+    expect(await read(hub, inbox(id, 'writer'))).toBe(await read(far, inbox(id, 'writer')));
+    await nothingLeft();
+  });
+
   it('a new task is pushed; an echo of what was just synced does nothing', async () => {
     await full();
     const id = await send('writer');
