@@ -17,10 +17,12 @@ describe('sshdGate: a missing sshd skips locally and fails in CI', () => {
   });
 });
 
+const gate = sshdGate(sshdAvailable(), process.env);
+
 describe('startSshd', () => {
   // Skipped (loudly, by the other suites' gate) only off CI: under CI=true a missing sshd must fail.
-  it.skipIf(sshdGate(sshdAvailable(), process.env).action === 'skip')(
-    'starts on loopback, answers SSH, and stop() ends exactly its process',
+  it.skipIf(gate.action === 'skip')(
+    `starts on loopback, answers SSH, and stop() ends exactly its process${gate.action === 'skip' ? ` [skipped: ${gate.reason}]` : ''}`,
     async () => {
       const sshd = await startSshd();
       expect(sshd.port).not.toBe(22);
