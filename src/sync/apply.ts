@@ -15,7 +15,7 @@ import { BOXES, type Box } from '../store/layout.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
-import { RACY_MS, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import { recordHolds, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
 import type { SyncState } from './state.js';
 
 export interface ApplyContext {
@@ -71,14 +71,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
    */
   const hashNow = async (s: Side, path: string, current: EntryStat): Promise<string> => {
     const seen = ctx.state[s][path];
-    if (
-      seen &&
-      current.kind === 'file' &&
-      seen.size === current.size &&
-      seen.mtimeMs === current.mtimeMs &&
-      seen.mtimeMs < seen.checkedAt - RACY_MS
-    )
-      return seen.hash;
+    if (current.kind === 'file' && recordHolds(seen, current)) return seen.hash;
     return sha256(await ep(s).readFile(path));
   };
 

@@ -23,7 +23,7 @@ import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
 import type { Side, TaskDecision } from './reconcile.js';
-import { RACY_MS, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
+import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
@@ -73,12 +73,7 @@ async function copiesOf(
     if (!f) continue;
     if (f.kind !== 'file') return `${f.path} on ${ep.label} is not a plain file`;
     const seen = cache?.[f.path];
-    if (
-      seen?.rank !== undefined &&
-      seen.size === f.size &&
-      seen.mtimeMs === f.mtimeMs &&
-      seen.mtimeMs < seen.checkedAt - RACY_MS
-    ) {
+    if (recordHolds(seen, f) && seen.rank !== undefined) {
       out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: seen.hash, rank: seen.rank });
       continue;
     }

@@ -48,8 +48,25 @@ export interface SideScan {
 }
 
 /** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
-export const RACY_MS = 2_000;
+const RACY_MS = 2_000;
 const CLOCK_PROBE = '.mailroom-clock';
+
+/**
+ * The record's hash still describes the file: same size and mtime as when it was hashed, and that
+ * mtime was already settled then (git's racy rule, on the side's own clock), so any write since
+ * would have given a newer mtime. Used by the scan, by apply under its lock, and by the fast path.
+ */
+export function recordHolds(
+  record: SideRecord | undefined,
+  now: { size: number; mtimeMs: number },
+): record is SideRecord {
+  return (
+    record !== undefined &&
+    record.size === now.size &&
+    record.mtimeMs === now.mtimeMs &&
+    record.mtimeMs < record.checkedAt - RACY_MS
+  );
+}
 /** Agents listed at once. */
 const LIST_CONCURRENCY = 8;
 
@@ -289,12 +306,7 @@ export async function scanSide(
   const misses: number[] = [];
   found.forEach((f, i) => {
     const old = prev[f.path];
-    const trusted =
-      old &&
-      old.size === f.stat.size &&
-      old.mtimeMs === f.stat.mtimeMs &&
-      old.mtimeMs < old.checkedAt - RACY_MS;
-    if (trusted) records[i] = old;
+    if (recordHolds(old, f.stat)) records[i] = old;
     else misses.push(i);
   });
   let reads = 0;
