@@ -9,7 +9,7 @@
 //     reverted) when the state machine forbids it.
 // Per-file failures are collected as problems; they never stop the pass.
 
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { link, lstat, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MailroomError } from '../src/errors.js';
@@ -20,6 +20,7 @@ import { listFolder } from '../src/store/folders.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
 import type { LoadedTask, TaskRef } from '../src/store/scan.js';
+import { cacheable, type FileStamp, sameStamp, stampOf } from '../src/store/stamp.js';
 import { createTaskFile, TargetExistsError, TaskExistsError, updateTask } from '../src/store/tasks.js';
 import { newTaskId } from '../src/task/id.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../src/task/parse.js';
@@ -96,27 +97,10 @@ export interface PassState {
   unroutable?: Map<string, { hash: string; dest: string }>;
 }
 
-interface FileStamp {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-}
-
 interface CachedParse extends FileStamp {
   text: string;
   parsed: ParsedTask;
 }
-
-const RACY_MS = 2000;
-const stampOf = (st: Stats): FileStamp => ({
-  size: st.size,
-  mtimeMs: st.mtimeMs,
-  ctimeMs: st.ctimeMs,
-  ino: st.ino,
-});
-const sameStamp = (a: FileStamp, b: FileStamp): boolean =>
-  a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 
 export interface PassOutcome {
   tasks: LoadedTask[];
@@ -321,9 +305,7 @@ async function handleEntry(
   }
   if (!e.cached && e.stamp && e.readAt !== undefined) {
     // Cache the parse unless the file changed within RACY_MS of the read (see PassState.parsed).
-    const { mtimeMs, ctimeMs } = e.stamp;
-    if (mtimeMs + RACY_MS < e.readAt && ctimeMs + RACY_MS < e.readAt)
-      state.parsed?.set(e.path, { ...e.stamp, text, parsed: parsedTask });
+    if (cacheable(e.stamp, e.readAt)) state.parsed?.set(e.path, { ...e.stamp, text, parsed: parsedTask });
   }
   state.known.set(task.id, knownStateOf(task));
   await state.reports.clear(e.path, 'fixed');

@@ -3,10 +3,8 @@
 //
 // `.mailroom/cache/ls.json` maps a file's path (relative to the root) to its (size, mtime, ctime,
 // inode) and either its summary fields or the reason it is not a task. An entry is used only when
-// all four still match, and only if the file's mtime was at least RACY_MS older than the moment it
-// was read: a file changed within the clock's granularity of a read (same size, same mtime) could
-// otherwise hide a newer version (git's "racy clean" rule). The ctime, which no tool can set back,
-// catches a writer that restores the mtime. The cache is advisory: it is never a source of truth,
+// all four still match, and only if the read was not racy (src/store/stamp.ts: git's rule, with the
+// ctime as well as the mtime). The cache is advisory: it is never a source of truth,
 // a missing, old or malformed cache is rebuilt, and deleting it is always safe.
 
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
@@ -14,10 +12,9 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
+import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
 const VERSION = 1;
-/** A file modified this close to when it was read is re-read next time. */
-export const RACY_MS = 2000;
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -32,11 +29,7 @@ export interface CachedFields {
   max_attempts: number;
 }
 
-interface Entry {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
+interface Entry extends FileStamp {
   fields?: CachedFields;
   problem?: { line?: number; reason: string };
 }
@@ -74,9 +67,6 @@ function loadEntries(layout: Layout): Map<string, Entry> {
   return new Map();
 }
 
-const sameFile = (e: Entry, st: Stats): boolean =>
-  e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs && e.ino === st.ino;
-
 export type CachedResult =
   | { ref: TaskRef; fields: CachedFields }
   | { ref: TaskRef; problem: Problem }
@@ -113,7 +103,7 @@ export async function cachedSummaries(
       st = undefined; // gone since the listing: read() says so
     }
     const e = st ? old.get(layout.rel(ref.path)) : undefined;
-    if (st && e && sameFile(e, st)) {
+    if (st && e && sameStamp(e, st)) {
       next.set(layout.rel(ref.path), e);
       out[i] = e.fields
         ? { ref, fields: e.fields }
@@ -129,15 +119,15 @@ export async function cachedSummaries(
       if (r.ok) {
         const fields = fieldsOf(r.task);
         out[i] = { ref, fields };
-        if (st) entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fields };
+        if (st) entry = { ...stampOf(st), fields };
       } else if ('problem' in r) {
         out[i] = { ref, problem: r.problem };
         const { path: _path, ...problem } = r.problem;
-        if (st) entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, problem };
+        if (st) entry = { ...stampOf(st), problem };
       } else out[i] = { ref, missing: true };
       // The stat was taken before the read; if the file changed in between, the entry's stat no
       // longer matches and the next listing re-reads it. Racy entries are not kept at all.
-      if (entry && st && st.mtimeMs + racyMs < readStart && st.ctimeMs + racyMs < readStart) {
+      if (entry && st && cacheable(st, readStart, racyMs)) {
         next.set(layout.rel(ref.path), entry);
         added++;
       }

@@ -14,17 +14,10 @@ export interface ListFilter {
   box?: string;
 }
 
-export interface TaskSummary {
+/** The fields `ls` shows (list-cache.ts keeps them per file), and where the task is. */
+export interface TaskSummary extends Omit<CachedFields, 'state'> {
   id: string;
-  title: string;
   state: TaskState;
-  priority: string;
-  from: string;
-  to: string;
-  created: string;
-  updated: string;
-  attempt: number;
-  max_attempts: number;
   agent: string;
   box: Box;
   path: string;
