@@ -5,7 +5,7 @@
 import { readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPass } from '../../daemon/pass.js';
+import { type PassState, runPass } from '../../daemon/pass.js';
 import { ReportBook } from '../../daemon/reports.js';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { newMailroom } from '../support/cli.js';
@@ -19,7 +19,20 @@ beforeEach(async () => {
 });
 afterEach(async () => env.cleanup());
 
-function newState() {
+/** Passes until the daemon caches the parse of `path` (its mtime and ctime must be 2 s old). */
+async function untilCached(state: PassState, path: string): Promise<void> {
+  await pollUntil(
+    'the parse to be cached',
+    async () => {
+      await runPass(mr, state);
+      return state.parsed?.has(path) === true;
+    },
+    15_000,
+    200,
+  );
+}
+
+function newState(): PassState {
   return { reports: new ReportBook(mr), known: new Map() };
 }
 
@@ -37,15 +50,7 @@ describe('daemon pass cache', () => {
     await utimes(path, anHourAgo, anHourAgo);
     const state = newState();
     // A file is cached only once its mtime and ctime are 2 s older than the read (racy rule).
-    await pollUntil(
-      'the parse to be cached',
-      async () => {
-        await runPass(mr, state);
-        return (state as { parsed?: Map<string, unknown> }).parsed?.has(path) === true;
-      },
-      15_000,
-      200,
-    );
+    await untilCached(state, path);
     const first = (await runPass(mr, state)).tasks.find((t) => t.id === id)!;
     const second = (await runPass(mr, state)).tasks.find((t) => t.id === id)!;
     expect(second.parsed).toBe(first.parsed); // the same object: not read, not parsed again
@@ -62,15 +67,7 @@ describe('daemon pass cache', () => {
   it('sees a file replaced by rename, and forgets files that are gone', async () => {
     const { id, path } = await sendTask('before');
     const state = newState();
-    await pollUntil(
-      'the parse to be cached',
-      async () => {
-        await runPass(mr, state);
-        return (state as { parsed?: Map<string, unknown> }).parsed?.has(path) === true;
-      },
-      15_000,
-      200,
-    );
+    await untilCached(state, path);
     await writeFile(`${path}.tmp`, (await readFile(path, 'utf8')).replace('title: before', 'title: after!'));
     await rename(`${path}.tmp`, path);
     expect((await runPass(mr, state)).tasks.find((t) => t.id === id)?.parsed.task.title).toBe('after!');
@@ -78,6 +75,6 @@ describe('daemon pass cache', () => {
     expect((await env.mr(['reassign', id, 'dispatch'])).code).toBe(0);
     const out = await runPass(mr, state);
     expect(out.tasks.find((t) => t.id === id)?.agent).toBe('dispatch');
-    expect((state as { parsed?: Map<string, unknown> }).parsed?.has(path)).toBe(false);
+    expect(state.parsed?.has(path)).toBe(false);
   });
 });
