@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `mailroom` command line (SPEC section 4). This file only wires commands to handlers, which are
+// The `mailroom` command line (docs/spec.md §4). This file only wires commands to handlers, which are
 // imported when their command runs, so a quick verb does not load what another verb needs.
 
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';

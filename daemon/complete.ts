@@ -1,5 +1,5 @@
 // Completes a file a person dropped into an inbox with only a title (frontmatter without `state`) or
-// only a body (no frontmatter; its first line becomes the title) into a valid task (SPEC section 2).
+// only a body (no frontmatter; its first line becomes the title) into a valid task (docs/spec.md §2).
 // Pure: the caller supplies the clock, the id check and a fresh id. The original body bytes are kept.
 
 import { isAgentName, isTaskId } from '../src/names.js';

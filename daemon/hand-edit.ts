@@ -1,5 +1,5 @@
 // Judges a state change the daemon did not make (a person's editor, an agent's plain file edit)
-// against the last state it saw, with the same rules the CLI enforces (SPEC section 3). Pure.
+// against the last state it saw, with the same rules the CLI enforces (docs/spec.md §3). Pure.
 
 import type { Task } from '../src/task/schema.js';
 import { isFinal, RANK, type TaskState } from '../src/task/state.js';

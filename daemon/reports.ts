@@ -1,4 +1,4 @@
-// Reports of files that cannot be read as tasks (SPEC section 2), and of folders mailroom will not
+// Reports of files that cannot be read as tasks (docs/spec.md §2), and of folders mailroom will not
 // use (a box or agent folder that is a link, or a file): once per content version, in the event log,
 // in `mailroom status`, and in a sidecar `<file>.error.txt` beside the file. The file itself is never
 // touched. When it is fixed (or removed), the sidecar goes away.

@@ -1,5 +1,5 @@
 // Typed errors for people. Every error mailroom raises on purpose carries an exit code from
-// SPEC section 4; the CLI's one top-level catch maps it, and prints the message without a stack.
+// docs/spec.md §4; the CLI's one top-level catch maps it, and prints the message without a stack.
 
 export const ExitCode = {
   ok: 0,

@@ -1,5 +1,5 @@
 // Finds the mailroom root: --root, else $MAILROOM_ROOT, else the nearest folder upwards holding
-// mailroom.yaml (SPEC section 1).
+// mailroom.yaml (docs/spec.md §1).
 
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

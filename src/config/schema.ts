@@ -1,4 +1,4 @@
-// What mailroom.yaml may hold (SPEC section 5), with messages that name the key and the fix.
+// What mailroom.yaml may hold (docs/spec.md §5), with messages that name the key and the fix.
 
 import { z } from 'zod';
 import { isDuration } from '../duration.js';

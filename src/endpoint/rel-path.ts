@@ -31,7 +31,7 @@ export function parseRelPath(rel: string, label: string, opts: { allowRoot?: boo
 
 export const joinRel = (segments: readonly string[]): string => segments.join('/');
 
-/** `.<name>.tmp-<random>`: starts with `.` and holds `.tmp`, so no scan takes it for a task (SPEC 1). */
+/** `.<name>.tmp-<random>`: starts with `.` and holds `.tmp`, so no scan takes it for a task (docs/spec.md §1). */
 export const tempNameFor = (name: string): string => `.${name}.tmp-${randomBytes(6).toString('hex')}`;
 
 /** True for names writeFileAtomic leaves behind only if it was cut off (for doctor and tests). */

@@ -1,4 +1,4 @@
-// Parsing of the TARGET a user gives to `mailroom host add` (SPEC section 4): `user@host[:port]`,
+// Parsing of the TARGET a user gives to `mailroom host add` (docs/spec.md §4): `user@host[:port]`,
 // `host:port`, a bare `~/.ssh/config` alias, or an IPv6 address in brackets (`user@[::1]:2222`).
 // Invariant: a parsed target holds only characters that are safe in a host name, a user name and a
 // port number — nothing that could look like an option (`-oProxyCommand=...`) or a path.

@@ -1,6 +1,6 @@
 // The folders between the root and a task file: `agents/`, `agents/<agent>/` and
 // `agents/<agent>/<box>/`. Invariant: mailroom lists, reads, writes and moves task files only through
-// folders it has seen to be real folders (lstat), never through a symbolic link (SPEC section 1). A
+// folders it has seen to be real folders (lstat), never through a symbolic link (docs/spec.md §1). A
 // link there would make every task operation in it happen outside the root: `send` writing there,
 // the daemon completing and rewriting a person's files there, routing removing them from there.
 // Each folder is checked just before it is used; a link swapped in between the check and the use by

@@ -1,4 +1,4 @@
-// Where things live inside a mailroom root (SPEC section 1). Every path is built here, and only from
+// Where things live inside a mailroom root (docs/spec.md §1). Every path is built here, and only from
 // names that passed src/names.ts, so no caller can point outside the root.
 
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ export class Layout {
   taskPath(agent: string, box: Box, id: string): string {
     return join(this.boxDir(agent, box), `${checkTaskId(id)}.md`);
   }
-  /** The folder of large results that travels with a task (SPEC section 2). */
+  /** The folder of large results that travels with a task (docs/spec.md §2). */
   filesDir(agent: string, box: Box, id: string): string {
     return join(this.boxDir(agent, box), `${checkTaskId(id)}.files`);
   }

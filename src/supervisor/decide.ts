@@ -1,4 +1,4 @@
-// The supervisor's judgement (SPEC section 3): given the tasks as scanned and the time now, what should
+// The supervisor's judgement (docs/spec.md §3): given the tasks as scanned and the time now, what should
 // happen to each. Pure — no disk, no clock, no configuration loading; the daemon wires those in and
 // applies the actions through the ordinary ops (reassign, retry, escalate), under each file's lock.
 // Invariants: every time comes from the task's own fields (`created`, `history[].at`), never from file
@@ -102,7 +102,7 @@ function judge(t: SupervisedTask, policy: SupervisorPolicy, nowMs: number): Verd
     case 'failed':
       return judgeFailed(t, policy, nowMs);
     default:
-      // `acked` has no timer in SPEC section 3; `done` is finished.
+      // `acked` has no timer in docs/spec.md §3; `done` is finished.
       return undefined;
   }
 }

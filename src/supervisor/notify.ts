@@ -1,4 +1,4 @@
-// Runs the user's `notify` command when a task is escalated (SPEC sections 3 and 5).
+// Runs the user's `notify` command when a task is escalated (docs/spec.md §3 and §5).
 // Invariant: task fields reach the command only as environment variables. The command string is the
 // user's own, from mailroom.yaml, and goes to `/bin/sh -c` untouched; a title such as `$(rm -rf ~)`
 // is data in $MAILROOM_TITLE and is expanded only if the user's command itself says `eval`.

@@ -1,4 +1,4 @@
-// The supervisor's policy as read from mailroom.yaml (SPEC section 5). Kept apart from decide.ts so the
+// The supervisor's policy as read from mailroom.yaml (docs/spec.md §5). Kept apart from decide.ts so the
 // rules stay a function of plain data, and tests can state a policy without writing a config file.
 
 import type { Config } from '../config/schema.js';

@@ -1,4 +1,4 @@
-// Who can stand in for a worker: the configured agents that share its `role` (SPEC section 3).
+// Who can stand in for a worker: the configured agents that share its `role` (docs/spec.md §3).
 // Invariant: the order is a pure function of the configuration — agents of the role sorted by name,
 // starting just after the current worker and wrapping round — so every pass, on every machine, picks
 // the same next agent, and repeated moves walk the whole role before coming back.

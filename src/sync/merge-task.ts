@@ -1,4 +1,4 @@
-// Field-level merge of two versions of one task file changed on both sides (SPEC section 6). Pure:
+// Field-level merge of two versions of one task file changed on both sides (docs/spec.md §6). Pure:
 // text in, text out.
 //
 // Invariants: nothing either side wrote is lost (a field changed on one side keeps that change, both
@@ -146,7 +146,7 @@ function isRecord(v: unknown): v is Fields {
 }
 
 // Appending keeps every existing history line as written; only a history that is not local's plus
-// later entries is re-rendered, one flow map per line as in SPEC section 2.
+// later entries is re-rendered, one flow map per line as in docs/spec.md §2.
 function writeHistory(yaml: YamlEditor, local: unknown[], merged: unknown[]): void {
   const isExtension = merged.length >= local.length && local.every((e, i) => deepEqual(e, merged[i]));
   const rest = isExtension ? merged.slice(local.length) : merged;

@@ -1,4 +1,4 @@
-// Three-way reconciliation of one host's folders (SPEC section 6): a pure function of (base, local,
+// Three-way reconciliation of one host's folders (docs/spec.md §6): a pure function of (base, local,
 // remote) snapshots that says, per task id and per plain file, what a sync pass must do. No IO, no
 // clocks: versions are compared by content hash and location only.
 //

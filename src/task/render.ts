@@ -1,4 +1,4 @@
-// Renders a brand-new task file in the canonical layout of SPEC section 2. Pure.
+// Renders a brand-new task file in the canonical layout of docs/spec.md §2. Pure.
 
 import { renderFlowMap, renderYaml } from '../yaml/document.js';
 import type { Task } from './schema.js';

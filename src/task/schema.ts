@@ -1,4 +1,4 @@
-// What a task's frontmatter must hold (SPEC section 2). Validation messages name the field and the
+// What a task's frontmatter must hold (docs/spec.md §2). Validation messages name the field and the
 // fix, because a human will read them next to the file they wrote.
 
 import { z } from 'zod';

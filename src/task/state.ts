@@ -1,4 +1,4 @@
-// The task state machine (SPEC section 3), the one place that decides which moves are legal. Every
+// The task state machine (docs/spec.md §3), the one place that decides which moves are legal. Every
 // writer (CLI, daemon for hand edits, sync merge) asks it; it is pure.
 
 export const STATES = ['queued', 'acked', 'running', 'done', 'failed'] as const;

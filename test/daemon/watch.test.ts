@@ -1,4 +1,4 @@
-// The watcher never follows a link (SPEC section 1): a box or agent folder that is a link to a folder
+// The watcher never follows a link (docs/spec.md §1): a box or agent folder that is a link to a folder
 // outside the root gives no hints about what happens out there. Real folders, real file events, in
 // both modes.
 

@@ -33,7 +33,7 @@ describe('parseRelPath', () => {
 });
 
 describe('temp names', () => {
-  it('start with "." and hold ".tmp" (SPEC section 1), and are recognised', () => {
+  it('start with "." and hold ".tmp" (docs/spec.md §1), and are recognised', () => {
     const t = tempNameFor('t1.md');
     expect(t).toMatch(/^\.t1\.md\.tmp-[0-9a-f]{12}$/);
     expect(isTempName(t)).toBe(true);

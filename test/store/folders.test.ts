@@ -1,4 +1,4 @@
-// The folders between the root and a task file must be real folders (SPEC section 1: links are never
+// The folders between the root and a task file must be real folders (docs/spec.md §1: links are never
 // followed). Real temp folders, real links.
 
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';

@@ -68,7 +68,7 @@ describe('runNotify: what the command receives', () => {
       'line two\r\nline three\n',
     ].join('\n');
     const r = await runNotify(
-      // The recommended shape from SPEC section 5, plus a copy of the title for comparison.
+      // The recommended shape from docs/spec.md §5, plus a copy of the title for comparison.
       `printf '%s' "$MAILROOM_TITLE: $MAILROOM_REASON" > both.txt; printf '%s' "$MAILROOM_TITLE" > out.txt`,
       { ...FIELDS, title, reason: '$(touch pwned6)' },
       { cwd: dir },

@@ -4,7 +4,7 @@ import { policyFromConfig } from '../../src/supervisor/policy.js';
 import { expectMailroomError } from '../support/errors.js';
 
 describe('policyFromConfig', () => {
-  it('takes the defaults of SPEC section 5', () => {
+  it('takes the defaults of docs/spec.md §5', () => {
     expect(policyFromConfig(ConfigSchema.parse({ agents: { human: null } }))).toEqual({
       escalateTo: 'human',
       onStuck: 'escalate',

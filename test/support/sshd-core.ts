@@ -2,7 +2,7 @@
 // in a temp folder, listening on 127.0.0.1 on a free port it picked. Invariants: never port 22, never
 // a non-loopback address, never the system sshd or its config; stop() kills only the process it
 // started, by pid. Free of vitest, so the benchmark (bench/) can start one too; the tests' wrapper is
-// test/support/sshd.ts. Facts it relies on: /work/shared/SSHD.md.
+// test/support/sshd.ts. Facts it relies on: docs/sshd.md.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

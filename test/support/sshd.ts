@@ -1,5 +1,5 @@
 // A private, throw-away OpenSSH sshd for tests (the process itself: sshd-core.ts), and the describe
-// block that runs a suite against one. Facts it relies on: /work/shared/SSHD.md.
+// block that runs a suite against one. Facts it relies on: docs/sshd.md.
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type Sshd, type SshdOptions, sshdAvailable, startSshd } from './sshd-core.js';
