@@ -226,6 +226,33 @@ common(
   { json: false },
 ).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
 
+const service = program
+  .command('service')
+  .description('run the daemon as a systemd user service (Linux) or a LaunchAgent (macOS), one per root')
+  .exitOverride();
+const serviceHandlers = () => import('./commands/service.js');
+common(
+  service.command('install').description('install (or reinstall) and start the service for this root'),
+).action(async (o) => (await serviceHandlers()).install(opts(o)));
+common(service.command('uninstall').description('stop the service and remove its file')).action(async (o) =>
+  (await serviceHandlers()).uninstall(opts(o)),
+);
+common(service.command('status').description("the service's file and what the service manager says")).action(
+  async (o) => {
+    exitCode = await (await serviceHandlers()).status(opts(o));
+  },
+);
+common(
+  service
+    .command('logs')
+    .option('-n, --lines <n>', 'how many recent lines (default 100)')
+    .option('-f, --follow', 'keep printing new lines')
+    .description("the daemon's output (the user journal on Linux, ~/Library/Logs/mailroom on macOS)"),
+  { json: false },
+).action(async (o) => {
+  exitCode = await (await serviceHandlers()).logs(opts(o));
+});
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')

@@ -30,6 +30,8 @@ describe('the quick start', () => {
     try {
       expect(existsSync(join(root, 'mailroom.yaml'))).toBe(true);
       expect(d.output()).toMatch(/created a local mailroom in/);
+      // daemon output lines carry a full UTC timestamp (was HH:MM:SS: no date, no zone)
+      expect(d.output()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ mailroom daemon watching/m);
       const s = await runCli(['status', '--json', '--root', root]);
       expect(JSON.parse(s.stdout).daemon.running).toBe(true);
     } finally {
