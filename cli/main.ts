@@ -178,8 +178,14 @@ common(
 common(
   program
     .command('log')
-    .option('--follow', 'keep printing new events')
-    .option('--task <id>', 'only events of this task (id or prefix)')
+    .option('-n, --lines <n>', 'only the last N events')
+    .option('--since <time>', 'only events since a time (2026-11-27T10:00:00Z) or a duration ago (2h)')
+    .option(
+      '--follow',
+      'print new events as they come (from now; add --from-start, -n or --since for history)',
+    )
+    .option('--from-start', 'with --follow: print every kept event first')
+    .option('--task <id>', 'only events of this task (any part of its id)')
     .description('the event log'),
 ).action(async (o) => (await read()).log(opts(o)));
 

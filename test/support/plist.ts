@@ -17,7 +17,7 @@ function decode(text: string): string {
 
 export function parsePlist(xml: string): PlistValue {
   const header =
-    /^<\?xml version="1\.0" encoding="UTF-8"\?>\s*<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN" "http:\/\/www\.apple\.com\/DTDs\/PropertyList-1\.0\.dtd">\s*(?:<!--[^]*?-->\s*)?<plist version="1\.0">/;
+    /^<\?xml version="1\.0" encoding="UTF-8"\?>\s*<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN" "http:\/\/www\.apple\.com\/DTDs\/PropertyList-1\.0\.dtd">\s*(?:<!--[\s\S]*?-->\s*)?<plist version="1\.0">/;
   const m = header.exec(xml);
   if (!m) throw new Error('not an XML property list header');
   let pos = m[0].length;
@@ -46,8 +46,15 @@ export function parsePlist(xml: string): PlistValue {
       if (!/^-?\d+$/.test(t)) throw new Error(`bad integer ${t}`);
       return Number(t);
     }
-    if (xml.startsWith('<true/>', pos)) return (expect('<true/>'), true);
-    if (xml.startsWith('<false/>', pos)) return (expect('<false/>'), false);
+    for (const [token, flag] of [
+      ['<true/>', true],
+      ['<false/>', false],
+    ] as const) {
+      if (xml.startsWith(token, pos)) {
+        expect(token);
+        return flag;
+      }
+    }
     if (xml.startsWith('<array>', pos)) {
       expect('<array>');
       const out: PlistValue[] = [];
