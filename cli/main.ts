@@ -4,7 +4,7 @@
 
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import type { CommonOptions } from './context.js';
-import { reportError } from './output.js';
+import { endQuietlyOnClosedPipe, reportError } from './output.js';
 
 const program = new Command('mailroom')
   .description('A file-based, crash-safe task inbox for AI agents and the humans who supervise them')
@@ -284,4 +284,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endQuietlyOnClosedPipe();
 process.exitCode = await main(process.argv);
