@@ -64,6 +64,13 @@ common(
     .description('add an agent'),
 ).action(async (name, o) => (await admin()).agentAdd(name, opts(o)));
 common(agent.command('ls').description('list agents')).action(async (o) => (await admin()).agentLs(opts(o)));
+common(
+  agent
+    .command('rm')
+    .argument('<name>')
+    .option('--force', 'hand its tasks to escalate_to first (else refused while it has tasks)')
+    .description('remove an agent'),
+).action(async (name, o) => (await admin()).agentRm(name, opts(o)));
 
 const host = program.command('host').description('manage machines reached over SSH').exitOverride();
 common(
@@ -84,6 +91,13 @@ common(
   await (await admin()).hostAdd(name, target, { ...opts(rest), root: program.opts().root, farRoot });
 });
 common(host.command('ls').description('list hosts')).action(async (o) => (await admin()).hostLs(opts(o)));
+common(
+  host
+    .command('rm')
+    .argument('<name>')
+    .option('--force', 'remove its agents too, handing their tasks to escalate_to')
+    .description('remove a host (refused while agents live on it)'),
+).action(async (name, o) => (await admin()).hostRm(name, opts(o)));
 
 common(
   program
