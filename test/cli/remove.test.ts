@@ -67,7 +67,16 @@ describe('mailroom host rm', () => {
   it('refuses while agents live on the host; --force removes them and hands their tasks over', async () => {
     const m = await newMailroom([]);
     try {
-      const add = await runCli(['--root', m.root, 'host', 'add', 'vps', 'deploy@vps.example', '--root', '/srv/mr']);
+      const add = await runCli([
+        '--root',
+        m.root,
+        'host',
+        'add',
+        'vps',
+        'deploy@vps.example',
+        '--root',
+        '/srv/mr',
+      ]);
       expect(add.stderr).toBe('');
       expect((await m.mr(['agent', 'add', 'far', '--host', 'vps'])).code).toBe(0);
       const id = (await m.mr(['send', 'far', 'for the far agent'])).stdout.trim();
