@@ -1,7 +1,7 @@
 // Reading the event log for `mailroom log`: the last N events, events since a time, one task's events,
 // and following new ones as they are appended, across rotations (src/events/log.ts).
 
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoCode } from '../errors.js';
 import { type MailroomEvent, parseEvents, readEventFile, rotatedFiles } from './log.js';
@@ -36,8 +36,9 @@ export async function queryEvents(path: string, q: EventQuery): Promise<Mailroom
 
 /**
  * Calls `emit` with each event appended from now on, until the signal aborts. Polls the file size
- * (portable; a missed wake-up costs one interval); when the file is rotated it reads what is left of
- * the old one before moving to the new one, so nothing appended in between is skipped.
+ * (portable; a missed wake-up costs one interval). When the file was rotated, it reads what is left
+ * of the old file, then every file rotated after it (several rotations can happen between two
+ * polls), then goes on with the current file, so nothing appended in between is skipped.
  */
 export async function followEvents(
   path: string,
@@ -47,6 +48,12 @@ export async function followEvents(
   let handle = await openIfPresent(path, opts.signal);
   let offset = opts.fromStart ? 0 : ((await handle?.stat())?.size ?? 0);
   let carry = '';
+  const emitText = (text: string) => {
+    const all = carry + text;
+    const cut = all.lastIndexOf('\n') + 1;
+    carry = all.slice(cut);
+    for (const e of parseEvents(all.slice(0, cut))) emit(e);
+  };
   const drain = async () => {
     if (!handle) return;
     const { size } = await handle.stat();
@@ -55,10 +62,7 @@ export async function followEvents(
     const buf = Buffer.alloc(size - offset);
     await handle.read(buf, 0, buf.length, offset);
     offset = size;
-    const text = carry + buf.toString('utf8');
-    const cut = text.lastIndexOf('\n') + 1;
-    carry = text.slice(cut);
-    for (const e of parseEvents(text.slice(0, cut))) emit(e);
+    emitText(buf.toString('utf8'));
   };
   try {
     while (!opts.signal?.aborted) {
@@ -68,9 +72,8 @@ export async function followEvents(
       if (current && current.ino !== mine?.ino) {
         await drain(); // the rest of the rotated file
         await handle?.close();
-        handle = await open(path, 'r');
+        handle = await openAfterRotations(path, mine?.ino, emitText);
         offset = 0;
-        carry = '';
         continue;
       }
       await delay(opts.intervalMs ?? 250, undefined, { signal: opts.signal }).catch(() => undefined);
@@ -78,6 +81,45 @@ export async function followEvents(
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * Reads the files rotated after the one with inode `last` (oldest first), then opens the current
+ * file; if another rotation happened meanwhile, reads that one too before settling.
+ */
+async function openAfterRotations(
+  path: string,
+  last: number | undefined,
+  emitText: (text: string) => void,
+): Promise<FileHandle> {
+  let consumed = last;
+  for (;;) {
+    const after = await rotatedAfter(path, consumed);
+    if (after !== undefined) {
+      emitText(await readFile(after.file, 'utf8').catch(() => ''));
+      consumed = after.ino;
+      continue;
+    }
+    const handle = await open(path, 'r');
+    // Settled unless a file was rotated after the consumed one meanwhile (other than this one).
+    const late = await rotatedAfter(path, consumed);
+    if (late === undefined || late.ino === (await handle.stat()).ino) return handle;
+    await handle.close();
+  }
+}
+
+/** The rotated file right after the one with inode `ino`; none when it is the newest or is gone. */
+async function rotatedAfter(
+  path: string,
+  ino: number | undefined,
+): Promise<{ file: string; ino: number } | undefined> {
+  if (ino === undefined) return undefined;
+  const files = await rotatedFiles(path);
+  const inodes = await Promise.all(files.map(async (f) => (await stat(f).catch(() => undefined))?.ino));
+  const at = inodes.indexOf(ino);
+  const file = at < 0 ? undefined : files[at + 1];
+  const next = at < 0 ? undefined : inodes[at + 1];
+  return file === undefined || next === undefined ? undefined : { file, ino: next };
 }
 
 async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHandle | undefined> {

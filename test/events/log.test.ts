@@ -84,6 +84,37 @@ describe('event log rotation', () => {
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `e${i}`));
   });
 
+  it('followEvents reads every file rotated between two polls (it skipped all but the last)', async () => {
+    const dir = join(tmp.dir, 'follow-many');
+    await mkdir(dir);
+    const path = join(dir, 'events.jsonl');
+    const limits = { maxBytes: 500, keep: 50 };
+    await appendEvent(path, ev('start'), limits);
+    const seen: string[] = [];
+    const controller = new AbortController();
+    // A long interval: several rotations happen between two polls.
+    const following = followEvents(path, (e) => seen.push(e.id ?? ''), {
+      signal: controller.signal,
+      intervalMs: 1_500,
+    });
+    await pollUntil(
+      'the follower to start',
+      async () => {
+        await appendEvent(path, ev('probe'), limits);
+        return seen.includes('probe');
+      },
+      30_000,
+      100,
+    );
+    const before = (await rotatedFiles(path)).length;
+    for (let i = 0; i < 60; i++) await appendEvent(path, ev(`e${i}`), limits);
+    expect((await rotatedFiles(path)).length - before).toBeGreaterThan(3);
+    await pollUntil('every event followed', () => seen.includes('e59'), 30_000);
+    controller.abort();
+    await following;
+    expect(seen.filter((id) => id.startsWith('e'))).toEqual(Array.from({ length: 60 }, (_, i) => `e${i}`));
+  });
+
   it('queryEvents -n reads only the newest file when it holds enough; --since stops at older files', async () => {
     const dir = join(tmp.dir, 'query');
     await mkdir(dir);
