@@ -74,10 +74,21 @@ describe('the npm package', () => {
     });
     const tarball = join(tmp.dir, (JSON.parse(stdout) as PackEntry[])[0]?.filename ?? '');
     const prefix = join(tmp.dir, 'prefix');
-    // --prefer-offline: the dependencies are in npm's cache after `npm ci`.
+    // --prefer-offline: the dependencies are in npm's cache after `npm ci`. --ignore-scripts: ssh2's
+    // optional native addon (a C++ build) is not needed to run, and takes minutes on a busy machine.
     await run(
       npm,
-      ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        tarball,
+      ],
       {
         cwd: tmp.dir,
         env: { ...process.env, npm_config_loglevel: 'error' },
@@ -96,5 +107,5 @@ describe('the npm package', () => {
     const sent = await run(bin, ['send', 'human', 'from the tarball', '--root', root]);
     const ls = await run(bin, ['ls', '--root', root]);
     expect(ls.stdout).toContain(sent.stdout.trim());
-  });
+  }, 600_000); // a hang guard: seconds alone, minutes on a loaded machine
 });
