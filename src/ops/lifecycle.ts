@@ -185,6 +185,8 @@ export async function reassign(
 
 /** File a finished task away into the archive of the agent whose box holds it. */
 export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Promise<UpdateResult> {
+  // The actor is checked before anything moves: an unknown `--as` must leave the task where it is.
+  const by = actor(mr, input, 'human');
   const result = await updateTask(mr, ref, (task) => {
     const t = task.parsed.task;
     if (!isFinal(t.state))
@@ -199,7 +201,7 @@ export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Pro
     type: 'task.archived',
     id: result.after.id,
     agent: result.after.agent,
-    by: actor(mr, input, 'human'),
+    by,
     path: mr.layout.rel(result.after.path),
   });
   return result;
