@@ -3,24 +3,25 @@
 
 import { describe, expect, it } from 'vitest';
 import type { KnownState } from '../../daemon/hand-edit.js';
-import { type Context, type Found, type Judgement, judge } from '../../daemon/judge.js';
+import { type Context, type Found, judge } from '../../daemon/judge.js';
 import { renderTask } from '../../src/task/render.js';
 import type { Task } from '../../src/task/schema.js';
 
 const at = '2026-11-22T10:00:00Z';
-const task = (over: Partial<Task> = {}): Task => ({
-  id: 't1',
-  title: 'Summarise',
-  from: 'dispatch',
-  to: 'research',
-  state: 'queued',
-  priority: 'normal',
-  created: at,
-  attempt: 1,
-  max_attempts: 3,
-  history: [{ state: 'queued', at, by: 'dispatch' }],
-  ...over,
-});
+const task = (over: Partial<Task> = {}): Task =>
+  ({
+    id: 't1',
+    title: 'Summarise',
+    from: 'dispatch',
+    to: 'research',
+    state: 'queued',
+    priority: 'normal',
+    created: at,
+    attempt: 1,
+    max_attempts: 3,
+    history: [{ state: 'queued', at, by: 'dispatch' }],
+    ...over,
+  }) as Task;
 const escalatedWhile = (state: Task['state'], now: Task['state']): Task =>
   task({
     state: now,
