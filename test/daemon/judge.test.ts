@@ -53,9 +53,8 @@ const found = (over: Partial<Found>): Found => ({
   ...over,
 });
 
-type Want = Partial<
-  Record<keyof Judgement | 'route' | 'heal' | 'checkArchive' | 'problem' | 'line', unknown>
->;
+/** Fields the judgement must have (a partial match). */
+type Want = Record<string, unknown>;
 
 const cases: [string, Found, Context, Want][] = [
   [
