@@ -14,7 +14,7 @@ import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
-const VERSION = 1;
+const VERSION = 2; // 2: ack_timeout, run_timeout and kind
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -27,6 +27,10 @@ export interface CachedFields {
   updated: string;
   attempt: number;
   max_attempts: number;
+  ack_timeout: string;
+  run_timeout: string;
+  /** `question` for a question (docs/spec.md §2); absent for an ordinary task. */
+  kind?: string;
 }
 
 interface Entry extends FileStamp {
@@ -53,6 +57,9 @@ export function fieldsOf(t: LoadedTask): CachedFields {
     updated: task.history[task.history.length - 1]?.at ?? task.created,
     attempt: task.attempt,
     max_attempts: task.max_attempts,
+    ack_timeout: task.ack_timeout,
+    run_timeout: task.run_timeout,
+    ...(typeof task.kind === 'string' ? { kind: task.kind } : {}),
   };
 }
 
