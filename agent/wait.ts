@@ -12,6 +12,8 @@ export interface WaitOptions {
   rescanMs?: number;
   /** Stops the wait early (the MCP client cancelled, say): resolves undefined. */
   signal?: AbortSignal;
+  /** Called once, the first time the waiter goes to sleep (a CLI says so on stderr). */
+  onSleep?: () => void;
 }
 
 /** Resolves with the first value `probe` gives, or undefined when the time is up. */
@@ -39,6 +41,8 @@ export async function waitFor<T>(
       const left = deadline === undefined ? rescanMs : Math.min(rescanMs, deadline - Date.now());
       if (left <= 0) return undefined;
       if (!dirty) {
+        opts.onSleep?.();
+        opts.onSleep = undefined;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
           wake = () => {

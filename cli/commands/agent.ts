@@ -38,7 +38,10 @@ export async function next(opts: CommonOptions & { wait?: string | boolean }): P
   const claimed =
     opts.wait === undefined
       ? await claim()
-      : await waitFor([inboxOf(mr, agent)], claim, { timeoutMs: waitMs(opts.wait, '--wait') });
+      : await waitFor([inboxOf(mr, agent)], claim, {
+          timeoutMs: waitMs(opts.wait, '--wait'),
+          onSleep: () => warn(`mailroom: waiting for a task for ${agent}`),
+        });
   if (!claimed) {
     if (opts.json) printJson({ task: null, nothing: true });
     warn(`mailroom: nothing queued for ${agent}${opts.wait === undefined ? '' : ' came in time'}`);
@@ -65,7 +68,10 @@ export async function wait(opts: CommonOptions & { timeout?: string }): Promise<
     const changes = await lookAtInbox(mr, agent);
     return changes.length > 0 ? changes : undefined;
   };
-  const changes = await waitFor([inboxOf(mr, agent)], look, { timeoutMs: waitMs(opts.timeout, '--timeout') });
+  const changes = await waitFor([inboxOf(mr, agent)], look, {
+    timeoutMs: waitMs(opts.timeout, '--timeout'),
+    onSleep: () => warn(`mailroom: waiting for news for ${agent}`),
+  });
   if (!changes) {
     if (opts.json) printJson({ changes: [], nothing: true });
     warn(`mailroom: nothing new for ${agent}`);
@@ -100,7 +106,10 @@ export async function ask(
     return answer ?? undefined;
   };
   const paths = [mr.layout.agentDir(to), mr.layout.agentDir(from)];
-  const answer = await waitFor(paths, probe, { timeoutMs: waitMs(opts.wait, '--wait') });
+  const answer = await waitFor(paths, probe, {
+    timeoutMs: waitMs(opts.wait, '--wait'),
+    onSleep: () => warn(`mailroom: asked ${asked.id}; waiting for the answer`),
+  });
   if (answer === undefined) {
     if (opts.json) printJson({ id: asked.id, answer: null, nothing: true });
     else println(asked.id);

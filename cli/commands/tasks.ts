@@ -69,7 +69,8 @@ export async function start(id: string, opts: CommonOptions): Promise<void> {
 
 export async function note(id: string, text: string | undefined, opts: CommonOptions): Promise<void> {
   const mr = await open(opts);
-  const given = text ?? (await pipedStdin('note'));
+  // A piped note ends with the pipe's newline; a note is one line in the history.
+  const given = text ?? (await pipedStdin('note'))?.replace(/\s+$/, '');
   if (given === undefined)
     throw usageError(
       'the progress note is missing',
