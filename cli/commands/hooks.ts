@@ -2,8 +2,8 @@
 // The settings file is the user's: it is merged, never overwritten (agent/hooks-config.ts), written
 // atomically under its lock, and a file that is not JSON is refused and left as it is.
 
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { addHooks, MARKER, removeHooks, SettingsShapeError } from '../../agent/hooks-config.js';
 import { errnoCode, usageError } from '../../src/errors.js';
 import { lookAtInbox } from '../../src/ops/cursor.js';
@@ -33,6 +33,7 @@ function hookCommand(root: string, agent: string): string {
 }
 
 async function editSettings(path: string, change: (s: Record<string, unknown>) => Record<string, unknown>) {
+  await mkdir(dirname(path), { recursive: true }); // .claude/ or .codex/ of a project that has none yet
   await fileLocker()(path, async (guard) => {
     let text: string | undefined;
     try {
@@ -66,7 +67,7 @@ async function editSettings(path: string, change: (s: Record<string, unknown>) =
     }
     if (next === settings) return;
     guard.assertHeld();
-    await writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`, { mkdir: true });
+    await writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`);
   });
 }
 
