@@ -15,6 +15,7 @@ import { openMailroom } from '../src/mailroom.js';
 import { sendTask } from '../src/ops/send.js';
 import { addAgent, initMailroom } from '../src/ops/setup.js';
 import { mapLimit } from '../src/store/scan.js';
+import { isoSeconds } from '../src/task/id.js';
 import { taskText } from './fixture.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
 import { pollUntil, type Samples, sampleUnderBudget, summarise } from './measure.js';
@@ -175,7 +176,7 @@ async function standalone(): Promise<void> {
           'inbox',
           `20260101-000000-${n.toString(36).padStart(4, '0')}.md`,
         );
-        await writeFile(path, taskText(n, agent, 0, old.toISOString().slice(0, 19) + 'Z'));
+        await writeFile(path, taskText(n, agent, 0, isoSeconds(old)));
         await utimes(path, old, old);
       },
     );
