@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSshd } from '../test/support/sshd-core.js';
+import { agentText, benchAgents } from './agent-figures.js';
 import { benchCli } from './cli-latency.js';
 import { benchDaemon } from './daemon-figures.js';
 import { toolVersion, unisonRunner } from './far-tools.js';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
     { name: 'push', ms: 50_000 },
     { name: 'streamed', ms: 50_000 },
     { name: 'idle', ms: o.idleMs + 12_000, fixed: true },
+    { name: 'agents', ms: 30_000 },
     { name: 'cleanup', ms: 2_000, fixed: true },
   ] as const);
   const say = (line: string) =>
@@ -185,6 +187,13 @@ async function main(): Promise<void> {
       },
     });
     daemonPid = undefined;
+    const agentFigures = await benchAgents(hub.root, {
+      tasks: o.tasks,
+      mcpAgent: hub.agents[0]!,
+      reps: o.reps * 4,
+      budgetMs: plan.budget('agents'),
+      say,
+    });
 
     const adaptive: string[] = [];
     const counted = (what: string, n: number, wanted: number) => {
@@ -218,7 +227,11 @@ async function main(): Promise<void> {
       adaptive,
     };
     const figures = { sync, cli, daemon };
-    console.log(o.json ? JSON.stringify(toJson(info, figures), null, 2) : toText(info, figures));
+    console.log(
+      o.json
+        ? JSON.stringify({ ...(toJson(info, figures) as object), agents: agentFigures }, null, 2)
+        : `${toText(info, figures)}\n\n${agentText(agentFigures)}`,
+    );
   } finally {
     if (!cleaned) {
       await sshd.stop();

@@ -14,7 +14,7 @@ import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
-const VERSION = 1;
+const VERSION = 2; // 2: ack_timeout, run_timeout and kind
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -27,6 +27,10 @@ export interface CachedFields {
   updated: string;
   attempt: number;
   max_attempts: number;
+  ack_timeout: string;
+  run_timeout: string;
+  /** `question` for a question (docs/spec.md §2); absent for an ordinary task. */
+  kind?: string;
 }
 
 interface Entry extends FileStamp {
@@ -53,14 +57,32 @@ export function fieldsOf(t: LoadedTask): CachedFields {
     updated: task.history[task.history.length - 1]?.at ?? task.created,
     attempt: task.attempt,
     max_attempts: task.max_attempts,
+    ack_timeout: task.ack_timeout,
+    run_timeout: task.run_timeout,
+    ...(typeof task.kind === 'string' ? { kind: task.kind } : {}),
   };
 }
 
+/**
+ * The cache as last parsed by this process, with the file's identity then. A long-running process
+ * (`mailroom mcp`) lists again and again: it re-parses the file only when the file was replaced
+ * (every write is a rename, so a new inode) or changed. Never mutated: each listing builds a new map.
+ */
+let parsed: { path: string; key: string; entries: Map<string, Entry> } | undefined;
+
+const fileKey = (st: Stats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
 function loadEntries(layout: Layout): Map<string, Entry> {
+  const path = cachePath(layout);
   try {
-    const data = JSON.parse(readFileSync(cachePath(layout), 'utf8')) as CacheFile;
-    if (data?.version === VERSION && data.entries && typeof data.entries === 'object')
-      return new Map(Object.entries(data.entries));
+    const key = fileKey(lstatSync(path));
+    if (parsed?.path === path && parsed.key === key) return parsed.entries;
+    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    if (data?.version === VERSION && data.entries && typeof data.entries === 'object') {
+      const entries = new Map(Object.entries(data.entries));
+      parsed = { path, key, entries };
+      return entries;
+    }
   } catch {
     // no cache yet, or not one we can read: start afresh
   }

@@ -92,7 +92,7 @@ describe('ls cache', () => {
     const rebuilt = await list();
     expect(rebuilt.reads).toBe(1);
     expect(rebuilt.titles[a]).toBe('kept');
-    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(1);
+    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(2);
   });
 
   it('a file changed within the racy window is not cached (git rule)', async () => {
