@@ -14,7 +14,7 @@ import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
-const VERSION = 1;
+const VERSION = 2;
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -27,6 +27,14 @@ export interface CachedFields {
   updated: string;
   attempt: number;
   max_attempts: number;
+  ack_timeout: string;
+  run_timeout: string;
+  /** Who wrote the last history entry: the board's "last sign of life" of an agent. */
+  last_by?: string;
+  /** `kind: question` marks a question (docs/spec.md §4, `ask`); other kinds are kept as written. */
+  kind?: string;
+  /** When the task was escalated (the `escalated` field as text); absent when it is not. */
+  escalated?: string;
 }
 
 interface Entry extends FileStamp {
@@ -53,7 +61,17 @@ export function fieldsOf(t: LoadedTask): CachedFields {
     updated: task.history[task.history.length - 1]?.at ?? task.created,
     attempt: task.attempt,
     max_attempts: task.max_attempts,
+    ack_timeout: task.ack_timeout,
+    run_timeout: task.run_timeout,
+    ...optionalText('last_by', task.history[task.history.length - 1]?.by),
+    ...optionalText('kind', task.kind),
+    ...(task.escalated ? { escalated: String(task.escalated) } : {}),
   };
+}
+
+/** A field only when the task has it as text (hand-written files may hold anything else). */
+function optionalText<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  return typeof value === 'string' && value !== '' ? ({ [key]: value } as Record<K, string>) : {};
 }
 
 function loadEntries(layout: Layout): Map<string, Entry> {
