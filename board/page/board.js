@@ -218,7 +218,7 @@ function renderFilters(s) {
       ...(keepFirst ? [select.options[0]] : []),
       ...names.map((n) => h('option', { value: n }, n)),
     );
-    select.value = value;
+    if (value) select.value = value;
   };
   if ($('filter-agent').options.length !== s.agentNames.length + 1)
     pick(
@@ -318,7 +318,7 @@ async function renderTask() {
     ['deadlines', `ack within ${t.deadlines.ack_timeout}, no progress for ${t.deadlines.run_timeout}`],
   ];
   if (s.escalated) fields.push(['escalated', s.escalated]);
-  $('task').replaceChildren(
+  const parts = [
     h('h3', { 'data-field': 'title' }, s.title),
     h(
       'dl',
@@ -344,7 +344,8 @@ async function renderTask() {
     t.result === null ? null : md(t.result),
     h('h4', {}, 'History'),
     timeline(t.history),
-  );
+  ];
+  $('task').replaceChildren(...parts.filter(Boolean));
   section.hidden = false;
 }
 
@@ -387,9 +388,18 @@ function connect() {
   });
 }
 
-function wire() {
+/** `#task=<id>` opens a task (a link someone shared, the back button). */
+function taskFromHash() {
   const m = /^#task=(.+)$/.exec(location.hash);
-  if (m) view.taskId = decodeURIComponent(m[1]);
+  view.taskId = m ? decodeURIComponent(m[1]) : null;
+}
+
+function wire() {
+  taskFromHash();
+  window.addEventListener('hashchange', () => {
+    taskFromHash();
+    renderTask();
+  });
   $('task-close').addEventListener('click', () => {
     view.taskId = null;
     history.replaceState(null, '', location.pathname);
