@@ -39,7 +39,11 @@ const cases: { what: string; req: Partial<GateRequest>; status?: number }[] = [
   },
   {
     what: 'a form POST (no JSON)',
-    req: { method: 'POST', origin: 'http://127.0.0.1:4321', contentType: 'application/x-www-form-urlencoded' },
+    req: {
+      method: 'POST',
+      origin: 'http://127.0.0.1:4321',
+      contentType: 'application/x-www-form-urlencoded',
+    },
     status: 415,
   },
   { what: 'another method', req: { method: 'DELETE' }, status: 405 },

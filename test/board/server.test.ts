@@ -62,7 +62,10 @@ describe('mailroom board (process)', () => {
 
   it('refuses a cross-site Origin on reads and on actions', async () => {
     expect((await get(`/${board.token}/api/board`, { origin: 'http://evil.example' })).status).toBe(403);
-    const r = await post({ op: 'send', to: 'research', title: 'from evil' }, { origin: 'http://evil.example' });
+    const r = await post(
+      { op: 'send', to: 'research', title: 'from evil' },
+      { origin: 'http://evil.example' },
+    );
     expect(r.status).toBe(403);
     expect((await env.mr(['ls', '--json'])).stdout).not.toMatch(/from evil/);
   });
