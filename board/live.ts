@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { type Watcher, watchPaths } from '../daemon/watch.js';
 import type { BoardModel } from './model.js';
 
-/** Hints within this window are one rebuild. */
-const DEBOUNCE_MS = 50;
+/**
+ * Hints within this window are one rebuild. It also lets the daemon finish the pass the same change
+ * woke it for before the board reads the folders (the board must never slow routing down); the page
+ * is still current well within a second.
+ */
+const DEBOUNCE_MS = 250;
 /** Rebuild at least this often even without a hint (ages, deadlines, a missed event). */
 const PERIODIC_MS = 5_000;
 /** A comment line this often keeps proxies and idle timeouts from closing the stream. */

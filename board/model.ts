@@ -9,6 +9,7 @@ import { EventTail } from '../src/events/tail.js';
 import { type Mailroom, openMailroom } from '../src/mailroom.js';
 import { type AgentSignals, foldAgentSignals, humanAgents } from '../src/ops/attention.js';
 import type { TaskSummary } from '../src/ops/list.js';
+import type { MemoryCache } from '../src/ops/list-cache.js';
 import { foldReports, type OpenReport } from '../src/ops/reported.js';
 import { daemonView, hostViews, type Picture, picture, type StatusReport } from '../src/ops/status.js';
 import { STATES, type TaskState } from '../src/task/state.js';
@@ -42,6 +43,8 @@ export class BoardModel {
   private current?: { snapshot: Snapshot; tasks: TaskSummary[] };
   private building?: Promise<{ snapshot: Snapshot; tasks: TaskSummary[] }>;
   private stale = true;
+  /** The ls cache, kept in memory after the first listing (src/ops/list-cache.ts). */
+  private readonly cache: MemoryCache = {};
   private configStale = false;
 
   constructor(
@@ -99,7 +102,7 @@ export class BoardModel {
     foldReports(events, this.reports);
     foldAgentSignals(events, this.signals);
     const mr = this.mr;
-    const p = await picture(mr, [...this.reports.values()], this.signals);
+    const p = await picture(mr, [...this.reports.values()], this.signals, this.cache);
     const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TaskState, number>;
     for (const t of p.tasks) counts[t.state]++;
     const body = {

@@ -2,6 +2,7 @@
 // (the token is in it), optionally open a browser on it, and run until SIGINT/SIGTERM.
 
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { startBoard } from '../../board/server.js';
 import { usageError } from '../../src/errors.js';
 import { requireAgent } from '../../src/mailroom.js';
@@ -30,6 +31,12 @@ function openBrowser(url: string): void {
 export async function board(
   opts: CommonOptions & { port?: string; open?: boolean; polling?: boolean },
 ): Promise<void> {
+  // A page for people must never take CPU from the daemon's routing: the board runs at a lower priority.
+  try {
+    setPriority(10);
+  } catch {
+    // not allowed here (some containers): it runs at normal priority
+  }
   const mr = await open(opts);
   const as = requireAgent(mr, actingAs(opts) ?? mr.config.escalate_to);
   const b = await startBoard(mr, { port: parsePort(opts.port), as, polling: opts.polling === true });

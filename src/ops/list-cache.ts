@@ -85,6 +85,15 @@ function loadEntries(layout: Layout): Map<string, Entry> {
   return new Map();
 }
 
+/**
+ * A long-running reader's copy of the cache (the board): loaded from the file once, then kept in
+ * memory, so a listing after every change costs stats, not a parse and an fsync'd rewrite of the
+ * whole file. The file is written only by the first listing (it helps the next `ls` and board).
+ */
+export interface MemoryCache {
+  entries?: Map<string, Entry>;
+}
+
 export type CachedResult =
   | { ref: TaskRef; fields: CachedFields }
   | { ref: TaskRef; problem: Problem }
@@ -105,8 +114,10 @@ export async function cachedSummaries(
   >,
   inScope: (rel: string) => boolean,
   racyMs = RACY_MS,
+  memory?: MemoryCache,
 ): Promise<CachedResult[]> {
-  const old = loadEntries(layout);
+  const first = memory?.entries === undefined;
+  const old = memory?.entries ?? loadEntries(layout);
   const next = new Map<string, Entry>();
   for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
   let added = 0;
@@ -152,7 +163,8 @@ export async function cachedSummaries(
     });
   }
   // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
-  if (added > 0 || next.size - added < old.size) {
+  if (memory) memory.entries = next;
+  if (first && (added > 0 || next.size - added < old.size)) {
     const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
     await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
   }

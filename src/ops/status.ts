@@ -19,6 +19,7 @@ import {
   needsYou,
 } from './attention.js';
 import { listTasks, type TaskSummary } from './list.js';
+import type { MemoryCache } from './list-cache.js';
 import { foldReports, type OpenReport } from './reported.js';
 
 interface Attention {
@@ -97,8 +98,9 @@ export async function picture(
   mr: Mailroom,
   reports: readonly OpenReport[],
   signals: AgentSignals,
+  memory?: MemoryCache,
 ): Promise<Picture> {
-  const { tasks, problems } = await listTasks(mr, {});
+  const { tasks, problems } = await listTasks(mr, {}, memory ? { memory } : {});
   const needs = await needsYou(mr, tasks, problems, reports);
   return { tasks, problems, needs, agents: agentViews(mr, tasks, signals, needs) };
 }
