@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../src/config/schema.js';
 import { EventTail } from '../src/events/tail.js';
 import { type Mailroom, openMailroom } from '../src/mailroom.js';
-import { type AgentSignals, foldAgentSignals, humanAgents } from '../src/ops/attention.js';
+import { type AgentSignals, foldAgentSignals, humanAgents, noSignals } from '../src/ops/attention.js';
 import type { TaskSummary } from '../src/ops/list.js';
 import type { MemoryCache } from '../src/ops/list-cache.js';
 import { foldReports, type OpenReport } from '../src/ops/reported.js';
@@ -39,7 +39,7 @@ export interface TaskQuery {
 export class BoardModel {
   private readonly tail: EventTail;
   private reports = new Map<string, OpenReport>();
-  private signals: AgentSignals = { seen: new Map(), down: new Map() };
+  private signals: AgentSignals = noSignals();
   private current?: { snapshot: Snapshot; tasks: TaskSummary[] };
   private building?: Promise<{ snapshot: Snapshot; tasks: TaskSummary[] }>;
   private stale = true;
@@ -97,7 +97,7 @@ export class BoardModel {
     const events = await this.tail.read();
     if (this.tail.restarted) {
       this.reports = new Map();
-      this.signals = { seen: new Map(), down: new Map() };
+      this.signals = noSignals();
     }
     foldReports(events, this.reports);
     foldAgentSignals(events, this.signals);
@@ -113,7 +113,7 @@ export class BoardModel {
       needs: p.needs,
       agents: p.agents,
       counts,
-      hosts: await hostViews(mr),
+      hosts: await hostViews(mr, this.signals),
       daemon: await daemonView(mr),
     };
     // The version names the content (not the moment): the page refetches only when something changed.

@@ -152,9 +152,27 @@ export async function needsYou(
       seen.add(t.id);
     }
   }
+  await withEscalationNotes(mr, items);
   for (const item of await judged(mr, tasks)) if (!seen.has(item.id ?? '')) items.push(item);
   items.push(...(await fromReports(mr, problems, reports)));
   return items.sort((a, b) => (a.since ?? '~').localeCompare(b.since ?? '~'));
+}
+
+/** An escalation says why in its history note (`escalated to human: ...`): read the few escalated files for it. */
+async function withEscalationNotes(mr: Mailroom, items: NeedItem[]): Promise<void> {
+  const escalated = items.filter((i) => i.kind === 'escalated' && i.id && i.agent);
+  await mapLimit(escalated, 8, async (item) => {
+    const r = await readTask({
+      agent: item.agent!,
+      box: item.path.includes('/outbox/') ? 'outbox' : 'inbox',
+      id: item.id!,
+      path: join(mr.layout.root, item.path),
+    });
+    const note = r.ok
+      ? r.task.parsed.task.history.findLast((h) => h.note?.startsWith('escalated'))?.note
+      : undefined;
+    if (note) item.why = note;
+  });
 }
 
 function escalationWhy(t: TaskSummary): string {
@@ -180,22 +198,45 @@ export interface AgentView {
   downWhy?: string;
 }
 
-/** Per agent: the last sign of life and the last `worker.down`, folded from the event log. */
+/**
+ * Signs of life folded from the event log: per agent, the last event by it and the last
+ * `worker.down`; per host, the last sync pass and the last failure (a failure to connect is only
+ * in the log, never in the host's sync state).
+ */
 export interface AgentSignals {
   seen: Map<string, string>;
   down: Map<string, string>;
+  synced: Map<string, string>;
+  syncFailed: Map<string, { at: string; reason: string }>;
 }
 
+export const noSignals = (): AgentSignals => ({
+  seen: new Map(),
+  down: new Map(),
+  synced: new Map(),
+  syncFailed: new Map(),
+});
+
 export function foldAgentSignals(events: readonly MailroomEvent[], into?: AgentSignals): AgentSignals {
-  const s = into ?? { seen: new Map(), down: new Map() };
+  const s = into ?? noSignals();
   const later = (m: Map<string, string>, k: string, at: string) => {
     if ((m.get(k) ?? '') < at) m.set(k, at);
   };
   for (const e of events) {
+    const host = typeof e.host === 'string' ? e.host : undefined;
     if (e.type === 'worker.down' && typeof e.agent === 'string') later(s.down, e.agent, e.at);
+    else if (e.type === 'sync.pass' && host) later(s.synced, host, e.at);
+    else if (e.type === 'sync.failed' && host)
+      s.syncFailed.set(host, { at: e.at, reason: typeof e.reason === 'string' ? e.reason : 'sync failed' });
     else if (typeof e.by === 'string' && e.by !== 'mailroom') later(s.seen, e.by, e.at);
   }
   return s;
+}
+
+/** Why the host cannot be reached, when its last sync failure came after its last sync pass. */
+function hostUnreachable(signals: AgentSignals, host: string): string | undefined {
+  const failed = signals.syncFailed.get(host);
+  return failed && failed.at >= (signals.synced.get(host) ?? '') ? failed.reason : undefined;
 }
 
 export function agentViews(
@@ -225,7 +266,9 @@ export function agentViews(
       };
       if (lastSeen) view.lastSeen = lastSeen;
       if (current) view.current = { id: current.id, title: current.title, state: current.state };
+      const unreachable = hostUnreachable(signals, view.host);
       if (humans.has(name)) view.state = 'person';
+      else if (unreachable) [view.state, view.downWhy] = ['down', `host ${view.host}: ${unreachable}`];
       else if (stuckOn.has(name)) [view.state, view.downWhy] = ['down', stuckOn.get(name)!];
       else if (downAt && (!lastSeen || downAt > lastSeen))
         [view.state, view.downWhy] = ['down', `presumed down at ${downAt}; nothing from it since`];

@@ -4,6 +4,7 @@
 // health; hosts. Computed from the listing (the ls cache: only changed files are read), the event log
 // and the daemon's own status file. The board (board/) shows the same picture, built by `picture()`.
 
+import type { HostConfig } from '../config/schema.js';
 import { pidAlive, readDaemonStatus } from '../daemon-status.js';
 import { readEvents } from '../events/log.js';
 import type { Mailroom } from '../mailroom.js';
@@ -54,23 +55,33 @@ export interface StatusReport {
   hosts: HostView[];
 }
 
-export async function hostViews(mr: Mailroom): Promise<HostView[]> {
+export async function hostViews(mr: Mailroom, signals?: AgentSignals): Promise<HostView[]> {
   return Promise.all(
     Object.entries(mr.config.hosts).map(async ([name, h]) => {
       const st = await readSyncStatus(mr, name);
       const lastSync = st.lastSyncAt ?? null;
+      // A failure to connect is only in the event log: it counts if no pass succeeded since.
+      const failed = signals?.syncFailed.get(name);
+      if (failed && (!lastSync || failed.at > lastSync) && (signals?.synced.get(name) ?? '') <= failed.at)
+        return { ...base(name, h, mr, lastSync), error: failed.reason };
       return {
-        name,
-        ssh: h.ssh,
-        root: h.root,
-        transport: h.mailroom ? ('agent' as const) : ('sftp' as const),
-        lastSync,
-        lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
+        ...base(name, h, mr, lastSync),
         // An error only matters if no pass succeeded after it.
         error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
       };
     }),
   );
+}
+
+function base(name: string, h: HostConfig, mr: Mailroom, lastSync: string | null) {
+  return {
+    name,
+    ssh: h.ssh,
+    root: h.root,
+    transport: h.mailroom ? ('agent' as const) : ('sftp' as const),
+    lastSync,
+    lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
+  };
 }
 
 export async function daemonView(mr: Mailroom): Promise<StatusReport['daemon']> {
@@ -122,7 +133,8 @@ const asAttention = (n: NeedItem): Attention => ({
 
 export async function statusReport(mr: Mailroom): Promise<StatusReport> {
   const events = await readEvents(mr.layout.eventsPath);
-  const p = await picture(mr, [...foldReports(events).values()], foldAgentSignals(events));
+  const signals = foldAgentSignals(events);
+  const p = await picture(mr, [...foldReports(events).values()], signals);
   const fileKinds = new Set(['unreadable', 'refused-folder', 'quarantined']);
   return {
     root: mr.layout.root,
@@ -139,6 +151,6 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
         ...(n.since === undefined ? {} : { since: n.since }),
       })),
     daemon: await daemonView(mr),
-    hosts: await hostViews(mr),
+    hosts: await hostViews(mr, signals),
   };
 }
