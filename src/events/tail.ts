@@ -1,51 +1,53 @@
-// Reading the event log as it grows: a byte offset, so a long-running reader (the board) reads only
-// what was appended since it last looked. Only whole lines are returned, cut at a byte (never inside
-// a character); a line being appended right now waits for the next read. A log that shrank was
-// replaced by hand: the reader starts over and says so.
+// Reading the event log as it grows: a byte offset into the current file, so a long-running reader
+// (the board) reads only what was appended since it last looked. Only whole lines are returned, cut
+// at a byte (never inside a character); a line being appended right now waits for the next read.
+//
+// The log rotates (src/events/log.ts): the current file is renamed away and a new one started. The
+// first read, and the first read after a rotation (a new inode, or a shorter file), read every kept
+// file again, oldest first, and set `restarted` so the caller folds from scratch: lines appended to
+// the old file just before it was renamed are not lost that way.
 
 import { open as openFile } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
-import { type MailroomEvent, parseEvents } from './log.js';
+import { type MailroomEvent, parseEvents, readEventFile, rotatedFiles } from './log.js';
 
 export class EventTail {
   private offset = 0;
+  private ino: number | undefined;
   private partial: Buffer = Buffer.alloc(0);
-  /** Set by read() when the log was replaced: earlier events no longer count. */
+  /** Set by read() when it read the whole log again: earlier events were returned before and count no more. */
   restarted = false;
 
   constructor(private readonly eventsPath: string) {}
 
-  /** The events appended since the last read (all of them on the first). */
+  /** The events appended since the last read (the whole kept log on the first). */
   async read(): Promise<MailroomEvent[]> {
     this.restarted = false;
-    const bytes = await this.appended();
-    if (bytes.length === 0) return [];
-    const all = Buffer.concat([this.partial, bytes]);
-    const cut = all.lastIndexOf(0x0a) + 1;
-    this.partial = all.subarray(cut);
-    return parseEvents(all.subarray(0, cut).toString('utf8'));
-  }
-
-  private async appended(): Promise<Buffer> {
     let fh: Awaited<ReturnType<typeof openFile>>;
     try {
       fh = await openFile(this.eventsPath, 'r');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return Buffer.alloc(0);
-      throw err;
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      return [];
     }
     try {
-      const { size } = await fh.stat();
-      if (size < this.offset) {
+      const { size, ino } = await fh.stat();
+      const older: MailroomEvent[] = [];
+      if (this.ino !== ino || size < this.offset) {
+        this.restarted = this.ino !== undefined;
+        this.ino = ino;
         this.offset = 0;
         this.partial = Buffer.alloc(0);
-        this.restarted = true;
+        for (const file of await rotatedFiles(this.eventsPath)) older.push(...(await readEventFile(file)));
       }
-      if (size === this.offset) return Buffer.alloc(0);
+      if (size === this.offset) return older;
       const buf = Buffer.alloc(size - this.offset);
       const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
       this.offset += bytesRead;
-      return buf.subarray(0, bytesRead);
+      const all = Buffer.concat([this.partial, buf.subarray(0, bytesRead)]);
+      const cut = all.lastIndexOf(0x0a) + 1;
+      this.partial = all.subarray(cut);
+      return [...older, ...parseEvents(all.subarray(0, cut).toString('utf8'))];
     } finally {
       await fh.close();
     }

@@ -1,7 +1,7 @@
 // The one reader of the daemon's reports (src/ops/reported.ts): a table of event sequences and what
 // stays open, and the incremental tail on a real log file that grows, is cut mid-line, and is replaced.
 
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,14 @@ describe('reports from the event log', () => {
       await writeFile(log, `${JSON.stringify(ev('3', 'c'))}\n`);
       expect((await tail.read()).map((e) => e.type)).toEqual(['c']);
       expect(tail.restarted).toBe(true);
+      // Rotated (renamed away, a new file started) after a line the tail had not read yet: the whole
+      // kept log is read again, and nothing is lost.
+      await appendFile(log, `${JSON.stringify(ev('4', 'd'))}\n`);
+      await rename(log, join(dir, 'events.20261127T000000000Z-1-1.jsonl'));
+      await writeFile(log, `${JSON.stringify(ev('5', 'e'))}\n`);
+      expect((await tail.read()).map((e) => e.type)).toEqual(['c', 'd', 'e']);
+      expect(tail.restarted).toBe(true);
+      expect(await tail.read()).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
