@@ -1,7 +1,7 @@
 // Reading the event log for `mailroom log`: the last N events, events since a time, one task's events,
 // and following new ones as they are appended, across rotations (src/events/log.ts).
 
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoCode } from '../errors.js';
 import { type MailroomEvent, parseEvents, readEventFile, rotatedFiles } from './log.js';
@@ -36,24 +36,25 @@ export async function queryEvents(path: string, q: EventQuery): Promise<Mailroom
 
 /**
  * Calls `emit` with each event appended from now on, until the signal aborts. Polls the file size
- * (portable; a missed wake-up costs one interval). When the file was rotated, it reads what is left
- * of the old file, then every file rotated after it (several rotations can happen between two
- * polls), then goes on with the current file, so nothing appended in between is skipped.
+ * (portable; a missed wake-up costs one interval); when the file is rotated it reads what is left of
+ * the old one, then every file rotated after it in order, before the new one, so nothing appended in
+ * between is skipped (unless more than `keep` rotations happened between two looks).
  */
 export async function followEvents(
   path: string,
   emit: (e: MailroomEvent) => void,
-  opts: { signal?: AbortSignal; intervalMs?: number; fromStart?: boolean } = {},
+  opts: {
+    signal?: AbortSignal;
+    intervalMs?: number;
+    fromStart?: boolean;
+    /** Called once "now" is fixed: events appended after this call are all emitted. */
+    onStart?: () => void;
+  } = {},
 ): Promise<void> {
   let handle = await openIfPresent(path, opts.signal);
   let offset = opts.fromStart ? 0 : ((await handle?.stat())?.size ?? 0);
   let carry = '';
-  const emitText = (text: string) => {
-    const all = carry + text;
-    const cut = all.lastIndexOf('\n') + 1;
-    carry = all.slice(cut);
-    for (const e of parseEvents(all.slice(0, cut))) emit(e);
-  };
+  opts.onStart?.();
   const drain = async () => {
     if (!handle) return;
     const { size } = await handle.stat();
@@ -62,7 +63,10 @@ export async function followEvents(
     const buf = Buffer.alloc(size - offset);
     await handle.read(buf, 0, buf.length, offset);
     offset = size;
-    emitText(buf.toString('utf8'));
+    const text = carry + buf.toString('utf8');
+    const cut = text.lastIndexOf('\n') + 1;
+    carry = text.slice(cut);
+    for (const e of parseEvents(text.slice(0, cut))) emit(e);
   };
   try {
     while (!opts.signal?.aborted) {
@@ -72,8 +76,12 @@ export async function followEvents(
       if (current && current.ino !== mine?.ino) {
         await drain(); // the rest of the rotated file
         await handle?.close();
-        handle = await openAfterRotations(path, mine?.ino, emitText);
+        // Several rotations may have happened since the last look: step to the file rotated right
+        // after ours, not to the current one, so no file in between is skipped.
+        const next = mine ? await fileAfter(path, mine.ino) : path;
+        handle = await open(next, 'r').catch(() => undefined);
         offset = 0;
+        carry = '';
         continue;
       }
       await delay(opts.intervalMs ?? 250, undefined, { signal: opts.signal }).catch(() => undefined);
@@ -83,45 +91,6 @@ export async function followEvents(
   }
 }
 
-/**
- * Reads the files rotated after the one with inode `last` (oldest first), then opens the current
- * file; if another rotation happened meanwhile, reads that one too before settling.
- */
-async function openAfterRotations(
-  path: string,
-  last: number | undefined,
-  emitText: (text: string) => void,
-): Promise<FileHandle> {
-  let consumed = last;
-  for (;;) {
-    const after = await rotatedAfter(path, consumed);
-    if (after !== undefined) {
-      emitText(await readFile(after.file, 'utf8').catch(() => ''));
-      consumed = after.ino;
-      continue;
-    }
-    const handle = await open(path, 'r');
-    // Settled unless a file was rotated after the consumed one meanwhile (other than this one).
-    const late = await rotatedAfter(path, consumed);
-    if (late === undefined || late.ino === (await handle.stat()).ino) return handle;
-    await handle.close();
-  }
-}
-
-/** The rotated file right after the one with inode `ino`; none when it is the newest or is gone. */
-async function rotatedAfter(
-  path: string,
-  ino: number | undefined,
-): Promise<{ file: string; ino: number } | undefined> {
-  if (ino === undefined) return undefined;
-  const files = await rotatedFiles(path);
-  const inodes = await Promise.all(files.map(async (f) => (await stat(f).catch(() => undefined))?.ino));
-  const at = inodes.indexOf(ino);
-  const file = at < 0 ? undefined : files[at + 1];
-  const next = at < 0 ? undefined : inodes[at + 1];
-  return file === undefined || next === undefined ? undefined : { file, ino: next };
-}
-
 async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHandle | undefined> {
   try {
     return await open(path, 'r');
@@ -129,4 +98,15 @@ async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHa
     if (errnoCode(err) === 'ENOENT' && !signal?.aborted) return undefined;
     throw err;
   }
+}
+
+/** The file that follows the one with inode `ino`: the next rotated file, or the current log. */
+async function fileAfter(path: string, ino: number): Promise<string> {
+  const rotated = await rotatedFiles(path);
+  for (let i = rotated.length - 1; i >= 0; i--) {
+    const s = await stat(rotated[i] as string).catch(() => undefined);
+    if (s?.ino === ino) return rotated[i + 1] ?? path;
+  }
+  // Ours was pruned: every rotated file still kept is newer than it.
+  return rotated[0] ?? path;
 }
