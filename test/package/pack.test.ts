@@ -43,14 +43,15 @@ describe('the npm package', () => {
     expect(readFileSync(join(REPO, 'LICENSE'), 'utf8')).toMatch(/^MIT License[\s\S]*mailroom contributors/);
   });
 
-  it('packs only what runs: the bundle, inbox-template, LICENSE, README and docs (no dist/test, dist/src)', async () => {
+  it('packs only what runs: the bundle, inbox-template, the board page, LICENSE, README and docs (no dist/test, dist/src)', async () => {
     const entry = await packDryRun();
     const paths = entry.files.map((f) => f.path).sort();
     const outside = paths.filter(
       (p) =>
         !/^dist\/bin\/[\w-]+\.js$/.test(p) &&
         !p.startsWith('inbox-template/') &&
-        !/^docs\/[\w-]+\.md$/.test(p) &&
+        !/^board\/page\/[\w.-]+$/.test(p) && // the web board's static page (served by `mailroom board`)
+        !/^docs\/[\w.-]+\.(md|png)$/.test(p) &&
         !['LICENSE', 'README.md', 'package.json'].includes(p),
     );
     expect(outside).toEqual([]);
@@ -104,7 +105,7 @@ describe('the npm package', () => {
     expect(init.stdout).toMatch(/mailroom/);
     // The template comes from the installed package, not from this checkout.
     expect(existsSync(join(root, 'agents/human/AGENT.md'))).toBe(true);
-    const sent = await run(bin, ['send', 'human', 'from the tarball', '--root', root]);
+    const sent = await run(bin, ['send', 'human', 'from the tarball', '--body', 'hello', '--root', root]);
     const ls = await run(bin, ['ls', '--root', root]);
     expect(ls.stdout).toContain(sent.stdout.trim());
   }, 600_000); // a hang guard: seconds alone, minutes on a loaded machine
