@@ -73,12 +73,20 @@ async function runScenario(
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: m.home, PATH: `${m.bin}:${process.env.PATH}` };
   delete env.MAILROOM_ROOT;
   delete env.MAILROOM_AGENT;
-  const child = spawn('bash', ['-c', script], { cwd: opts.cwd ?? m.work, env, detached: true });
+  // stdin is not a pipe, as in a reader's terminal (a command may read piped input); the script's
+  // own process group, so whatever it leaves running (a daemon) is ended below by that group's id.
+  const child = spawn('bash', ['-c', script], {
+    cwd: opts.cwd ?? m.work,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  // 'exit', not 'close': a process left running in the background holds the output pipes open.
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   const group = child.pid!;
   const alive = () => {
     try {
