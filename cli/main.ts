@@ -231,8 +231,23 @@ common(
   program
     .command('status')
     .option('--watch', 'keep the view live')
-    .description('the global picture: agents, stuck, escalated and unreadable tasks, daemon, hosts'),
-).action(async (o) => (await import('./commands/daemon.js')).status(opts(o)));
+    .option('--check', 'exit 1 when something needs a person (for monitoring)')
+    .description('the global picture: agents, what needs a person, daemon, hosts'),
+).action(async (o) => {
+  exitCode = await (await import('./commands/daemon.js')).status(opts(o));
+});
+
+common(
+  program
+    .command('board')
+    .option('--port <n>', 'the port on 127.0.0.1 (default: any free port)')
+    .option('--open', 'open the page in a browser')
+    .option('--polling', 'poll for changes instead of native file events (network drives)')
+    .description(
+      'a live web page for people: what needs you, agents, tasks; 127.0.0.1 only, token in the URL',
+    ),
+  { as: true, json: false },
+).action(async (o) => (await import('./commands/board.js')).board(opts(o)));
 
 common(
   program

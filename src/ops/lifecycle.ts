@@ -138,6 +138,33 @@ export async function progress(
   return result;
 }
 
+/**
+ * A note from a person on a task in any state (the board's "add a note"): one history entry in the
+ * task's present state. Like any history entry it renews the task's ack or run lease.
+ */
+export async function addNote(
+  mr: Mailroom,
+  ref: string,
+  note: string,
+  input: Actor = {},
+): Promise<UpdateResult> {
+  if (!note.trim())
+    throw usageError('the note is empty', 'write what the agent or the next person should know');
+  if (/[\r\n]/.test(note)) throw usageError('a note is one line', 'put longer text in the task body');
+  const result = await updateTask(mr, ref, (task) => {
+    const by = actor(mr, input, 'human');
+    return edit(task, { history: [{ state: task.parsed.task.state, at: isoSeconds(mr.now()), by, note }] });
+  });
+  await mr.log({
+    type: 'task.note',
+    id: result.after.id,
+    agent: result.after.agent,
+    by: lastBy(result),
+    note,
+  });
+  return result;
+}
+
 /** failed -> queued, attempt + 1, optionally to another agent. */
 export async function retry(
   mr: Mailroom,

@@ -8,7 +8,7 @@ import { type LoadedTask, mapLimit, type Problem, readTask, scanRefs, type TaskR
 import { isoSeconds } from '../task/id.js';
 import { PRIORITY_RANK } from '../task/schema.js';
 import { STATES, type TaskState } from '../task/state.js';
-import { type CachedFields, cachedSummaries, fieldsOf } from './list-cache.js';
+import { type CachedFields, cachedSummaries, fieldsOf, type MemoryCache } from './list-cache.js';
 
 export interface ListFilter {
   agent?: string;
@@ -77,6 +77,7 @@ export function byUrgencyThenAge(a: TaskSummary, b: TaskSummary): number {
 export async function listTasks(
   mr: Mailroom,
   filter: ListFilter,
+  cache: { memory?: MemoryCache } = {},
 ): Promise<{ tasks: TaskSummary[]; problems: Problem[] }> {
   if (filter.mine !== undefined) {
     const me = requireAgent(mr, filter.mine);
@@ -99,7 +100,14 @@ export async function listTasks(
     const box = rel.slice(slash + 1, rel.indexOf('/', slash + 1));
     return boxes.includes(box as Box);
   };
-  const results = await cachedSummaries(mr.layout, refs, (miss) => mapLimit(miss, 32, readTask), scope);
+  const results = await cachedSummaries(
+    mr.layout,
+    refs,
+    (miss) => mapLimit(miss, 32, readTask),
+    scope,
+    undefined,
+    cache.memory,
+  );
   const summaries: TaskSummary[] = [];
   for (const r of results) {
     if ('fields' in r) summaries.push(fromFields(mr, r.ref, r.fields));

@@ -88,7 +88,7 @@ describe('ls cache', () => {
   it('a malformed cache file is rebuilt, not trusted', async () => {
     const a = await send('kept');
     const { layout } = await list();
-    await writeFile(cachePath(layout), '{"version":1,"entries":');
+    await writeFile(cachePath(layout), '{"version":2,"entries":');
     const rebuilt = await list();
     expect(rebuilt.reads).toBe(1);
     expect(rebuilt.titles[a]).toBe('kept');
