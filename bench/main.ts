@@ -13,6 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSshd } from '../test/support/sshd-core.js';
+import { agentText, benchAgents } from './agent-figures.js';
 import { benchBoard, boardText } from './board-figures.js';
 import { benchCli } from './cli-latency.js';
 import { benchDaemon } from './daemon-figures.js';
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
     { name: 'push', ms: 50_000 },
     { name: 'streamed', ms: 50_000 },
     { name: 'idle', ms: o.idleMs + 12_000, fixed: true },
+    { name: 'agents', ms: 30_000 },
     { name: 'board', ms: 60_000, fixed: true },
     { name: 'cleanup', ms: 2_000, fixed: true },
   ] as const);
@@ -206,6 +208,13 @@ async function main(): Promise<void> {
       },
     });
     daemonPid = undefined;
+    const agentFigures = await benchAgents(hub.root, {
+      tasks: o.tasks,
+      mcpAgent: hub.agents[0]!,
+      reps: o.reps * 4,
+      budgetMs: plan.budget('agents'),
+      say,
+    });
     const board = await benchBoard(join(dir, 'board'), {
       tasks: o.tasks,
       reps: o.reps,
@@ -247,8 +256,8 @@ async function main(): Promise<void> {
     const figures = { sync, cli, daemon };
     console.log(
       o.json
-        ? JSON.stringify({ ...(toJson(info, figures) as object), board }, null, 2)
-        : `${toText(info, figures)}\n\n${boardText(board)}`,
+        ? JSON.stringify({ ...(toJson(info, figures) as object), agents: agentFigures, board }, null, 2)
+        : `${toText(info, figures)}\n\n${agentText(agentFigures)}\n\n${boardText(board)}`,
     );
   } finally {
     if (!cleaned) {

@@ -14,7 +14,7 @@ import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
-const VERSION = 2;
+const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -74,11 +74,26 @@ function optionalText<K extends string>(key: K, value: unknown): Partial<Record<
   return typeof value === 'string' && value !== '' ? ({ [key]: value } as Record<K, string>) : {};
 }
 
+/**
+ * The cache as last parsed by this process, with the file's identity then. A long-running process
+ * (`mailroom mcp`) lists again and again: it re-parses the file only when the file was replaced
+ * (every write is a rename, so a new inode) or changed. Never mutated: each listing builds a new map.
+ */
+let parsed: { path: string; key: string; entries: Map<string, Entry> } | undefined;
+
+const fileKey = (st: Stats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
 function loadEntries(layout: Layout): Map<string, Entry> {
+  const path = cachePath(layout);
   try {
-    const data = JSON.parse(readFileSync(cachePath(layout), 'utf8')) as CacheFile;
-    if (data?.version === VERSION && data.entries && typeof data.entries === 'object')
-      return new Map(Object.entries(data.entries));
+    const key = fileKey(lstatSync(path));
+    if (parsed?.path === path && parsed.key === key) return parsed.entries;
+    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    if (data?.version === VERSION && data.entries && typeof data.entries === 'object') {
+      const entries = new Map(Object.entries(data.entries));
+      parsed = { path, key, entries };
+      return entries;
+    }
   } catch {
     // no cache yet, or not one we can read: start afresh
   }
