@@ -3,7 +3,7 @@
 // appears without a reload; a question answered on the page lands in the task file and is routed back
 // to the asker; retry and reassign from the page change the file; hostile titles and links are text.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BoardHandle, startBoardProcess } from '../support/board.js';
@@ -79,12 +79,9 @@ describeWithChromium('board in a browser', (browser) => {
   });
 
   it('a question answered on the page is in the task file and routed back to the asker', async () => {
-    const id = await send('human', 'Which API key should the crawler use?', ['--as', 'research']);
-    // A question is a task with `kind: question` (what `mailroom ask` writes), saved atomically.
-    const path = taskFile('human', id);
-    const asked = (await readFile(path, 'utf8')).replace('state: queued', 'kind: question\nstate: queued');
-    await writeFile(`${path}.tmp`, asked);
-    await rename(`${path}.tmp`, path);
+    const asked = await env.mr(['ask', 'human', 'Which API key should the crawler use?', '--as', 'research']);
+    expect(asked.code, asked.stderr).toBe(0);
+    const id = asked.stdout.trim();
     const page = await openBoard(browser);
     const card = page.locator(`#needs li[data-kind="question"][data-id="${id}"]`);
     await card.waitFor();
