@@ -43,14 +43,15 @@ describe('the npm package', () => {
     expect(readFileSync(join(REPO, 'LICENSE'), 'utf8')).toMatch(/^MIT License[\s\S]*mailroom contributors/);
   });
 
-  it('packs only what runs: the bundle, inbox-template, LICENSE, README and docs (no dist/test, dist/src)', async () => {
+  it('packs only what runs: the bundle, inbox-template, the board page, LICENSE, README and docs (no dist/test, dist/src)', async () => {
     const entry = await packDryRun();
     const paths = entry.files.map((f) => f.path).sort();
     const outside = paths.filter(
       (p) =>
         !/^dist\/bin\/[\w-]+\.js$/.test(p) &&
         !p.startsWith('inbox-template/') &&
-        !/^docs\/[\w-]+\.md$/.test(p) &&
+        !/^docs\/[\w-]+\.(md|png)$/.test(p) &&
+        !/^board\/page\/[\w-]+\.(html|css|js)$/.test(p) &&
         !['LICENSE', 'README.md', 'package.json'].includes(p),
     );
     expect(outside).toEqual([]);
@@ -60,6 +61,8 @@ describe('the npm package', () => {
       'LICENSE',
       'README.md',
       'docs/spec.md',
+      'board/page/index.html',
+      'board/page/board.js',
     ])
       expect(paths).toContain(must);
     // Every docs/ page the README links to ships with it.
