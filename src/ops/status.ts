@@ -7,7 +7,7 @@ import type { Mailroom } from '../mailroom.js';
 import { loadAll } from '../store/scan.js';
 import { decide, isEscalated } from '../supervisor/decide.js';
 import { policyFromConfig } from '../supervisor/policy.js';
-import { loadSyncState } from '../sync/state.js';
+import { loadSyncStatus } from '../sync/state.js';
 import { STATES, type TaskState } from '../task/state.js';
 
 export interface StatusReport {
@@ -94,7 +94,7 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
     daemon,
     hosts: await Promise.all(
       Object.entries(mr.config.hosts).map(async ([name, h]) => {
-        const st = await loadSyncState(mr, name);
+        const st = await loadSyncStatus(mr, name);
         const lastSync = st.lastSyncAt ?? null;
         return {
           name,

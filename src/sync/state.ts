@@ -141,6 +141,25 @@ function applyChanges(r: Records, changes: Change[]): void {
   }
 }
 
+export type SyncStatus = Pick<SyncState, (typeof STATUS_KEYS)[number]>;
+
+/**
+ * Only the status of the last sync with `host` (when, the last error): read from <host>.json alone,
+ * never the snapshot or journal, so `mailroom status` costs the same with 10 or 10,000 tasks.
+ */
+export async function loadSyncStatus(mr: Mailroom, host: string): Promise<SyncStatus> {
+  let status: Partial<Omit<StatusFile, 'version'>> & { version?: number };
+  try {
+    status = JSON.parse(await readFile(syncStatePath(mr, host), 'utf8')) as typeof status;
+  } catch {
+    return {};
+  }
+  if (status.host !== host || (status.version !== 1 && status.version !== 2)) return {};
+  const out: SyncStatus = {};
+  for (const k of STATUS_KEYS) if (status[k] !== undefined) Object.assign(out, { [k]: status[k] });
+  return out;
+}
+
 export async function loadSyncState(mr: Mailroom, host: string): Promise<SyncState> {
   const dir = syncDir(mr);
   let status: StatusFile | (SyncState & { version: 1 });
