@@ -141,25 +141,6 @@ function applyChanges(r: Records, changes: Change[]): void {
   }
 }
 
-export type SyncStatus = Pick<SyncState, (typeof STATUS_KEYS)[number]>;
-
-/**
- * Only the status of the last sync with `host` (when, the last error): read from <host>.json alone,
- * never the snapshot or journal, so `mailroom status` costs the same with 10 or 10,000 tasks.
- */
-export async function loadSyncStatus(mr: Mailroom, host: string): Promise<SyncStatus> {
-  let status: Partial<Omit<StatusFile, 'version'>> & { version?: number };
-  try {
-    status = JSON.parse(await readFile(syncStatePath(mr, host), 'utf8')) as typeof status;
-  } catch {
-    return {};
-  }
-  if (status.host !== host || (status.version !== 1 && status.version !== 2)) return {};
-  const out: SyncStatus = {};
-  for (const k of STATUS_KEYS) if (status[k] !== undefined) Object.assign(out, { [k]: status[k] });
-  return out;
-}
-
 export async function loadSyncState(mr: Mailroom, host: string): Promise<SyncState> {
   const dir = syncDir(mr);
   let status: StatusFile | (SyncState & { version: 1 });
@@ -331,5 +312,28 @@ async function removeOtherGenerations(dir: string, host: string, keep: string): 
   for (const name of names) {
     if (!name.startsWith(`${host}~`) || name.startsWith(`${host}~${keep}.`)) continue;
     if (name.endsWith('.json') || name.endsWith('.journal')) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+/**
+ * Only the status fields of a host's sync state (last sync, last attempt, last error), without
+ * loading its records: what `status` and the board show, cheap enough to read on every refresh.
+ */
+export async function readSyncStatus(
+  mr: Mailroom,
+  host: string,
+): Promise<Pick<SyncState, (typeof STATUS_KEYS)[number]>> {
+  try {
+    const data = JSON.parse(await readFile(syncStatePath(mr, host), 'utf8')) as Record<string, unknown>;
+    const out: Pick<SyncState, (typeof STATUS_KEYS)[number]> = {};
+    for (const key of STATUS_KEYS) {
+      const v = data[key];
+      if (key === 'lastDurationMs') {
+        if (typeof v === 'number') out.lastDurationMs = v;
+      } else if (typeof v === 'string') out[key] = v;
+    }
+    return out;
+  } catch {
+    return {}; // never synced, or a state file being replaced: nothing to show yet
   }
 }
