@@ -7,11 +7,11 @@
 // folders cost no extra round trip where they can run alongside the real request.
 
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import type { SshConnection } from '../ssh/connect.js';
 import { isSftpFailure, type RemoteHandle, SftpError, type SftpSession } from '../ssh/sftp-session.js';
 import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
-import { mapLimit } from './map-limit.js';
 import { notADir, notAFile, notEmpty } from './refusals.js';
 import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
 
