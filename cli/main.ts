@@ -226,6 +226,13 @@ common(
   { json: false },
 ).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
 
+common(
+  program
+    .command('serve')
+    .description('the far-side sync agent a hub starts over SSH: framed protocol on stdin/stdout'),
+  { json: false },
+).action(async (o) => (await import('./commands/serve.js')).serve(opts(o)));
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')

@@ -7,6 +7,7 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
+import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
@@ -84,19 +85,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     removeAfter?: { path: string; hash: string },
   ) => {
     const e = ep(s);
-    const release = await e.lock(path);
-    try {
-      const current = await e.stat(path);
-      if (current?.kind === 'symlink') throw new Skip(`${path} on ${e.label} is a symbolic link: left alone`);
-      const now = current ? await hashNow(s, path, current) : undefined;
-      if (now === sha256(bytes)) return false;
-      if (now !== expect)
-        throw new Skip(`${path} on ${e.label} changed during the sync; the next pass takes it`);
-      await e.writeFileAtomic(path, bytes);
-      delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
-    } finally {
-      await release().catch(() => {});
-    }
+    const out = e.putIf
+      ? await e.putIf(path, bytes, expect)
+      : await putIfHolds(e, path, bytes, expect, (p, st) => hashNow(s, p, st));
+    if ('skip' in out) throw new Skip(out.skip);
+    if (out.done === 'same') return false;
+    delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
     if (removeAfter) await remove(s, removeAfter.path, removeAfter.hash);
     return true;
   };
@@ -104,18 +98,11 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   /** Remove `path` on side `s` if it still holds `expect`. */
   const remove = async (s: Side, path: string, expect: string) => {
     const e = ep(s);
-    const release = await e.lock(path);
-    try {
-      const current = await e.stat(path);
-      if (!current) return;
-      if (current.kind !== 'file') throw new Skip(`${path} on ${e.label} is not a plain file: left alone`);
-      if ((await hashNow(s, path, current)) !== expect)
-        throw new Skip(`${path} on ${e.label} changed during the sync; not removed`);
-      await e.remove(path);
-      delete ctx.state[s][path];
-    } finally {
-      await release().catch(() => {});
-    }
+    const out = e.removeIf
+      ? await e.removeIf(path, expect)
+      : await removeIfHolds(e, path, expect, (p, st) => hashNow(s, p, st));
+    if ('skip' in out) throw new Skip(out.skip);
+    if (out.done === 'removed') delete ctx.state[s][path];
   };
 
   /** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
@@ -126,13 +113,16 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       // The scan saw no copy on this side; one that appeared in another box since (a move during
       // the listing) must not get a second, stale copy beside it: the next pass sees both.
       const agent = loc.split('/')[0]!;
-      for (const box of BOXES) {
-        const path = taskPath(id, `${agent}/${box}`);
-        if (path !== target && !ctx.scans[s].files.has(path) && (await ep(s).stat(path)))
-          throw new Skip(
-            `task ${id} appeared at ${path} on ${ep(s).label} during the sync; the next pass takes it`,
-          );
-      }
+      const others = BOXES.map((box) => taskPath(id, `${agent}/${box}`)).filter(
+        (path) => path !== target && !ctx.scans[s].files.has(path),
+      );
+      // Looked at side by side: over a far link that is one round trip, not one per box.
+      const seen = await Promise.all(others.map((path) => ep(s).stat(path)));
+      const at = others.find((_, i) => seen[i] !== undefined);
+      if (at !== undefined)
+        throw new Skip(
+          `task ${id} appeared at ${at} on ${ep(s).label} during the sync; the next pass takes it`,
+        );
     }
     const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
     const expect = cur && cur.path === target ? cur.hash : undefined;
@@ -268,7 +258,11 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   // Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP
   // requests are pipelined over the one connection, which is what makes a pass fast at scale.
   let fatal: unknown;
-  await mapLimit(steps, APPLY_CONCURRENCY, async ([what, step, changes]) => {
+  const parallel = Math.max(
+    ctx.local.parallelism ?? APPLY_CONCURRENCY,
+    ctx.remote.parallelism ?? APPLY_CONCURRENCY,
+  );
+  await mapLimit(steps, parallel, async ([what, step, changes]) => {
     if (fatal) return;
     try {
       await step();

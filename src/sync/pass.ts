@@ -21,6 +21,8 @@ export interface SyncReport extends ApplyReport {
   reads: { local: number; remote: number };
   scanProblems: { side: 'local' | 'remote'; path: string; reason: string }[];
   durationMs: number;
+  /** How the far side was reached: its own mailroom agent, or SFTP (with why, when it fell back). */
+  transport?: { kind: 'agent' | 'sftp'; note?: string };
 }
 
 export interface SyncOptions {
@@ -100,7 +102,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
     state.lastAttemptAt = mr.now().toISOString();
     const link = opts.remote
       ? undefined
-      : await openHost(host, config).catch(async (err) => {
+      : await openHost(host, config, { agents: hostAgents(mr, host) }).catch(async (err) => {
           state.lastError = err instanceof Error ? err.message : String(err);
           await saveSyncState(mr, state);
           // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
@@ -122,11 +124,19 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           );
         }
       }
-      const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
       const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
+      // A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it.
+      const scanRemote = async () =>
+        remote.scan
+          ? remote.scan(agents)
+          : scanSide(remote, agents, state.remote, {
+              reportForeignAgents: true,
+              clockMs: await sideClock(remote),
+              expect,
+            });
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: localClock, expect }),
-        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock, expect }),
+        scanSide(local, agents, state.local, { clockMs: Date.now(), expect }),
+        scanRemote(),
       ]);
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
@@ -152,6 +162,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         conflicts: [],
         problems: [],
         durationMs: 0,
+        ...(link ? { transport: { kind: link.transport, ...(link.note ? { note: link.note } : {}) } } : {}),
       };
       if (opts.dryRun) {
         report.durationMs = Date.now() - started;
