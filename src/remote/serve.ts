@@ -215,7 +215,7 @@ class Server {
       }
       case 'unlock': {
         const release = this.locks.get(Number(r.lockId));
-        if (!release) throw refused('no such lock');
+        if (!release) return undefined; // released already: releasing twice is harmless
         this.locks.delete(Number(r.lockId));
         return release();
       }
