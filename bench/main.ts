@@ -4,6 +4,8 @@
 // docs/performance.md.
 //
 //   npm run bench [-- --tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]
+//   npm run bench -- --rtt MS[,MS...] [--tasks N] [--no-unison]: only the WAN comparison (bench/wan.ts)
+// The default run ends with the WAN comparison at loopback and 40 ms (--wan-tasks, default 2000).
 
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -20,9 +22,10 @@ import { CLI } from './mailroom-cli.js';
 import { TimePlan, timed } from './measure.js';
 import { type RunInfo, toJson, toText } from './report.js';
 import { benchSync } from './sync-passes.js';
+import { benchWan, type WanFigures, wanText } from './wan.js';
 
 const USAGE =
-  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]';
+  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison]';
 
 /** Bad flags: said in one line with the usage, no stack. */
 class UsageError extends Error {}
@@ -45,6 +48,9 @@ function parseFlagsOrThrow() {
       'idle-seconds': { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       'initial-push': { type: 'boolean', default: false },
+      rtt: { type: 'string' },
+      'wan-tasks': { type: 'string', default: '2000' },
+      'no-unison': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -71,6 +77,9 @@ function options() {
     idleMs: int('idle-seconds', values['idle-seconds'], 1) * 1000,
     json: values.json,
     initialPush: values['initial-push'],
+    rtts: values.rtt?.split(',').map((x) => int('rtt', x, 0)),
+    wanTasks: int('wan-tasks', values['wan-tasks'], 20),
+    unison: !values['no-unison'],
   };
   if (o.changed * 2 + o.reps > o.tasks)
     throw new UsageError(`--tasks ${o.tasks} is too few for --changed ${o.changed}`);
@@ -86,8 +95,44 @@ function removeInBackground(dir: string): void {
   spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/** The WAN comparison only (`--rtt`): its own sshd and folder, one table per round-trip time. */
+async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: number): Promise<string> {
+  const started = performance.now();
+  const say = (line: string) =>
+    process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+  delete process.env.SSH_AUTH_SOCK;
+  const unison = o.unison && (await toolVersion('unison', ['-version'])) !== undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-wan-'));
+  const sshd = await startSshd();
+  try {
+    const figs: WanFigures[] = [];
+    for (const rttMs of rtts)
+      figs.push(
+        await benchWan({
+          dir,
+          sshd,
+          rttMs,
+          tasks,
+          agents: o.agents,
+          changed: o.changed,
+          reps: o.reps,
+          unison,
+          say,
+        }),
+      );
+    return wanText(figs);
+  } finally {
+    await sshd.stop();
+    removeInBackground(dir);
+  }
+}
+
 async function main(): Promise<void> {
   const o = options();
+  if (o.rtts) {
+    console.log(await mainWan(o, o.rtts, o.tasks));
+    return;
+  }
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
   // The whole run, build included, must end within 5 minutes on this 2-core machine even when it is
@@ -219,6 +264,7 @@ async function main(): Promise<void> {
     };
     const figures = { sync, cli, daemon };
     console.log(o.json ? JSON.stringify(toJson(info, figures), null, 2) : toText(info, figures));
+    if (!o.json) console.log(await mainWan(o, [0, 40], Math.min(o.wanTasks, o.tasks)));
   } finally {
     if (!cleaned) {
       await sshd.stop();

@@ -109,6 +109,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
     const cur = ctx.scans[s].tasks.get(id);
     const target = taskPath(id, loc);
+    // This side held exactly this content at this place when scanned: a put would find it the
+    // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
+    // source side is every task).
+    if (cur && cur.path === target && cur.hash === sha256(bytes)) return;
     if (!cur) {
       // The scan saw no copy on this side; one that appeared in another box since (a move during
       // the listing) must not get a second, stale copy beside it: the next pass sees both.

@@ -98,6 +98,9 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
   await mkdir(syncDir(mr), { recursive: true });
   return mr.locker(join(syncDir(mr), host), async () => {
     const started = Date.now();
+    const mark = (what: string) => {
+      if (process.env.MAILROOM_DEBUG_TIMING) process.stderr.write(`  ${what}: ${Date.now() - started} ms\n`);
+    };
     const state = await loadSyncState(mr, host);
     state.lastAttemptAt = mr.now().toISOString();
     const link = opts.remote
@@ -110,9 +113,13 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           throw err;
         });
     const remote = opts.remote ?? link!.endpoint;
+    mark('connected');
     const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
     try {
       const agents = hostAgents(mr, host);
+      // A far agent's scan does not need the folder to exist: its look runs beside the scan.
+      const scanRemote0 = remote.scan?.(agents);
+      scanRemote0?.catch(() => {});
       if (!(await remote.stat('agents'))) {
         // The far side needs only sshd and the folder: make sure it is the folder we think it is.
         try {
@@ -127,8 +134,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
       // A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it.
       const scanRemote = async () =>
-        remote.scan
-          ? remote.scan(agents)
+        scanRemote0
+          ? scanRemote0
           : scanSide(remote, agents, state.remote, {
               reportForeignAgents: true,
               clockMs: await sideClock(remote),
@@ -138,6 +145,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         scanSide(local, agents, state.local, { clockMs: Date.now(), expect }),
         scanRemote(),
       ]);
+      mark('scanned');
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
       const elsewhere = await scanElsewhere(
@@ -197,11 +205,13 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         plan,
       );
       Object.assign(report, applied);
+      mark('applied');
       state.lastSyncAt = mr.now().toISOString();
       state.lastDurationMs = Date.now() - started;
       delete state.lastError;
       await saveSyncState(mr, state);
       report.durationMs = Date.now() - started;
+      mark('saved');
       if (
         applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
         applied.conflicts.length > 0
