@@ -74,10 +74,16 @@ class Server {
       }
       for (const f of frames) this.onFrame(f);
     });
+    // A hub that went away mid-reply: the write fails; that is the end, not a crash.
+    this.opts.output.on('error', () => this.done());
     input.on('end', () => this.done());
     input.on('close', () => this.done());
     input.resume();
     await finished;
+    // The hub is gone: nothing new is started, what is in hand finishes (a write under its lock is
+    // never cut short by our own release), then the locks still held go.
+    this.todo.length = 0;
+    while (this.active > 0) await new Promise<void>((r) => setTimeout(r, 5));
     for (const release of this.locks.values()) await release().catch(() => {});
     await this.watcher?.close();
   }

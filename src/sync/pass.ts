@@ -29,6 +29,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** The far side already open (the daemon's persistent connection, or a plain folder in tests). */
   remote?: Endpoint;
+  /** Force a transport when this pass opens the connection itself (torture, bench). */
+  transport?: 'agent' | 'sftp';
 }
 
 export function hostAgents(mr: Mailroom, host: string): string[] {
@@ -105,7 +107,10 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
     state.lastAttemptAt = mr.now().toISOString();
     const link = opts.remote
       ? undefined
-      : await openHost(host, config, { agents: hostAgents(mr, host) }).catch(async (err) => {
+      : await openHost(host, config, {
+          agents: hostAgents(mr, host),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+        }).catch(async (err) => {
           state.lastError = err instanceof Error ? err.message : String(err);
           await saveSyncState(mr, state);
           // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
