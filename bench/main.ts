@@ -4,7 +4,8 @@
 // docs/performance.md.
 //
 //   npm run bench [-- --tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]
-//   npm run bench -- --rtt MS[,MS...] [--tasks N] [--no-unison]: only the WAN comparison (bench/wan.ts)
+//   npm run bench -- --rtt MS[,MS...] [--tasks N] [--no-unison] [--no-sftp]: only the WAN comparison
+//   (bench/wan.ts); mailroom over SFTP at 10,000 tasks takes many minutes, --no-sftp leaves it out
 // The default run ends with the WAN comparison at loopback and 40 ms (--wan-tasks, default 2000).
 
 import { spawn } from 'node:child_process';
@@ -25,7 +26,7 @@ import { benchSync } from './sync-passes.js';
 import { benchWan, type WanFigures, wanText } from './wan.js';
 
 const USAGE =
-  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison]';
+  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison] [--no-sftp]';
 
 /** Bad flags: said in one line with the usage, no stack. */
 class UsageError extends Error {}
@@ -51,6 +52,7 @@ function parseFlagsOrThrow() {
       rtt: { type: 'string' },
       'wan-tasks': { type: 'string', default: '2000' },
       'no-unison': { type: 'boolean', default: false },
+      'no-sftp': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -80,6 +82,7 @@ function options() {
     rtts: values.rtt?.split(',').map((x) => int('rtt', x, 0)),
     wanTasks: int('wan-tasks', values['wan-tasks'], 20),
     unison: !values['no-unison'],
+    sftp: !values['no-sftp'],
   };
   if (o.changed * 2 + o.reps > o.tasks)
     throw new UsageError(`--tasks ${o.tasks} is too few for --changed ${o.changed}`);
@@ -104,6 +107,14 @@ async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: num
   const unison = o.unison && (await toolVersion('unison', ['-version'])) !== undefined;
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-wan-'));
   const sshd = await startSshd();
+  // Interrupted: stop the sshd this run started (by pid) and remove its folder.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      void sshd.stop().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
   try {
     const figs: WanFigures[] = [];
     for (const rttMs of rtts)
@@ -117,6 +128,7 @@ async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: num
           changed: o.changed,
           reps: o.reps,
           unison,
+          sftp: o.sftp,
           say,
         }),
       );

@@ -160,7 +160,11 @@ export class SyncLoops {
         }
         if (full) {
           loop.fullAt = Date.now() + this.intervalMs();
-          const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
+          const l = loop.link;
+          const r = await syncHost(this.mr, name, {
+            remote: l.endpoint,
+            via: { kind: l.transport, ...(l.note ? { note: l.note } : {}) },
+          });
           const moved = r.pushed + r.pulled + r.merged + r.deleted;
           if (moved > 0)
             this.say(

@@ -80,7 +80,8 @@ function render(r: StatusReport, now: number): string {
     lines.push('', 'hosts:');
     for (const h of r.hosts) {
       const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
-      lines.push(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`);
+      const via = h.transport ? `  via ${h.transport}` : '';
+      lines.push(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${via}${h.error ? `  ERROR: ${h.error}` : ''}`);
     }
   }
   return lines.join('\n');

@@ -23,6 +23,8 @@ export interface StatusReport {
     root: string;
     lastSync: string | null;
     lagMs: number | null;
+    /** How the last pass reached it: `far agent`, or `SFTP (why)`. */
+    transport: string | null;
     error: string | null;
   }[];
 }
@@ -102,6 +104,7 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
           root: h.root,
           lastSync,
           lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
+          transport: st.lastTransport ?? null,
           // An error only matters if no pass succeeded after it.
           error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
         };

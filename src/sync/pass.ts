@@ -29,6 +29,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** The far side already open (the daemon's persistent connection, or a plain folder in tests). */
   remote?: Endpoint;
+  /** How `remote` was reached (the daemon's link), for the status; a pass that connects knows. */
+  via?: { kind: 'agent' | 'sftp'; note?: string };
   /** Force a transport when this pass opens the connection itself (torture, bench). */
   transport?: 'agent' | 'sftp';
 }
@@ -118,6 +120,9 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           throw err;
         });
     const remote = opts.remote ?? link!.endpoint;
+    const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
+    if (via)
+      state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
     mark('connected');
     const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
     try {
@@ -175,7 +180,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         conflicts: [],
         problems: [],
         durationMs: 0,
-        ...(link ? { transport: { kind: link.transport, ...(link.note ? { note: link.note } : {}) } } : {}),
+        ...(via ? { transport: via } : {}),
       };
       if (opts.dryRun) {
         report.durationMs = Date.now() - started;

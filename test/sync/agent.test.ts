@@ -82,6 +82,8 @@ describeWithSshd('sync through the far agent', (sshd) => {
     const again = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
     expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
     expect(again.reads).toEqual({ local: 0, remote: 0 });
+    const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
+    expect(status.hosts[0].transport).toBe('far agent');
   });
 
   for (const [mode, upgrade] of [
@@ -110,6 +112,8 @@ describeWithSshd('sync through the far agent', (sshd) => {
       expect(r.stdout).toMatch(/pushed 1.*\(SFTP\)/);
       expect(r.stderr).toMatch(/no mailroom agent there.*using SFTP/);
       expect((await locations(far)).get(id)?.join()).toBe('research/inbox');
+      const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
+      expect(status.hosts[0].transport).toMatch(/^SFTP \(vps: no mailroom agent there/);
     } finally {
       await useFarCommand(FAR_MAILROOM);
     }
