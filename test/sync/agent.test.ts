@@ -7,7 +7,8 @@ import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
-import { startAgent } from '../../src/remote/probe.js';
+import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
+import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
 import { connectSsh } from '../../src/ssh/connect.js';
 import { BIN, REPO, runCli, tempDir } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
@@ -158,6 +159,28 @@ describeWithSshd('sync through the far agent', (sshd) => {
     } finally {
       expect(await daemon.stop()).toBe(0);
       await useFarCommand(FAR_MAILROOM);
+    }
+  });
+});
+
+describeWithSshd('probeFarAgent (for host init and status)', (sshd) => {
+  it('reports the far version, or that there is none', async () => {
+    const s = sshd();
+    const conn = await connectSsh({
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      identityFiles: [s.clientKeyPath],
+      knownHostsPath: s.knownHostsPath,
+      agentSocket: null,
+    });
+    try {
+      expect(await probeFarAgent(conn, FAR_MAILROOM, s.dir)).toEqual({ version: MAILROOM_VERSION });
+      const none = await probeFarAgent(conn, '/nonexistent/mailroom', s.dir);
+      expect(none).toHaveProperty('missing');
+      await expect(probeFarAgent(conn, fake('old'), s.dir)).rejects.toThrow(/upgrade mailroom on/);
+    } finally {
+      await conn.close();
     }
   });
 });
