@@ -107,8 +107,8 @@ export class AgentClient {
     if (far.protocol !== PROTOCOL_VERSION || far.refused) {
       channel.close();
       throw refused(
-        `${opts.host}: the far mailroom speaks protocol ${far.protocol}, this one ${PROTOCOL_VERSION}`,
-        `${mismatchMessage(opts.host, far, MAILROOM_VERSION)}`,
+        `${opts.host}: the far mailroom speaks protocol ${far.protocol}, this one ${PROTOCOL_VERSION}: ${mismatchMessage(opts.host, far, MAILROOM_VERSION)}`,
+        'both machines must run the same mailroom protocol; sync with this host stops until then',
       );
     }
     const client = new AgentClient(channel, opts, far.version);
