@@ -3,13 +3,17 @@
 // agent"). A broken far side must end the pass with an error naming the host — never a crash, a hang
 // or a file written outside the host's agents' folders — and a hub daemon keeps running.
 
-import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
+import { openMailroom } from '../../src/mailroom.js';
 import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
 import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
 import { connectSsh } from '../../src/ssh/connect.js';
+import { syncHost } from '../../src/sync/pass.js';
+import { taskText } from '../../torture/support.js';
 import { BIN, REPO, runCli, tempDir } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
 import { endpointContract } from '../support/endpoint-contract.js';
@@ -145,6 +149,57 @@ describeWithSshd('sync through the far agent', (sshd) => {
       }
     });
   }
+
+  it('a far agent killed mid-batch leaves whole files on both sides, and the next pass completes', async () => {
+    const pidFile = join(tmp.dir, 'serve.pid');
+    // The far command records its pid, then becomes `mailroom serve` (the hub appends its arguments).
+    await useFarCommand(`sh -c 'echo $$ > ${pidFile}; exec ${FAR_MAILROOM} "$@"' sh`);
+    const texts = new Map<string, string>();
+    await mkdir(join(hub, 'agents/research/inbox'), { recursive: true });
+    const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    for (let i = 0; i < 400; i++) {
+      const id = `kill-${String(i).padStart(4, '0')}`;
+      const text = taskText(
+        { id, from: 'dispatch', to: 'research', created },
+        `${'body '.repeat(400)}\n-- end ${id} --\n`,
+      );
+      texts.set(id, text);
+      await writeFile(join(hub, `agents/research/inbox/${id}.md`), text);
+    }
+    const farCount = async () =>
+      (await readdir(join(far, 'agents/research/inbox'))).filter(
+        (n) => n.startsWith('kill-') && n.endsWith('.md'),
+      ).length;
+    const mr = await openMailroom(hub);
+    const pass = syncHost(mr, 'vps').then(
+      () => 'completed',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    await pollUntil(
+      'the far agent writing',
+      async () => existsSync(pidFile) && (await farCount()) > 0,
+      60_000,
+      2,
+    );
+    process.kill(Number((await readFile(pidFile, 'utf8')).trim()), 'SIGKILL');
+    const outcome = await pass;
+    // Cut mid-batch, or (on a fast day) done before the kill landed: either way, whole files only.
+    if (outcome !== 'completed') expect(outcome).toMatch(/^vps: the far mailroom stopped/);
+    for (const name of await readdir(join(far, 'agents/research/inbox'))) {
+      if (!name.startsWith('kill-') || !name.endsWith('.md')) continue; // its lock folders stay (stale in 10 s)
+      expect(await readFile(join(far, 'agents/research/inbox', name), 'utf8')).toBe(
+        texts.get(name.slice(0, -3)),
+      );
+    }
+    await useFarCommand(FAR_MAILROOM);
+    const again = await syncHost(await openMailroom(hub), 'vps');
+    expect(again.problems).toEqual([]);
+    expect(await farCount()).toBe(400);
+    for (const [id, text] of texts) {
+      expect(await readFile(join(far, `agents/research/inbox/${id}.md`), 'utf8')).toBe(text);
+      expect(await readFile(join(hub, `agents/research/inbox/${id}.md`), 'utf8')).toBe(text);
+    }
+  });
 
   it('a hub daemon whose far agent breaks the protocol keeps running and says which host failed', async () => {
     await useFarCommand(fake('unknown'));
