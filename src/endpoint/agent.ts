@@ -56,7 +56,7 @@ export class AgentEndpoint implements Endpoint {
       `${this.host}: the far mailroom broke the protocol (${what}); the pass stopped`,
       'check the far mailroom version (`mailroom --version` there)',
     );
-    this.client.close();
+    this.client.abort(err);
     return err;
   }
 

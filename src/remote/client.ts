@@ -224,6 +224,11 @@ export class AgentClient {
     return () => this.changeListeners.delete(listener);
   }
 
+  /** Ends the channel because of what the far side sent: every pending call fails with `err`. */
+  abort(err: MailroomError): void {
+    this.fail(err);
+  }
+
   close(): void {
     this.fail(networkError(`${this.opts.host}: the far mailroom channel was closed`));
   }

@@ -134,13 +134,19 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     else if (old) await remove(s, old.path, old.hash);
   };
 
-  const rememberTask = (id: string, loc: string, bytes: Buffer) => {
+  // `seen`: the scan's view of this content at this place, whose rank needs no second parse.
+  const rememberTask = (id: string, loc: string, bytes: Buffer, seen?: ScannedTask) => {
     const text = bytes.toString('utf8');
-    const parsed = parseTask(text, id);
-    const [agent, box] = loc.split('/') as [string, Box];
-    const rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+    const hash = sha256(bytes);
+    let rank: number;
+    if (seen && seen.loc === loc && seen.hash === hash) rank = seen.rank;
+    else {
+      const parsed = parseTask(text, id);
+      const [agent, box] = loc.split('/') as [string, Box];
+      rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+    }
     const b = baseOf(text);
-    base.tasks[id] = { loc, hash: sha256(bytes), rank, ...(b ? { base: b } : {}) };
+    base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
   };
 
   /** For a `same` task: the base already holds this content with its fields. */
@@ -152,7 +158,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const doTask = async (d: TaskDecision) => {
     if (d.kind === 'same') {
       const v = ctx.scans.local.tasks.get(d.id)!;
-      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path));
+      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path), v);
       return;
     }
     if (d.kind === 'delete') {
@@ -171,8 +177,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       return;
     }
     let bytes: Buffer;
+    let seen: ScannedTask | undefined;
     if (d.kind === 'take') {
-      bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path);
+      seen = ctx.scans[d.from].tasks.get(d.id)!;
+      bytes = await ep(d.from).readFile(seen.path);
     } else {
       const l = ctx.scans.local.tasks.get(d.id)!;
       const r = ctx.scans.remote.tasks.get(d.id)!;
@@ -186,7 +194,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     }
     // The side that supplied the content may still need to move it to the chosen location.
     for (const s of ['local', 'remote'] as const) await placeTask(s, d.id, d.loc, bytes);
-    rememberTask(d.id, d.loc, bytes);
+    rememberTask(d.id, d.loc, bytes, seen);
   };
 
   /**
