@@ -54,48 +54,60 @@ function render(r: StatusReport, now: number): string {
   lines.push('');
   lines.push(
     table([
-      ['AGENT', ...STATES.map((s) => s.toUpperCase()), 'HOST', 'ROLE'],
-      ...r.agents.map((a) => [a.name, ...STATES.map((s) => String(a.counts[s])), a.host, a.role ?? '-']),
+      ['AGENT', ...STATES.map((s) => s.toUpperCase()), 'HOST', 'ROLE', 'ALIVE'],
+      ...r.agents.map((a) => [
+        a.name,
+        ...STATES.map((s) => String(a.counts[s])),
+        a.host,
+        a.role ?? '-',
+        alive(a, now),
+      ]),
     ]),
   );
-  const attention = [
-    ...r.stuck.map((s) => [
-      'stuck',
-      s.id,
-      s.agent,
-      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
-      s.reason,
-    ]),
-    ...r.escalated.map((s) => [
-      'escalated',
-      s.id,
-      s.agent,
-      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
-      s.reason,
-    ]),
-    ...r.unreadable.map((u) => ['unreadable', `${u.path}${u.line ? `:${u.line}` : ''}`, '', '', u.reason]),
-  ];
+  const attention = r.needsYou.map((n) => [
+    n.kind,
+    n.id ?? n.path,
+    n.agent ?? '',
+    `${n.state ?? ''}${n.since ? ` ${formatAge(now - Date.parse(n.since))}` : ''}`.trim(),
+    n.why,
+  ]);
   lines.push('');
   if (attention.length === 0) lines.push('nothing needs attention');
-  else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row])));
+  else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row.map(printable)])));
   if (r.hosts.length > 0) {
     lines.push('', 'hosts:');
     for (const h of r.hosts) {
       const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
-      const via = h.transport ? `  via ${h.transport}` : '';
-      lines.push(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${via}${h.error ? `  ERROR: ${h.error}` : ''}`);
+      const line = `  ${h.name}  ${h.ssh}:${h.root}  ${h.via ?? h.transport}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`;
+      lines.push(printable(line));
     }
   }
   return lines.join('\n');
 }
 
-export async function status(opts: CommonOptions & { watch?: boolean }): Promise<void> {
+/** `working`, `idle`, `down` or `person`, with the age of the last sign of life. */
+function alive(a: StatusReport['agents'][number], now: number): string {
+  const seen = a.lastSeen ? ` (${formatAge(now - Date.parse(a.lastSeen))} ago)` : '';
+  return `${a.state}${seen}`;
+}
+
+/** Task titles, reasons and paths come from files anyone can write: no control characters reach the terminal. */
+const printable = (s: string): string =>
+  [...s]
+    .map((c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\x${code.toString(16).padStart(2, '0')}` : c;
+    })
+    .join('');
+
+/** Returns the exit code: with `check`, 1 when something needs a person (for monitoring), else 0. */
+export async function status(opts: CommonOptions & { watch?: boolean; check?: boolean }): Promise<number> {
   const mr: Mailroom = await open(opts);
   if (!opts.watch) {
     const r = await statusReport(mr);
     if (opts.json) printJson({ ...r });
     else process.stdout.write(`${render(r, mr.now().getTime())}\n`);
-    return;
+    return opts.check && r.needsYou.length > 0 ? 1 : 0;
   }
   let stopped = false;
   process.once('SIGINT', () => {
@@ -110,4 +122,5 @@ export async function status(opts: CommonOptions & { watch?: boolean }): Promise
       );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+  return 0;
 }

@@ -88,7 +88,8 @@ describeWithSshd('sync through the far agent', (sshd) => {
     expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
     expect(again.reads).toEqual({ local: 0, remote: 0 });
     const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
-    expect(status.hosts[0].transport).toBe('far agent');
+    expect(status.hosts[0].transport).toBe('agent');
+    expect(status.hosts[0].via).toBe('far agent');
   });
 
   for (const [mode, upgrade] of [
@@ -118,7 +119,8 @@ describeWithSshd('sync through the far agent', (sshd) => {
       expect(r.stderr).toMatch(/no mailroom agent there.*using SFTP/);
       expect((await locations(far)).get(id)?.join()).toBe('research/inbox');
       const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
-      expect(status.hosts[0].transport).toMatch(/^SFTP \(vps: no mailroom agent there/);
+      expect(status.hosts[0].transport).toBe('sftp'); // though hosts.vps.mailroom is set
+      expect(status.hosts[0].via).toMatch(/^SFTP \(vps: no mailroom agent there/);
     } finally {
       await useFarCommand(FAR_MAILROOM);
     }
