@@ -15,6 +15,7 @@
 import type { HostConfig } from '../src/config/schema.js';
 import { parseDurationMs } from '../src/duration.js';
 import type { Mailroom } from '../src/mailroom.js';
+import { shellPath } from '../src/remote/probe.js';
 import type { RemoteCommand } from '../src/ssh/connect.js';
 import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
@@ -27,18 +28,12 @@ export const PUSH_GATHER_MS = 50;
 /** How long far changes (streamed) gather before they are pulled. */
 const STREAM_GATHER_MS = 50;
 
-/** A path for the far shell: quoted, with a leading ~ left to the far shell's $HOME. */
-export function shellPath(path: string): string {
-  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  if (path === '~') return '"$HOME"';
-  if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
-  return quote(path);
-}
+export { shellPath } from '../src/remote/probe.js';
 
 interface HostLoop {
   name: string;
   link?: HostLink;
-  stream?: RemoteCommand;
+  stream?: RemoteCommand | { close(): void };
   /** One pass at a time, one more after it when asked during it (serial.ts). */
   runner: SerialRunner;
   failures: number;
@@ -118,15 +113,19 @@ export class SyncLoops {
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
         if (!loop.link) {
-          loop.link = await openHost(name, config).catch(async (err: unknown) => {
-            // syncHost logs its own failures; a failure to connect is logged here, once per streak.
-            if (loop.failures === 0) {
-              const reason = err instanceof Error ? err.message : String(err);
-              await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
-            }
-            throw err;
-          });
+          loop.link = await openHost(name, config, { agents: hostAgents(this.mr, name) }).catch(
+            async (err: unknown) => {
+              // syncHost logs its own failures; a failure to connect is logged here, once per streak.
+              if (loop.failures === 0) {
+                const reason = err instanceof Error ? err.message : String(err);
+                await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
+              }
+              throw err;
+            },
+          );
           loop.fullAt = 0;
+          if (loop.link.transport === 'sftp' && loop.link.note)
+            this.say(`sync ${name}: over SFTP (${loop.link.note})`);
           void this.follow(loop, config);
         }
         const pending = loop.pending;
@@ -145,7 +144,11 @@ export class SyncLoops {
         }
         if (full) {
           loop.fullAt = Date.now() + this.intervalMs();
-          const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
+          const l = loop.link;
+          const r = await syncHost(this.mr, name, {
+            remote: l.endpoint,
+            via: { kind: l.transport, ...(l.note ? { note: l.note } : {}) },
+          });
           const moved = r.pushed + r.pulled + r.merged + r.deleted;
           if (moved > 0)
             this.say(
@@ -179,10 +182,24 @@ export class SyncLoops {
   private async follow(loop: HostLoop, config: HostConfig): Promise<void> {
     const link = loop.link;
     if (!link) return;
+    if (link.agent) {
+      // The far agent streams its changes on the channel the sync uses.
+      try {
+        const stop = await link.agent.onChanges(hostAgents(this.mr, loop.name), (paths) => {
+          for (const p of paths) this.soon(loop.name, STREAM_GATHER_MS, 'remote', p);
+        });
+        loop.stream = { close: () => void stop() };
+        this.say(`following ${loop.name}: its changes are pulled as they happen`);
+      } catch {
+        // the channel is going away; the reconnect starts a new follower
+      }
+      return;
+    }
     const command = `${config.mailroom ?? 'mailroom'} watch --root ${shellPath(config.root)}`;
     let ready = false;
+    let stream: RemoteCommand;
     try {
-      loop.stream = await link.connection.exec(command, (line) => {
+      stream = await link.connection.exec(command, (line) => {
         if (line === 'ready') {
           ready = true;
           this.say(`following ${loop.name}: its changes are pulled as they happen`);
@@ -192,9 +209,10 @@ export class SyncLoops {
     } catch {
       return; // the connection is going away; the reconnect starts a new follower
     }
-    const code = await loop.stream.exited;
+    loop.stream = stream;
+    const code = await stream.exited;
     if (!ready && !this.stopped && loop.link === link) {
-      const why = loop.stream.stderr().trim().split('\n')[0] ?? '';
+      const why = stream.stderr().trim().split('\n')[0] ?? '';
       this.say(
         `${loop.name} cannot stream its changes (${command}: exit ${code}${why ? `, ${why}` : ''}); pulling every ${this.mr.config.sync.interval}. Set hosts.${loop.name}.mailroom to the command that runs mailroom there.`,
       );

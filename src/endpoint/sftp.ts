@@ -52,6 +52,8 @@ function normaliseRoot(root: string, label: string): string {
 
 class SftpEndpoint implements Endpoint {
   readonly label: string;
+  /** Steps in flight: each is a few sequential requests, so many at once fill the round trips. */
+  readonly parallelism = 128;
   private readonly concurrency: number;
 
   constructor(

@@ -311,7 +311,8 @@ export async function scanSide(
     else misses.push(i);
   });
   let reads = 0;
-  await mapLimit(misses, 16, async (i) => {
+  // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
+  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
     const f = found[i]!;
     let bytes: Buffer;
     try {
