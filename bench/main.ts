@@ -4,6 +4,9 @@
 // docs/performance.md.
 //
 //   npm run bench [-- --tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]
+//   npm run bench -- --rtt MS[,MS...] [--tasks N] [--no-unison] [--no-sftp]: only the WAN comparison
+//   (bench/wan.ts); mailroom over SFTP at 10,000 tasks takes many minutes, --no-sftp leaves it out
+// The default run ends with the WAN comparison at loopback and 40 ms (--wan-tasks, default 2000).
 //   npm run bench -- --only board     the board's figures alone (bench/board-figures.ts; no sshd needed)
 
 import { spawn } from 'node:child_process';
@@ -23,9 +26,10 @@ import { CLI } from './mailroom-cli.js';
 import { TimePlan, timed } from './measure.js';
 import { type RunInfo, toJson, toText } from './report.js';
 import { benchSync } from './sync-passes.js';
+import { benchWan, type WanFigures, wanText } from './wan.js';
 
 const USAGE =
-  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--only board]';
+  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--only board] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison] [--no-sftp]';
 
 /** Bad flags: said in one line with the usage, no stack. */
 class UsageError extends Error {}
@@ -48,6 +52,10 @@ function parseFlagsOrThrow() {
       'idle-seconds': { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       'initial-push': { type: 'boolean', default: false },
+      rtt: { type: 'string' },
+      'wan-tasks': { type: 'string', default: '2000' },
+      'no-unison': { type: 'boolean', default: false },
+      'no-sftp': { type: 'boolean', default: false },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -75,6 +83,10 @@ function options() {
     idleMs: int('idle-seconds', values['idle-seconds'], 1) * 1000,
     json: values.json,
     initialPush: values['initial-push'],
+    rtts: values.rtt?.split(',').map((x) => int('rtt', x, 0)),
+    wanTasks: int('wan-tasks', values['wan-tasks'], 20),
+    unison: !values['no-unison'],
+    sftp: !values['no-sftp'],
     only: values.only,
   };
   if (o.only !== undefined && o.only !== 'board') throw new UsageError(`--only takes board\n${USAGE}`);
@@ -90,6 +102,47 @@ function options() {
  */
 function removeInBackground(dir: string): void {
   spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
+}
+
+/** The WAN comparison only (`--rtt`): its own sshd and folder, one table per round-trip time. */
+async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: number): Promise<string> {
+  const started = performance.now();
+  const say = (line: string) =>
+    process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+  delete process.env.SSH_AUTH_SOCK;
+  const unison = o.unison && (await toolVersion('unison', ['-version'])) !== undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-wan-'));
+  const sshd = await startSshd();
+  // Interrupted: stop the sshd this run started (by pid) and remove its folder.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      void sshd.stop().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  try {
+    const figs: WanFigures[] = [];
+    for (const rttMs of rtts)
+      figs.push(
+        await benchWan({
+          dir,
+          sshd,
+          rttMs,
+          tasks,
+          agents: o.agents,
+          changed: o.changed,
+          reps: o.reps,
+          unison,
+          sftp: o.sftp,
+          say,
+        }),
+      );
+    return wanText(figs);
+  } finally {
+    await sshd.stop();
+    removeInBackground(dir);
+  }
 }
 
 /** `--only board`: the board's figures alone, on a local mailroom. */
@@ -108,6 +161,10 @@ async function mainBoard(o: ReturnType<typeof options>): Promise<void> {
 
 async function main(): Promise<void> {
   const o = options();
+  if (o.rtts) {
+    console.log(await mainWan(o, o.rtts, o.tasks));
+    return;
+  }
   if (o.only === 'board') return mainBoard(o);
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
@@ -259,6 +316,7 @@ async function main(): Promise<void> {
         ? JSON.stringify({ ...(toJson(info, figures) as object), agents: agentFigures, board }, null, 2)
         : `${toText(info, figures)}\n\n${agentText(agentFigures)}\n\n${boardText(board)}`,
     );
+    if (!o.json) console.log(await mainWan(o, [0, 40], Math.min(o.wanTasks, o.tasks)));
   } finally {
     if (!cleaned) {
       await sshd.stop();

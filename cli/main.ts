@@ -266,6 +266,13 @@ common(
   { json: false },
 ).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
 
+common(
+  program
+    .command('serve')
+    .description('the far-side sync agent a hub starts over SSH: framed protocol on stdin/stdout'),
+  { json: false },
+).action(async (o) => (await import('./commands/serve.js')).serve(opts(o)));
+
 // --- Agents: claim, wait, ask (docs/spec.md §4); exit 5 when nothing came -----------------------
 const agentVerbs = () => import('./commands/agent.js');
 common(

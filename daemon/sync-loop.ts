@@ -15,34 +15,27 @@
 import type { HostConfig } from '../src/config/schema.js';
 import { parseDurationMs } from '../src/duration.js';
 import type { Mailroom } from '../src/mailroom.js';
+import { shellPath } from '../src/remote/probe.js';
 import type { RemoteCommand } from '../src/ssh/connect.js';
 import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import type { Side } from '../src/sync/reconcile.js';
+import { SerialRunner } from './serial.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
 export const PUSH_GATHER_MS = 50;
 /** How long far changes (streamed) gather before they are pulled. */
 const STREAM_GATHER_MS = 50;
 
-/** A path for the far shell: quoted, with a leading ~ left to the far shell's $HOME. */
-export function shellPath(path: string): string {
-  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  if (path === '~') return '"$HOME"';
-  if (path.startsWith('~/')) return `"$HOME"/${quote(path.slice(2))}`;
-  return quote(path);
-}
+export { shellPath } from '../src/remote/probe.js';
 
 interface HostLoop {
   name: string;
   link?: HostLink;
-  stream?: RemoteCommand;
-  timer?: NodeJS.Timeout;
-  /** When the pending timer fires (epoch ms); a new request never moves it later. */
-  due?: number;
-  running?: Promise<void>;
-  again: boolean;
+  stream?: RemoteCommand | { close(): void };
+  /** One pass at a time, one more after it when asked during it (serial.ts). */
+  runner: SerialRunner;
   failures: number;
   /** Paths (relative to the root) reported changed on each side since the last pass began. */
   pending: Record<Side, Set<string>>;
@@ -63,13 +56,18 @@ export class SyncLoops {
   start(): void {
     for (const name of Object.keys(this.mr.config.hosts)) {
       if (!this.hosts.has(name)) {
-        this.hosts.set(name, {
+        const loop: HostLoop = {
           name,
-          again: false,
+          // While the host is failing, the backoff decides; a change must not hammer a dead connection.
+          runner: new SerialRunner(
+            () => this.run(name),
+            () => loop.failures === 0,
+          ),
           failures: 0,
           pending: { local: new Set(), remote: new Set() },
           fullAt: 0,
-        });
+        };
+        this.hosts.set(name, loop);
         this.schedule(name, 0);
       }
     }
@@ -81,27 +79,12 @@ export class SyncLoops {
 
   /** Run a pass in `delayMs`, unless one is already due sooner (a deadline only ever moves earlier). */
   private schedule(name: string, delayMs: number): void {
-    const loop = this.hosts.get(name);
-    if (!loop || this.stopped) return;
-    const due = Date.now() + delayMs;
-    if (loop.timer && loop.due !== undefined && loop.due <= due) return;
-    if (loop.timer) clearTimeout(loop.timer);
-    loop.due = due;
-    loop.timer = setTimeout(() => {
-      loop.timer = undefined;
-      loop.due = undefined;
-      void this.run(name);
-    }, delayMs);
+    if (!this.stopped) this.hosts.get(name)?.runner.schedule(delayMs);
   }
 
   /** After a pass: the next one at the interval, unless something asked for one sooner. */
   private reschedule(name: string, delayMs: number): void {
-    const loop = this.hosts.get(name);
-    if (!loop) return;
-    if (loop.timer) clearTimeout(loop.timer);
-    loop.timer = undefined;
-    loop.due = undefined;
-    this.schedule(name, delayMs);
+    if (!this.stopped) this.hosts.get(name)?.runner.reschedule(delayMs);
   }
 
   /** A change is wanted on `host` soon: during a pass, one more pass right after it. */
@@ -112,8 +95,7 @@ export class SyncLoops {
     else if (side) loop.fullAt = 0; // a change somewhere, path unknown: a full pass
     // While the host is failing, the backoff decides; a change must not hammer a dead connection.
     if (loop.failures > 0) return;
-    if (loop.running) loop.again = true;
-    else this.schedule(host, gatherMs);
+    if (!loop.runner.askAgain()) this.schedule(host, gatherMs);
   }
 
   /** A local change at `path` (relative to the root) under agents/<agent>/: push it to that agent's host, soon. */
@@ -122,27 +104,28 @@ export class SyncLoops {
     if (host) this.soon(host, PUSH_GATHER_MS, 'local', path);
   }
 
+  /** One pass with a host (run by the loop's SerialRunner, never two at once). */
   private async run(name: string): Promise<void> {
     const loop = this.hosts.get(name);
     if (!loop || this.stopped) return;
-    if (loop.running) {
-      loop.again = true;
-      return;
-    }
-    loop.running = (async () => {
+    {
       const config = this.mr.config.hosts[name];
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
         if (!loop.link) {
-          loop.link = await openHost(name, config).catch(async (err: unknown) => {
-            // syncHost logs its own failures; a failure to connect is logged here, once per streak.
-            if (loop.failures === 0) {
-              const reason = err instanceof Error ? err.message : String(err);
-              await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
-            }
-            throw err;
-          });
+          loop.link = await openHost(name, config, { agents: hostAgents(this.mr, name) }).catch(
+            async (err: unknown) => {
+              // syncHost logs its own failures; a failure to connect is logged here, once per streak.
+              if (loop.failures === 0) {
+                const reason = err instanceof Error ? err.message : String(err);
+                await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
+              }
+              throw err;
+            },
+          );
           loop.fullAt = 0;
+          if (loop.link.transport === 'sftp' && loop.link.note)
+            this.say(`sync ${name}: over SFTP (${loop.link.note})`);
           void this.follow(loop, config);
         }
         const pending = loop.pending;
@@ -161,7 +144,11 @@ export class SyncLoops {
         }
         if (full) {
           loop.fullAt = Date.now() + this.intervalMs();
-          const r = await syncHost(this.mr, name, { remote: loop.link.endpoint });
+          const l = loop.link;
+          const r = await syncHost(this.mr, name, {
+            remote: l.endpoint,
+            via: { kind: l.transport, ...(l.note ? { note: l.note } : {}) },
+          });
           const moved = r.pushed + r.pulled + r.merged + r.deleted;
           if (moved > 0)
             this.say(
@@ -184,12 +171,6 @@ export class SyncLoops {
         loop.link = undefined;
         this.reschedule(name, Math.min(60_000, 1000 * 2 ** Math.min(loop.failures - 1, 6)));
       }
-    })();
-    await loop.running;
-    loop.running = undefined;
-    if (loop.again && !this.stopped) {
-      loop.again = false;
-      if (loop.failures === 0) this.schedule(name, 0);
     }
   }
 
@@ -201,10 +182,24 @@ export class SyncLoops {
   private async follow(loop: HostLoop, config: HostConfig): Promise<void> {
     const link = loop.link;
     if (!link) return;
+    if (link.agent) {
+      // The far agent streams its changes on the channel the sync uses.
+      try {
+        const stop = await link.agent.onChanges(hostAgents(this.mr, loop.name), (paths) => {
+          for (const p of paths) this.soon(loop.name, STREAM_GATHER_MS, 'remote', p);
+        });
+        loop.stream = { close: () => void stop() };
+        this.say(`following ${loop.name}: its changes are pulled as they happen`);
+      } catch {
+        // the channel is going away; the reconnect starts a new follower
+      }
+      return;
+    }
     const command = `${config.mailroom ?? 'mailroom'} watch --root ${shellPath(config.root)}`;
     let ready = false;
+    let stream: RemoteCommand;
     try {
-      loop.stream = await link.connection.exec(command, (line) => {
+      stream = await link.connection.exec(command, (line) => {
         if (line === 'ready') {
           ready = true;
           this.say(`following ${loop.name}: its changes are pulled as they happen`);
@@ -214,9 +209,10 @@ export class SyncLoops {
     } catch {
       return; // the connection is going away; the reconnect starts a new follower
     }
-    const code = await loop.stream.exited;
+    loop.stream = stream;
+    const code = await stream.exited;
     if (!ready && !this.stopped && loop.link === link) {
-      const why = loop.stream.stderr().trim().split('\n')[0] ?? '';
+      const why = stream.stderr().trim().split('\n')[0] ?? '';
       this.say(
         `${loop.name} cannot stream its changes (${command}: exit ${code}${why ? `, ${why}` : ''}); pulling every ${this.mr.config.sync.interval}. Set hosts.${loop.name}.mailroom to the command that runs mailroom there.`,
       );
@@ -227,9 +223,8 @@ export class SyncLoops {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const loop of this.hosts.values()) {
-      if (loop.timer) clearTimeout(loop.timer);
       loop.stream?.close();
-      await loop.running;
+      await loop.runner.stop();
       await loop.link?.close().catch(() => {});
     }
   }

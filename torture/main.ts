@@ -8,6 +8,8 @@
 //   --only S1,S4 run some scenarios only
 //   --verbose    per-trial detail
 //   --size k=v   override a size, e.g. --size s1Trials=20,s5Files=2000 (keys: see SIZES)
+//   --transport agent|sftp|both  how S2 (cut) and S4 (merge) reach the far side (default both:
+//                each runs once per transport; S2a and S4a are the far-agent runs)
 //
 // Exit status: 0 when every scenario kept every promise; 1 when anything was lost or damaged or any
 // promise was broken (known, unfixed defects included: the torture reports them until they are fixed).
@@ -65,6 +67,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     size: { type: 'string' },
+    transport: { type: 'string', default: 'both' },
   },
 });
 const seed = values.seed === undefined ? DEFAULT_SEED : Number(values.seed);
@@ -88,6 +91,14 @@ for (const pair of values.size?.split(',') ?? []) {
 const only = values.only?.toUpperCase().split(',');
 const want = (id: string) => only === undefined || only.includes(id);
 const verbose = values.verbose === true;
+if (!['agent', 'sftp', 'both'].includes(values.transport)) {
+  console.error(`--transport must be agent, sftp or both, got ${values.transport}`);
+  process.exit(1);
+}
+const transports = (values.transport === 'both' ? ['sftp', 'agent'] : [values.transport]) as (
+  | 'agent'
+  | 'sftp'
+)[];
 const log = (line: string) => console.log(line);
 
 requireBuild();
@@ -131,11 +142,30 @@ try {
   await run('S1', () =>
     runS1({ rng: rng.fork('S1'), sshd: sshd!, trials: size.s1Trials, tasks: size.s1Tasks, log, verbose }),
   );
-  await run('S2', () =>
-    runS2({ rng: rng.fork('S2'), sshd: sshd!, trials: size.s2Trials, files: size.s2Files, log, verbose }),
-  );
+  for (const transport of transports)
+    await run('S2', () =>
+      runS2({
+        rng: rng.fork(transport === 'agent' ? 'S2a' : 'S2'),
+        sshd: sshd!,
+        trials: size.s2Trials,
+        files: size.s2Files,
+        log,
+        verbose,
+        transport,
+      }),
+    );
   await run('S3', () => runS3({ rng: rng.fork('S3'), sshd, trials: size.s3Rounds, log, verbose }));
-  await run('S4', () => runS4({ rng: rng.fork('S4'), trials: size.s4Rounds, tasks: 200, log, verbose }));
+  for (const transport of transports)
+    await run('S4', () =>
+      runS4({
+        rng: rng.fork(transport === 'agent' ? 'S4a' : 'S4'),
+        trials: size.s4Rounds,
+        tasks: 200,
+        log,
+        verbose,
+        transport: transport === 'agent' ? 'agent' : 'folder',
+      }),
+    );
   await run('S5', () => runS5({ rng: rng.fork('S5'), files: size.s5Files, big: size.s5Big, log, verbose }));
   await run('S6', () => runS6({ rng: rng.fork('S6'), sshd, titles: size.s6Titles, log, verbose }));
 } finally {

@@ -78,7 +78,7 @@ function render(r: StatusReport, now: number): string {
     lines.push('', 'hosts:');
     for (const h of r.hosts) {
       const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
-      const line = `  ${h.name}  ${h.ssh}:${h.root}  ${h.transport}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`;
+      const line = `  ${h.name}  ${h.ssh}:${h.root}  ${h.via ?? h.transport}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`;
       lines.push(printable(line));
     }
   }

@@ -11,7 +11,8 @@ function line(r: SyncReport): string {
     const p = r.plan;
     return `${r.host}: would push ${p.push}, pull ${p.pull}, merge ${p.merge}, delete ${p.delete}, conflicts ${p.conflict}`;
   }
-  return `${r.host}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted} in ${(r.durationMs / 1000).toFixed(1)}s`;
+  const via = r.transport ? ` (${r.transport.kind === 'agent' ? 'far agent' : 'SFTP'})` : '';
+  return `${r.host}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted} in ${(r.durationMs / 1000).toFixed(1)}s${via}`;
 }
 
 export async function sync(
@@ -36,6 +37,7 @@ export async function sync(
       if (!opts.json) {
         println(line(r));
         for (const c of r.conflicts) println(`  conflict: ${c}`);
+        if (r.transport?.note) warn(`  ${h}: ${r.transport.note}`);
         for (const p of [...r.problems, ...r.scanProblems]) warn(`  ${h}: ${p.path}: ${p.reason}`);
       }
     } catch (err) {

@@ -25,6 +25,9 @@ export interface LockOptions {
 /** Releases a lock. Rejects with `refused` if the lock was taken over meanwhile (then it is left alone). */
 export type ReleaseLock = () => Promise<void>;
 
+import type { SideScan } from '../sync/scan.js';
+import type { Outcome } from './conditional.js';
+
 export interface Endpoint {
   /** For messages: `local:/path` or `vps:/home/x/mailroom`. */
   readonly label: string;
@@ -43,4 +46,14 @@ export interface Endpoint {
   /** Holds `<rel>.lock`; refreshed while held; resolves to its release. */
   lock(rel: string, opts?: LockOptions): Promise<ReleaseLock>;
   close(): Promise<void>;
+  /**
+   * Optional, for an endpoint that can do it in one request (a far agent): the lock + re-check +
+   * write of conditional.ts's putIfHolds / removeIfHolds, run on the endpoint's own side.
+   */
+  putIf?(rel: string, data: Buffer, expect: string | undefined): Promise<Outcome>;
+  removeIf?(rel: string, expect: string): Promise<Outcome>;
+  /** Optional: the endpoint's side scans itself (a far agent, with its own cache) and sends the result. */
+  scan?(agents: readonly string[]): Promise<SideScan>;
+  /** Steps the sync may run at once against this endpoint (default 16); a batching one takes more. */
+  readonly parallelism?: number;
 }

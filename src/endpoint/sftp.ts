@@ -7,11 +7,11 @@
 // folders cost no extra round trip where they can run alongside the real request.
 
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import type { SshConnection } from '../ssh/connect.js';
 import { isSftpFailure, type RemoteHandle, SftpError, type SftpSession } from '../ssh/sftp-session.js';
 import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
-import { mapLimit } from './map-limit.js';
 import { notADir, notAFile, notEmpty } from './refusals.js';
 import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
 
@@ -52,6 +52,8 @@ function normaliseRoot(root: string, label: string): string {
 
 class SftpEndpoint implements Endpoint {
   readonly label: string;
+  /** Steps in flight: each is a few sequential requests, so many at once fill the round trips. */
+  readonly parallelism = 128;
   private readonly concurrency: number;
 
   constructor(

@@ -36,8 +36,10 @@ export interface HostView {
   name: string;
   ssh: string;
   root: string;
-  /** How the hub reaches it: the far mailroom (`mailroom` configured) or SFTP alone. */
+  /** How the hub reaches it: the far mailroom agent or SFTP alone (what the last pass used, else a guess from config). */
   transport: 'agent' | 'sftp';
+  /** What the last pass said about it: `far agent`, or `SFTP (why it fell back)`; null before any pass. */
+  via: string | null;
   lastSync: string | null;
   lagMs: number | null;
   error: string | null;
@@ -63,9 +65,9 @@ export async function hostViews(mr: Mailroom, signals?: AgentSignals): Promise<H
       // A failure to connect is only in the event log: it counts if no pass succeeded since.
       const failed = signals?.syncFailed.get(name);
       if (failed && (!lastSync || failed.at > lastSync) && (signals?.synced.get(name) ?? '') <= failed.at)
-        return { ...base(name, h, mr, lastSync), error: failed.reason };
+        return { ...base(name, h, mr, lastSync, st.lastTransport), error: failed.reason };
       return {
-        ...base(name, h, mr, lastSync),
+        ...base(name, h, mr, lastSync, st.lastTransport),
         // An error only matters if no pass succeeded after it.
         error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
       };
@@ -73,12 +75,15 @@ export async function hostViews(mr: Mailroom, signals?: AgentSignals): Promise<H
   );
 }
 
-function base(name: string, h: HostConfig, mr: Mailroom, lastSync: string | null) {
+function base(name: string, h: HostConfig, mr: Mailroom, lastSync: string | null, via: string | undefined) {
+  const guess = h.mailroom ? ('agent' as const) : ('sftp' as const);
   return {
     name,
     ssh: h.ssh,
     root: h.root,
-    transport: h.mailroom ? ('agent' as const) : ('sftp' as const),
+    transport:
+      via === undefined ? guess : via.startsWith('far agent') ? ('agent' as const) : ('sftp' as const),
+    via: via ?? null,
     lastSync,
     lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
   };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type {
   AgentAuthMethod,
   Attributes,
+  ClientChannel,
   ClientErrorExtensions,
   ConnectConfig,
   PublicKeyAuthMethod,
@@ -58,6 +59,22 @@ export interface RemoteCommand {
   close(): void;
 }
 
+/** A command's stdin/stdout as a byte stream (the far mailroom agent's channel). */
+export interface RemoteChannel {
+  /** Queues bytes for the far stdin; false when the caller should wait for drained(). */
+  write(chunk: Buffer): boolean;
+  drained(): Promise<void>;
+  /** Every chunk of the far stdout, in order; `end` once when the channel closes. */
+  onData(cb: (chunk: Buffer) => void): void;
+  onEnd(cb: () => void): void;
+  /** Flow control on the far stdout: stop and restart delivering chunks. */
+  pause(): void;
+  resume(): void;
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+  close(): void;
+}
+
 export interface SshConnection {
   readonly label: string;
   readonly isOpen: boolean;
@@ -68,6 +85,8 @@ export interface SshConnection {
    * side's changes). The command line is the caller's own (from configuration), never file contents.
    */
   exec(command: string, onLine: (line: string) => void): Promise<RemoteCommand>;
+  /** Runs a command and gives its stdin/stdout as bytes (same rule: the command is configuration). */
+  channel(command: string): Promise<RemoteChannel>;
   /** Ends the connection; resolves once it is closed. Idempotent. */
   close(): Promise<void>;
   /** Settles when the connection ends: undefined after close(), else the error that ended it. */
@@ -193,6 +212,18 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
         });
       });
     },
+    channel(command) {
+      if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
+      return new Promise<RemoteChannel>((resolve, reject) => {
+        client.exec(command, (err, ch) => {
+          if (err) {
+            reject(networkError(`${label}: cannot run a command: ${err.message}`));
+            return;
+          }
+          resolve(byteChannel(ch));
+        });
+      });
+    },
     async close() {
       if (open) {
         closedByUs = true;
@@ -202,6 +233,48 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     },
   };
   return conn;
+}
+
+function byteChannel(ch: ClientChannel): RemoteChannel {
+  let stderr = '';
+  ch.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 8192) stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((done) => {
+    ch.on('exit', (code: number | null) => done(typeof code === 'number' ? code : null));
+    ch.on('close', () => done(null));
+  });
+  let ended = false;
+  const endCbs: (() => void)[] = [];
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    for (const cb of endCbs) cb();
+  };
+  ch.on('close', end);
+  ch.on('end', end);
+  ch.on('error', end);
+  return {
+    write: (chunk) => ch.write(chunk),
+    drained: () =>
+      new Promise<void>((r) => {
+        if (ended) r();
+        else {
+          ch.once('drain', () => r());
+          ch.once('close', () => r());
+        }
+      }),
+    onData: (cb) => ch.on('data', cb),
+    onEnd: (cb) => {
+      if (ended) cb();
+      else endCbs.push(cb);
+    },
+    pause: () => ch.pause(),
+    resume: () => ch.resume(),
+    exited,
+    stderr: () => stderr,
+    close: () => ch.close(),
+  };
 }
 
 // A peer that never answers our disconnect must not hang close(): after `ms`, the socket is destroyed.

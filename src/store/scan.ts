@@ -5,6 +5,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
 import { type FolderProblem, folderProblem, listFolder } from './folders.js';
@@ -175,19 +176,5 @@ export async function loadAll(layout: Layout, opts: { agents?: string[]; boxes?:
   return { tasks, problems };
 }
 
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+// The one bounded-concurrency helper lives in src/map-limit.ts; re-exported for the store's callers.
+export { mapLimit };

@@ -7,9 +7,10 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
+import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
-import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box } from '../store/layout.js';
 import { parseTask } from '../task/parse.js';
@@ -84,19 +85,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     removeAfter?: { path: string; hash: string },
   ) => {
     const e = ep(s);
-    const release = await e.lock(path);
-    try {
-      const current = await e.stat(path);
-      if (current?.kind === 'symlink') throw new Skip(`${path} on ${e.label} is a symbolic link: left alone`);
-      const now = current ? await hashNow(s, path, current) : undefined;
-      if (now === sha256(bytes)) return false;
-      if (now !== expect)
-        throw new Skip(`${path} on ${e.label} changed during the sync; the next pass takes it`);
-      await e.writeFileAtomic(path, bytes);
-      delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
-    } finally {
-      await release().catch(() => {});
-    }
+    const out = e.putIf
+      ? await e.putIf(path, bytes, expect)
+      : await putIfHolds(e, path, bytes, expect, (p, st) => hashNow(s, p, st));
+    if ('skip' in out) throw new Skip(out.skip);
+    if (out.done === 'same') return false;
+    delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
     if (removeAfter) await remove(s, removeAfter.path, removeAfter.hash);
     return true;
   };
@@ -104,35 +98,35 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   /** Remove `path` on side `s` if it still holds `expect`. */
   const remove = async (s: Side, path: string, expect: string) => {
     const e = ep(s);
-    const release = await e.lock(path);
-    try {
-      const current = await e.stat(path);
-      if (!current) return;
-      if (current.kind !== 'file') throw new Skip(`${path} on ${e.label} is not a plain file: left alone`);
-      if ((await hashNow(s, path, current)) !== expect)
-        throw new Skip(`${path} on ${e.label} changed during the sync; not removed`);
-      await e.remove(path);
-      delete ctx.state[s][path];
-    } finally {
-      await release().catch(() => {});
-    }
+    const out = e.removeIf
+      ? await e.removeIf(path, expect)
+      : await removeIfHolds(e, path, expect, (p, st) => hashNow(s, p, st));
+    if ('skip' in out) throw new Skip(out.skip);
+    if (out.done === 'removed') delete ctx.state[s][path];
   };
 
   /** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
   const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
     const cur = ctx.scans[s].tasks.get(id);
     const target = taskPath(id, loc);
+    // This side held exactly this content at this place when scanned: a put would find it the
+    // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
+    // source side is every task).
+    if (cur && cur.path === target && cur.hash === sha256(bytes)) return;
     if (!cur) {
       // The scan saw no copy on this side; one that appeared in another box since (a move during
       // the listing) must not get a second, stale copy beside it: the next pass sees both.
       const agent = loc.split('/')[0]!;
-      for (const box of BOXES) {
-        const path = taskPath(id, `${agent}/${box}`);
-        if (path !== target && !ctx.scans[s].files.has(path) && (await ep(s).stat(path)))
-          throw new Skip(
-            `task ${id} appeared at ${path} on ${ep(s).label} during the sync; the next pass takes it`,
-          );
-      }
+      const others = BOXES.map((box) => taskPath(id, `${agent}/${box}`)).filter(
+        (path) => path !== target && !ctx.scans[s].files.has(path),
+      );
+      // Looked at side by side: over a far link that is one round trip, not one per box.
+      const seen = await Promise.all(others.map((path) => ep(s).stat(path)));
+      const at = others.find((_, i) => seen[i] !== undefined);
+      if (at !== undefined)
+        throw new Skip(
+          `task ${id} appeared at ${at} on ${ep(s).label} during the sync; the next pass takes it`,
+        );
     }
     const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
     const expect = cur && cur.path === target ? cur.hash : undefined;
@@ -140,13 +134,19 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     else if (old) await remove(s, old.path, old.hash);
   };
 
-  const rememberTask = (id: string, loc: string, bytes: Buffer) => {
+  // `seen`: the scan's view of this content at this place, whose rank needs no second parse.
+  const rememberTask = (id: string, loc: string, bytes: Buffer, seen?: ScannedTask) => {
     const text = bytes.toString('utf8');
-    const parsed = parseTask(text, id);
-    const [agent, box] = loc.split('/') as [string, Box];
-    const rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+    const hash = sha256(bytes);
+    let rank: number;
+    if (seen && seen.loc === loc && seen.hash === hash) rank = seen.rank;
+    else {
+      const parsed = parseTask(text, id);
+      const [agent, box] = loc.split('/') as [string, Box];
+      rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+    }
     const b = baseOf(text);
-    base.tasks[id] = { loc, hash: sha256(bytes), rank, ...(b ? { base: b } : {}) };
+    base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
   };
 
   /** For a `same` task: the base already holds this content with its fields. */
@@ -158,7 +158,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const doTask = async (d: TaskDecision) => {
     if (d.kind === 'same') {
       const v = ctx.scans.local.tasks.get(d.id)!;
-      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path));
+      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path), v);
       return;
     }
     if (d.kind === 'delete') {
@@ -177,8 +177,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       return;
     }
     let bytes: Buffer;
+    let seen: ScannedTask | undefined;
     if (d.kind === 'take') {
-      bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path);
+      seen = ctx.scans[d.from].tasks.get(d.id)!;
+      bytes = await ep(d.from).readFile(seen.path);
     } else {
       const l = ctx.scans.local.tasks.get(d.id)!;
       const r = ctx.scans.remote.tasks.get(d.id)!;
@@ -192,7 +194,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     }
     // The side that supplied the content may still need to move it to the chosen location.
     for (const s of ['local', 'remote'] as const) await placeTask(s, d.id, d.loc, bytes);
-    rememberTask(d.id, d.loc, bytes);
+    rememberTask(d.id, d.loc, bytes, seen);
   };
 
   /**
@@ -268,7 +270,11 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   // Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP
   // requests are pipelined over the one connection, which is what makes a pass fast at scale.
   let fatal: unknown;
-  await mapLimit(steps, APPLY_CONCURRENCY, async ([what, step, changes]) => {
+  const parallel = Math.max(
+    ctx.local.parallelism ?? APPLY_CONCURRENCY,
+    ctx.remote.parallelism ?? APPLY_CONCURRENCY,
+  );
+  await mapLimit(steps, parallel, async ([what, step, changes]) => {
     if (fatal) return;
     try {
       await step();

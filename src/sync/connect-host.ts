@@ -1,10 +1,14 @@
 // Opens the far side of a host from its configuration: ~/.ssh/config aliases, users, ports and
 // identity files are honoured; host keys are checked against known_hosts (never accepted blindly).
+// Over that one connection the far mailroom agent is started (`mailroom serve`, docs/sync.md "The
+// far agent"); where there is none, the far folder is driven over SFTP, and the link says why.
 
 import type { HostConfig } from '../config/schema.js';
+import { AgentEndpoint } from '../endpoint/agent.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { openSftpEndpoint } from '../endpoint/sftp.js';
 import { expandHome } from '../home.js';
+import { startAgent } from '../remote/probe.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 
@@ -13,10 +17,26 @@ export { expandHome };
 export interface HostLink {
   endpoint: Endpoint;
   connection: SshConnection;
+  /** `agent`: a far `mailroom serve` answers; `sftp`: the fallback, `note` says why. */
+  transport: 'agent' | 'sftp';
+  note?: string;
+  /** Set with the agent: far changes under the host's agents' folders, as they happen. */
+  agent?: AgentEndpoint;
   close(): Promise<void>;
 }
 
-export async function openHost(name: string, host: HostConfig): Promise<HostLink> {
+export interface OpenHostOptions {
+  /** The host's agents: the far agent writes nowhere else. Without them, SFTP is used. */
+  agents?: readonly string[];
+  /** Force a transport (the bench, and MAILROOM_SYNC_TRANSPORT=sftp for a person comparing). */
+  transport?: 'agent' | 'sftp';
+}
+
+export async function openHost(
+  name: string,
+  host: HostConfig,
+  opts: OpenHostOptions = {},
+): Promise<HostLink> {
   const target = resolveTargetFromSystem(host.ssh);
   const connection = await connectSsh({
     host: target.host,
@@ -27,13 +47,38 @@ export async function openHost(name: string, host: HostConfig): Promise<HostLink
     label: `${name} (${host.ssh})`,
   });
   try {
-    const endpoint = await openSftpEndpoint(connection, {
-      root: expandHome(host.root),
-      label: `${name}:${host.root}`,
-    });
+    const label = `${name}:${host.root}`;
+    const wanted = opts.transport ?? (process.env.MAILROOM_SYNC_TRANSPORT === 'sftp' ? 'sftp' : 'agent');
+    let note = 'SFTP asked for';
+    if (wanted === 'agent' && opts.agents) {
+      const command = host.mailroom ?? 'mailroom';
+      const started = await startAgent(connection, {
+        host: name,
+        command,
+        root: host.root,
+        agents: opts.agents,
+      });
+      if (started.kind === 'agent') {
+        const agent = new AgentEndpoint(started.client, label, name);
+        return {
+          endpoint: agent,
+          connection,
+          transport: 'agent',
+          agent,
+          close: async () => {
+            await agent.close().catch(() => {});
+            await connection.close();
+          },
+        };
+      }
+      note = `${started.reason}; using SFTP (install mailroom there or set hosts.${name}.mailroom)`;
+    }
+    const endpoint = await openSftpEndpoint(connection, { root: expandHome(host.root), label });
     return {
       endpoint,
       connection,
+      transport: 'sftp',
+      note,
       close: async () => {
         await endpoint.close().catch(() => {});
         await connection.close();

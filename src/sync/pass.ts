@@ -21,12 +21,18 @@ export interface SyncReport extends ApplyReport {
   reads: { local: number; remote: number };
   scanProblems: { side: 'local' | 'remote'; path: string; reason: string }[];
   durationMs: number;
+  /** How the far side was reached: its own mailroom agent, or SFTP (with why, when it fell back). */
+  transport?: { kind: 'agent' | 'sftp'; note?: string };
 }
 
 export interface SyncOptions {
   dryRun?: boolean;
   /** The far side already open (the daemon's persistent connection, or a plain folder in tests). */
   remote?: Endpoint;
+  /** How `remote` was reached (the daemon's link), for the status; a pass that connects knows. */
+  via?: { kind: 'agent' | 'sftp'; note?: string };
+  /** Force a transport when this pass opens the connection itself (torture, bench). */
+  transport?: 'agent' | 'sftp';
 }
 
 export function hostAgents(mr: Mailroom, host: string): string[] {
@@ -96,11 +102,17 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
   await mkdir(syncDir(mr), { recursive: true });
   return mr.locker(join(syncDir(mr), host), async () => {
     const started = Date.now();
+    const mark = (what: string) => {
+      if (process.env.MAILROOM_DEBUG_TIMING) process.stderr.write(`  ${what}: ${Date.now() - started} ms\n`);
+    };
     const state = await loadSyncState(mr, host);
     state.lastAttemptAt = mr.now().toISOString();
     const link = opts.remote
       ? undefined
-      : await openHost(host, config).catch(async (err) => {
+      : await openHost(host, config, {
+          agents: hostAgents(mr, host),
+          ...(opts.transport ? { transport: opts.transport } : {}),
+        }).catch(async (err) => {
           state.lastError = err instanceof Error ? err.message : String(err);
           await saveSyncState(mr, state);
           // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
@@ -108,9 +120,16 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           throw err;
         });
     const remote = opts.remote ?? link!.endpoint;
+    const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
+    if (via)
+      state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
+    mark('connected');
     const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
     try {
       const agents = hostAgents(mr, host);
+      // A far agent's scan does not need the folder to exist: its look runs beside the scan.
+      const scanRemote0 = remote.scan?.(agents);
+      scanRemote0?.catch(() => {});
       if (!(await remote.stat('agents'))) {
         // The far side needs only sshd and the folder: make sure it is the folder we think it is.
         try {
@@ -122,12 +141,21 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           );
         }
       }
-      const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
       const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
+      // A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it.
+      const scanRemote = async () =>
+        scanRemote0
+          ? scanRemote0
+          : scanSide(remote, agents, state.remote, {
+              reportForeignAgents: true,
+              clockMs: await sideClock(remote),
+              expect,
+            });
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: localClock, expect }),
-        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock, expect }),
+        scanSide(local, agents, state.local, { clockMs: Date.now(), expect }),
+        scanRemote(),
       ]);
+      mark('scanned');
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
       const elsewhere = await scanElsewhere(
@@ -152,6 +180,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         conflicts: [],
         problems: [],
         durationMs: 0,
+        ...(via ? { transport: via } : {}),
       };
       if (opts.dryRun) {
         report.durationMs = Date.now() - started;
@@ -186,11 +215,13 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         plan,
       );
       Object.assign(report, applied);
+      mark('applied');
       state.lastSyncAt = mr.now().toISOString();
       state.lastDurationMs = Date.now() - started;
       delete state.lastError;
       await saveSyncState(mr, state);
       report.durationMs = Date.now() - started;
+      mark('saved');
       if (
         applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
         applied.conflicts.length > 0

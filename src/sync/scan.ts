@@ -9,10 +9,10 @@
 // before the moment it was read, both on that side's own clock (the far clock is read from the mtime
 // of a probe file written there), so a second edit in the same mtime granule is never missed.
 
-import { createHash } from 'node:crypto';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
-import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError, refused } from '../errors.js';
+import { sha256Hex } from '../hash.js';
+import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box, isNeverATask } from '../store/layout.js';
@@ -82,7 +82,8 @@ export async function sideClock(ep: Endpoint): Promise<number> {
 }
 const SIDECAR = '.error.txt';
 
-export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+// The one content hash (src/hash.ts), under the name sync's modules use.
+export const sha256: (bytes: Uint8Array) => string = sha256Hex;
 
 export function taskPath(id: string, loc: string): string {
   return `agents/${loc}/${id}.md`;
@@ -310,7 +311,8 @@ export async function scanSide(
     else misses.push(i);
   });
   let reads = 0;
-  await mapLimit(misses, 16, async (i) => {
+  // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
+  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
     const f = found[i]!;
     let bytes: Buffer;
     try {

@@ -40,6 +40,8 @@ export interface SyncState {
   lastAttemptAt?: string;
   lastError?: string;
   lastDurationMs?: number;
+  /** How the last pass reached the host: `far agent`, or `SFTP` with why it fell back. */
+  lastTransport?: string;
   /** null: no ancestor (never synced, or the state was lost). */
   base: { tasks: Record<string, BaseTask>; files: Record<string, { hash: string }> } | null;
   local: SideCache;
@@ -55,7 +57,7 @@ export function emptyState(host: string): SyncState {
 }
 
 /** The status fields, kept in <host>.json itself. */
-const STATUS_KEYS = ['lastSyncAt', 'lastAttemptAt', 'lastError', 'lastDurationMs'] as const;
+const STATUS_KEYS = ['lastSyncAt', 'lastAttemptAt', 'lastError', 'lastDurationMs', 'lastTransport'] as const;
 
 interface StatusFile {
   version: 2;
@@ -67,6 +69,7 @@ interface StatusFile {
   lastAttemptAt?: string;
   lastError?: string;
   lastDurationMs?: number;
+  lastTransport?: string;
 }
 
 interface Records {

@@ -50,8 +50,8 @@ describe('the npm package', () => {
       (p) =>
         !/^dist\/bin\/[\w-]+\.js$/.test(p) &&
         !p.startsWith('inbox-template/') &&
-        !/^board\/page\/[\w.-]+$/.test(p) && // the web board's static page (served by `mailroom board`)
-        !/^docs\/[\w.-]+\.(md|png)$/.test(p) &&
+        !/^docs\/[\w-]+\.(md|png)$/.test(p) &&
+        !/^board\/page\/[\w-]+\.(html|css|js)$/.test(p) && // the web board's static page
         !['LICENSE', 'README.md', 'package.json'].includes(p),
     );
     expect(outside).toEqual([]);
@@ -61,6 +61,8 @@ describe('the npm package', () => {
       'LICENSE',
       'README.md',
       'docs/spec.md',
+      'board/page/index.html',
+      'board/page/board.js',
     ])
       expect(paths).toContain(must);
     // Every docs/ page the README links to ships with it.

@@ -26,6 +26,7 @@ import { startCutProxy } from '../../test/support/cut-proxy.js';
 import type { Sshd } from '../../test/support/sshd-core.js';
 import type { Rng } from '../rng.js';
 import {
+  BIN,
   byId,
   type Copy,
   type Figure,
@@ -48,6 +49,8 @@ export interface S2Options {
   bulkEvery?: number;
   log: (line: string) => void;
   verbose?: boolean;
+  /** How the hub reaches the far side: its mailroom agent (`mailroom serve`) or SFTP. */
+  transport?: 'agent' | 'sftp';
 }
 
 type Loc = 'inbox' | 'outbox';
@@ -65,7 +68,8 @@ const AGENT = 'research';
 
 export async function runS2(opts: S2Options): Promise<Figure> {
   const started = Date.now();
-  const tally = new Tally('S2', 'ssh-cut', opts.log);
+  const transport = opts.transport ?? 'sftp';
+  const tally = new Tally(transport === 'agent' ? 'S2a' : 'S2', `ssh-cut-${transport}`, opts.log);
   const tmp = await tempDir('s2');
   const hub = join(tmp.dir, 'hub');
   const far = join(tmp.dir, 'far');
@@ -78,7 +82,7 @@ export async function runS2(opts: S2Options): Promise<Figure> {
     await writeFile(knownHosts, `[127.0.0.1]:${proxy.port} ${s.hostPublicKey}\n`);
     await makeRoot(
       hub,
-      `agents:\n  dispatch: {}\n  human: {}\n  ${AGENT}: { host: vps }\nhosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${proxy.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${knownHosts}\n`,
+      `agents:\n  dispatch: {}\n  human: {}\n  ${AGENT}: { host: vps }\nhosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${proxy.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${knownHosts}\n    mailroom: ${process.execPath} ${BIN}\n`,
       ['dispatch', 'human', AGENT],
     );
     await makeRoot(far, `agents:\n  human: {}\n  ${AGENT}: {}\n`, [AGENT]);
@@ -120,7 +124,12 @@ export async function runS2(opts: S2Options): Promise<Figure> {
       items.set(it.id, it);
       await writeFile(pathOf(hub, it.id, 'inbox'), text(it, 'hub', 'inbox'));
     }
-    const pass = async () => syncHost(await openMailroom(hub), 'vps');
+    const pass = async () => {
+      const r = await syncHost(await openMailroom(hub), 'vps', { transport });
+      if (r.transport?.kind !== transport)
+        throw new Error(`the pass used ${r.transport?.kind}, not ${transport}`);
+      return r;
+    };
     let t = Date.now();
     const first = await pass();
     tally.facts.push(`first push of ${first.pushed} files in ${((Date.now() - t) / 1000).toFixed(1)}s`);

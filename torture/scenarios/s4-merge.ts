@@ -33,6 +33,7 @@ import { joinFrontmatter, splitFrontmatter } from '../../src/task/frontmatter.js
 import { parseTask } from '../../src/task/parse.js';
 import type { Task } from '../../src/task/schema.js';
 import { parseYaml } from '../../src/yaml/document.js';
+import { pipedAgent } from '../../test/support/agent-pipe.js';
 import type { Rng } from '../rng.js';
 import { byId, type Figure, iso, makeRoot, sha256, Tally, taskFiles, taskText, tempDir } from '../support.js';
 
@@ -43,6 +44,8 @@ export interface S4Options {
   tasks: number;
   log: (line: string) => void;
   verbose?: boolean;
+  /** The far side as a plain folder (default) or through the far-agent protocol (in this process). */
+  transport?: 'agent' | 'folder';
 }
 
 type Fields = Record<string, unknown>;
@@ -251,7 +254,12 @@ function judge(e: Expect, v: V | undefined): string | undefined {
 
 export async function runS4(opts: S4Options): Promise<Figure> {
   const started = Date.now();
-  const tally = new Tally('S4', 'merge-vs-model', opts.log);
+  const agentRun = opts.transport === 'agent';
+  const tally = new Tally(
+    agentRun ? 'S4a' : 'S4',
+    agentRun ? 'merge-vs-model-agent' : 'merge-vs-model',
+    opts.log,
+  );
   const tmp = await tempDir('s4');
   const hub = join(tmp.dir, 'hub');
   const far = join(tmp.dir, 'far');
@@ -285,7 +293,15 @@ export async function runS4(opts: S4Options): Promise<Figure> {
       await createTaskFile(mr, AGENT, 'inbox', id, text);
     };
     for (let i = 0; i < opts.tasks; i++) await create(hubMr, rng);
-    const sync = () => syncHost(hubMr, 'vps', { remote: localEndpoint(far) });
+    const sync = async () => {
+      if (!agentRun) return syncHost(hubMr, 'vps', { remote: localEndpoint(far) });
+      const remote = await pipedAgent(far, [AGENT]);
+      try {
+        return await syncHost(hubMr, 'vps', { remote });
+      } finally {
+        await remote.close();
+      }
+    };
     await sync();
 
     for (let round = 0; round < opts.trials; round++) {

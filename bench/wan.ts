@@ -1,0 +1,275 @@
+// `npm run bench -- --rtt MS`: mailroom with its far agent, mailroom over SFTP, rsync and Unison,
+// each through a delay proxy (bench/delay-proxy.ts) that gives every connection MS of round-trip
+// time, in one run: the first copy of a hub's tasks to an empty far folder, the pass right after it,
+// K changed tasks, a no-op, the daemon's pass on a kept connection, and propagation (a new task on
+// either side until it exists on the other, with a daemon running). Each tool has its own far folder
+// (and mailroom over SFTP its own hub), so no tool's work helps another's. Method: docs/performance.md.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rename, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { openMailroom } from '../src/mailroom.js';
+import { syncChanged } from '../src/sync/changed.js';
+import { openHost } from '../src/sync/connect-host.js';
+import { hostAgents, syncHost } from '../src/sync/pass.js';
+import { isoSeconds } from '../src/task/id.js';
+import type { Sshd } from '../test/support/sshd-core.js';
+import { startDelayProxy } from './delay-proxy.js';
+import { rsyncTree, type SshTarget, unisonRunner } from './far-tools.js';
+import { buildHub, changeTasks, HOST, type Hub, spread, taskFile, taskText } from './fixture.js';
+import { CLI, nodeEnv } from './mailroom-cli.js';
+import { median, mustRun, pollUntil, timed } from './measure.js';
+
+export type Tool = 'agent' | 'sftp' | 'rsync' | 'unison';
+type Row = Partial<Record<Tool, number>>;
+
+export interface WanFigures {
+  rttMs: number;
+  tasks: number;
+  load: [number, number];
+  firstCopy: Row;
+  afterFirst: Row;
+  /** Files the hub read on each side in the pass right after the first copy (the CLI's --json). */
+  afterFirstReads: Partial<Record<'agent' | 'sftp', { local: number; remote: number }>>;
+  changed: Row;
+  noop: Row;
+  daemonPass: Row;
+  daemonFast: Row;
+  propagationToFar: Row;
+  propagationToHub: Row;
+}
+
+export interface WanOptions {
+  dir: string;
+  sshd: Sshd;
+  rttMs: number;
+  tasks: number;
+  agents: number;
+  changed: number;
+  reps: number;
+  unison: boolean;
+  /** Mailroom over SFTP too (slow at 10,000 tasks: --no-sftp leaves it out). */
+  sftp: boolean;
+  say: (line: string) => void;
+}
+
+const oneShot = async (hub: string, transport: 'agent' | 'sftp') => {
+  const env = { ...nodeEnv(), MAILROOM_SYNC_TRANSPORT: transport };
+  const r = await mustRun(process.execPath, [CLI, 'sync', HOST, '--json', '--root', hub], { env });
+  const host = JSON.parse(r.stdout).hosts[0] as {
+    transport?: { kind: string };
+    reads: { local: number; remote: number };
+  };
+  if (host.transport?.kind !== transport)
+    throw new Error(`mailroom sync used ${host.transport?.kind}, not ${transport}: ${r.stderr}`);
+  return { ms: r.ms, reads: host.reads };
+};
+
+export async function benchWan(o: WanOptions): Promise<WanFigures> {
+  const load0 = loadavg()[0]!;
+  const proxy = await startDelayProxy(o.sshd.port, o.rttMs);
+  const base = join(o.dir, `rtt-${o.rttMs}`);
+  await mkdir(base, { recursive: true });
+  const knownHosts = join(base, 'known_hosts');
+  await writeFile(knownHosts, `[127.0.0.1]:${proxy.port} ${o.sshd.hostPublicKey}\n`);
+  const ssh: SshTarget = { user: o.sshd.user, port: proxy.port, identity: o.sshd.clientKeyPath, knownHosts };
+  const far = {
+    agent: join(base, 'far-agent'),
+    sftp: join(base, 'far-sftp'),
+    rsync: join(base, 'far-rsync'),
+  };
+  const farUnison = join(base, 'far-unison');
+  for (const d of [...Object.values(far), farUnison]) await mkdir(d);
+  o.say(`rtt ${o.rttMs} ms: generating ${o.tasks} tasks...`);
+  const farHost = (root: string) => ({ ...ssh, root, mailroom: `${process.execPath} ${CLI}` });
+  const hubA = await buildHub(join(base, 'hub-agent'), {
+    tasks: o.tasks,
+    agents: o.agents,
+    far: farHost(far.agent),
+  });
+  const hubB = await buildHub(join(base, 'hub-sftp'), {
+    tasks: o.tasks,
+    agents: o.agents,
+    far: farHost(far.sftp),
+  });
+  const hubU: Hub = { ...hubA, root: join(base, 'hub-unison') };
+  await cp(hubA.root, hubU.root, { recursive: true, preserveTimestamps: true });
+  const unison = o.unison ? await unisonRunner(ssh, base) : undefined;
+  const tools = async (row: Row, f: Partial<Record<Tool, () => Promise<number>>>) => {
+    for (const [tool, run] of Object.entries(f) as [Tool, () => Promise<number>][]) row[tool] = await run();
+  };
+  const fig: WanFigures = {
+    rttMs: o.rttMs,
+    tasks: o.tasks,
+    load: [load0, 0],
+    firstCopy: {},
+    afterFirst: {},
+    afterFirstReads: {},
+    changed: {},
+    noop: {},
+    daemonPass: {},
+    daemonFast: {},
+    propagationToFar: {},
+    propagationToHub: {},
+  };
+  const runRsync = async () => (await rsyncTree(ssh, join(hubA.root, 'agents'), far.rsync)).ms;
+  const runUnison = unison ? async () => (await unison(join(hubU.root, 'agents'), farUnison)).ms : undefined;
+  const all = (): Partial<Record<Tool, () => Promise<number>>> => ({
+    agent: async () => (await oneShot(hubA.root, 'agent')).ms,
+    ...(o.sftp ? { sftp: async () => (await oneShot(hubB.root, 'sftp')).ms } : {}),
+    rsync: runRsync,
+    ...(runUnison ? { unison: runUnison } : {}),
+  });
+
+  o.say(`rtt ${o.rttMs} ms: first copy...`);
+  await tools(fig.firstCopy, all());
+  o.say(`rtt ${o.rttMs} ms: the pass after it...`);
+  const transports = o.sftp ? (['agent', 'sftp'] as const) : (['agent'] as const);
+  for (const t of transports) {
+    const r = await oneShot(t === 'agent' ? hubA.root : hubB.root, t);
+    fig.afterFirst[t] = r.ms;
+    fig.afterFirstReads[t] = r.reads;
+  }
+  const samples: Record<string, number[]> = {};
+  const add = (key: string, ms: number) => {
+    samples[key] ??= [];
+    samples[key].push(ms);
+  };
+  const reserved = new Set<number>();
+  for (let round = 0; round < o.reps; round++) {
+    o.say(`rtt ${o.rttMs} ms: ${o.changed} changed, round ${round + 1} of ${o.reps}...`);
+    const which = spread(hubA, o.changed, round, reserved);
+    for (const hub of o.sftp ? [hubA, hubB, hubU] : [hubA, hubU]) await changeTasks(hub, which, round + 1);
+    for (const [tool, run] of Object.entries(all())) add(`changed.${tool}`, await run());
+    for (const [tool, run] of Object.entries(all())) add(`noop.${tool}`, await run());
+  }
+  for (const key of Object.keys(samples)) {
+    const [row, tool] = key.split('.') as ['changed' | 'noop', Tool];
+    fig[row][tool] = median(samples[key]!);
+  }
+
+  for (const t of transports) {
+    o.say(`rtt ${o.rttMs} ms: daemon passes on a kept connection (${t})...`);
+    const hub = t === 'agent' ? hubA : hubB;
+    const mr = await openMailroom(hub.root);
+    const link = await openHost(HOST, mr.config.hosts[HOST]!, { agents: hostAgents(mr, HOST), transport: t });
+    try {
+      await syncHost(mr, HOST, { remote: link.endpoint });
+      const pass: number[] = [];
+      const fast: number[] = [];
+      for (let round = 0; round < o.reps; round++) {
+        const a = spread(hub, o.changed, round + 100, reserved);
+        await changeTasks(hub, a, round + 50);
+        pass.push((await timed(() => syncHost(mr, HOST, { remote: link.endpoint }))).ms);
+        const b = spread(hub, o.changed, round + 200, reserved);
+        await changeTasks(hub, b, round + 80);
+        const paths = b.map((n) => `agents/${hub.tasks[n]!.agent}/inbox/${hub.tasks[n]!.id}.md`);
+        fast.push((await timed(() => syncChanged(mr, HOST, 'local', paths, link.endpoint))).ms);
+      }
+      fig.daemonPass[t] = median(pass);
+      fig.daemonFast[t] = median(fast);
+    } finally {
+      await link.close();
+    }
+    o.say(`rtt ${o.rttMs} ms: propagation with a daemon (${t})...`);
+    const p = await propagation(hub, t === 'agent' ? far.agent : far.sftp, t, o.reps);
+    fig.propagationToFar[t] = p.toFar;
+    fig.propagationToHub[t] = p.toHub;
+  }
+  fig.load[1] = loadavg()[0]!;
+  await proxy.close();
+  return fig;
+}
+
+/** A daemon on `hub`; a new task written on one side, timed until it exists on the other. */
+async function propagation(hub: Hub, far: string, transport: 'agent' | 'sftp', reps: number) {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'daemon', '--root', hub.root], {
+    env: { ...nodeEnv(), MAILROOM_SYNC_TRANSPORT: transport },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await pollUntil(`the daemon following ${HOST}`, () => out.includes(`following ${HOST}`), 120_000, 20);
+    await delay(1000);
+    const created = isoSeconds(new Date());
+    let serial = 0;
+    const one = async (from: string, to: string) => {
+      const n = hub.tasks.length + 1000 + serial++;
+      const agent = hub.agents[n % hub.agents.length]!;
+      const t = { id: `20260101-000000-${n.toString(36).padStart(4, '0')}`, agent };
+      const dest = taskFile(from, t);
+      const temp = `${dest}.tmp-new`.replace(/\/([^/]+)$/, '/.$1');
+      const started = performance.now();
+      await writeFile(temp, taskText(n, agent, 0, created));
+      await rename(temp, dest);
+      await pollUntil(`${t.id} on the other side`, () => existsSync(taskFile(to, t)), 60_000, 2);
+      const ms = performance.now() - started;
+      await delay(300 + Math.random() * 300);
+      return ms;
+    };
+    const toFar: number[] = [];
+    const toHub: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      toFar.push(await one(hub.root, far));
+      toHub.push(await one(far, hub.root));
+    }
+    return { toFar: median(toFar), toHub: median(toHub) };
+  } catch (err) {
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}\ndaemon output:\n${out.slice(-2000)}`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const fmt = (ms: number | undefined) =>
+  ms === undefined ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+
+/** One table per RTT: each figure, and each tool's ratio to rsync's where rsync has one. */
+export function wanText(figs: readonly WanFigures[]): string {
+  const lines: string[] = [];
+  for (const f of figs) {
+    lines.push(
+      '',
+      `== ${f.rttMs} ms round trip (delay proxy), ${f.tasks} tasks; load average ${f.load[0].toFixed(1)} -> ${f.load[1].toFixed(1)} ==`,
+      `${'figure'.padEnd(38)}${'agent'.padStart(16)}${'sftp'.padStart(16)}${'rsync'.padStart(10)}${'unison'.padStart(10)}`,
+    );
+    const row = (name: string, r: Row, ref?: number) => {
+      const cell = (t: Tool) => {
+        const v = r[t];
+        if (v === undefined) return '-';
+        const ratio = ref !== undefined && t !== 'rsync' ? ` ${(v / ref).toFixed(2)}x` : '';
+        return `${fmt(v)}${ratio}`;
+      };
+      lines.push(
+        `${name.padEnd(38)}${cell('agent').padStart(16)}${cell('sftp').padStart(16)}${cell('rsync').padStart(10)}${cell('unison').padStart(10)}`,
+      );
+    };
+    row('first copy', f.firstCopy, f.firstCopy.rsync);
+    row('pass right after the first copy', f.afterFirst, f.noop.rsync);
+    row(`one-shot, changed tasks`, f.changed, f.changed.rsync);
+    row('one-shot, no-op', f.noop, f.noop.rsync);
+    row('daemon full pass, kept connection', f.daemonPass, f.changed.rsync);
+    row('daemon fast path, kept connection', f.daemonFast, f.changed.rsync);
+    row('propagation hub -> far (median)', f.propagationToFar);
+    row('propagation far -> hub (median)', f.propagationToHub);
+    const reads = (t: 'agent' | 'sftp') => {
+      const r = f.afterFirstReads[t];
+      return r
+        ? `${t}: hub read ${r.local} local, ${t === 'agent' ? 'far agent hashed' : 'read over SFTP'} ${r.remote} far`
+        : '';
+    };
+    lines.push(`files read in the pass after the first copy: ${reads('agent')}; ${reads('sftp')}`);
+    lines.push(
+      `ratios: against rsync's figure in the same row (daemon rows: against rsync's changed-tasks run)`,
+    );
+  }
+  return lines.join('\n');
+}

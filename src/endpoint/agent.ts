@@ -1,0 +1,184 @@
+// The Endpoint contract through a far mailroom agent (`mailroom serve`, src/remote/): every call is
+// one request of the batched protocol, and the far side runs it with its local endpoint, so its
+// rules (atomic writes, links never followed, locks) are the local endpoint's. On top, the far side
+// scans itself (scan) and runs the conditional writes of apply in one request each (putIf,
+// removeIf). Everything that comes back is checked here before use: shapes and sizes by the
+// protocol's schemas, and every name before a path is built from it. A reply that fails a check
+// ends the channel (the pass stops with an error naming the host).
+
+import type { z } from 'zod';
+import { networkError, usageError } from '../errors.js';
+import type { AgentClient } from '../remote/client.js';
+import { recordOf } from '../remote/far-scan.js';
+import {
+  agentPath,
+  BytesSchema,
+  ListSchema,
+  LockSchema,
+  MAX_FILE_BYTES,
+  type Manifest,
+  ManifestSchema,
+  OutcomeSchema,
+  StatSchema,
+  taskPathOk,
+} from '../remote/protocol.js';
+import type { SideCache, SideScan } from '../sync/scan.js';
+import type { Outcome } from './conditional.js';
+import type { Endpoint, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import { joinRel, parseRelPath } from './rel-path.js';
+
+/** A name a directory listing can never honestly return. */
+const impossibleName = (n: string) =>
+  n === '' || n === '.' || n === '..' || n.includes('/') || n.includes('\0');
+
+export class AgentEndpoint implements Endpoint {
+  readonly parallelism = 512;
+
+  constructor(
+    private readonly client: AgentClient,
+    readonly label: string,
+    private readonly host: string,
+  ) {}
+
+  get farVersion(): string {
+    return this.client.farVersion;
+  }
+
+  // A reply of the wrong shape is the far side breaking the protocol, not a per-file problem.
+  private check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    throw this.broken(`a malformed reply to ${what}`);
+  }
+
+  private broken(what: string): Error {
+    const err = networkError(
+      `${this.host}: the far mailroom broke the protocol (${what}); the pass stopped`,
+      'check the far mailroom version (`mailroom --version` there)',
+    );
+    this.client.abort(err);
+    return err;
+  }
+
+  private rel(rel: string, allowRoot = false): string {
+    return joinRel(parseRelPath(rel, this.label, { allowRoot }));
+  }
+
+  async list(relDir: string): Promise<EntryStat[]> {
+    const rel = this.rel(relDir, true);
+    const entries = this.check(ListSchema, await this.client.call({ op: 'list', rel }), `list ${rel}`);
+    const bad = entries.find((e) => impossibleName(e.name));
+    if (bad) throw this.broken(`the name ${JSON.stringify(bad.name)} in a listing of ${rel || '/'}`);
+    return entries;
+  }
+
+  async stat(relPath: string): Promise<EntryStat | undefined> {
+    const rel = this.rel(relPath, true);
+    const st = this.check(StatSchema, await this.client.call({ op: 'stat', rel }), `stat ${rel}`);
+    return st ?? undefined;
+  }
+
+  async readFile(relPath: string): Promise<Buffer> {
+    const rel = this.rel(relPath);
+    const b64 = this.check(BytesSchema, await this.client.call({ op: 'read', rel }), `read ${rel}`);
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length > MAX_FILE_BYTES) throw this.broken(`${rel} over the size cap`);
+    return bytes;
+  }
+
+  private sizeOk(rel: string, data: Buffer): void {
+    if (data.length > MAX_FILE_BYTES)
+      throw usageError(
+        `${this.label}: ${rel} is ${data.length} bytes, over the cap of ${MAX_FILE_BYTES}; not sent`,
+      );
+  }
+
+  async writeFileAtomic(relPath: string, data: Buffer): Promise<void> {
+    const rel = this.rel(relPath);
+    this.sizeOk(rel, data);
+    await this.client.call({ op: 'write', rel, data: data.toString('base64') });
+  }
+
+  async remove(relPath: string): Promise<void> {
+    await this.client.call({ op: 'remove', rel: this.rel(relPath) });
+  }
+
+  async mkdirp(relPath: string): Promise<void> {
+    await this.client.call({ op: 'mkdirp', rel: this.rel(relPath, true) });
+  }
+
+  async lock(relPath: string, opts?: LockOptions): Promise<ReleaseLock> {
+    const rel = this.rel(relPath);
+    const { lockId } = this.check(
+      LockSchema,
+      await this.client.call({
+        op: 'lock',
+        rel,
+        ...(opts?.staleMs !== undefined ? { staleMs: opts.staleMs } : {}),
+        ...(opts?.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      }),
+      `lock ${rel}`,
+    );
+    return async () => {
+      await this.client.call({ op: 'unlock', lockId });
+    };
+  }
+
+  async putIf(relPath: string, data: Buffer, expect: string | undefined): Promise<Outcome> {
+    const rel = this.rel(relPath);
+    this.sizeOk(rel, data);
+    const reply = await this.client.call({
+      op: 'put',
+      rel,
+      data: data.toString('base64'),
+      expect: expect ?? null,
+    });
+    return this.check(OutcomeSchema, reply, `write ${rel}`);
+  }
+
+  async removeIf(relPath: string, expect: string): Promise<Outcome> {
+    const rel = this.rel(relPath);
+    return this.check(OutcomeSchema, await this.client.call({ op: 'drop', rel, expect }), `remove ${rel}`);
+  }
+
+  /** The far side's own scan of `agents`' folders, checked name by name. */
+  async scan(agents: readonly string[]): Promise<SideScan> {
+    const m = this.check(ManifestSchema, await this.client.call({ op: 'manifest' }), 'the manifest');
+    return this.toScan(m, agents);
+  }
+
+  private toScan(m: Manifest, agents: readonly string[]): SideScan {
+    const cache: SideCache = {};
+    for (const [path, r] of Object.entries(m.records)) {
+      if (!agentPath(path, agents)) throw this.broken(`the path ${JSON.stringify(path)} in the manifest`);
+      cache[path] = recordOf(r);
+    }
+    const tasks: SideScan['tasks'] = new Map();
+    for (const [id, path] of m.tasks) {
+      const r = cache[path];
+      if (!taskPathOk(id, path, agents) || r?.rank === undefined || tasks.has(id))
+        throw this.broken(`the task ${JSON.stringify(id)} at ${JSON.stringify(path)} in the manifest`);
+      const [, agent, box] = path.split('/');
+      tasks.set(id, { id, loc: `${agent}/${box}`, path, hash: r.hash, rank: r.rank });
+    }
+    const files: SideScan['files'] = new Map();
+    for (const path of m.files) {
+      const r = cache[path];
+      if (!r || files.has(path)) throw this.broken(`the file ${JSON.stringify(path)} in the manifest`);
+      files.set(path, { hash: r.hash });
+    }
+    return { tasks, files, cache, problems: m.problems, reads: m.reads };
+  }
+
+  /** Far changes under the agents' folders; paths not of that shape are dropped. */
+  onChanges(agents: readonly string[], listener: (paths: string[]) => void): Promise<() => void> {
+    return this.client.onChanges((paths) => {
+      const ok = paths.filter((p) => agentPath(p, agents));
+      if (ok.length > 0) listener(ok);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

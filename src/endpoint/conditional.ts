@@ -1,0 +1,64 @@
+// A write or a delete that happens only if the file still holds what the sync saw: the file's lock
+// is taken on its side, the content re-checked under it, then the atomic write or the removal. The
+// sync's apply stage runs these through any endpoint; a far agent runs the very same functions on
+// its own side in one request (docs/sync.md, "The far agent"). Links are never written through.
+
+import { createHash } from 'node:crypto';
+import type { Endpoint, EntryStat } from './endpoint.js';
+
+/** What a conditional step did; `skip` says why the file was left alone (for the next pass). */
+export type Outcome = { done: 'written' | 'same' | 'removed' | 'absent' } | { skip: string };
+
+/** How the current content's hash is known: from a trusted scan record, or by reading the file. */
+export type HashNow = (path: string, current: EntryStat) => Promise<string>;
+
+export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+export const readHash =
+  (e: Endpoint): HashNow =>
+  async (path) =>
+    sha256(await e.readFile(path));
+
+/** Replace (or create) `path` with `bytes` if it still holds `expect` (undefined: absent). */
+export async function putIfHolds(
+  e: Endpoint,
+  path: string,
+  bytes: Buffer,
+  expect: string | undefined,
+  hashNow: HashNow = readHash(e),
+): Promise<Outcome> {
+  const release = await e.lock(path);
+  try {
+    const current = await e.stat(path);
+    if (current?.kind === 'symlink') return { skip: `${path} on ${e.label} is a symbolic link: left alone` };
+    const now = current ? await hashNow(path, current) : undefined;
+    if (now === sha256(bytes)) return { done: 'same' };
+    if (now !== expect)
+      return { skip: `${path} on ${e.label} changed during the sync; the next pass takes it` };
+    await e.writeFileAtomic(path, bytes);
+    return { done: 'written' };
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+/** Remove `path` if it still holds `expect`. */
+export async function removeIfHolds(
+  e: Endpoint,
+  path: string,
+  expect: string,
+  hashNow: HashNow = readHash(e),
+): Promise<Outcome> {
+  const release = await e.lock(path);
+  try {
+    const current = await e.stat(path);
+    if (!current) return { done: 'absent' };
+    if (current.kind !== 'file') return { skip: `${path} on ${e.label} is not a plain file: left alone` };
+    if ((await hashNow(path, current)) !== expect)
+      return { skip: `${path} on ${e.label} changed during the sync; not removed` };
+    await e.remove(path);
+    return { done: 'removed' };
+  } finally {
+    await release().catch(() => {});
+  }
+}

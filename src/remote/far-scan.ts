@@ -1,0 +1,74 @@
+// The far agent's scan: the same scanSide the hub runs on its own folder, run on the far machine
+// against its own files, with its own scan cache (kept in <root>/.mailroom/agent-scan.json), so the
+// hub never reads a far file to hash it. The reply is the manifest: every file's scan record, which
+// of them are tasks, and the problems the scan found.
+
+import type { Endpoint } from '../endpoint/endpoint.js';
+import { isTaskId } from '../names.js';
+import { type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
+import type { Manifest } from './protocol.js';
+
+const CACHE_FILE = '.mailroom/agent-scan.json';
+
+export class FarScanner {
+  private cache: SideCache | undefined;
+
+  constructor(private readonly ep: Endpoint) {}
+
+  private async load(): Promise<SideCache> {
+    if (this.cache) return this.cache;
+    try {
+      const data: unknown = JSON.parse((await this.ep.readFile(CACHE_FILE)).toString('utf8'));
+      // Our own file; anything odd in it only costs a re-read.
+      this.cache = data && typeof data === 'object' ? (data as SideCache) : {};
+    } catch {
+      this.cache = {};
+    }
+    return this.cache;
+  }
+
+  async manifest(agents: readonly string[]): Promise<Manifest> {
+    const prev = await this.load();
+    // The tasks the last scan saw stand in for the hub's `expect`: one moved between two listings
+    // is looked for again by name.
+    const expect = new Map<string, string>();
+    for (const path of Object.keys(prev)) {
+      const parts = path.split('/');
+      if (parts.length === 4 && parts[3]!.endsWith('.md')) {
+        const id = parts[3]!.slice(0, -3);
+        if (isTaskId(id)) expect.set(id, `${parts[1]}/${parts[2]}`);
+      }
+    }
+    const scan = await scanSide(this.ep, agents, prev, {
+      reportForeignAgents: true,
+      clockMs: Date.now(),
+      expect,
+    });
+    this.cache = scan.cache;
+    if (scan.reads > 0)
+      await this.ep.writeFileAtomic(CACHE_FILE, Buffer.from(JSON.stringify(scan.cache))).catch(() => {});
+    const records: Manifest['records'] = {};
+    for (const [path, r] of Object.entries(scan.cache))
+      records[path] = [r.size, r.mtimeMs, r.hash, r.rank ?? null, r.checkedAt];
+    return {
+      records,
+      tasks: [...scan.tasks.values()].map((t) => [t.id, t.path]),
+      files: [...scan.files.keys()],
+      problems: scan.problems,
+      reads: scan.reads,
+    };
+  }
+
+  /** A file this agent just wrote: its record is dropped, so the next scan hashes it afresh. */
+  forget(path: string): void {
+    if (this.cache) delete this.cache[path];
+  }
+}
+
+export const recordOf = (r: Manifest['records'][string]): SideRecord => ({
+  size: r[0],
+  mtimeMs: r[1],
+  hash: r[2],
+  ...(r[3] === null ? {} : { rank: r[3] }),
+  checkedAt: r[4],
+});

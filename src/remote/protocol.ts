@@ -1,0 +1,150 @@
+// The far-agent protocol's vocabulary (docs/sync.md, "The far agent"): versions, caps, message
+// shapes and the checks the hub runs on everything the far side sends. The far side is untrusted:
+// every size it controls is bounded here and every name it sends is checked (src/names.ts) before
+// the hub builds a path from it.
+
+import { z } from 'zod';
+import { isAgentName, isTaskId } from '../names.js';
+import { isBox } from '../store/layout.js';
+
+/** This build's version, named in the handshake. */
+export const MAILROOM_VERSION = '0.1.0';
+/** Bumped whenever a message changes shape or meaning; both sides must speak the same one. */
+export const PROTOCOL_VERSION = 1;
+/** The largest file either side sends in one piece; a bigger one is a per-file problem. */
+export const MAX_FILE_BYTES = 32 * 1024 * 1024;
+/** A manifest with more entries than this is refused (a runaway or hostile far side). */
+export const MAX_MANIFEST_ENTRIES = 2_000_000;
+/** Replies the hub waits for at once; further requests queue on the hub (backpressure). */
+export const MAX_IN_FLIGHT = 1024;
+/** A far side that owes replies and sends nothing for this long is taken as hung. */
+export const REPLY_TIMEOUT_MS = 60_000;
+/** How long the handshake may take (starting node on the far side included). */
+export const HELLO_TIMEOUT_MS = 20_000;
+
+export type Op =
+  | 'list'
+  | 'stat'
+  | 'read'
+  | 'write'
+  | 'remove'
+  | 'mkdirp'
+  | 'lock'
+  | 'unlock'
+  | 'put'
+  | 'drop'
+  | 'manifest'
+  | 'watch';
+
+export interface Request {
+  id: number;
+  op: Op;
+  rel?: string;
+  /** base64 file bytes (write, put). */
+  data?: string;
+  /** sha256 the file must still hold (put, drop); null: the file must be absent (put). */
+  expect?: string | null;
+  lockId?: number;
+  staleMs?: number;
+  timeoutMs?: number;
+}
+
+export type Reply =
+  | { id: number; ok: true; value?: unknown }
+  | { id: number; ok: false; kind: string; message: string };
+
+/** hub -> far, first frame. `agents` scopes every write to those agents' folders. */
+export interface HubHello {
+  t: 'hello';
+  protocol: number;
+  version: string;
+  agents?: string[];
+}
+
+export const HASH = /^[0-9a-f]{64}$/;
+const text = (max: number) => z.string().max(max);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const time = z.number().finite();
+
+export const FarHelloSchema = z.object({
+  t: z.literal('hello'),
+  protocol: z.number().int(),
+  version: text(64),
+  /** Set when the far side refuses our protocol; it then exits. */
+  refused: text(500).optional(),
+});
+
+export const FarFrameSchema = z.discriminatedUnion('t', [
+  z.object({
+    t: z.literal('res'),
+    res: z
+      .array(
+        z.union([
+          z.object({ id: count, ok: z.literal(true), value: z.unknown().optional() }),
+          z.object({ id: count, ok: z.literal(false), kind: text(32), message: text(2000) }),
+        ]),
+      )
+      .max(MAX_IN_FLIGHT),
+  }),
+  z.object({ t: z.literal('changed'), paths: z.array(text(4096)).max(100_000) }),
+]);
+
+export const EntrySchema = z.object({
+  name: text(255),
+  kind: z.enum(['file', 'dir', 'symlink', 'other']),
+  size: count,
+  mtimeMs: time,
+});
+export const StatSchema = EntrySchema.nullable();
+export const ListSchema = z.array(EntrySchema).max(MAX_MANIFEST_ENTRIES);
+export const BytesSchema = z.string().max(Math.ceil((MAX_FILE_BYTES * 4) / 3) + 4);
+export const LockSchema = z.object({ lockId: count });
+export const OutcomeSchema = z.union([
+  z.object({ done: z.enum(['written', 'same', 'removed', 'absent']) }),
+  z.object({ skip: text(2000) }),
+]);
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+/** [size, mtimeMs, hash, rank or null, checkedAt]: one file's scan record, far-computed. */
+const RecordSchema = z.tuple([count, time, z.string().regex(HASH), z.number().int().nullable(), time]);
+export const ManifestSchema = z.object({
+  records: z.record(text(4096), RecordSchema),
+  tasks: z.array(z.tuple([text(128), text(4096)])).max(MAX_MANIFEST_ENTRIES),
+  files: z.array(text(4096)).max(MAX_MANIFEST_ENTRIES),
+  problems: z.array(z.object({ path: text(4096), reason: text(2000) })).max(10_000),
+  reads: count,
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** A path under one of `agents`' folders, each part a plain name: what a far side may name. */
+export function agentPath(rel: string, agents: readonly string[]): boolean {
+  const parts = rel.split('/');
+  if (parts.length < 3 || parts[0] !== 'agents' || rel.length > 4096) return false;
+  if (!isAgentName(parts[1]!) || !agents.includes(parts[1]!)) return false;
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..' && p.length <= 255 && !p.includes('\0'));
+}
+
+/** `agents/<agent>/<box>/<id>.md` of an agent in `agents`, with a valid id: the task's id and path. */
+export function taskPathOk(id: string, path: string, agents: readonly string[]): boolean {
+  const parts = path.split('/');
+  return (
+    parts.length === 4 &&
+    agentPath(path, agents) &&
+    isBox(parts[2]!) &&
+    isTaskId(id) &&
+    parts[3] === `${id}.md`
+  );
+}
+
+/** Which side to upgrade, for a person. */
+export function mismatchMessage(
+  host: string,
+  far: { protocol: number; version: string },
+  hub: string,
+): string {
+  const side =
+    far.protocol < PROTOCOL_VERSION
+      ? `upgrade mailroom on ${host} (it has ${far.version}, protocol ${far.protocol}; this machine has ${hub}, protocol ${PROTOCOL_VERSION})`
+      : `upgrade mailroom on this machine (it has ${hub}, protocol ${PROTOCOL_VERSION}; ${host} has ${far.version}, protocol ${far.protocol})`;
+  return side;
+}

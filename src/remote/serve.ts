@@ -1,0 +1,258 @@
+// `mailroom serve`: the far side of the far-agent protocol, on the stdin/stdout of an exec channel
+// the hub opened. It speaks only after the hub's hello, refuses another protocol version (naming the
+// side to upgrade) and exits; then it answers batches of requests with batches of replies, through
+// the same local endpoint and the same conditional write/remove the hub uses on its own files. With
+// the hub's list of agents, nothing is written outside those agents' folders. Backpressure: stdin is
+// paused while too many requests are in hand or stdout wants a pause. Locks it holds are released
+// when the channel ends (and proper-lockfile's staleness covers a crash).
+
+import type { Readable, Writable } from 'node:stream';
+import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
+import type { Endpoint, ReleaseLock } from '../endpoint/endpoint.js';
+import { MailroomError, refused } from '../errors.js';
+import { FarScanner } from './far-scan.js';
+import { BATCH_BYTES, encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frame.js';
+import {
+  agentPath,
+  MAILROOM_VERSION,
+  MAX_FILE_BYTES,
+  PROTOCOL_VERSION,
+  type Reply,
+  type Request,
+} from './protocol.js';
+
+/** Requests worked on at once; more wait in stdin's buffer (and then the SSH window). */
+const WORKERS = 64;
+const HIGH_WATER = 2048;
+
+export interface ServeOptions {
+  endpoint: Endpoint;
+  input: Readable;
+  output: Writable;
+  /** Starts a watcher on agents/; each change is reported as a path relative to the root. */
+  watch?: (onPath: (rel: string) => void) => Promise<{ close(): Promise<void> }>;
+}
+
+export async function serveAgent(opts: ServeOptions): Promise<void> {
+  const server = new Server(opts);
+  await server.run();
+}
+
+class Server {
+  private readonly reader = new FrameReader(MAX_FRAME_BYTES);
+  private agents: string[] | undefined;
+  private greeted = false;
+  private readonly todo: Request[] = [];
+  private active = 0;
+  private replies: Reply[] = [];
+  private replyBytes = 0;
+  private flushQueued = false;
+  private readonly locks = new Map<number, ReleaseLock>();
+  private nextLock = 1;
+  private watcher: { close(): Promise<void> } | undefined;
+  private changes: string[] = [];
+  private readonly scanner: FarScanner;
+  private done!: () => void;
+  private outputBlocked = false;
+
+  constructor(private readonly opts: ServeOptions) {
+    this.scanner = new FarScanner(opts.endpoint);
+  }
+
+  async run(): Promise<void> {
+    const finished = new Promise<void>((r) => {
+      this.done = r;
+    });
+    const { input } = this.opts;
+    input.on('data', (chunk: Buffer) => {
+      let frames: unknown[];
+      try {
+        frames = this.reader.push(chunk);
+      } catch {
+        this.done(); // the hub broke the protocol: nothing sensible to answer
+        return;
+      }
+      for (const f of frames) this.onFrame(f);
+    });
+    // A hub that went away mid-reply: the write fails; that is the end, not a crash.
+    this.opts.output.on('error', () => this.done());
+    input.on('end', () => this.done());
+    input.on('close', () => this.done());
+    input.resume();
+    await finished;
+    // The hub is gone: nothing new is started, what is in hand finishes (a write under its lock is
+    // never cut short by our own release), then the locks still held go.
+    this.todo.length = 0;
+    while (this.active > 0) await new Promise<void>((r) => setTimeout(r, 5));
+    for (const release of this.locks.values()) await release().catch(() => {});
+    await this.watcher?.close();
+  }
+
+  private onFrame(frame: unknown): void {
+    const f = frame as { t?: unknown; protocol?: unknown; agents?: unknown; reqs?: unknown };
+    if (!this.greeted) {
+      if (f?.t !== 'hello') {
+        this.done();
+        return;
+      }
+      this.greeted = true;
+      const ok = f.protocol === PROTOCOL_VERSION;
+      if (Array.isArray(f.agents)) this.agents = f.agents.filter((a): a is string => typeof a === 'string');
+      this.send({
+        t: 'hello',
+        protocol: PROTOCOL_VERSION,
+        version: MAILROOM_VERSION,
+        ...(ok
+          ? {}
+          : { refused: `this side speaks protocol ${PROTOCOL_VERSION}, the hub ${String(f.protocol)}` }),
+      });
+      if (!ok) this.done();
+      return;
+    }
+    if (f?.t !== 'req' || !Array.isArray(f.reqs)) {
+      this.done(); // an unknown message: refused by ending the channel
+      return;
+    }
+    for (const r of f.reqs as Request[]) this.todo.push(r);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.active < WORKERS && this.todo.length > 0) {
+      const r = this.todo.shift()!;
+      this.active++;
+      void this.handle(r)
+        .then(
+          (value): Reply => ({ id: r.id, ok: true, ...(value === undefined ? {} : { value }) }),
+          (err: unknown): Reply => ({
+            id: r.id,
+            ok: false,
+            kind: err instanceof MailroomError ? err.kind : 'refused',
+            message: err instanceof Error ? err.message : String(err),
+          }),
+        )
+        .then((reply) => {
+          this.active--;
+          this.reply(reply);
+          this.pump();
+        });
+    }
+    const busy = this.todo.length > HIGH_WATER || this.outputBlocked;
+    if (busy) this.opts.input.pause();
+    else this.opts.input.resume();
+  }
+
+  private reply(r: Reply): void {
+    this.replies.push(r);
+    this.replyBytes += 100 + (r.ok && typeof r.value === 'string' ? r.value.length : 0);
+    if (this.replyBytes >= BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.replies.length === 0) return;
+    const res = this.replies;
+    this.replies = [];
+    this.replyBytes = 0;
+    this.send({ t: 'res', res });
+  }
+
+  private send(message: unknown): void {
+    if (!this.opts.output.write(encodeFrame(message))) {
+      this.outputBlocked = true;
+      this.opts.input.pause();
+      this.opts.output.once('drain', () => {
+        this.outputBlocked = false;
+        this.pump();
+      });
+    }
+  }
+
+  // Writes only inside the hub's agents' folders (when it named them), on top of the endpoint's
+  // own rules (no escape from the root, no link followed).
+  private writable(rel: unknown): string {
+    if (typeof rel !== 'string') throw refused('a request without a path');
+    if (this.agents && rel !== 'agents' && !agentPath(rel, this.agents))
+      throw refused(`${rel}: outside the folders of this host's agents; not written`);
+    return rel;
+  }
+
+  private bytes(data: unknown): Buffer {
+    if (typeof data !== 'string') throw refused('a write without data');
+    const b = Buffer.from(data, 'base64');
+    if (b.length > MAX_FILE_BYTES)
+      throw refused(`a file of ${b.length} bytes, over the cap of ${MAX_FILE_BYTES}`);
+    return b;
+  }
+
+  private async handle(r: Request): Promise<unknown> {
+    const ep = this.opts.endpoint;
+    const rel = typeof r.rel === 'string' ? r.rel : '';
+    switch (r.op) {
+      case 'list':
+        return ep.list(rel);
+      case 'stat':
+        return (await ep.stat(rel)) ?? null;
+      case 'read': {
+        const b = await ep.readFile(rel);
+        if (b.length > MAX_FILE_BYTES)
+          throw refused(`${rel}: ${b.length} bytes, over the cap of ${MAX_FILE_BYTES}; not synced`);
+        return b.toString('base64');
+      }
+      case 'write':
+        this.scanner.forget(rel);
+        return ep.writeFileAtomic(this.writable(r.rel), this.bytes(r.data));
+      case 'remove':
+        return ep.remove(this.writable(r.rel));
+      case 'mkdirp':
+        return ep.mkdirp(this.writable(r.rel));
+      case 'lock': {
+        const release = await ep.lock(this.writable(r.rel), {
+          ...(typeof r.staleMs === 'number' ? { staleMs: r.staleMs } : {}),
+          ...(typeof r.timeoutMs === 'number' ? { timeoutMs: r.timeoutMs } : {}),
+        });
+        const lockId = this.nextLock++;
+        this.locks.set(lockId, release);
+        return { lockId };
+      }
+      case 'unlock': {
+        const release = this.locks.get(Number(r.lockId));
+        if (!release) return undefined; // released already: releasing twice is harmless
+        this.locks.delete(Number(r.lockId));
+        return release();
+      }
+      case 'put': {
+        const expect = typeof r.expect === 'string' ? r.expect : undefined;
+        this.scanner.forget(rel);
+        return putIfHolds(ep, this.writable(r.rel), this.bytes(r.data), expect);
+      }
+      case 'drop':
+        if (typeof r.expect !== 'string') throw refused('a remove without the expected content');
+        this.scanner.forget(rel);
+        return removeIfHolds(ep, this.writable(r.rel), r.expect);
+      case 'manifest':
+        if (!this.agents) throw refused('a manifest needs the agents named in the hello');
+        return this.scanner.manifest(this.agents);
+      case 'watch':
+        return this.startWatch();
+      default:
+        throw refused(`unknown request ${JSON.stringify(String(r.op)).slice(0, 40)}`);
+    }
+  }
+
+  private async startWatch(): Promise<void> {
+    if (this.watcher || !this.opts.watch) return;
+    this.watcher = await this.opts.watch((path) => {
+      if (this.changes.push(path) === 1)
+        setImmediate(() => {
+          const paths = this.changes;
+          this.changes = [];
+          this.send({ t: 'changed', paths });
+        });
+    });
+  }
+}

@@ -1,0 +1,35 @@
+// A far agent in this process: `mailroom serve`'s server on one end of a pair of in-memory pipes,
+// the hub's AgentEndpoint on the other. The same protocol, framing and checks as over SSH, without
+// the sshd (for scenarios about sync rules rather than transport, e.g. the torture's merge model).
+
+import { PassThrough } from 'node:stream';
+import { AgentEndpoint } from '../../src/endpoint/agent.js';
+import { localEndpoint } from '../../src/endpoint/local.js';
+import { AgentClient } from '../../src/remote/client.js';
+import { serveAgent } from '../../src/remote/serve.js';
+import type { RemoteChannel } from '../../src/ssh/connect.js';
+
+export async function pipedAgent(
+  root: string,
+  agents: readonly string[],
+  host = 'vps',
+): Promise<AgentEndpoint> {
+  const up = new PassThrough();
+  const down = new PassThrough();
+  const served = serveAgent({ endpoint: localEndpoint(root), input: up, output: down }).finally(() =>
+    down.end(),
+  );
+  const channel: RemoteChannel = {
+    write: (chunk) => up.write(chunk),
+    drained: () => new Promise<void>((r) => up.once('drain', () => r())),
+    onData: (cb) => down.on('data', cb),
+    onEnd: (cb) => down.on('end', cb),
+    pause: () => down.pause(),
+    resume: () => down.resume(),
+    exited: served.then(() => 0),
+    stderr: () => '',
+    close: () => up.end(),
+  };
+  const client = await AgentClient.start(channel, { host, command: '(in this process)', agents });
+  return new AgentEndpoint(client, `${host}:${root}`, host);
+}

@@ -1,0 +1,268 @@
+// Sync through the far mailroom agent (`mailroom serve` on an exec channel) over a real sshd: a full
+// round, the version handshake, and far sides that break the protocol (docs/sync.md, "The far
+// agent"). A broken far side must end the pass with an error naming the host — never a crash, a hang
+// or a file written outside the host's agents' folders — and a hub daemon keeps running.
+
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentEndpoint } from '../../src/endpoint/agent.js';
+import { openMailroom } from '../../src/mailroom.js';
+import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
+import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
+import { connectSsh } from '../../src/ssh/connect.js';
+import { syncHost } from '../../src/sync/pass.js';
+import { taskText } from '../../torture/support.js';
+import { BIN, REPO, runCli, tempDir } from '../support/cli.js';
+import { locations, startDaemon } from '../support/daemon.js';
+import { endpointContract } from '../support/endpoint-contract.js';
+import { pollUntil } from '../support/poll.js';
+import { describeWithSshd } from '../support/sshd.js';
+
+const FAR_MAILROOM = `${process.execPath} ${BIN}`;
+const fake = (mode: string) => `${process.execPath} ${join(REPO, 'test/fixtures/fake-agent.mjs')} ${mode}`;
+
+/** Every file name under `dir`, recursively. */
+async function allNames(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) out.push(e.name);
+  return out;
+}
+
+describeWithSshd('sync through the far agent', (sshd) => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let hub: string;
+  let far: string;
+  const noAgent = { SSH_AUTH_SOCK: '' };
+  const cli = (root: string, args: string[]) => runCli([...args, '--root', root], { env: noAgent });
+  const useFarCommand = async (command: string) => {
+    const s = sshd();
+    const configPath = join(hub, 'mailroom.yaml');
+    const config = (await readFile(configPath, 'utf8')).replace(/^hosts:\n(?:[ \t].*\n?)*/m, '');
+    await writeFile(
+      configPath,
+      `${config}hosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${s.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${s.knownHostsPath}\n    mailroom: ${command}\n`,
+    );
+  };
+
+  beforeAll(async () => {
+    tmp = await tempDir();
+    hub = join(tmp.dir, 'hub');
+    far = join(sshd().dir, 'far-agent-mailroom');
+    for (const args of [
+      ['init', hub],
+      ['init', far],
+      ['agent', 'add', 'research', '--root', far],
+    ])
+      expect((await runCli(args)).code).toBe(0);
+    await useFarCommand(FAR_MAILROOM);
+    expect((await cli(hub, ['agent', 'add', 'research', '--host', 'vps'])).code).toBe(0);
+  });
+  afterAll(async () => tmp.cleanup());
+
+  it('a full sync through the far agent: push, far work, pull; the next pass reads no file again', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await cli(hub, ['send', 'research', `Agent ${i}`, '--as', 'dispatch'])).stdout.trim());
+    const push = await cli(hub, ['sync', 'vps', '--json']);
+    expect(push.code, push.stderr).toBe(0);
+    const pushed = JSON.parse(push.stdout).hosts[0];
+    expect(pushed.transport.kind).toBe('agent');
+    expect(pushed.pushed).toBe(5);
+    for (const id of ids) expect((await locations(far)).get(id)?.join()).toBe('research/inbox');
+    expect((await cli(far, ['ack', ids[0]!])).code).toBe(0);
+    const pull = await cli(hub, ['sync', 'vps', '--json']);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(JSON.parse(pull.stdout).hosts[0].pulled).toBe(1);
+    expect(await readFile(join(hub, `agents/research/inbox/${ids[0]}.md`), 'utf8')).toBe(
+      await readFile(join(far, `agents/research/inbox/${ids[0]}.md`), 'utf8'),
+    );
+    // Files settled long ago are hashed once and never again: by the hub here, by the far agent's
+    // own cache there (kept across `mailroom serve` processes), so the hub never reads a far file.
+    const old = new Date(Date.now() - 60_000);
+    for (const root of [hub, far])
+      for (const id of ids) await utimes(join(root, `agents/research/inbox/${id}.md`), old, old);
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
+    const again = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+    expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
+    expect(again.reads).toEqual({ local: 0, remote: 0 });
+    const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
+    expect(status.hosts[0].transport).toBe('agent');
+    expect(status.hosts[0].via).toBe('far agent');
+  });
+
+  for (const [mode, upgrade] of [
+    ['old', /upgrade mailroom on vps/],
+    ['new', /upgrade mailroom on this machine/],
+  ] as const) {
+    it(`version mismatch (${mode} far side) is refused with the side to upgrade`, async () => {
+      await useFarCommand(fake(mode));
+      try {
+        const r = await cli(hub, ['sync', 'vps']);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toMatch(/vps: the far mailroom speaks protocol/);
+        expect(r.stderr).toMatch(upgrade);
+      } finally {
+        await useFarCommand(FAR_MAILROOM);
+      }
+    });
+  }
+
+  it('without mailroom on the far side, sync falls back to SFTP and says so', async () => {
+    await useFarCommand('/nonexistent/mailroom');
+    try {
+      const id = (await cli(hub, ['send', 'research', 'Over SFTP'])).stdout.trim();
+      const r = await cli(hub, ['sync', 'vps']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/pushed 1.*\(SFTP\)/);
+      expect(r.stderr).toMatch(/no mailroom agent there.*using SFTP/);
+      expect((await locations(far)).get(id)?.join()).toBe('research/inbox');
+      const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
+      expect(status.hosts[0].transport).toBe('sftp'); // though hosts.vps.mailroom is set
+      expect(status.hosts[0].via).toMatch(/^SFTP \(vps: no mailroom agent there/);
+    } finally {
+      await useFarCommand(FAR_MAILROOM);
+    }
+  });
+
+  for (const [mode, what] of [
+    ['overcap', /over the cap/],
+    ['unknown', /unknown or malformed message/],
+    ['dotdot', /in the manifest/],
+    ['slash', /in the manifest/],
+    ['midframe', /stopped in the middle of a message/],
+  ] as const) {
+    it(`a far agent that sends ${mode === 'overcap' ? 'a frame over the size cap' : mode === 'unknown' ? 'an unknown message' : mode === 'dotdot' ? 'a name with ..' : mode === 'slash' ? 'a name with /' : 'half a frame and stops'}: the pass ends naming the host, nothing written outside`, async () => {
+      await useFarCommand(fake(mode));
+      try {
+        const before = await allNames(tmp.dir);
+        const r = await cli(hub, ['sync', 'vps']);
+        expect(r.code, r.stderr).toBe(4);
+        expect(r.stderr).toMatch(/sync with vps failed: vps: /);
+        expect(r.stderr).toMatch(what);
+        const after = await allNames(tmp.dir);
+        expect(
+          after.filter((n) => !before.includes(n) && !n.startsWith('.') && !n.endsWith('.json')),
+        ).toEqual([]);
+        expect(after).not.toContain('evil.md');
+      } finally {
+        await useFarCommand(FAR_MAILROOM);
+      }
+    });
+  }
+
+  it('a far agent killed mid-batch leaves whole files on both sides, and the next pass completes', async () => {
+    const pidFile = join(tmp.dir, 'serve.pid');
+    // The far command records its pid, then becomes `mailroom serve` (the hub appends its arguments).
+    await useFarCommand(`sh -c 'echo $$ > ${pidFile}; exec ${FAR_MAILROOM} "$@"' sh`);
+    const texts = new Map<string, string>();
+    await mkdir(join(hub, 'agents/research/inbox'), { recursive: true });
+    const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    for (let i = 0; i < 400; i++) {
+      const id = `kill-${String(i).padStart(4, '0')}`;
+      const text = taskText(
+        { id, from: 'dispatch', to: 'research', created },
+        `${'body '.repeat(400)}\n-- end ${id} --\n`,
+      );
+      texts.set(id, text);
+      await writeFile(join(hub, `agents/research/inbox/${id}.md`), text);
+    }
+    const farCount = async () =>
+      (await readdir(join(far, 'agents/research/inbox'))).filter(
+        (n) => n.startsWith('kill-') && n.endsWith('.md'),
+      ).length;
+    const mr = await openMailroom(hub);
+    const pass = syncHost(mr, 'vps').then(
+      () => 'completed',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    await pollUntil(
+      'the far agent writing',
+      async () => existsSync(pidFile) && (await farCount()) > 0,
+      60_000,
+      2,
+    );
+    process.kill(Number((await readFile(pidFile, 'utf8')).trim()), 'SIGKILL');
+    const outcome = await pass;
+    // Cut mid-batch, or (on a fast day) done before the kill landed: either way, whole files only.
+    if (outcome !== 'completed') expect(outcome).toMatch(/^vps: the far mailroom stopped/);
+    for (const name of await readdir(join(far, 'agents/research/inbox'))) {
+      if (!name.startsWith('kill-') || !name.endsWith('.md')) continue; // its lock folders stay (stale in 10 s)
+      expect(await readFile(join(far, 'agents/research/inbox', name), 'utf8')).toBe(
+        texts.get(name.slice(0, -3)),
+      );
+    }
+    await useFarCommand(FAR_MAILROOM);
+    const again = await syncHost(await openMailroom(hub), 'vps');
+    expect(again.problems).toEqual([]);
+    expect(await farCount()).toBe(400);
+    for (const [id, text] of texts) {
+      expect(await readFile(join(far, `agents/research/inbox/${id}.md`), 'utf8')).toBe(text);
+      expect(await readFile(join(hub, `agents/research/inbox/${id}.md`), 'utf8')).toBe(text);
+    }
+  });
+
+  it('a hub daemon whose far agent breaks the protocol keeps running and says which host failed', async () => {
+    await useFarCommand(fake('unknown'));
+    const daemon = await startDaemon(hub);
+    try {
+      await pollUntil('the failure report', () => /sync with vps failed/.test(daemon.output()), 15_000);
+      expect(daemon.child.exitCode).toBeNull();
+      // Still the daemon it was: local work goes on.
+      const id = (await cli(hub, ['send', 'human', 'Still here'])).stdout.trim();
+      await pollUntil('local routing', async () => (await locations(hub)).get(id) !== undefined, 15_000);
+      expect(daemon.child.exitCode).toBeNull();
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+      await useFarCommand(FAR_MAILROOM);
+    }
+  });
+});
+
+describeWithSshd('probeFarAgent (for host init and status)', (sshd) => {
+  it('reports the far version, or that there is none', async () => {
+    const s = sshd();
+    const conn = await connectSsh({
+      host: s.host,
+      port: s.port,
+      user: s.user,
+      identityFiles: [s.clientKeyPath],
+      knownHostsPath: s.knownHostsPath,
+      agentSocket: null,
+    });
+    try {
+      expect(await probeFarAgent(conn, FAR_MAILROOM, s.dir)).toEqual({ version: MAILROOM_VERSION });
+      const none = await probeFarAgent(conn, '/nonexistent/mailroom', s.dir);
+      expect(none).toHaveProperty('missing');
+      await expect(probeFarAgent(conn, fake('old'), s.dir)).rejects.toThrow(/upgrade mailroom on/);
+    } finally {
+      await conn.close();
+    }
+  });
+});
+
+describeWithSshd('far agent endpoint: the Endpoint contract', (sshd) => {
+  describe('over a real exec channel', () => {
+    endpointContract(async (root) => {
+      const s = sshd();
+      const conn = await connectSsh({
+        host: s.host,
+        port: s.port,
+        user: s.user,
+        identityFiles: [s.clientKeyPath],
+        knownHostsPath: s.knownHostsPath,
+        agentSocket: null,
+      });
+      const started = await startAgent(conn, { host: 'vps', command: FAR_MAILROOM, root });
+      if (started.kind !== 'agent') throw new Error(started.reason);
+      const ep = new AgentEndpoint(started.client, `vps:${root}`, 'vps');
+      const close = ep.close.bind(ep);
+      ep.close = async () => {
+        await close();
+        await conn.close();
+      };
+      return ep;
+    });
+  });
+});
