@@ -4,8 +4,11 @@
 // noticed before the write commits: the write is refused rather than clobbering someone else's.
 //
 // A lock whose holder was killed is taken over at once, not after staleMs: beside the lock folder
-// its holder writes `.<name>.lock-owner` (host, pid, and the lock folder's inode). A waiter that
-// finds the owner on this host dead, and the lock folder still the one it recorded, removes it. The
+// its holder writes `.<name>.lock-owner` (host, pid, and the lock folder's inode and birth time). A
+// waiter that finds the owner on this host dead, and the lock folder still the one it recorded,
+// removes it. The birth time matters: a folder made after the old one was removed often gets the
+// same inode at once, and that folder is a live holder's lock. Without a birth time (a file system
+// that has none) the note is never enough, and the stale rule decides. The
 // owner note is only a hint: without one (another machine, a crash before it was written, an older
 // mailroom) the stale rule decides, as before. The lock folder itself stays empty, so every side of
 // the protocol (proper-lockfile's rmdir, the SFTP endpoint's) keeps working.
@@ -97,22 +100,31 @@ const alive = (pid: number): boolean => {
 /** Best effort: a missing note only means a dead holder is found by the stale rule instead. */
 async function writeOwner(path: string): Promise<void> {
   const st = await lstat(`${path}.lock`).catch(() => undefined);
-  if (st) await writeFile(ownerPath(path), `${hostname()} ${process.pid} ${st.ino}\n`).catch(() => {});
+  if (st)
+    await writeFile(ownerPath(path), `${hostname()} ${process.pid} ${st.ino} ${st.birthtimeMs}\n`).catch(
+      () => {},
+    );
 }
 
 /**
  * The lock on `path` is held by a process of this host that is gone: remove it (and its note) and
- * return true. The lock folder's inode must be the one the note recorded, so a lock another waiter
- * took over meanwhile is left alone.
+ * return true. The lock folder's inode and birth time must be the ones the note recorded, so a lock
+ * another process took meanwhile (even in a folder that reused the inode) is left alone.
  */
 async function brokeDeadOwnersLock(path: string): Promise<boolean> {
   const note = await readFile(ownerPath(path), 'utf8').catch(() => undefined);
-  const [host, pidText, ino] = note?.trim().split(' ') ?? [];
+  const [host, pidText, ino, born] = note?.trim().split(' ') ?? [];
   const pid = Number(pidText);
   if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid))
     return false;
   const st = await lstat(`${path}.lock`).catch(() => undefined);
-  if (!st?.isDirectory() || String(st.ino) !== ino) return false;
+  if (
+    !st?.isDirectory() ||
+    String(st.ino) !== ino ||
+    !(st.birthtimeMs > 0) ||
+    String(st.birthtimeMs) !== born
+  )
+    return false;
   try {
     await rmdir(`${path}.lock`);
   } catch {

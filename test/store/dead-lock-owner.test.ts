@@ -3,10 +3,11 @@
 // daemon's own lock already did. Real processes, a real kill -9.
 
 import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fileLocker } from '../../src/store/lock.js';
+import { fileLocker, ownerPath } from '../../src/store/lock.js';
 import { REPO, requireBuild, tempDir } from '../support/cli.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -51,5 +52,27 @@ describe('a task lock whose owner was killed', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it("a new lock folder that reuses the dead owner's inode is a live lock, not taken (10 claimers lost one)", async () => {
+    const path = join(tmp.dir, 'v.md');
+    await writeFile(path, 'x');
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.once('exit', r));
+    // The dead owner's lock folder and its note, as it left them.
+    await mkdir(`${path}.lock`);
+    const old = await lstat(`${path}.lock`);
+    await writeFile(ownerPath(path), `${hostname()} ${dead.pid} ${old.ino} ${old.birthtimeMs}\n`);
+    // The folder goes and another (live) process makes the lock again: often the very same inode.
+    let fresh = old;
+    for (let i = 0; i < 20 && fresh.birthtimeMs === old.birthtimeMs; i++) {
+      await rmdir(`${path}.lock`);
+      await mkdir(`${path}.lock`);
+      fresh = await lstat(`${path}.lock`);
+    }
+    expect(fresh.ino).toBe(old.ino); // the case that fooled an inode-only check
+    const locker = fileLocker({ staleMs: 600_000, timeoutMs: 300 });
+    await expect(locker(path, async () => 'got it')).rejects.toThrow(/locked by another mailroom process/);
+    expect((await lstat(`${path}.lock`)).ino).toBe(fresh.ino);
   });
 });
