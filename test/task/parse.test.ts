@@ -62,7 +62,13 @@ const errors: [string, string, string | undefined, RegExp, number | undefined][]
     /^priority: "asap" is not one of urgent, high, normal, low$/,
     7,
   ],
-  ['bad created', file(set('created', 'yesterday')), undefined, /^created: expected an ISO 8601 UTC time/, 8],
+  [
+    'bad created',
+    file(set('created', 'yesterday')),
+    undefined,
+    /^created: expected an RFC 3339 time like 2026-11-22T10:15:00Z/,
+    8,
+  ],
   ['bad agent name', file(set('to', 'Research Team')), undefined, /^to: not a valid agent name/, 5],
   [
     'bad duration',
