@@ -8,6 +8,7 @@ import { usageError } from '../../src/errors.js';
 import type { Mailroom } from '../../src/mailroom.js';
 import { initMailroom } from '../../src/ops/setup.js';
 import { type StatusReport, statusReport } from '../../src/ops/status.js';
+import { safeLines, safeText } from '../../src/safe-text.js';
 import { CONFIG_FILE } from '../../src/store/layout.js';
 import { STATES } from '../../src/task/state.js';
 import { type CommonOptions, open } from '../context.js';
@@ -32,7 +33,8 @@ export async function daemon(
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  const say = (line: string) =>
+    process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${safeText(line)}\n`);
   await runDaemon(mr, {
     signal: controller.signal,
     say,
@@ -48,7 +50,7 @@ function render(r: StatusReport, now: number): string {
     ? `daemon running (pid ${d.pid}, last pass ${d.lastPassAt ? `${formatAge(now - Date.parse(d.lastPassAt))} ago` : 'pending'})`
     : 'daemon NOT running: nothing is routed or supervised (start it with `mailroom daemon`)';
   lines.push(`mailroom at ${r.root}`, health);
-  if (d.lastError) lines.push(`  last error: ${d.lastError}`);
+  if (d.lastError) lines.push(`  last error: ${safeText(d.lastError)}`);
   lines.push('');
   lines.push(
     table([
@@ -80,7 +82,7 @@ function render(r: StatusReport, now: number): string {
     lines.push('', 'hosts:');
     for (const h of r.hosts) {
       const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
-      lines.push(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`);
+      lines.push(safeText(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`));
     }
   }
   return lines.join('\n');
@@ -91,7 +93,7 @@ export async function status(opts: CommonOptions & { watch?: boolean }): Promise
   if (!opts.watch) {
     const r = await statusReport(mr);
     if (opts.json) printJson({ ...r });
-    else process.stdout.write(`${render(r, mr.now().getTime())}\n`);
+    else process.stdout.write(`${safeLines(render(r, mr.now().getTime()))}\n`);
     return;
   }
   let stopped = false;
@@ -103,7 +105,7 @@ export async function status(opts: CommonOptions & { watch?: boolean }): Promise
     if (opts.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...r })}\n`);
     else
       process.stdout.write(
-        `\x1b[2J\x1b[H${render(r, Date.now())}\n\n(refreshes every second; Ctrl-C to leave)\n`,
+        `\x1b[2J\x1b[H${safeLines(render(r, Date.now()))}\n\n(refreshes every second; Ctrl-C to leave)\n`,
       );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }

@@ -5,6 +5,7 @@ import { formatAge } from '../../src/duration.js';
 import { type MailroomEvent, parseEvents, readEvents } from '../../src/events/log.js';
 import { type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
 import { findRoot } from '../../src/root.js';
+import { safeText } from '../../src/safe-text.js';
 import { Layout } from '../../src/store/layout.js';
 import { loadTask } from '../../src/store/tasks.js';
 import { type CommonOptions, open } from '../context.js';
@@ -38,7 +39,8 @@ export async function ls(opts: CommonOptions & ListFilter): Promise<void> {
       ]);
     println(table(rows));
   }
-  for (const p of problems) warn(`unreadable: ${p.path}${p.line ? `:${p.line}` : ''}: ${p.reason}`);
+  for (const p of problems)
+    warn(`unreadable: ${safeText(p.path)}${p.line ? `:${p.line}` : ''}: ${safeText(p.reason)}`);
 }
 
 export async function show(id: string, opts: CommonOptions): Promise<void> {
@@ -49,8 +51,8 @@ export async function show(id: string, opts: CommonOptions): Promise<void> {
     printJson({ ...summarise(mr, t), task, body: file.body });
     return;
   }
-  println(`# ${mr.layout.rel(t.path)}`);
-  process.stdout.write(t.text.endsWith('\n') ? t.text : `${t.text}\n`);
+  println(`# ${safeText(mr.layout.rel(t.path))}`);
+  println(t.text.endsWith('\n') ? t.text.slice(0, -1) : t.text);
 }
 
 function formatEvent(e: MailroomEvent): string {
@@ -61,7 +63,7 @@ function formatEvent(e: MailroomEvent): string {
   if (e.agent && e.type !== 'task.transition') parts.push(`agent ${e.agent}`);
   if (e.note) parts.push(`(${e.note})`);
   if (typeof e.reason === 'string') parts.push(`: ${e.reason}`);
-  return parts.join('  ');
+  return parts.map(safeText).join('  ');
 }
 
 export async function log(opts: CommonOptions & { follow?: boolean; task?: string }): Promise<void> {
@@ -114,9 +116,9 @@ export async function runDoctor(opts: CommonOptions & { fix?: boolean }): Promis
   else {
     for (const f of findings) {
       println(
-        `${f.fixed ? 'fixed' : 'problem'} [${f.check}] ${f.path ? `${f.path}${f.line ? `:${f.line}` : ''}: ` : ''}${f.problem}`,
+        `${f.fixed ? 'fixed' : 'problem'} [${f.check}] ${f.path ? `${safeText(f.path)}${f.line ? `:${f.line}` : ''}: ` : ''}${safeText(f.problem)}`,
       );
-      if (!f.fixed) println(`  fix: ${f.fix}`);
+      if (!f.fixed) println(`  fix: ${safeText(f.fix)}`);
     }
   }
   return open.length === 0 ? 0 : 1;

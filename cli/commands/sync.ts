@@ -2,6 +2,7 @@
 // host cannot be reached, 3 when a pass was refused (e.g. the safety check), else 0.
 
 import { MailroomError, notFound } from '../../src/errors.js';
+import { safeText } from '../../src/safe-text.js';
 import { type SyncReport, syncHost } from '../../src/sync/pass.js';
 import { type CommonOptions, open } from '../context.js';
 import { printJson, println, warn } from '../output.js';
@@ -35,16 +36,17 @@ export async function sync(
       reports.push(r);
       if (!opts.json) {
         println(line(r));
-        for (const c of r.conflicts) println(`  conflict: ${c}`);
-        for (const p of [...r.problems, ...r.scanProblems]) warn(`  ${h}: ${p.path}: ${p.reason}`);
+        for (const c of r.conflicts) println(`  conflict: ${safeText(c)}`);
+        for (const p of [...r.problems, ...r.scanProblems])
+          warn(`  ${h}: ${safeText(p.path)}: ${safeText(p.reason)}`);
       }
     } catch (err) {
       if (!(err instanceof MailroomError)) throw err;
       code = Math.max(code, err.exitCode);
       reports.push({ host: h, error: err.message, exitCode: err.exitCode });
       if (!opts.json) {
-        warn(`mailroom: sync with ${h} failed: ${err.message}`);
-        if (err.hint) warn(`  ${err.hint}`);
+        warn(`mailroom: sync with ${h} failed: ${safeText(err.message)}`);
+        if (err.hint) warn(`  ${safeText(err.hint)}`);
       }
     }
   }
