@@ -7,8 +7,8 @@
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters to escape
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: as above, keeping newlines (and CRLF ends)
 const UNSAFE_BUT_NEWLINE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: as above, keeping newlines (and CRLF ends)
   /\r(?!\n)|[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
