@@ -10,8 +10,9 @@
 // Per-file failures are collected as problems; they never stop the pass.
 
 import { lstatSync } from 'node:fs';
-import { link, lstat, readFile, rename, unlink } from 'node:fs/promises';
+import { link, lstat, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { limitsOf } from '../src/config/limits.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { isTaskId } from '../src/names.js';
@@ -19,6 +20,7 @@ import { writeFileAtomic } from '../src/store/atomic.js';
 import { listFolder } from '../src/store/folders.js';
 import { healInterruptedMove } from '../src/store/heal.js';
 import { type Box, isIgnoredName } from '../src/store/layout.js';
+import { readRegularFile } from '../src/store/read-file.js';
 import type { LoadedTask, TaskRef } from '../src/store/scan.js';
 import { cacheable, type FileStamp, sameStamp, stampOf } from '../src/store/stamp.js';
 import { createTaskFile, TargetExistsError, TaskExistsError, updateTask } from '../src/store/tasks.js';
@@ -54,7 +56,7 @@ async function catchLateWrites(
   const st = await lstat(path);
   if (!st.isFile()) return;
   if (st.size > known) {
-    const bytes = await readFile(path);
+    const bytes = await readRegularFile(path, { maxBytes: limitsOf(mr.config).taskFile });
     const extra = bytes.subarray(known).toString('utf8');
     await updateTask(mr, id, (t) => ({ text: t.text + extra }));
     await rename(path, join(dirname(path), `.${id}.md.dropped-${bytes.length}`));
@@ -217,7 +219,8 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
           }
           cache.delete(path);
           const readAt = Date.now();
-          const bytes = await readFile(path);
+          // From the descriptor that was type-checked: a fifo swapped in since the lstat never blocks.
+          const bytes = await readRegularFile(path, { maxBytes: limitsOf(mr.config).taskFile });
           // Stat again after the read: a save that began meanwhile makes this read unsettled.
           const after = await lstat(path);
           const stable =
@@ -238,8 +241,14 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
             ...(stable ? { stamp: stampOf(st), readAt } : {}),
           });
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-            out.problems.push({ path, reason: String(err) });
+          const gone =
+            (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+            (err instanceof MailroomError && err.kind === 'notFound');
+          if (!gone)
+            out.problems.push({
+              path: mr.layout.rel(path),
+              reason: err instanceof Error ? err.message : String(err),
+            });
         }
       }
     }
@@ -299,7 +308,9 @@ async function handleEntry(
   if (bad) {
     // A report is keyed by the file's bytes; a cached entry carries none, so read them.
     state.parsed?.delete(e.path);
-    const bytes = e.cached ? await readFile(e.path).catch(() => e.bytes) : e.bytes;
+    const bytes = e.cached
+      ? await readRegularFile(e.path, { maxBytes: limitsOf(mr.config).taskFile }).catch(() => e.bytes)
+      : e.bytes;
     await state.reports.report(e.path, bytes, bad);
     return;
   }
@@ -482,7 +493,9 @@ async function completeFile(
   text: string,
 ): Promise<void> {
   await mr.locker(e.path, async (guard) => {
-    const now = await readFile(e.path).catch(() => undefined);
+    const now = await readRegularFile(e.path, { maxBytes: limitsOf(mr.config).taskFile }).catch(
+      () => undefined,
+    );
     if (!now || contentHash(now) !== contentHash(e.bytes)) return; // changed meanwhile: next pass
     guard.assertHeld();
     // Keep the original inode reachable: a writer may still be writing into it (see DROPPED).

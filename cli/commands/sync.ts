@@ -1,5 +1,6 @@
 // Handler for `mailroom sync [HOST] [--dry-run]`: one pass per host now (for cron). Exit 4 when a
-// host cannot be reached, 3 when a pass was refused (e.g. the safety check), else 0.
+// host cannot be reached, 3 when a pass was refused (e.g. the safety check) or partial (a file over a
+// size limit or the pass budget, a far lock held too long: skipped, reported by name), else 0.
 
 import { MailroomError, notFound } from '../../src/errors.js';
 import { safeText } from '../../src/safe-text.js';
@@ -34,11 +35,15 @@ export async function sync(
     try {
       const r = await syncHost(mr, h, { dryRun: opts.dryRun === true });
       reports.push(r);
+      // A pass that skipped work says so: exit 3, so a cron job or a script notices.
+      if (r.partial) code = Math.max(code, 3);
       if (!opts.json) {
         println(line(r));
         for (const c of r.conflicts) println(`  conflict: ${safeText(c)}`);
         for (const p of [...r.problems, ...r.scanProblems])
           warn(`  ${h}: ${safeText(p.path)}: ${safeText(p.reason)}`);
+        if (r.partial)
+          warn(`  ${h}: partial: ${r.skipped.length} file(s) left for a later pass (see above; exit 3)`);
       }
     } catch (err) {
       if (!(err instanceof MailroomError)) throw err;

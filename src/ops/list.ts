@@ -1,5 +1,6 @@
 // `mailroom ls` and `show`: tasks as data for people and agents. Sorted urgent first, then oldest.
 
+import { limitsOf } from '../config/limits.js';
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
 import { type Box, isBox } from '../store/layout.js';
@@ -69,7 +70,12 @@ export async function listTasks(
     const box = rel.slice(slash + 1, rel.indexOf('/', slash + 1));
     return boxes.includes(box as Box);
   };
-  const results = await cachedSummaries(mr.layout, refs, (miss) => mapLimit(miss, 32, readTask), scope);
+  const results = await cachedSummaries(
+    mr.layout,
+    refs,
+    (miss) => mapLimit(miss, 32, (r) => readTask(r, limitsOf(mr.config).taskFile)),
+    scope,
+  );
   const summaries: TaskSummary[] = [];
   for (const r of results) {
     if ('fields' in r) summaries.push(fromFields(mr, r.ref, r.fields));

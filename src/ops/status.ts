@@ -2,6 +2,7 @@
 // what needs attention (stuck, escalated, unreadable) with its age; daemon health; hosts.
 // Computed from a fresh scan (the truth) plus the daemon's own status file.
 
+import { limitsOf } from '../config/limits.js';
 import { pidAlive, readDaemonStatus } from '../daemon-status.js';
 import type { Mailroom } from '../mailroom.js';
 import { loadAll } from '../store/scan.js';
@@ -29,7 +30,11 @@ export interface StatusReport {
 
 export async function statusReport(mr: Mailroom): Promise<StatusReport> {
   const agents = Object.keys(mr.config.agents).sort();
-  const { tasks, problems } = await loadAll(mr.layout, { agents, boxes: ['inbox', 'outbox'] });
+  const { tasks, problems } = await loadAll(mr.layout, {
+    agents,
+    boxes: ['inbox', 'outbox'],
+    maxBytes: limitsOf(mr.config).taskFile,
+  });
   const counts = new Map(
     agents.map((a) => [a, Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TaskState, number>]),
   );

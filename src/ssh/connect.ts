@@ -19,6 +19,7 @@ import ssh2 from 'ssh2';
 import { errnoCode, MailroomError, networkError, usageError } from '../errors.js';
 import { checkHostKey, knownKeyTypes } from './known-hosts.js';
 import {
+  type BoundedRead,
   type RemoteEntry,
   type RemoteHandle,
   type RemoteKind,
@@ -395,6 +396,10 @@ function remoteStat(attrs: Attributes): RemoteStat {
 
 type Done<T> = (err: Error | null | undefined, value?: T) => void;
 
+/** One read request's size, and how many are in flight at once. */
+const READ_CHUNK = 64 * 1024;
+const READ_WINDOW = 8;
+
 class Ssh2SftpSession implements SftpSession {
   readonly maxWriteBytes: number;
   onEnd: (() => void) | undefined;
@@ -455,8 +460,52 @@ class Ssh2SftpSession implements SftpSession {
     return list.map((e) => ({ name: e.filename, stat: remoteStat(e.attrs) }));
   }
 
-  readFile(path: string): Promise<Buffer> {
-    return this.call<Buffer>('read', path, (d) => this.sftp.readFile(path, d));
+  // Never ssh2's readFile: it allocates whatever size the far side claims (a 5 GB sparse file took the
+  // hub's memory and then the connection). The type and size are checked on the open handle, and the
+  // file is read in a window of chunks that stops one byte past the limit, however big it claims to be.
+  async readFileBounded(path: string, maxBytes: number): Promise<BoundedRead> {
+    const raw = await this.call<Buffer>('open', path, (d) => this.sftp.open(path, 'r', d));
+    try {
+      const st = remoteStat(await this.call<Attributes>('fstat', path, (d) => this.sftp.fstat(raw, d)));
+      if (st.kind !== 'file' || st.size > maxBytes) return { kind: st.kind, size: st.size };
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const left = maxBytes + 1 - total;
+        if (left <= 0) return { kind: 'file', size: total };
+        const want = Math.min(READ_WINDOW, Math.max(1, Math.ceil((st.size - total + 1) / READ_CHUNK)));
+        const offsets = Array.from({ length: want }, (_, i) => total + i * READ_CHUNK).filter(
+          (off) => off - total < left,
+        );
+        const got = await Promise.all(
+          offsets.map((off) => {
+            const len = Math.min(READ_CHUNK, maxBytes + 1 - off);
+            return this.call<Buffer>('read', path, (d) =>
+              this.sftp.read(raw, Buffer.alloc(len), 0, len, off, (err, n, buf) =>
+                err ? d(err) : d(undefined, buf.subarray(0, n)),
+              ),
+            ).then((b) => ({ b, len }));
+          }),
+        );
+        // A short read means the end of the file (a read of 0 bytes) or a server that sent less: the
+        // reads after it in the window are dropped and the next window starts where it stopped.
+        let eof = false;
+        for (const { b, len } of got) {
+          if (b.length === 0) {
+            eof = true;
+            break;
+          }
+          parts.push(b);
+          total += b.length;
+          if (b.length < len) break;
+        }
+        if (eof) break;
+      }
+      if (total > maxBytes) return { kind: 'file', size: total };
+      return { kind: 'file', size: total, bytes: Buffer.concat(parts, total) };
+    } finally {
+      await this.call<void>('close', path, (d) => this.sftp.close(raw, d)).catch(() => undefined);
+    }
   }
 
   async createExclusive(path: string): Promise<RemoteHandle> {

@@ -12,6 +12,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { mapLimit } from '../endpoint/map-limit.js';
@@ -77,7 +78,8 @@ async function copiesOf(
       out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: seen.hash, rank: seen.rank });
       continue;
     }
-    const bytes = await ep.readFile(f.path);
+    if (f.size > DEFAULT_LIMITS.taskFile) return `${f.path} on ${ep.label} is over the task file limit`;
+    const bytes = await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
     if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;
@@ -93,6 +95,7 @@ const scanOf = (tasks: ScannedTask[]): SideScan => ({
   cache: {},
   problems: [],
   reads: tasks.length,
+  skipped: new Set(),
 });
 
 /**

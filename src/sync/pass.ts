@@ -3,6 +3,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { limitsOf } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
@@ -20,6 +21,10 @@ export interface SyncReport extends ApplyReport {
   plan: { push: number; pull: number; merge: number; delete: number; conflict: number };
   reads: { local: number; remote: number };
   scanProblems: { side: 'local' | 'remote'; path: string; reason: string }[];
+  /** Work was left for a later pass (a file over a limit or the pass budget, a lock held too long). */
+  partial: boolean;
+  /** The paths skipped (each also in scanProblems or problems with the reason). */
+  skipped: string[];
   durationMs: number;
 }
 
@@ -36,28 +41,49 @@ export function hostAgents(mr: Mailroom, host: string): string[] {
     .sort();
 }
 
+/** What this pass decides nothing about: files a scan skipped (over a limit), by path and task id. */
+export interface HeldBack {
+  paths: Set<string>;
+  ids: Set<string>;
+}
+
+const TASK_PATH = /^agents\/[^/]+\/(?:inbox|outbox|archive)\/([^/]+)\.md$/;
+
+export function heldBack(local: SideScan, remote: SideScan): HeldBack {
+  const paths = new Set([...local.skipped, ...remote.skipped]);
+  const ids = new Set<string>();
+  for (const p of paths) {
+    const id = TASK_PATH.exec(p)?.[1];
+    if (id !== undefined) ids.add(id);
+  }
+  return { paths, ids };
+}
+
 function toInputs(
   state: Awaited<ReturnType<typeof loadSyncState>>,
   local: SideScan,
   remote: SideScan,
   elsewhere: ReadonlyMap<string, ScannedTask>,
+  held: HeldBack,
 ): SyncInputs {
+  // A file skipped on one side is left out on both sides and in the base: unread is never "deleted".
+  const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
+  const keepPath = ([path]: [string, unknown]) => !held.paths.has(path);
   const version = (t: ScannedTask) => ({ loc: t.loc, hash: t.hash, rank: t.rank });
   const side = (s: SideScan) => ({
-    tasks: new Map([...s.tasks].map(([id, t]) => [id, version(t)])),
-    files: s.files,
+    tasks: new Map([...s.tasks].filter(keepId).map(([id, t]) => [id, version(t)])),
+    files: new Map([...s.files].filter(keepPath)),
   });
   return {
-    elsewhere: new Map([...elsewhere].map(([id, t]) => [id, version(t)])),
+    elsewhere: new Map([...elsewhere].filter(keepId).map(([id, t]) => [id, version(t)])),
     base: state.base
       ? {
           tasks: new Map(
-            Object.entries(state.base.tasks).map(([id, t]) => [
-              id,
-              { loc: t.loc, hash: t.hash, rank: t.rank },
-            ]),
+            Object.entries(state.base.tasks)
+              .filter(keepId)
+              .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
           ),
-          files: new Map(Object.entries(state.base.files)),
+          files: new Map(Object.entries(state.base.files).filter(keepPath)),
         }
       : undefined,
     local: side(local),
@@ -124,10 +150,19 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       }
       const [localClock, remoteClock] = await Promise.all([Date.now(), sideClock(remote)]);
       const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
+      const limits = limitsOf(mr.config);
+      const budget = { left: limits.syncPass, total: limits.syncPass };
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: localClock, expect }),
-        scanSide(remote, agents, state.remote, { reportForeignAgents: true, clockMs: remoteClock, expect }),
+        scanSide(local, agents, state.local, { clockMs: localClock, expect, limits }),
+        scanSide(remote, agents, state.remote, {
+          reportForeignAgents: true,
+          clockMs: remoteClock,
+          expect,
+          limits,
+          budget,
+        }),
       ]);
+      const held = heldBack(localScan, remoteScan);
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
       const elsewhere = await scanElsewhere(
@@ -135,7 +170,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         agents,
         new Set([...remoteScan.tasks.keys()].filter((id) => !localScan.tasks.has(id))),
       );
-      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere));
+      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere, held));
       const report: SyncReport = {
         host,
         dryRun: opts.dryRun === true,
@@ -145,6 +180,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           ...localScan.problems.map((p) => ({ side: 'local' as const, ...p })),
           ...remoteScan.problems.map((p) => ({ side: 'remote' as const, ...p })),
         ],
+        partial: held.paths.size > 0,
+        skipped: [...held.paths].sort(),
         pushed: 0,
         pulled: 0,
         merged: 0,
@@ -171,7 +208,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
       // again on every pass. Without one, a copy that reappears is copied, never deleted.
       for (const id of Object.keys(state.base?.tasks ?? {}))
-        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id)) delete state.base!.tasks[id];
+        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id) && !held.ids.has(id))
+          delete state.base!.tasks[id];
       const applied = await applyPlan(
         {
           local,
@@ -191,6 +229,12 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       delete state.lastError;
       await saveSyncState(mr, state);
       report.durationMs = Date.now() - started;
+      if (report.partial)
+        await mr.log({
+          type: 'sync.partial',
+          host,
+          reason: `${report.skipped.length} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}`,
+        });
       if (
         applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
         applied.conflicts.length > 0
