@@ -18,6 +18,7 @@ import type {
 import ssh2 from 'ssh2';
 import { errnoCode, MailroomError, networkError, usageError } from '../errors.js';
 import { checkHostKey, knownKeyTypes } from './known-hosts.js';
+import { LineSplitter } from './line-splitter.js';
 import {
   type BoundedRead,
   type RemoteEntry,
@@ -67,8 +68,9 @@ export interface SshConnection {
   /**
    * Runs a command on the far side and streams its stdout line by line (used to follow the far
    * side's changes). The command line is the caller's own (from configuration), never file contents.
+   * Lines over 4 KB are dropped (onTooLong is called once for each): the far side controls them.
    */
-  exec(command: string, onLine: (line: string) => void): Promise<RemoteCommand>;
+  exec(command: string, onLine: (line: string) => void, onTooLong?: () => void): Promise<RemoteCommand>;
   /** Ends the connection; resolves once it is closed. Idempotent. */
   close(): Promise<void>;
   /** Settles when the connection ends: undefined after close(), else the error that ended it. */
@@ -164,7 +166,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       session.onEnd = () => sessions.delete(session);
       return session;
     },
-    exec(command, onLine) {
+    exec(command, onLine, onTooLong) {
       if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
       return new Promise<RemoteCommand>((resolve, reject) => {
         client.exec(command, (err, channel) => {
@@ -172,17 +174,9 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
             reject(networkError(`${label}: cannot run a command: ${err.message}`));
             return;
           }
-          let buffered = '';
           let stderr = '';
-          channel.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString('utf8');
-            let nl = buffered.indexOf('\n');
-            while (nl !== -1) {
-              onLine(buffered.slice(0, nl));
-              buffered = buffered.slice(nl + 1);
-              nl = buffered.indexOf('\n');
-            }
-          });
+          const lines = new LineSplitter(MAX_STREAM_LINE, onLine, () => onTooLong?.());
+          channel.on('data', (chunk: Buffer) => lines.push(chunk));
           channel.stderr.on('data', (chunk: Buffer) => {
             if (stderr.length < 8192) stderr += chunk.toString('utf8');
           });
@@ -393,6 +387,9 @@ function remoteStat(attrs: Attributes): RemoteStat {
     fmt === 0o100000 ? 'file' : fmt === 0o040000 ? 'dir' : fmt === 0o120000 ? 'symlink' : 'other';
   return { kind, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
 }
+
+/** The longest line kept from a far command's output; longer ones are dropped and reported. */
+export const MAX_STREAM_LINE = 4096;
 
 type Done<T> = (err: Error | null | undefined, value?: T) => void;
 
