@@ -9,13 +9,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
 import { type DaemonStatus, writeDaemonStatus } from '../src/daemon-status.js';
+import { parseDurationMs } from '../src/duration.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { escalate, reassign, retry, SYSTEM_ACTOR } from '../src/ops/lifecycle.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import type { LoadedTask } from '../src/store/scan.js';
 import { type Decision, decide } from '../src/supervisor/decide.js';
-import { runNotify } from '../src/supervisor/notify.js';
+import { type NotifyFields, runNotify } from '../src/supervisor/notify.js';
+import { type NotifyJob, NotifyQueue } from '../src/supervisor/notify-queue.js';
 import { policyFromConfig } from '../src/supervisor/policy.js';
 import { reassignNote } from '../src/supervisor/reasons.js';
 import type { TaskState } from '../src/task/state.js';
@@ -108,6 +110,19 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
     }
   };
 
+  const notices = new NotifyQueue({
+    run: (fields) => runNotify(mr.config.notify ?? 'true', fields, { cwd: mr.layout.root }),
+    intervalMs: parseDurationMs(mr.config.notify_interval) ?? 60_000,
+    onSent: (fields, outcome, tasks) =>
+      mr.log({
+        type: outcome.ok ? 'notify.sent' : 'notify.failed',
+        id: fields.id,
+        code: outcome.code,
+        ...(tasks > 1 ? { note: fields.title } : {}),
+        ...(outcome.ok ? {} : { reason: outcome.stderr.slice(0, 500) }),
+      }),
+  });
+
   const supervise = async (outcome: PassOutcome): Promise<Decision> => {
     const tasks = outcome.tasks.map((t) => ({ id: t.id, agent: t.agent, box: t.box, task: t.parsed.task }));
     const policy = policyFromConfig(mr.config);
@@ -147,30 +162,8 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
           const r = await escalate(mr, action.id, action.reason, { onlyIf: stillDue(action) });
           status.escalated++;
           say(`escalated ${action.id} to ${mr.config.escalate_to}: ${action.reason}`);
-          if (mr.config.notify) {
-            const t = r.after.parsed.task;
-            const outcomeNotify = await runNotify(
-              mr.config.notify,
-              {
-                id: t.id,
-                title: t.title,
-                reason: action.reason,
-                from: t.from,
-                to: t.to,
-                state: t.state as TaskState,
-                priority: t.priority,
-                path: r.after.path,
-                root: mr.layout.root,
-              },
-              { cwd: mr.layout.root },
-            );
-            await mr.log({
-              type: outcomeNotify.ok ? 'notify.sent' : 'notify.failed',
-              id: t.id,
-              code: outcomeNotify.code,
-              ...(outcomeNotify.ok ? {} : { reason: outcomeNotify.stderr.slice(0, 500) }),
-            });
-          }
+          // Out of the pass: enqueued, coalesced per host, rate-limited (src/supervisor/notify-queue.ts).
+          if (mr.config.notify) notices.enqueue(noticeFor(mr, r.after, action.reason));
         }
       } catch (err) {
         // The task changed under us (a person acted first): the next pass decides again.
@@ -274,10 +267,33 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   await watcher.close();
   await syncs.stop();
   await running;
+  const unsent = await notices.stop();
+  if (unsent > 0)
+    await mr.log({
+      type: 'notify.dropped',
+      note: `${unsent} escalation notice(s) not sent: the daemon stopped`,
+    });
   status.state = 'stopped';
   await writeDaemonStatus(mr, status);
   await mr.log({ type: 'daemon.stopped', pid: process.pid });
   await release().catch(() => {});
   say('mailroom daemon stopped');
   return status;
+}
+
+/** The notice for an escalated task, keyed by the machine of the agent it was with. */
+function noticeFor(mr: Mailroom, after: LoadedTask, reason: string): NotifyJob {
+  const t = after.parsed.task;
+  const fields: NotifyFields = {
+    id: t.id,
+    title: t.title,
+    reason,
+    from: t.from,
+    to: t.to,
+    state: t.state as TaskState,
+    priority: t.priority,
+    path: after.path,
+    root: mr.layout.root,
+  };
+  return { host: mr.config.agents[t.to]?.host ?? 'here', fields };
 }

@@ -88,6 +88,8 @@ export const ConfigSchema = z.looseObject({
   notify: z
     .string({ error: 'notify: expected a shell command (task fields arrive as MAILROOM_* variables)' })
     .optional(),
+  /** Least time between two notify runs for one host; escalations meanwhile are coalesced. */
+  notify_interval: duration('notify_interval', '1m'),
   on_stuck: z
     .enum(['escalate', 'reassign'], { error: 'on_stuck: use escalate or reassign' })
     .default('escalate'),
