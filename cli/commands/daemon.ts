@@ -74,6 +74,9 @@ function render(r: StatusReport, now: number): string {
       s.reason,
     ]),
     ...r.unreadable.map((u) => ['unreadable', `${u.path}${u.line ? `:${u.line}` : ''}`, '', '', u.reason]),
+    ...r.hosts.flatMap((h) =>
+      h.quarantined.map((q) => ['quarantined', q.id, h.name, formatAge(now - Date.parse(q.at)), q.reason]),
+    ),
   ];
   lines.push('');
   if (attention.length === 0) lines.push('nothing needs attention');

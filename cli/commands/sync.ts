@@ -40,6 +40,8 @@ export async function sync(
       if (!opts.json) {
         println(line(r));
         for (const c of r.conflicts) println(`  conflict: ${safeText(c)}`);
+        for (const q of r.quarantined) warn(`  ${h}: quarantined ${safeText(q.path)}: ${safeText(q.reason)}`);
+        for (const f of r.refused) warn(`  ${h}: refused: ${safeText(f.reason)}`);
         for (const p of [...r.problems, ...r.scanProblems])
           warn(`  ${h}: ${safeText(p.path)}: ${safeText(p.reason)}`);
         if (r.partial)

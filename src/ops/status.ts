@@ -8,6 +8,7 @@ import type { Mailroom } from '../mailroom.js';
 import { loadAll } from '../store/scan.js';
 import { decide, isEscalated } from '../supervisor/decide.js';
 import { policyFromConfig } from '../supervisor/policy.js';
+import { loadQuarantine, type QuarantineEntry } from '../sync/quarantine.js';
 import { loadSyncState } from '../sync/state.js';
 import { STATES, type TaskState } from '../task/state.js';
 
@@ -25,6 +26,8 @@ export interface StatusReport {
     lastSync: string | null;
     lagMs: number | null;
     error: string | null;
+    /** Far tasks this host was not allowed to send: kept there, never routed (docs/spec.md §6). */
+    quarantined: QuarantineEntry[];
   }[];
 }
 
@@ -109,6 +112,7 @@ export async function statusReport(mr: Mailroom): Promise<StatusReport> {
           lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
           // An error only matters if no pass succeeded after it.
           error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
+          quarantined: await loadQuarantine(mr.layout, name),
         };
       }),
     ),

@@ -7,13 +7,16 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box } from '../store/layout.js';
+import { applyTaskEdit } from '../task/edit.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
+import { type Identity, identityOf, judgeProvenance } from './provenance.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
 import type { SyncState } from './state.js';
@@ -29,6 +32,16 @@ export interface ApplyContext {
   now: () => Date;
   /** Called every 500 applied changes and at the end (if any since), so a cut-off pass keeps them. */
   checkpoint: () => Promise<void>;
+  /** The agents configured on the host: a new task from it must come from one of them (provenance.ts). */
+  hostAgents: readonly string[];
+}
+
+/** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
+export interface Quarantined {
+  id: string;
+  path: string;
+  hash: string;
+  reason: string;
 }
 
 export interface ApplyReport {
@@ -38,7 +51,13 @@ export interface ApplyReport {
   deleted: number;
   conflicts: string[];
   problems: { path: string; reason: string }[];
+  /** Far tasks that were not the host's to send: not pulled. */
+  quarantined: Quarantined[];
+  /** Far edits of from/to/id/attempt that were set back (the rest of each edit was kept). */
+  refused: { id: string; reason: string }[];
 }
+
+const TASK_LIMIT = { maxBytes: DEFAULT_LIMITS.taskFile, limitKey: 'limits.task_file' };
 
 const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
 
@@ -53,7 +72,16 @@ function isFatal(err: unknown): boolean {
 }
 
 export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyReport> {
-  const report: ApplyReport = { pushed: 0, pulled: 0, merged: 0, deleted: 0, conflicts: [], problems: [] };
+  const report: ApplyReport = {
+    pushed: 0,
+    pulled: 0,
+    merged: 0,
+    deleted: 0,
+    conflicts: [],
+    problems: [],
+    quarantined: [],
+    refused: [],
+  };
   if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
   const base = ctx.state.base;
   const ep = (s: Side) => (s === 'local' ? ctx.local : ctx.remote);
@@ -155,6 +183,41 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     return b !== undefined && b.hash === ctx.scans.local.tasks.get(id)!.hash && b.base !== undefined;
   };
 
+  /** What this machine holds of task `id` (a copy here, else the base), for the provenance rule. */
+  const knownOf = async (id: string): Promise<Identity | undefined> => {
+    const here = ctx.scans.local.tasks.get(id) ?? ctx.elsewhere?.get(id);
+    if (here) {
+      const parsed = parseTask((await ctx.local.readFile(here.path, TASK_LIMIT)).toString('utf8'), id);
+      if (parsed.ok) return identityOf(id, { ...parsed.value.task });
+    }
+    const b = base.tasks[id]?.base;
+    return b ? identityOf(id, b.fields) : undefined;
+  };
+
+  /**
+   * A version that came from the host, before it enters this machine: accepted, repaired (its
+   * from/to/attempt set back, the refusal reported), or undefined when it is quarantined.
+   */
+  const guard = async (id: string, bytes: Buffer): Promise<Buffer | undefined> => {
+    const parsed = parseTask(bytes.toString('utf8'), id);
+    const incoming = parsed.ok ? identityOf(id, { ...parsed.value.task }) : undefined;
+    if (!parsed.ok || !incoming) return bytes; // not a task: reconcile only takes tasks that parse
+    const verdict = judgeProvenance({
+      host: ctx.host,
+      hostAgents: ctx.hostAgents,
+      known: await knownOf(id),
+      incoming,
+    });
+    if (verdict.kind === 'accept') return bytes;
+    if (verdict.kind === 'repair') {
+      report.refused.push({ id, reason: verdict.reason });
+      return Buffer.from(applyTaskEdit(parsed.value.file, { set: verdict.set }), 'utf8');
+    }
+    const r = ctx.scans.remote.tasks.get(id)!;
+    report.quarantined.push({ id, path: r.path, hash: r.hash, reason: verdict.reason });
+    return undefined;
+  };
+
   const doTask = async (d: TaskDecision) => {
     if (d.kind === 'same') {
       const v = ctx.scans.local.tasks.get(d.id)!;
@@ -178,7 +241,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     }
     let bytes: Buffer;
     if (d.kind === 'take') {
-      bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path);
+      bytes = await ep(d.from).readFile(ctx.scans[d.from].tasks.get(d.id)!.path, TASK_LIMIT);
+      if (d.from === 'remote') {
+        const judged = await guard(d.id, bytes);
+        if (judged === undefined) return;
+        bytes = judged;
+      }
     } else {
       const l = ctx.scans.local.tasks.get(d.id)!;
       const r = ctx.scans.remote.tasks.get(d.id)!;
@@ -186,7 +254,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       const merged = mergeTask(base.tasks[d.id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
         remoteLabel: ctx.host,
       });
-      bytes = Buffer.from(merged.text, 'utf8');
+      const judged = await guard(d.id, Buffer.from(merged.text, 'utf8'));
+      if (judged === undefined) return;
+      bytes = judged;
       report.merged++;
       for (const c of merged.conflicts) report.conflicts.push(`task ${d.id}: ${c}`);
     }
@@ -207,7 +277,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const merged = mergeTask(base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
       remoteLabel: ctx.host,
     });
-    if (await put('local', e.path, Buffer.from(merged.text, 'utf8'), e.hash)) report.merged++;
+    const judged = await guard(id, Buffer.from(merged.text, 'utf8'));
+    if (judged === undefined) return;
+    if (await put('local', e.path, judged, e.hash)) report.merged++;
     for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
     await remove('remote', r.path, r.hash);
     report.deleted++;

@@ -23,6 +23,7 @@ import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
+import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
@@ -191,9 +192,12 @@ export async function syncChanged(
         state,
         now: mr.now,
         checkpoint: async () => {},
+        hostAgents: agents,
       },
       { tasks: decisions, files: [] },
     );
+    await recordQuarantine(mr, host, applied.quarantined, { replace: false });
+    for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
     // The changed side's scan record is stale now (its size or mtime moved): the next full pass
     // re-reads those files rather than trusting a cached hash.
     for (const t of scans[side]) delete state[side][t.path];

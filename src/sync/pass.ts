@@ -10,6 +10,7 @@ import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { type ApplyReport, applyPlan } from './apply.js';
 import { openHost } from './connect-host.js';
+import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
 import { type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
@@ -188,6 +189,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         deleted: 0,
         conflicts: [],
         problems: [],
+        quarantined: [],
+        refused: [],
         durationMs: 0,
       };
       if (opts.dryRun) {
@@ -220,10 +223,15 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           state,
           now: mr.now,
           checkpoint: () => saveSyncState(mr, state),
+          hostAgents: agents,
         },
         plan,
       );
       Object.assign(report, applied);
+      // Never routed, retried or notified: reported in status, doctor and the event log.
+      await recordQuarantine(mr, host, applied.quarantined, { replace: true });
+      for (const r of applied.refused)
+        await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
       state.lastSyncAt = mr.now().toISOString();
       state.lastDurationMs = Date.now() - started;
       delete state.lastError;
