@@ -45,7 +45,9 @@ export async function sync(
         for (const p of [...r.problems, ...r.scanProblems])
           warn(`  ${h}: ${safeText(p.path)}: ${safeText(p.reason)}`);
         if (r.partial)
-          warn(`  ${h}: partial: ${r.skipped.length} file(s) left for a later pass (see above; exit 3)`);
+          warn(
+            `  ${h}: partial: ${r.skipped.length + r.lockSkipped} file(s) left for a later pass (see above; exit 3)`,
+          );
       }
     } catch (err) {
       if (!(err instanceof MailroomError)) throw err;

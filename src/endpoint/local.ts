@@ -117,9 +117,12 @@ class LocalEndpoint implements Endpoint {
     await this.mkdirpSegments(dirSegments);
     const dir = this.abs(dirSegments);
     const temp = join(dir, tempNameFor(segments.at(-1)!));
+    // A rewrite keeps the file's permission bits (a task kept at 0600 stays 0600).
+    const old = await this.lstatMode(segments);
     try {
-      const fh = await open(temp, 'wx', 0o666);
+      const fh = await open(temp, 'wx', old ?? 0o666);
       try {
+        if (old !== undefined) await fh.chmod(old);
         await fh.writeFile(data);
         await fh.sync();
       } finally {
@@ -131,6 +134,15 @@ class LocalEndpoint implements Endpoint {
       throw err;
     }
     await syncDir(dir);
+  }
+
+  private async lstatMode(segments: readonly string[]): Promise<number | undefined> {
+    try {
+      const st = await lstat(this.abs(segments));
+      return st.isFile() ? st.mode & 0o7777 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async remove(rel: string): Promise<void> {

@@ -3,7 +3,7 @@
 // a password, and turns every failure into a MailroomError a person can act on: unknown or changed
 // host keys are `refused` with the fix line, anything on the way is `network` naming host and cause.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -241,8 +241,17 @@ async function authMethods(opts: ConnectOptions, label: string): Promise<Auth> {
   for (const file of files) {
     let text: Buffer;
     try {
+      // As OpenSSH: a private key others can read is not used (UNPROTECTED PRIVATE KEY FILE).
+      const mode = (await stat(file)).mode & 0o777;
+      if ((mode & 0o077) !== 0) {
+        const why = `identity file ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): refused, as OpenSSH does; fix it with "chmod 600 ${file}"`;
+        if (explicit) throw usageError(why);
+        notes.push(why);
+        continue;
+      }
       text = await readFile(file);
     } catch (err) {
+      if (err instanceof MailroomError) throw err;
       const code = errnoCode(err);
       if (explicit)
         notes.push(

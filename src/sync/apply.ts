@@ -34,6 +34,12 @@ export interface ApplyContext {
   checkpoint: () => Promise<void>;
   /** The agents configured on the host: a new task from it must come from one of them (provenance.ts). */
   hostAgents: readonly string[];
+  /**
+   * How long this pass may wait for locks held by others, in all (default 20 s): far lock folders
+   * kept fresh by a hostile or stuck process must not make a pass wait 15 s per file. Once spent,
+   * each lock is tried once; a file whose lock is held is left for the next pass (and the pass is partial).
+   */
+  lockWaitBudgetMs?: number;
 }
 
 /** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
@@ -55,6 +61,8 @@ export interface ApplyReport {
   quarantined: Quarantined[];
   /** Far edits of from/to/id/attempt that were set back (the rest of each edit was kept). */
   refused: { id: string; reason: string }[];
+  /** Files left for the next pass because their lock was held (the pass is partial). */
+  lockSkipped: number;
 }
 
 const TASK_LIMIT = { maxBytes: DEFAULT_LIMITS.taskFile, limitKey: 'limits.task_file' };
@@ -81,6 +89,18 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     problems: [],
     quarantined: [],
     refused: [],
+    lockSkipped: 0,
+  };
+  const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
+  /** A lock under the pass's wait budget; a refusal counts as work skipped. */
+  const lockOn = async (s: Side, path: string) => {
+    const left = Math.max(0, Math.min(15_000, lockDeadline - performance.now()));
+    try {
+      return await ep(s).lock(path, { timeoutMs: left });
+    } catch (err) {
+      if (err instanceof MailroomError && err.kind === 'refused') report.lockSkipped++;
+      throw err;
+    }
   };
   if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
   const base = ctx.state.base;
@@ -112,7 +132,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     removeAfter?: { path: string; hash: string },
   ) => {
     const e = ep(s);
-    const release = await e.lock(path);
+    const release = await lockOn(s, path);
     try {
       const current = await e.stat(path);
       if (current?.kind === 'symlink') throw new Skip(`${path} on ${e.label} is a symbolic link: left alone`);
@@ -132,7 +152,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   /** Remove `path` on side `s` if it still holds `expect`. */
   const remove = async (s: Side, path: string, expect: string) => {
     const e = ep(s);
-    const release = await e.lock(path);
+    const release = await lockOn(s, path);
     try {
       const current = await e.stat(path);
       if (!current) return;

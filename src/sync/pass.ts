@@ -33,6 +33,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** The far side already open (the daemon's persistent connection, or a plain folder in tests). */
   remote?: Endpoint;
+  /** How long the pass may wait for locks held by others, in all (default 20 s; see apply.ts). */
+  lockWaitBudgetMs?: number;
 }
 
 export function hostAgents(mr: Mailroom, host: string): string[] {
@@ -191,6 +193,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         problems: [],
         quarantined: [],
         refused: [],
+        lockSkipped: 0,
         durationMs: 0,
       };
       if (opts.dryRun) {
@@ -224,10 +227,12 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           now: mr.now,
           checkpoint: () => saveSyncState(mr, state),
           hostAgents: agents,
+          ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
         },
         plan,
       );
       Object.assign(report, applied);
+      report.partial = report.partial || applied.lockSkipped > 0;
       // Never routed, retried or notified: reported in status, doctor and the event log.
       await recordQuarantine(mr, host, applied.quarantined, { replace: true });
       for (const r of applied.refused)
@@ -241,7 +246,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         await mr.log({
           type: 'sync.partial',
           host,
-          reason: `${report.skipped.length} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}`,
+          reason: `${report.skipped.length + report.lockSkipped} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}${report.lockSkipped ? ` (${report.lockSkipped} locked)` : ''}`,
         });
       if (
         applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
