@@ -20,8 +20,8 @@ interface HostBatch {
 
 export interface NotifyQueueOptions {
   run: (fields: NotifyFields) => Promise<NotifyOutcome>;
-  /** Least time between two runs for one host. */
-  intervalMs: number;
+  /** Least time between two runs for one host (read at each decision: a config reload applies). */
+  intervalMs: number | (() => number);
   /** After each run: what was sent (for the event log). */
   onSent?: (fields: NotifyFields, outcome: NotifyOutcome, tasks: number) => void | Promise<void>;
   now?: () => number;
@@ -63,6 +63,16 @@ export class NotifyQueue {
     return (this.opts.now ?? Date.now)();
   }
 
+  private interval(): number {
+    const i = this.opts.intervalMs;
+    return typeof i === 'function' ? i() : i;
+  }
+
+  /** Look again at who is due (after the interval changed). */
+  reconsider(): void {
+    this.kick();
+  }
+
   /** Never waits: the notice goes out when its host's turn comes. */
   enqueue(job: NotifyJob): void {
     if (this.stopped) return;
@@ -85,7 +95,7 @@ export class NotifyQueue {
     const now = this.now();
     let soonest = Number.POSITIVE_INFINITY;
     for (const host of this.waiting.keys()) {
-      const due = (this.lastRun.get(host) ?? Number.NEGATIVE_INFINITY) + this.opts.intervalMs;
+      const due = (this.lastRun.get(host) ?? Number.NEGATIVE_INFINITY) + this.interval();
       if (due <= now) {
         this.running = this.runHost(host).finally(() => {
           this.running = undefined;
@@ -95,8 +105,9 @@ export class NotifyQueue {
       }
       soonest = Math.min(soonest, due);
     }
-    if (soonest === Number.POSITIVE_INFINITY) return;
     if (this.timer !== undefined) (this.opts.clearTimer ?? clearTimeout)(this.timer as NodeJS.Timeout);
+    this.timer = undefined;
+    if (soonest === Number.POSITIVE_INFINITY) return;
     const t = (this.opts.setTimer ?? setTimeout)(() => {
       this.timer = undefined;
       this.kick();

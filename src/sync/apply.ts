@@ -7,7 +7,7 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
-import { DEFAULT_LIMITS } from '../config/limits.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
@@ -40,6 +40,8 @@ export interface ApplyContext {
    * each lock is tried once; a file whose lock is held is left for the next pass (and the pass is partial).
    */
   lockWaitBudgetMs?: number;
+  /** Size limits (mailroom.yaml `limits:`); defaults when absent. */
+  limits?: Limits;
 }
 
 /** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
@@ -65,8 +67,6 @@ export interface ApplyReport {
   lockSkipped: number;
 }
 
-const TASK_LIMIT = { maxBytes: DEFAULT_LIMITS.taskFile, limitKey: 'limits.task_file' };
-
 const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
 
 /** How many decisions are applied at once. */
@@ -91,6 +91,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     refused: [],
     lockSkipped: 0,
   };
+  const TASK_LIMIT = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
   const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
   /** A lock under the pass's wait budget; a refusal counts as work skipped. */
   const lockOn = async (s: Side, path: string) => {

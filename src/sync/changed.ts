@@ -12,7 +12,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS } from '../config/limits.js';
+import { DEFAULT_LIMITS, limitsOf } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { mapLimit } from '../endpoint/map-limit.js';
@@ -193,6 +193,7 @@ export async function syncChanged(
         now: mr.now,
         checkpoint: async () => {},
         hostAgents: agents,
+        limits: limitsOf(mr.config),
       },
       { tasks: decisions, files: [] },
     );

@@ -227,6 +227,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           now: mr.now,
           checkpoint: () => saveSyncState(mr, state),
           hostAgents: agents,
+          limits,
           ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
         },
         plan,

@@ -6,6 +6,8 @@
 //   | this machine knows the task            | the host's version                   | verdict     |
 //   |----------------------------------------|--------------------------------------|-------------|
 //   | yes (it sent it, or synced it before)   | same from, to, id, attempt           | accept      |
+//   | yes, and it is with one of the host's   | `to` another of the host's agents    | accept (the host hands its own work on) |
+//   | agents                                  |                                      |             |
 //   | yes                                     | another from, to, id or attempt      | repair: those fields are set back to what this machine holds, the rest of the edit is kept, the refusal is reported |
 //   | no (new from the host)                  | from is one of the host's agents     | accept      |
 //   | no                                      | from is anyone else                  | quarantine: never pulled, kept on the host byte for byte, reported with the host's name |
@@ -54,8 +56,11 @@ export function judgeProvenance(input: ProvenanceInput): Verdict {
     };
   const set: Partial<Omit<Identity, 'id'>> = {};
   const changes: string[] = [];
+  const own = (agent: string) => input.hostAgents.includes(agent);
   for (const key of GUARDED) {
     if (known[key] === incoming[key]) continue;
+    // A task with one of the host's agents may be handed to another of its agents (a far reassign).
+    if (key === 'to' && own(known.to) && own(incoming.to)) continue;
     changes.push(`${key} ${JSON.stringify(known[key])} -> ${JSON.stringify(incoming[key])}`);
     Object.assign(set, { [key]: known[key] });
   }
