@@ -4,7 +4,7 @@
 
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import type { CommonOptions } from './context.js';
-import { reportError } from './output.js';
+import { endQuietlyOnClosedPipe, reportError } from './output.js';
 
 const program = new Command('mailroom')
   .description('A file-based, crash-safe task inbox for AI agents and the humans who supervise them')
@@ -64,6 +64,13 @@ common(
     .description('add an agent'),
 ).action(async (name, o) => (await admin()).agentAdd(name, opts(o)));
 common(agent.command('ls').description('list agents')).action(async (o) => (await admin()).agentLs(opts(o)));
+common(
+  agent
+    .command('rm')
+    .argument('<name>')
+    .option('--force', 'hand its tasks to escalate_to first (else refused while it has tasks)')
+    .description('remove an agent'),
+).action(async (name, o) => (await admin()).agentRm(name, opts(o)));
 
 const host = program.command('host').description('manage machines reached over SSH').exitOverride();
 common(
@@ -84,6 +91,13 @@ common(
   await (await admin()).hostAdd(name, target, { ...opts(rest), root: program.opts().root, farRoot });
 });
 common(host.command('ls').description('list hosts')).action(async (o) => (await admin()).hostLs(opts(o)));
+common(
+  host
+    .command('rm')
+    .argument('<name>')
+    .option('--force', 'remove its agents too, handing their tasks to escalate_to')
+    .description('remove a host (refused while agents live on it)'),
+).action(async (name, o) => (await admin()).hostRm(name, opts(o)));
 
 common(
   program
@@ -178,8 +192,14 @@ common(
 common(
   program
     .command('log')
-    .option('--follow', 'keep printing new events')
-    .option('--task <id>', 'only events of this task (id or prefix)')
+    .option('-n, --lines <n>', 'only the last N events')
+    .option('--since <time>', 'only events since a time (2026-11-27T10:00:00Z) or a duration ago (2h)')
+    .option(
+      '--follow',
+      'print new events as they come (from now; add --from-start, -n or --since for history)',
+    )
+    .option('--from-start', 'with --follow: print every kept event first')
+    .option('--task <id>', 'only events of this task (any part of its id)')
     .description('the event log'),
 ).action(async (o) => (await read()).log(opts(o)));
 
@@ -226,6 +246,33 @@ common(
   { json: false },
 ).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
 
+const service = program
+  .command('service')
+  .description('run the daemon as a systemd user service (Linux) or a LaunchAgent (macOS), one per root')
+  .exitOverride();
+const serviceHandlers = () => import('./commands/service.js');
+common(
+  service.command('install').description('install (or reinstall) and start the service for this root'),
+).action(async (o) => (await serviceHandlers()).install(opts(o)));
+common(service.command('uninstall').description('stop the service and remove its file')).action(async (o) =>
+  (await serviceHandlers()).uninstall(opts(o)),
+);
+common(service.command('status').description("the service's file and what the service manager says")).action(
+  async (o) => {
+    exitCode = await (await serviceHandlers()).status(opts(o));
+  },
+);
+common(
+  service
+    .command('logs')
+    .option('-n, --lines <n>', 'how many recent lines (default 100)')
+    .option('-f, --follow', 'keep printing new lines')
+    .description("the daemon's output (the user journal on Linux, ~/Library/Logs/mailroom on macOS)"),
+  { json: false },
+).action(async (o) => {
+  exitCode = await (await serviceHandlers()).logs(opts(o));
+});
+
 program
   .command('demo')
   .option('--root <dir>', 'where the demo mailroom lives (default: ./.mailroom-demo, recreated each run)')
@@ -251,4 +298,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endQuietlyOnClosedPipe();
 process.exitCode = await main(process.argv);

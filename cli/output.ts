@@ -8,6 +8,18 @@ export interface OutputOptions {
   json?: boolean;
 }
 
+/**
+ * A reader that stops early (`mailroom ls | head -3`) closes the pipe: end quietly with exit 0, as
+ * there is nobody left to tell, instead of an unhandled EPIPE stack trace.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+}
+
 export function printJson(value: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...value }, null, 2)}\n`);
 }

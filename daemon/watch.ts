@@ -12,15 +12,16 @@ import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
+import { isNeverATask } from '../src/store/layout.js';
 
 export interface Watcher {
   close(): Promise<void>;
 }
 
-/** Our own temp files and lock folders change on every write; they are never worth a pass. */
+/** Names that are never tasks (our temp files and lock folders change on every write): never worth a pass. */
 function noise(path: string): boolean {
   const name = basename(path);
-  return (name.startsWith('.') && name !== '.') || name.endsWith('.lock') || path.includes('.lock/');
+  return (name !== '.' && isNeverATask(name)) || path.includes('.lock/');
 }
 
 /** How deep under a watched folder to follow subfolders: agents/<agent>/<box>. */

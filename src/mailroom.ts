@@ -5,8 +5,10 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { notFound } from './errors.js';
 import { appendEvent, type MailroomEvent } from './events/log.js';
+import { checkAgentName } from './names.js';
 import { Layout } from './store/layout.js';
 import { fileLocker, type Locker } from './store/lock.js';
+import { closest } from './suggest.js';
 import { isoSeconds } from './task/id.js';
 
 export interface Mailroom {
@@ -35,11 +37,11 @@ export async function openMailroom(
 
 /** An agent that must exist in the configuration (exit 2 with the fix if not). */
 export function requireAgent(mr: Mailroom, name: string): string {
-  if (!(name in mr.config.agents)) {
-    throw notFound(
-      `no agent named "${name}" in ${mr.layout.rel(mr.layout.configPath)}`,
-      `add it with: mailroom agent add ${name}`,
-    );
-  }
-  return name;
+  if (Object.hasOwn(mr.config.agents, name)) return name;
+  checkAgentName(name); // a name that could never be an agent: say so, and suggest nothing
+  const near = closest(name, Object.keys(mr.config.agents));
+  throw notFound(
+    `no agent named "${name}" in ${mr.layout.rel(mr.layout.configPath)}${near ? ` (did you mean "${near}"?)` : ''}`,
+    `${near ? `use ${near}, or add` : 'add'} it with: mailroom agent add ${name}`,
+  );
 }

@@ -10,7 +10,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type MailroomEvent, parseEvents } from '../src/events/log.js';
+import { type MailroomEvent, readEvents as readEventLog } from '../src/events/log.js';
 import { renderTask } from '../src/task/render.js';
 import type { Task } from '../src/task/schema.js';
 
@@ -285,8 +285,9 @@ export async function clearDeadLocks(root: string): Promise<number> {
   return n;
 }
 
+/** Every kept event, rotated files included. */
 export async function readEvents(root: string): Promise<MailroomEvent[]> {
-  return parseEvents(await readFile(join(root, '.mailroom/events.jsonl'), 'utf8').catch(() => ''));
+  return readEventLog(join(root, '.mailroom/events.jsonl'));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// Handlers for init, agent add|ls, host add|ls, and the demo.
+// Handlers for init, agent add|rm|ls, host add|rm|ls.
 
 import { resolve } from 'node:path';
+import { removeAgent, removeHost } from '../../src/ops/remove.js';
 import { addAgent, addHost, initMailroom } from '../../src/ops/setup.js';
 import { type CommonOptions, open } from '../context.js';
 import { printJson, println, table } from '../output.js';
@@ -73,4 +74,22 @@ export async function hostLs(opts: CommonOptions): Promise<void> {
   else if (hosts.length === 0)
     println('no hosts: everything is local (add one with: mailroom host add NAME USER@HOST --root PATH)');
   else println(table([['HOST', 'SSH', 'ROOT'], ...hosts.map((h) => [h.name, h.ssh, h.root])]));
+}
+
+export async function agentRm(name: string, opts: CommonOptions & { force?: boolean }): Promise<void> {
+  const mr = await open(opts);
+  const r = await removeAgent(mr, name, { force: opts.force === true });
+  if (opts.json) return printJson({ name, moved: r.moved, folderKept: r.folderKept });
+  const to = mr.config.escalate_to;
+  println(`removed agent ${name}${r.moved.length > 0 ? `; ${r.moved.length} task(s) handed to ${to}` : ''}`);
+  if (r.folderKept) println(`  agents/${name}/ holds other files, so it was left in place`);
+}
+
+export async function hostRm(name: string, opts: CommonOptions & { force?: boolean }): Promise<void> {
+  const mr = await open(opts);
+  const r = await removeHost(mr, name, { force: opts.force === true });
+  if (opts.json) return printJson({ name, agents: r.agents, moved: r.moved });
+  println(
+    `removed host ${name}${r.agents.length > 0 ? ` and its agent(s) ${r.agents.join(', ')}` : ''}${r.moved.length > 0 ? `; ${r.moved.length} task(s) handed to ${mr.config.escalate_to}` : ''}`,
+  );
 }

@@ -33,8 +33,9 @@ export async function daemon(
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A full UTC timestamp (2026-11-27T16:40:05Z): service logs outlive a day and cross time zones.
   const say = (line: string) =>
-    process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${safeText(line)}\n`);
+    process.stderr.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${safeText(line)}\n`);
   await runDaemon(mr, {
     signal: controller.signal,
     say,

@@ -4,9 +4,10 @@
 // retried by the supervisor, and a task nobody acknowledges is escalated to the human.
 
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { runDaemon } from '../../daemon/run.js';
+import { refused } from '../../src/errors.js';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { progress, transition } from '../../src/ops/lifecycle.js';
 import { sendTask } from '../../src/ops/send.js';
@@ -32,11 +33,32 @@ async function arrives(
   }
 }
 
+/** Written into every demo mailroom: only a folder carrying it is ever deleted by the next run. */
+const DEMO_MARK = '.mailroom/demo';
+
+/** An empty or missing folder is fine, a previous demo is removed, anything else is refused. */
+async function clearPreviousDemo(root: string, rel: string): Promise<void> {
+  const st = await lstat(root).catch(() => undefined);
+  if (st === undefined) return;
+  const entries = st.isDirectory() ? await readdir(root) : [];
+  if (st.isDirectory() && entries.length === 0) return;
+  if (st.isDirectory() && (await lstat(join(root, DEMO_MARK)).catch(() => undefined))?.isFile()) {
+    await rm(root, { recursive: true, force: true });
+    return;
+  }
+  const what = existsSync(join(root, CONFIG_FILE)) ? 'a mailroom that the demo did not make' : 'other files';
+  throw refused(
+    `${rel} holds ${what}; the demo recreates its folder, so it will not touch this one`,
+    'give the demo an empty or new folder: mailroom demo --root ./.mailroom-demo-2',
+  );
+}
+
 export async function demo(opts: { root?: string }): Promise<void> {
   const root = resolve(opts.root ?? '.mailroom-demo');
   const rel = relative(process.cwd(), root) || '.';
-  if (existsSync(join(root, CONFIG_FILE))) await rm(root, { recursive: true, force: true });
+  await clearPreviousDemo(root, rel);
   await initMailroom(root);
+  await writeFile(join(root, DEMO_MARK), 'this mailroom was made by `mailroom demo`, which recreates it\n');
   let mr = await openMailroom(root);
   await addAgent(mr, 'research', { role: 'research' });
   await addAgent(mr, 'legacy', {});

@@ -1,8 +1,9 @@
 // Handlers for the read commands: ls, show, log, doctor.
 
-import { open as openFile, stat } from 'node:fs/promises';
-import { formatAge } from '../../src/duration.js';
-import { type MailroomEvent, parseEvents, readEvents } from '../../src/events/log.js';
+import { formatAge, parseDurationMs } from '../../src/duration.js';
+import { usageError } from '../../src/errors.js';
+import type { MailroomEvent } from '../../src/events/log.js';
+import { followEvents, queryEvents } from '../../src/events/query.js';
 import { type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
 import { findRoot } from '../../src/root.js';
 import { safeText } from '../../src/safe-text.js';
@@ -66,42 +67,58 @@ function formatEvent(e: MailroomEvent): string {
   return parts.map(safeText).join('  ');
 }
 
-export async function log(opts: CommonOptions & { follow?: boolean; task?: string }): Promise<void> {
+export interface LogOptions extends CommonOptions {
+  follow?: boolean;
+  fromStart?: boolean;
+  task?: string;
+  lines?: string;
+  since?: string;
+}
+
+export async function log(opts: LogOptions): Promise<void> {
   const layout = new Layout(findRoot(opts.root));
-  const matches = (e: MailroomEvent) => opts.task === undefined || e.id?.startsWith(opts.task);
-  const emit = (e: MailroomEvent) =>
-    opts.json && opts.follow ? println(JSON.stringify(e)) : println(formatEvent(e));
-  const events = (await readEvents(layout.eventsPath)).filter(matches);
-  if (opts.json && !opts.follow) {
-    printJson({ events });
+  const match = (e: MailroomEvent) => opts.task === undefined || (e.id?.includes(opts.task) ?? false);
+  const query = { match, ...logWindow(opts) };
+  if (!opts.follow) {
+    const events = await queryEvents(layout.eventsPath, query);
+    if (opts.json) printJson({ events });
+    else for (const e of events) println(formatEvent(e));
     return;
   }
-  for (const e of events) emit(e);
-  if (!opts.follow) return;
-  // Follow by polling the file size: portable, and a missed wake-up costs at most one interval.
-  let offset = await stat(layout.eventsPath).then(
-    (s) => s.size,
-    () => 0,
-  );
-  let carry = '';
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 250));
-    const size = await stat(layout.eventsPath).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (size < offset) offset = 0; // truncated or replaced
-    if (size === offset) continue;
-    const handle = await openFile(layout.eventsPath, 'r');
-    const buf = Buffer.alloc(size - offset);
-    await handle.read(buf, 0, buf.length, offset);
-    await handle.close();
-    offset = size;
-    const text = carry + buf.toString('utf8');
-    const cut = text.lastIndexOf('\n') + 1;
-    carry = text.slice(cut);
-    for (const e of parseEvents(text.slice(0, cut)).filter(matches)) emit(e);
+  // Following prints what comes from now on; --from-start, -n or --since print history first.
+  const emit = (e: MailroomEvent) => {
+    if (match(e)) println(opts.json ? JSON.stringify({ schemaVersion: 1, ...e }) : formatEvent(e));
+  };
+  if (opts.fromStart || query.last !== undefined || query.since !== undefined)
+    for (const e of await queryEvents(layout.eventsPath, query)) emit(e);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  await followEvents(layout.eventsPath, emit, { signal: controller.signal });
+}
+
+/** -n N and --since TIME|DURATION as a query window (a duration means that long ago). */
+function logWindow(opts: LogOptions): { last?: number; since?: number } {
+  const out: { last?: number; since?: number } = {};
+  if (opts.lines !== undefined) {
+    const n = Number(opts.lines);
+    if (!Number.isInteger(n) || n < 0)
+      throw usageError(
+        `invalid -n ${JSON.stringify(opts.lines)}`,
+        'give a whole number of events, e.g. -n 50',
+      );
+    out.last = n;
   }
+  if (opts.since !== undefined) {
+    const ago = parseDurationMs(opts.since);
+    const at = ago === undefined ? Date.parse(opts.since) : Date.now() - ago;
+    if (Number.isNaN(at))
+      throw usageError(
+        `invalid --since ${JSON.stringify(opts.since)}`,
+        'give a time (2026-11-27T10:00:00Z, 2026-11-27) or a duration ago (30m, 2h, 1d)',
+      );
+    out.since = at;
+  }
+  return out;
 }
 
 export async function runDoctor(opts: CommonOptions & { fix?: boolean }): Promise<number> {

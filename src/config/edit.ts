@@ -1,10 +1,10 @@
-// Changes to mailroom.yaml made by commands (`agent add`, `host add`), under the config file's lock
+// Changes to mailroom.yaml made by commands (`agent add|rm`, `host add|rm`), under the config file's lock
 // and written atomically; comments and the rest of the file stay.
 
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Locker } from '../store/lock.js';
-import { setYamlIn } from '../yaml/document.js';
+import { deleteYamlIn, setYamlIn } from '../yaml/document.js';
 import { parseConfig } from './load.js';
 import type { Config } from './schema.js';
 
@@ -12,14 +12,18 @@ import type { Config } from './schema.js';
 export async function editConfig(
   path: string,
   locker: Locker,
-  change: (config: Config) => { keyPath: string[]; value: unknown; flowLeaf?: boolean } | undefined,
+  change: (
+    config: Config,
+  ) => { keyPath: string[]; value?: unknown; remove?: boolean; flowLeaf?: boolean } | undefined,
 ): Promise<Config> {
   return locker(path, async (guard) => {
     const text = await readFile(path, 'utf8');
     const config = parseConfig(text, path);
     const edit = change(config);
     if (!edit) return config;
-    const next = setYamlIn(text, edit.keyPath, edit.value, { flowLeaf: edit.flowLeaf ?? false });
+    const next = edit.remove
+      ? deleteYamlIn(text, edit.keyPath)
+      : setYamlIn(text, edit.keyPath, edit.value, { flowLeaf: edit.flowLeaf ?? false });
     const validated = parseConfig(next, path);
     guard.assertHeld();
     await writeFileAtomic(path, next);

@@ -43,12 +43,7 @@ export const AgentConfigSchema = z.strictObject(
     host: z.string({ error: 'host: expected the name of a host under hosts:' }).regex(HOST_NAME).optional(),
     role: z.string({ error: 'role: expected a role name' }).min(1).optional(),
   },
-  {
-    error: (iss) =>
-      iss.code === 'unrecognized_keys'
-        ? `unknown key(s) ${iss.keys.join(', ')}; an agent takes host and role`
-        : 'expected { host, role } or {}',
-  },
+  { error: 'expected { host, role } or {}' },
 );
 
 export const HostConfigSchema = z.strictObject(
@@ -62,15 +57,12 @@ export const HostConfigSchema = z.strictObject(
       .min(1)
       .optional(),
   },
-  {
-    error: (iss) =>
-      iss.code === 'unrecognized_keys'
-        ? `unknown key(s) ${iss.keys.join(', ')}; a host takes ssh, root, identity, known_hosts, mailroom (passwords are never stored: use ssh-agent or a key file)`
-        : 'expected { ssh, root }',
-  },
+  { error: 'expected { ssh, root }' },
 );
 
-export const ConfigSchema = z.looseObject({
+export const SyncConfigSchema = z.strictObject({ interval: duration('sync.interval', '60s') });
+
+export const ConfigSchema = z.strictObject({
   agents: z
     .record(
       z.string().regex(AGENT_NAME, { error: 'agent names are lowercase letters, digits, - and _' }),
@@ -83,8 +75,13 @@ export const ConfigSchema = z.looseObject({
       HostConfigSchema,
     )
     .default({}),
-  sync: z.looseObject({ interval: duration('sync.interval', '60s') }).default({ interval: '60s' }),
-  escalate_to: z.string().regex(AGENT_NAME).default('human'),
+  sync: SyncConfigSchema.default({ interval: '60s' }),
+  escalate_to: z
+    .string({ error: 'escalate_to: expected the name of an agent' })
+    .regex(AGENT_NAME, {
+      error: 'escalate_to: expected the name of an agent (lowercase letters, digits, - and _)',
+    })
+    .default('human'),
   notify: z
     .string({ error: 'notify: expected a shell command (task fields arrive as MAILROOM_* variables)' })
     .optional(),

@@ -3,7 +3,7 @@
 // provably garbage (stale locks, old temp files); task files are never touched.
 
 import { lstat, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MailroomError } from '../errors.js';
@@ -131,11 +131,13 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
             () => false,
           );
         findings.push(f);
-      } else if (e.isFile() && isTempName(e.name) && age > STALE_TEMP_MS) {
+      } else if (e.isFile() && age > STALE_TEMP_MS && (isTempName(e.name) || (await orphanOwnerNote(path)))) {
         const f: Finding = {
           check: 'temp',
           path: layout.rel(path),
-          problem: 'temporary file left by an interrupted write (never a task)',
+          problem: isTempName(e.name)
+            ? 'temporary file left by an interrupted write (never a task)'
+            : 'lock owner note left by a killed process (never a task)',
           fix: 'mailroom doctor --fix removes it',
         };
         if (opts.fix)
@@ -173,4 +175,15 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
     findings.push(f);
   }
   return findings;
+}
+
+/** `.<name>.lock-owner` whose lock folder is gone (store/lock.ts): left by a killed process. */
+async function orphanOwnerNote(path: string): Promise<boolean> {
+  const name = basename(path);
+  if (!name.startsWith('.') || !name.endsWith('.lock-owner')) return false;
+  const lockDir = join(dirname(path), `${name.slice(1, -'-owner'.length)}`);
+  return lstat(lockDir).then(
+    () => false,
+    () => true,
+  );
 }

@@ -8,6 +8,7 @@ import type { LoadedTask } from '../store/scan.js';
 import { type Mutation, type UpdateResult, updateTask } from '../store/tasks.js';
 import { applyTaskEdit, type TaskEdit } from '../task/edit.js';
 import { isoSeconds } from '../task/id.js';
+import { escalationNote, placeOnFinish } from '../task/place.js';
 import type { HistoryEntry, TaskError } from '../task/schema.js';
 import { isFinal, planTransition, type TaskState } from '../task/state.js';
 
@@ -76,8 +77,7 @@ export async function transition(
     if (to === 'failed') e.error = input.error ?? { message: 'failed' };
     if (to === 'done' && input.result !== undefined) e.result = input.result;
     // A finished task leaves the worker's inbox for its outbox, where routing picks it up.
-    const moveTo =
-      isFinal(to) && task.box === 'inbox' ? { agent: task.agent, box: 'outbox' as const } : undefined;
+    const moveTo = isFinal(to) ? placeOnFinish(task) : undefined;
     return edit(task, e, moveTo);
   });
   await logTransition(mr, result);
@@ -185,6 +185,8 @@ export async function reassign(
 
 /** File a finished task away into the archive of the agent whose box holds it. */
 export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Promise<UpdateResult> {
+  // The actor is checked before anything moves: an unknown `--as` must leave the task where it is.
+  const by = actor(mr, input, 'human');
   const result = await updateTask(mr, ref, (task) => {
     const t = task.parsed.task;
     if (!isFinal(t.state))
@@ -199,7 +201,7 @@ export async function archive(mr: Mailroom, ref: string, input: Actor = {}): Pro
     type: 'task.archived',
     id: result.after.id,
     agent: result.after.agent,
-    by: actor(mr, input, 'human'),
+    by,
     path: mr.layout.rel(result.after.path),
   });
   return result;
@@ -246,7 +248,7 @@ export async function escalate(
     const at = isoSeconds(mr.now());
     const e = edit(task, {
       set: { escalated: at },
-      history: [{ state: t.state, at, by: SYSTEM_ACTOR, note: `escalated to ${to}: ${reason}` }],
+      history: [{ state: t.state, at, by: SYSTEM_ACTOR, note: escalationNote(to, reason) }],
     });
     return task.agent === to && task.box === 'inbox' ? e : { ...e, moveTo: { agent: to, box: 'inbox' } };
   });

@@ -8,10 +8,10 @@ import { errnoCode, refused, usageError } from '../errors.js';
 import { type Mailroom, openMailroom } from '../mailroom.js';
 import { checkAgentName, checkHostName } from '../names.js';
 import { inboxTemplateDir } from '../package-root.js';
+import { parseTarget } from '../ssh/target.js';
 import { TargetExistsError, writeFileAtomic } from '../store/atomic.js';
 import { ensureFolder } from '../store/folders.js';
 import { BOXES, Layout } from '../store/layout.js';
-import { parseTarget } from './target.js';
 
 export const DEFAULT_CONFIG = `# mailroom configuration. Reference: README.md, "Configuration".
 agents:
@@ -100,7 +100,7 @@ export async function addHost(
   opts: { root: string; identity?: string; knownHosts?: string },
 ): Promise<Config> {
   checkHostName(name);
-  parseTarget(target); // refuses what cannot be a user@host[:port] or alias
+  parseTarget(target); // the one target parser, the same the connection uses (src/ssh/target.ts)
   if (!opts.root.startsWith('/') && !opts.root.startsWith('~')) {
     throw usageError(
       `--root ${JSON.stringify(opts.root)} must be an absolute path on that machine`,

@@ -1,27 +1,18 @@
 // Completes moves interrupted by a crash. A move is link(src, dst) then unlink(src), so a crash in
 // between leaves two hard links of one inode: the same bytes in two boxes. Removing one link loses
-// nothing; which one goes is decided from the task's own content (pure `rightfulPlace`), so it works
+// nothing; which one goes is decided from the task's own content (pure `placeRank`, src/task/place.ts), so it works
 // for every kind of move (finish, route, retry, reassign, archive).
 
 import { lstat, unlink } from 'node:fs/promises';
 import { DEFAULT_LIMITS } from '../config/limits.js';
-import type { Task } from '../task/schema.js';
-import { isFinal } from '../task/state.js';
-import type { Box } from './layout.js';
+import { placeRank } from '../task/place.js';
 import { withLocks } from './lock.js';
 import { readRegularFile } from './read-file.js';
 import { readTask, type TaskRef } from './scan.js';
 import type { StoreContext } from './tasks.js';
 
-/** Rank of a place for a task: the highest-ranked place among the copies is where it belongs. */
-export function placeRank(task: Pick<Task, 'state' | 'from' | 'to'>, agent: string, box: Box): number {
-  if (!isFinal(task.state)) return box === 'inbox' && agent === task.to ? 3 : box === 'inbox' ? 2 : 1;
-  // Finished: inbox(to) -> outbox(to) -> inbox(from) -> archive.
-  if (box === 'archive') return 4;
-  if (box === 'inbox' && agent === task.from && task.from !== task.to) return 3;
-  if (box === 'outbox') return 2;
-  return 1;
-}
+// The rank lives with the rest of where-a-task-belongs (task/place.ts); re-exported for sync's imports.
+export { placeRank };
 
 /**
  * If `refs` (all one id) are hard links of the same file, or separate files with the very same

@@ -45,13 +45,19 @@ export class Layout {
   }
 }
 
-/** Names in a box that are never tasks: dot files (our temp files too), editor leftovers. */
-export function isIgnoredName(name: string): boolean {
+/**
+ * The one test for a name in a box that is never a task (and never task data for sync): dot files
+ * (our temp files, kept drops, sync sidecars' temps), editor leftovers (`x~`, `.swp`, `.swx`, vim's
+ * `4913` probe) and lock folders (`<file>.lock`). The daemon's scan, the store's scans, sync's scans
+ * and the watcher's noise filter all ask this.
+ */
+export function isNeverATask(name: string): boolean {
   return (
     name.startsWith('.') ||
     name.endsWith('~') ||
     name.endsWith('.swp') ||
     name.endsWith('.swx') ||
-    name === '4913'
+    name === '4913' ||
+    name.endsWith('.lock')
   );
 }

@@ -2,8 +2,17 @@
 // `withLock`, which holds `<file>.lock` (a directory, the protocol proper-lockfile and our SFTP side
 // share). A lock that was lost while held (stale-taken by another process after a long stall) is
 // noticed before the write commits: the write is refused rather than clobbering someone else's.
+//
+// A lock whose holder was killed is taken over at once, not after staleMs: beside the lock folder
+// its holder writes `.<name>.lock-owner` (host, pid, and the lock folder's inode). A waiter that
+// finds the owner on this host dead, and the lock folder still the one it recorded, removes it. The
+// owner note is only a hint: without one (another machine, a crash before it was written, an older
+// mailroom) the stale rule decides, as before. The lock folder itself stays empty, so every side of
+// the protocol (proper-lockfile's rmdir, the SFTP endpoint's) keeps working.
 
-import { rm } from 'node:fs/promises';
+import { lstat, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { errnoCode, refused } from '../errors.js';
 
@@ -44,6 +53,7 @@ export function fileLocker(opts: LockOptions = {}): Locker {
         });
       } catch (err) {
         if (errnoCode(err) !== 'ELOCKED') throw err;
+        if (await brokeDeadOwnersLock(path)) continue;
         if (Date.now() >= deadline) {
           throw refused(
             `${path} is locked by another mailroom process (waited ${Math.round(timeoutMs / 1000)}s)`,
@@ -54,6 +64,7 @@ export function fileLocker(opts: LockOptions = {}): Locker {
         delay = Math.min(delay * 2, 50);
       }
     }
+    await writeOwner(path);
     const guard: LockGuard = {
       assertHeld() {
         if (compromised)
@@ -65,9 +76,50 @@ export function fileLocker(opts: LockOptions = {}): Locker {
     try {
       return await fn(guard);
     } finally {
+      await unlink(ownerPath(path)).catch(() => {});
       await release().catch(() => {}); // releasing a compromised lock fails; the original error matters more
     }
   };
+}
+
+/** The owner note of the lock on `path`: a dot name, so never a task and never synced. */
+export const ownerPath = (path: string): string => join(dirname(path), `.${basename(path)}.lock-owner`);
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+};
+
+/** Best effort: a missing note only means a dead holder is found by the stale rule instead. */
+async function writeOwner(path: string): Promise<void> {
+  const st = await lstat(`${path}.lock`).catch(() => undefined);
+  if (st) await writeFile(ownerPath(path), `${hostname()} ${process.pid} ${st.ino}\n`).catch(() => {});
+}
+
+/**
+ * The lock on `path` is held by a process of this host that is gone: remove it (and its note) and
+ * return true. The lock folder's inode must be the one the note recorded, so a lock another waiter
+ * took over meanwhile is left alone.
+ */
+async function brokeDeadOwnersLock(path: string): Promise<boolean> {
+  const note = await readFile(ownerPath(path), 'utf8').catch(() => undefined);
+  const [host, pidText, ino] = note?.trim().split(' ') ?? [];
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid))
+    return false;
+  const st = await lstat(`${path}.lock`).catch(() => undefined);
+  if (!st?.isDirectory() || String(st.ino) !== ino) return false;
+  try {
+    await rmdir(`${path}.lock`);
+  } catch {
+    return false; // gone already, or not ours to judge: the stale rule decides
+  }
+  await unlink(ownerPath(path)).catch(() => {});
+  return true;
 }
 
 /** Take several locks in sorted order (so two processes never wait on each other crosswise). */

@@ -9,7 +9,7 @@ import { errnoCode, MailroomError } from '../errors.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
 import { type FolderProblem, folderProblem, listFolder } from './folders.js';
-import { BOXES, type Box, isIgnoredName, type Layout } from './layout.js';
+import { BOXES, type Box, isNeverATask, type Layout } from './layout.js';
 import { NotAFileError, readRegularFile, TooBigError } from './read-file.js';
 
 export interface TaskRef {
@@ -98,7 +98,7 @@ export async function scanRefs(
       }
       for (const entry of listed.entries) {
         const name = entry.name;
-        if (isIgnoredName(name) || !name.endsWith('.md')) continue;
+        if (isNeverATask(name) || !name.endsWith('.md')) continue;
         const path = join(dir, name);
         if (entry.isSymbolicLink()) {
           problems.push({

@@ -22,23 +22,32 @@ export interface StoreContext {
   locker: Locker;
 }
 
-/** Find the one task an id or unique id prefix names (as git does with hashes). */
+/**
+ * Find the one task an id names: the whole id, else a unique prefix (as git does with hashes), else
+ * any unique part of it, such as the random suffix (ids sent in one second share their first 16
+ * characters). More than one match lists them.
+ */
 export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskRef> {
   if (!isTaskId(ref)) {
     throw usageError(
       `invalid task id ${JSON.stringify(ref)}`,
-      'give a task id or a unique prefix of one (letters, digits, . _ -)',
+      'give a task id or a unique part of one, e.g. its last 4 characters (letters, digits, . _ -)',
     );
   }
   const { refs } = await scanRefs(ctx.layout);
   let matches = refs.filter((r) => r.id === ref);
   if (matches.length === 0) matches = refs.filter((r) => r.id.startsWith(ref));
+  if (matches.length === 0) matches = refs.filter((r) => r.id.includes(ref));
   const ids = [...new Set(matches.map((r) => r.id))].sort();
   if (ids.length === 0)
     throw notFound(`no task ${ref}`, '`mailroom ls` lists tasks; archived ones with --box archive');
   if (ids.length > 1) {
-    const shown = ids.slice(0, 5).join(', ') + (ids.length > 5 ? `, ... (${ids.length} in all)` : '');
-    throw usageError(`task id prefix "${ref}" is ambiguous: ${shown}`, 'type more of the id');
+    const where = (id: string) => ctx.layout.rel(dirname(matches.find((m) => m.id === id)!.path));
+    const shown = ids.slice(0, 8).map((id) => `${id} (${where(id)})`);
+    throw usageError(
+      `task id "${ref}" is ambiguous: it matches ${ids.length} tasks: ${shown.join(', ')}${ids.length > 8 ? ', ...' : ''}`,
+      'give more of the id',
+    );
   }
   if (matches.length > 1) {
     const healed = await healInterruptedMove(ctx, matches);

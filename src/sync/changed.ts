@@ -19,7 +19,7 @@ import { mapLimit } from '../endpoint/map-limit.js';
 import type { Mailroom } from '../mailroom.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { placeRank } from '../store/heal.js';
-import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
+import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
@@ -48,7 +48,7 @@ function taskOf(rel: string): { agent: string; box: Box; id: string } | undefine
   if (parts.length !== 4 || parts[0] !== 'agents') return undefined;
   const [, agent, box, name] = parts as [string, string, string, string];
   if (!isAgentName(agent) || !(BOXES as readonly string[]).includes(box)) return undefined;
-  if (!name.endsWith('.md') || isIgnoredName(name)) return undefined;
+  if (!name.endsWith('.md') || isNeverATask(name)) return undefined;
   const id = name.slice(0, -3);
   return isTaskId(id) ? { agent, box: box as Box, id } : undefined;
 }
@@ -126,7 +126,7 @@ export async function syncChanged(
     // an agent's folder, a `<id>.files/`): watchers report a folder when its entries change, and
     // the entries are reported themselves. Anything else (AGENT.md, a result file) is a full pass.
     const name = p.split('/').pop() ?? '';
-    if (isIgnoredName(name) || name.endsWith('.lock')) continue;
+    if (isNeverATask(name)) continue;
     if (!isSafeRel(p)) return { kind: 'full', reason: `${JSON.stringify(p)} is not a path in the root` };
     const st = await ep(side).stat(p);
     if (st?.kind === 'dir') continue;

@@ -17,7 +17,7 @@ import { MailroomError, refused } from '../errors.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { formatSize } from '../size.js';
 import { placeRank } from '../store/heal.js';
-import { BOXES, type Box, isIgnoredName } from '../store/layout.js';
+import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { TooBigError, tooBigReason } from '../store/read-file.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 
@@ -129,7 +129,7 @@ async function listTree(
       });
       continue;
     }
-    if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
+    if (isNeverATask(e.name)) continue;
     if (e.kind === 'symlink') problems.push({ path, reason: 'symbolic link: not followed, not synced' });
     else if (e.kind === 'dir') await listTree(ep, path, out, problems);
     else if (e.kind === 'file') out.push({ path, stat: e });
@@ -206,7 +206,7 @@ async function listAgent(ep: Endpoint, agent: string, problems: SideScan['proble
       });
       continue;
     }
-    if (isIgnoredName(e.name) || e.name.endsWith('.lock')) continue;
+    if (isNeverATask(e.name)) continue;
     if (e.kind === 'symlink') {
       problems.push({ path, reason: 'symbolic link: not followed, not synced' });
       continue;
@@ -243,7 +243,7 @@ async function listBox(
       });
       continue;
     }
-    if (isIgnoredName(f.name) || f.name.endsWith('.lock') || f.name.endsWith(SIDECAR)) continue;
+    if (isNeverATask(f.name) || f.name.endsWith(SIDECAR)) continue;
     if (f.kind === 'symlink')
       problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
     else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
@@ -318,7 +318,7 @@ export async function scanSide(
     ),
   ]);
   for (const e of foreign) {
-    if (e.kind === 'dir' && !agents.includes(e.name) && !isIgnoredName(e.name)) {
+    if (e.kind === 'dir' && !agents.includes(e.name) && !isNeverATask(e.name)) {
       problems.push({
         path: `agents/${e.name}`,
         reason: 'folder of an agent not configured on this host: ignored, never pulled',

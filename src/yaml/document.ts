@@ -254,3 +254,11 @@ export function setYamlIn(
   doc.setIn(path, doc.createNode(value, { flow: opts.flowLeaf ?? false }));
   return doc.toString({ lineWidth: 0 });
 }
+
+/** Remove the key at a path (configuration edits: `agent rm`, `host rm`), keeping the rest. */
+export function deleteYamlIn(text: string, path: readonly string[]): string {
+  const doc = parseDocument(text, PARSE_OPTIONS);
+  if (doc.errors.length > 0) throw new Error(doc.errors[0]!.message);
+  doc.deleteIn(path);
+  return doc.toString({ lineWidth: 0 });
+}

@@ -174,7 +174,7 @@ describe('refusals and errors', () => {
       [['ack', '../../etc/passwd'], 1, /invalid task id/],
       [['agent', 'add', 'Bad/Name'], 1, /invalid agent name "Bad\/Name"/],
       [['agent', 'add', '..'], 1, /invalid agent name/],
-      [['send', '../x', 'title'], 2, /no agent named "..\/x"|invalid agent/],
+      [['send', '../x', 'title'], 1, /invalid agent name "..\/x"/],
       [['send', 'ghost', 'title'], 2, /no agent named "ghost"/],
       [['send', 'research', 'title', '--ack-timeout', 'soon'], 1, /invalid --ack-timeout "soon"/],
       [['send', 'research', 'title', '--run-timeout', '5 minutes'], 1, /invalid --run-timeout/],

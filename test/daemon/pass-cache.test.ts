@@ -53,7 +53,7 @@ describe('daemon pass cache', () => {
     await untilCached(state, path);
     const first = (await runPass(mr, state)).tasks.find((t) => t.id === id)!;
     const second = (await runPass(mr, state)).tasks.find((t) => t.id === id)!;
-    expect(second.parsed).toBe(first.parsed); // the same object: not read, not parsed again
+    expect(second.task).toBe(first.task); // the same object: not read, not parsed again
 
     const before = await stat(path);
     await writeFile(path, (await readFile(path, 'utf8')).replace('title: aaaa', 'title: bbbb'));
@@ -61,7 +61,7 @@ describe('daemon pass cache', () => {
     expect((await stat(path)).size).toBe(before.size);
     expect((await stat(path)).mtimeMs).toBe(before.mtimeMs);
     const edited = (await runPass(mr, state)).tasks.find((t) => t.id === id)!;
-    expect(edited.parsed.task.title).toBe('bbbb');
+    expect(edited.task.title).toBe('bbbb');
   });
 
   it('sees a file replaced by rename, and forgets files that are gone', async () => {
@@ -70,7 +70,7 @@ describe('daemon pass cache', () => {
     await untilCached(state, path);
     await writeFile(`${path}.tmp`, (await readFile(path, 'utf8')).replace('title: before', 'title: after!'));
     await rename(`${path}.tmp`, path);
-    expect((await runPass(mr, state)).tasks.find((t) => t.id === id)?.parsed.task.title).toBe('after!');
+    expect((await runPass(mr, state)).tasks.find((t) => t.id === id)?.task.title).toBe('after!');
 
     expect((await env.mr(['reassign', id, 'dispatch'])).code).toBe(0);
     const out = await runPass(mr, state);

@@ -1,0 +1,90 @@
+// Reading the event log for `mailroom log`: the last N events, events since a time, one task's events,
+// and following new ones as they are appended, across rotations (src/events/log.ts).
+
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { errnoCode } from '../errors.js';
+import { type MailroomEvent, parseEvents, readEventFile, rotatedFiles } from './log.js';
+
+export interface EventQuery {
+  /** Only the last N matching events. */
+  last?: number;
+  /** Only events at or after this time (ms since the epoch). */
+  since?: number;
+  match?: (e: MailroomEvent) => boolean;
+}
+
+/** Matching events, oldest first. Reads the newest file first and stops as soon as it has enough. */
+export async function queryEvents(path: string, q: EventQuery): Promise<MailroomEvent[]> {
+  const keep = (e: MailroomEvent) =>
+    (q.since === undefined || Date.parse(e.at) >= q.since) && (q.match === undefined || q.match(e));
+  const chunks: MailroomEvent[][] = [];
+  let count = 0;
+  const files = [...(await rotatedFiles(path)), path].reverse();
+  for (const file of files) {
+    const events = await readEventFile(file);
+    const kept = events.filter(keep);
+    chunks.unshift(kept);
+    count += kept.length;
+    if (q.last !== undefined && count >= q.last) break;
+    const first = events[0];
+    if (q.since !== undefined && first !== undefined && Date.parse(first.at) < q.since) break;
+  }
+  const all = chunks.flat();
+  return q.last === undefined ? all : all.slice(Math.max(0, all.length - q.last));
+}
+
+/**
+ * Calls `emit` with each event appended from now on, until the signal aborts. Polls the file size
+ * (portable; a missed wake-up costs one interval); when the file is rotated it reads what is left of
+ * the old one before moving to the new one, so nothing appended in between is skipped.
+ */
+export async function followEvents(
+  path: string,
+  emit: (e: MailroomEvent) => void,
+  opts: { signal?: AbortSignal; intervalMs?: number; fromStart?: boolean } = {},
+): Promise<void> {
+  let handle = await openIfPresent(path, opts.signal);
+  let offset = opts.fromStart ? 0 : ((await handle?.stat())?.size ?? 0);
+  let carry = '';
+  const drain = async () => {
+    if (!handle) return;
+    const { size } = await handle.stat();
+    if (size < offset) offset = 0; // truncated by hand
+    if (size === offset) return;
+    const buf = Buffer.alloc(size - offset);
+    await handle.read(buf, 0, buf.length, offset);
+    offset = size;
+    const text = carry + buf.toString('utf8');
+    const cut = text.lastIndexOf('\n') + 1;
+    carry = text.slice(cut);
+    for (const e of parseEvents(text.slice(0, cut))) emit(e);
+  };
+  try {
+    while (!opts.signal?.aborted) {
+      await drain();
+      const current = await stat(path).catch(() => undefined);
+      const mine = handle ? await handle.stat() : undefined;
+      if (current && current.ino !== mine?.ino) {
+        await drain(); // the rest of the rotated file
+        await handle?.close();
+        handle = await open(path, 'r');
+        offset = 0;
+        carry = '';
+        continue;
+      }
+      await delay(opts.intervalMs ?? 250, undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' && !signal?.aborted) return undefined;
+    throw err;
+  }
+}

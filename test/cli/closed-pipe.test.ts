@@ -1,0 +1,40 @@
+// Output to a reader that stops early (`mailroom show ID | head -1`) ends quietly: it died with an
+// unhandled EPIPE stack trace.
+
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, newMailroom } from '../support/cli.js';
+
+describe('a closed output pipe', () => {
+  it('mailroom show | head -1 ends quietly, without an EPIPE stack trace', async () => {
+    const m = await newMailroom([]);
+    try {
+      // 2 MB of output: far more than a pipe holds, so the writer meets the closed pipe.
+      const body = join(m.dir, 'big.md');
+      await writeFile(body, `${'x'.repeat(99)}\n`.repeat(20_000));
+      const id = (await m.mr(['send', 'human', 'big', '--body-file', body])).stdout.trim();
+      const { code, stderr, first } = await new Promise<{
+        code: number | null;
+        stderr: string;
+        first: string;
+      }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'show', id, '--root', m.root]);
+        let err = '';
+        let firstChunk = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.stdout.once('data', (d: Buffer) => {
+          firstChunk = d.toString();
+          child.stdout.destroy(); // what head does after its first line
+        });
+        child.on('close', (c) => resolve({ code: c, stderr: err, first: firstChunk }));
+      });
+      expect(first).toMatch(/^# agents\/human\/inbox\//);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    } finally {
+      await m.cleanup();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+// The published package (`agent-mailroom`): only the files that run, and a tarball that installs and
+// runs from a global prefix (issue: the tarball shipped dist/test, dist/torture, dist/bench and the
+// unbundled dist/src, and the npm name `mailroom` belongs to someone else).
+
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, requireBuild, tempDir } from '../support/cli.js';
+
+const run = promisify(execFile);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+interface PackEntry {
+  name: string;
+  filename: string;
+  files: { path: string }[];
+}
+
+async function packDryRun(): Promise<PackEntry> {
+  // --ignore-scripts: `npm test` has built dist/ already; prepare would build it again.
+  const { stdout } = await run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: REPO,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return (JSON.parse(stdout) as PackEntry[])[0] as PackEntry;
+}
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  requireBuild();
+  tmp = await tempDir('mailroom-pack-');
+});
+afterAll(async () => tmp.cleanup());
+
+describe('the npm package', () => {
+  it('is named agent-mailroom (the name mailroom is taken) and its bin is still mailroom', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+    expect(pkg.name).toBe('agent-mailroom');
+    expect(pkg.bin).toEqual({ mailroom: 'dist/bin/mailroom.js' });
+    expect(pkg.license).toBe('MIT');
+    expect(readFileSync(join(REPO, 'LICENSE'), 'utf8')).toMatch(/^MIT License[\s\S]*mailroom contributors/);
+  });
+
+  it('packs only what runs: the bundle, inbox-template, LICENSE, README and docs (no dist/test, dist/src)', async () => {
+    const entry = await packDryRun();
+    const paths = entry.files.map((f) => f.path).sort();
+    const outside = paths.filter(
+      (p) =>
+        !/^dist\/bin\/[\w-]+\.js$/.test(p) &&
+        !p.startsWith('inbox-template/') &&
+        !/^docs\/[\w-]+\.md$/.test(p) &&
+        !['LICENSE', 'README.md', 'package.json'].includes(p),
+    );
+    expect(outside).toEqual([]);
+    for (const must of [
+      'dist/bin/mailroom.js',
+      'inbox-template/AGENT.md',
+      'LICENSE',
+      'README.md',
+      'docs/spec.md',
+    ])
+      expect(paths).toContain(must);
+    // Every docs/ page the README links to ships with it.
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    for (const [, link] of readme.matchAll(/\]\((docs\/[^)#]+)/g)) expect(paths).toContain(link);
+  });
+
+  it('installs from the tarball into a fresh global prefix and runs `mailroom init` there', async () => {
+    const { stdout } = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp.dir], {
+      cwd: REPO,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const tarball = join(tmp.dir, (JSON.parse(stdout) as PackEntry[])[0]?.filename ?? '');
+    const prefix = join(tmp.dir, 'prefix');
+    // --prefer-offline: the dependencies are in npm's cache after `npm ci`.
+    await run(
+      npm,
+      ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
+      {
+        cwd: tmp.dir,
+        env: { ...process.env, npm_config_loglevel: 'error' },
+      },
+    );
+    const bin = join(prefix, process.platform === 'win32' ? 'mailroom.cmd' : 'bin/mailroom');
+    expect(existsSync(bin)).toBe(true);
+    const installed = join(prefix, 'lib/node_modules/agent-mailroom');
+    expect(existsSync(join(installed, 'dist/src'))).toBe(false);
+    expect(existsSync(join(installed, 'dist/test'))).toBe(false);
+    const root = join(tmp.dir, 'mr');
+    const init = await run(bin, ['init', root], { cwd: tmp.dir });
+    expect(init.stdout).toMatch(/mailroom/);
+    // The template comes from the installed package, not from this checkout.
+    expect(existsSync(join(root, 'agents/human/AGENT.md'))).toBe(true);
+    const sent = await run(bin, ['send', 'human', 'from the tarball', '--root', root]);
+    const ls = await run(bin, ['ls', '--root', root]);
+    expect(ls.stdout).toContain(sent.stdout.trim());
+  });
+});
