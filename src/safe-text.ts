@@ -9,7 +9,7 @@
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 const UNSAFE_BUT_NEWLINE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: as above, keeping newlines (and CRLF ends)
-  /\r(?!\n)|[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+  /\r(?!\n)|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -25,7 +25,7 @@ export function safeText(s: string): string {
   return s.replace(UNSAFE, escapeChar);
 }
 
-/** Several lines for a terminal (a task file shown whole): as safeText, but newlines stay newlines. */
+/** Several lines for a terminal (a task file shown whole): as safeText, but newlines and tabs stay. */
 export function safeLines(s: string): string {
   return s.replace(UNSAFE_BUT_NEWLINE, escapeChar);
 }

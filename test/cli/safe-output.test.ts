@@ -20,8 +20,8 @@ describe('safeText', () => {
   ])('%s', (_name, input, expected) => {
     expect(safeText(input)).toBe(expected);
   });
-  it('safeLines keeps newlines and CRLF ends, escapes a lone CR and ESC', () => {
-    expect(safeLines('a\r\nb\n\u001bc\rd')).toBe('a\r\nb\n\\x1bc\\rd');
+  it('safeLines keeps newlines, tabs and CRLF ends, escapes a lone CR and ESC', () => {
+    expect(safeLines('a\r\nb\n\u001bc\rd\te')).toBe('a\r\nb\n\\x1bc\\rd\te');
   });
 });
 
