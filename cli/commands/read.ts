@@ -87,7 +87,10 @@ export async function log(opts: LogOptions): Promise<void> {
   }
   // Following prints what comes from now on; --from-start, -n or --since print history first.
   const emit = (e: MailroomEvent) => {
-    if (match(e)) println(opts.json ? JSON.stringify({ schemaVersion: 1, ...e }) : formatEvent(e));
+    if (!match(e)) return;
+    // JSON as is (never escaped for a terminal: a C1 escape would not be JSON); lines for people escaped.
+    if (opts.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...e })}\n`);
+    else println(formatEvent(e));
   };
   if (opts.fromStart || query.last !== undefined || query.since !== undefined)
     for (const e of await queryEvents(layout.eventsPath, query)) emit(e);
