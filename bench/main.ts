@@ -4,6 +4,7 @@
 // docs/performance.md.
 //
 //   npm run bench [-- --tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]
+//   npm run bench -- --only board     the board's figures alone (bench/board-figures.ts; no sshd needed)
 
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSshd } from '../test/support/sshd-core.js';
+import { agentText, benchAgents } from './agent-figures.js';
+import { benchBoard, boardText } from './board-figures.js';
 import { benchCli } from './cli-latency.js';
 import { benchDaemon } from './daemon-figures.js';
 import { toolVersion, unisonRunner } from './far-tools.js';
@@ -22,7 +25,7 @@ import { type RunInfo, toJson, toText } from './report.js';
 import { benchSync } from './sync-passes.js';
 
 const USAGE =
-  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json]';
+  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--only board]';
 
 /** Bad flags: said in one line with the usage, no stack. */
 class UsageError extends Error {}
@@ -45,6 +48,7 @@ function parseFlagsOrThrow() {
       'idle-seconds': { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       'initial-push': { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -71,7 +75,9 @@ function options() {
     idleMs: int('idle-seconds', values['idle-seconds'], 1) * 1000,
     json: values.json,
     initialPush: values['initial-push'],
+    only: values.only,
   };
+  if (o.only !== undefined && o.only !== 'board') throw new UsageError(`--only takes board\n${USAGE}`);
   if (o.changed * 2 + o.reps > o.tasks)
     throw new UsageError(`--tasks ${o.tasks} is too few for --changed ${o.changed}`);
   if (o.agents > 99) throw new UsageError('--agents must be at most 99');
@@ -86,8 +92,23 @@ function removeInBackground(dir: string): void {
   spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/** `--only board`: the board's figures alone, on a local mailroom. */
+async function mainBoard(o: ReturnType<typeof options>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-'));
+  const t = performance.now();
+  const say = (line: string) =>
+    process.stderr.write(`bench [${((performance.now() - t) / 1000).toFixed(0)} s]: ${line}\n`);
+  try {
+    const board = await benchBoard(dir, { tasks: o.tasks, reps: o.reps, budgetMs: 120_000, say });
+    console.log(o.json ? JSON.stringify({ board }, null, 2) : boardText(board));
+  } finally {
+    removeInBackground(dir);
+  }
+}
+
 async function main(): Promise<void> {
   const o = options();
+  if (o.only === 'board') return mainBoard(o);
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
   // The whole run, build included, must end within 5 minutes on this 2-core machine even when it is
@@ -100,6 +121,8 @@ async function main(): Promise<void> {
     { name: 'push', ms: 50_000 },
     { name: 'streamed', ms: 50_000 },
     { name: 'idle', ms: o.idleMs + 12_000, fixed: true },
+    { name: 'agents', ms: 30_000 },
+    { name: 'board', ms: 60_000, fixed: true },
     { name: 'cleanup', ms: 2_000, fixed: true },
   ] as const);
   const say = (line: string) =>
@@ -185,6 +208,19 @@ async function main(): Promise<void> {
       },
     });
     daemonPid = undefined;
+    const agentFigures = await benchAgents(hub.root, {
+      tasks: o.tasks,
+      mcpAgent: hub.agents[0]!,
+      reps: o.reps * 4,
+      budgetMs: plan.budget('agents'),
+      say,
+    });
+    const board = await benchBoard(join(dir, 'board'), {
+      tasks: o.tasks,
+      reps: o.reps,
+      budgetMs: plan.budget('board'),
+      say,
+    });
 
     const adaptive: string[] = [];
     const counted = (what: string, n: number, wanted: number) => {
@@ -218,7 +254,11 @@ async function main(): Promise<void> {
       adaptive,
     };
     const figures = { sync, cli, daemon };
-    console.log(o.json ? JSON.stringify(toJson(info, figures), null, 2) : toText(info, figures));
+    console.log(
+      o.json
+        ? JSON.stringify({ ...(toJson(info, figures) as object), agents: agentFigures, board }, null, 2)
+        : `${toText(info, figures)}\n\n${agentText(agentFigures)}\n\n${boardText(board)}`,
+    );
   } finally {
     if (!cleaned) {
       await sshd.stop();

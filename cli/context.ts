@@ -1,5 +1,6 @@
 // Shared by the command handlers: find the root, open the mailroom, read text inputs.
 
+import { fstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { errnoCode, usageError } from '../src/errors.js';
 import { type Mailroom, openMailroom } from '../src/mailroom.js';
@@ -27,7 +28,53 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** One text from --X TEXT, --X-file F, or `-` (stdin); more than one is a usage error. */
+/** How long piped standard input may stay silent before it is refused (an open pipe nobody writes to). */
+const STDIN_QUIET_MS = Number(process.env.MAILROOM_STDIN_WAIT_MS ?? 2_000);
+
+/**
+ * Standard input when it is piped or redirected (a pipe, socket or file, not a terminal or /dev/null):
+ * its text, or undefined when it is empty. Piped text is never dropped: a pipe that stays open and
+ * silent for STDIN_QUIET_MS is refused with the fix, rather than waited on forever or ignored.
+ */
+export async function pipedStdin(what: string): Promise<string | undefined> {
+  let st: ReturnType<typeof fstatSync>;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return undefined; // no standard input at all
+  }
+  if (!(st.isFIFO() || st.isFile() || st.isSocket())) return undefined;
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      process.stdin.destroy();
+      reject(
+        usageError(
+          `standard input is open but nothing came within ${STDIN_QUIET_MS / 1000}s`,
+          `give the ${what} as an argument, pipe it and close the pipe, or pass - to wait for it`,
+        ),
+      );
+    }, STDIN_QUIET_MS);
+    process.stdin.on('data', (c: Buffer) => {
+      clearTimeout(timer);
+      chunks.push(c);
+    });
+    process.stdin.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    process.stdin.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return text.trim() === '' ? undefined : text;
+}
+
+/**
+ * One text from --X TEXT, --X-file F, or `-` (stdin); more than one is a usage error. With none of
+ * them, piped standard input is the text (`echo result | mailroom done ID`).
+ */
 export async function textInput(
   name: string,
   text: string | undefined,
@@ -51,5 +98,5 @@ export async function textInput(
       throw err;
     }
   }
-  return undefined;
+  return pipedStdin(name);
 }

@@ -119,9 +119,14 @@ common(
   program
     .command('ls')
     .option('--agent <agent>', "only this agent's boxes")
-    .option('--state <state>', 'only tasks in this state')
+    .option(
+      '--state <state...>',
+      'only tasks in these states (repeat it or use commas: --state queued,acked)',
+    )
+    .option('--mine', 'open tasks addressed to the acting agent (--as), in the order to work them')
     .option('--box <box>', 'inbox, outbox or archive (default: inbox and outbox)')
     .description('list tasks, urgent first, then oldest first'),
+  { as: true },
 ).action(async (o) => (await read()).ls(opts(o)));
 
 common(
@@ -144,7 +149,7 @@ common(
   program
     .command('progress')
     .argument('<id>')
-    .argument('<note>', 'what has been done so far')
+    .argument('[note]', 'what has been done so far (else piped standard input)')
     .description('append a progress note; renews the running lease'),
   { as: true },
 ).action(async (id, note, o) => (await tasks()).note(id, note, opts(o)));
@@ -226,8 +231,23 @@ common(
   program
     .command('status')
     .option('--watch', 'keep the view live')
-    .description('the global picture: agents, stuck, escalated and unreadable tasks, daemon, hosts'),
-).action(async (o) => (await import('./commands/daemon.js')).status(opts(o)));
+    .option('--check', 'exit 1 when something needs a person (for monitoring)')
+    .description('the global picture: agents, what needs a person, daemon, hosts'),
+).action(async (o) => {
+  exitCode = await (await import('./commands/daemon.js')).status(opts(o));
+});
+
+common(
+  program
+    .command('board')
+    .option('--port <n>', 'the port on 127.0.0.1 (default: any free port)')
+    .option('--open', 'open the page in a browser')
+    .option('--polling', 'poll for changes instead of native file events (network drives)')
+    .description(
+      'a live web page for people: what needs you, agents, tasks; 127.0.0.1 only, token in the URL',
+    ),
+  { as: true, json: false },
+).action(async (o) => (await import('./commands/board.js')).board(opts(o)));
 
 common(
   program
@@ -245,6 +265,74 @@ common(
     .description('print a line per change under agents/ until stdin closes (a hub follows this over SSH)'),
   { json: false },
 ).action(async (o) => (await import('./commands/watch.js')).watch(opts(o)));
+
+// --- Agents: claim, wait, ask (docs/spec.md §4); exit 5 when nothing came -----------------------
+const agentVerbs = () => import('./commands/agent.js');
+common(
+  program
+    .command('next')
+    .option('--wait [duration]', 'sleep until a task arrives (at most DURATION; no limit without one)')
+    .description('claim your best queued task (queued -> acked; urgent first, then oldest); exit 5 if none'),
+  { as: true },
+).action(async (o) => {
+  exitCode = await (await agentVerbs()).next(opts(o));
+});
+common(
+  program
+    .command('wait')
+    .option('--timeout <duration>', 'give up after this long (exit 5); default: no limit')
+    .description('return when something addressed to you arrives or changes since your last look'),
+  { as: true },
+).action(async (o) => {
+  exitCode = await (await agentVerbs()).wait(opts(o));
+});
+common(
+  program
+    .command('ask')
+    .argument('<agent>', 'who is asked (the escalation agent, human, is a person: notify runs)')
+    .argument('<question>')
+    .option('--body <text>', 'details')
+    .addOption(new Option('--priority <p>', 'priority').choices(['urgent', 'high', 'normal', 'low']))
+    .option('--wait [duration]', 'wait for the answer and print it (exit 5 if none came in time)')
+    .description('ask a question: a task whose result is the answer; prints its id'),
+  { as: true },
+).action(async (to, question, o) => {
+  exitCode = await (await agentVerbs()).ask(to, question, opts(o));
+});
+common(
+  program
+    .command('answer')
+    .argument('<id>', 'the question (id or unique prefix)')
+    .argument('[text]', 'the answer (else piped standard input)')
+    .description('answer a question: it is done with the answer as its result, and goes back to the asker'),
+  { as: true },
+).action(async (id, text, o) => (await agentVerbs()).answer(id, text, opts(o)));
+common(
+  program
+    .command('mcp')
+    .description('stdio MCP server for the acting agent: the task verbs as tools, inbox and task resources'),
+  { as: true, json: false },
+).action(async (o) => (await import('./commands/mcp.js')).mcp(opts(o)));
+const hooks = program
+  .command('hooks')
+  .description('hooks that tell agent CLI sessions of new tasks')
+  .exitOverride();
+for (const verb of ['install', 'uninstall'] as const)
+  common(
+    hooks
+      .command(verb)
+      .argument('<cli>', 'claude or codex')
+      .option('--file <path>', 'the settings file (default: .claude/settings.json, or ~/.codex/hooks.json)')
+      .description(`${verb} the hook configuration of Claude Code or Codex (merged, never overwritten)`),
+    { as: true },
+  ).action(async (cli, o) => (await import('./commands/hooks.js'))[verb](cli, opts(o)));
+common(
+  hooks
+    .command('check')
+    .description('print what is new in your inbox since the last look; silent if nothing'),
+  { as: true },
+).action(async (o) => (await import('./commands/hooks.js')).check(opts(o)));
+// --- end of agent commands ----------------------------------------------------------------------
 
 const service = program
   .command('service')
@@ -294,7 +382,7 @@ async function main(argv: string[]): Promise<number> {
         : 1;
     }
     const debug = argv.includes('--debug');
-    return reportError(err, debug);
+    return reportError(err, debug, argv.includes('--json'));
   }
 }
 

@@ -51,8 +51,23 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** Exit code of `next`, `wait` and `ask --wait` when nothing came in time (docs/spec.md §4). */
+export const EXIT_NOTHING = 5;
+
 /** The one top-level catch: map an error to its exit code and a message for a person. */
-export function reportError(err: unknown, debug: boolean): number {
+export function reportError(err: unknown, debug: boolean, json = false): number {
+  // Under --json an agent reads stdout: the error is there too, in the same envelope.
+  if (json) {
+    const e = err instanceof MailroomError ? err : undefined;
+    printJson({
+      error: {
+        kind: e?.kind ?? 'unexpected',
+        exitCode: e?.exitCode ?? 1,
+        message: e?.message ?? (err instanceof Error ? err.message : String(err)),
+        ...(e?.hint ? { hint: e.hint } : {}),
+      },
+    });
+  }
   if (err instanceof MailroomError) {
     warn(`mailroom: ${safeText(err.message)}`);
     if (err.hint) warn(`  ${safeText(err.hint)}`);

@@ -51,54 +51,58 @@ function render(r: StatusReport, now: number): string {
     ? `daemon running (pid ${d.pid}, last pass ${d.lastPassAt ? `${formatAge(now - Date.parse(d.lastPassAt))} ago` : 'pending'})`
     : 'daemon NOT running: nothing is routed or supervised (start it with `mailroom daemon`)';
   lines.push(`mailroom at ${r.root}`, health);
-  if (d.lastError) lines.push(`  last error: ${safeText(d.lastError)}`);
+  if (d.lastError) lines.push(`  last error: ${d.lastError}`);
   lines.push('');
   lines.push(
     table([
-      ['AGENT', ...STATES.map((s) => s.toUpperCase()), 'HOST', 'ROLE'],
-      ...r.agents.map((a) => [a.name, ...STATES.map((s) => String(a.counts[s])), a.host, a.role ?? '-']),
+      ['AGENT', ...STATES.map((s) => s.toUpperCase()), 'HOST', 'ROLE', 'ALIVE'],
+      ...r.agents.map((a) => [
+        a.name,
+        ...STATES.map((s) => String(a.counts[s])),
+        a.host,
+        a.role ?? '-',
+        alive(a, now),
+      ]),
     ]),
   );
-  const attention = [
-    ...r.stuck.map((s) => [
-      'stuck',
-      s.id,
-      s.agent,
-      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
-      s.reason,
-    ]),
-    ...r.escalated.map((s) => [
-      'escalated',
-      s.id,
-      s.agent,
-      `${s.state} ${formatAge(now - Date.parse(s.since))}`,
-      s.reason,
-    ]),
-    ...r.unreadable.map((u) => ['unreadable', `${u.path}${u.line ? `:${u.line}` : ''}`, '', '', u.reason]),
-    ...r.hosts.flatMap((h) =>
-      h.quarantined.map((q) => ['quarantined', q.id, h.name, formatAge(now - Date.parse(q.at)), q.reason]),
-    ),
-  ];
+  const attention = r.needsYou.map((n) => [
+    n.kind,
+    n.id ?? n.path,
+    n.agent ?? '',
+    `${n.state ?? ''}${n.since ? ` ${formatAge(now - Date.parse(n.since))}` : ''}`.trim(),
+    n.why,
+  ]);
   lines.push('');
   if (attention.length === 0) lines.push('nothing needs attention');
-  else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row])));
+  else lines.push('needs attention:', table(attention.map((row) => ['  ', ...row.map(printable)])));
   if (r.hosts.length > 0) {
     lines.push('', 'hosts:');
     for (const h of r.hosts) {
       const sync = h.lastSync && h.lagMs !== null ? `last sync ${formatAge(h.lagMs)} ago` : 'never synced';
-      lines.push(safeText(`  ${h.name}  ${h.ssh}:${h.root}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`));
+      const line = `  ${h.name}  ${h.ssh}:${h.root}  ${h.transport}  ${sync}${h.error ? `  ERROR: ${h.error}` : ''}`;
+      lines.push(printable(line));
     }
   }
   return lines.join('\n');
 }
 
-export async function status(opts: CommonOptions & { watch?: boolean }): Promise<void> {
+/** `working`, `idle`, `down` or `person`, with the age of the last sign of life. */
+function alive(a: StatusReport['agents'][number], now: number): string {
+  const seen = a.lastSeen ? ` (${formatAge(now - Date.parse(a.lastSeen))} ago)` : '';
+  return `${a.state}${seen}`;
+}
+
+/** Task titles, reasons and paths come from files anyone can write: escaped by the one safe-text rule. */
+const printable = safeText;
+
+/** Returns the exit code: with `check`, 1 when something needs a person (for monitoring), else 0. */
+export async function status(opts: CommonOptions & { watch?: boolean; check?: boolean }): Promise<number> {
   const mr: Mailroom = await open(opts);
   if (!opts.watch) {
     const r = await statusReport(mr);
     if (opts.json) printJson({ ...r });
     else process.stdout.write(`${safeLines(render(r, mr.now().getTime()))}\n`);
-    return;
+    return opts.check && r.needsYou.length > 0 ? 1 : 0;
   }
   let stopped = false;
   process.once('SIGINT', () => {
@@ -113,4 +117,5 @@ export async function status(opts: CommonOptions & { watch?: boolean }): Promise
       );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+  return 0;
 }

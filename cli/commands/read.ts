@@ -4,23 +4,32 @@ import { formatAge, parseDurationMs } from '../../src/duration.js';
 import { usageError } from '../../src/errors.js';
 import type { MailroomEvent } from '../../src/events/log.js';
 import { followEvents, queryEvents } from '../../src/events/query.js';
-import { type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
+import type { Mailroom } from '../../src/mailroom.js';
+import { deadlineOf, type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
 import { findRoot } from '../../src/root.js';
 import { safeText } from '../../src/safe-text.js';
 import { Layout } from '../../src/store/layout.js';
+import type { LoadedTask } from '../../src/store/scan.js';
 import { loadTask } from '../../src/store/tasks.js';
-import { type CommonOptions, open } from '../context.js';
+import { splitResult } from '../../src/task/result.js';
+import { actingAs, type CommonOptions, open } from '../context.js';
 import { printJson, println, table, warn } from '../output.js';
 
-export async function ls(opts: CommonOptions & ListFilter): Promise<void> {
+export async function ls(opts: CommonOptions & Omit<ListFilter, 'mine'> & { mine?: boolean }): Promise<void> {
   const mr = await open(opts);
   const filter: ListFilter = {};
   if (opts.agent !== undefined) filter.agent = opts.agent;
   if (opts.state !== undefined) filter.state = opts.state;
   if (opts.box !== undefined) filter.box = opts.box;
+  if (opts.mine) {
+    const me = actingAs(opts);
+    if (me === undefined)
+      throw usageError('--mine needs the acting agent', 'add --as AGENT or set $MAILROOM_AGENT');
+    filter.mine = me;
+  }
   const { tasks, problems } = await listTasks(mr, filter);
   if (opts.json) {
-    printJson({ tasks, problems });
+    printJson({ tasks: tasks.map((t) => ({ ...t, deadline: deadlineOf(t) })), problems });
     return;
   }
   const now = mr.now().getTime();
@@ -48,12 +57,24 @@ export async function show(id: string, opts: CommonOptions): Promise<void> {
   const mr = await open(opts);
   const t = await loadTask(mr, id);
   if (opts.json) {
-    const { task, file } = t.parsed;
-    printJson({ ...summarise(mr, t), task, body: file.body });
+    printJson(taskJson(mr, t));
     return;
   }
   println(`# ${safeText(mr.layout.rel(t.path))}`);
   println(t.text.endsWith('\n') ? t.text.slice(0, -1) : t.text);
+}
+
+/** One task for agents: where it is, its fields, its deadline, the body, and the result on its own. */
+export function taskJson(mr: Mailroom, t: LoadedTask): Record<string, unknown> {
+  const { task, file } = t.parsed;
+  const summary = summarise(mr, t);
+  return {
+    ...summary,
+    deadline: deadlineOf(summary),
+    task,
+    body: file.body,
+    result: splitResult(file.body).result,
+  };
 }
 
 function formatEvent(e: MailroomEvent): string {

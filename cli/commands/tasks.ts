@@ -5,7 +5,7 @@ import type { Mailroom } from '../../src/mailroom.js';
 import { archive, progress, reassign, retry, transition } from '../../src/ops/lifecycle.js';
 import { sendTask } from '../../src/ops/send.js';
 import type { UpdateResult } from '../../src/store/tasks.js';
-import { actingAs, type CommonOptions, open, textInput } from '../context.js';
+import { actingAs, type CommonOptions, open, pipedStdin, textInput } from '../context.js';
 import { printJson, println } from '../output.js';
 
 function report(mr: Mailroom, r: UpdateResult, opts: CommonOptions, verb: string): void {
@@ -67,9 +67,16 @@ export async function start(id: string, opts: CommonOptions): Promise<void> {
   report(mr, await transition(mr, id, 'running', asOpt(opts)), opts, 'started');
 }
 
-export async function note(id: string, text: string, opts: CommonOptions): Promise<void> {
+export async function note(id: string, text: string | undefined, opts: CommonOptions): Promise<void> {
   const mr = await open(opts);
-  report(mr, await progress(mr, id, text, asOpt(opts)), opts, 'noted');
+  // A piped note ends with the pipe's newline; a note is one line in the history.
+  const given = text ?? (await pipedStdin('note'))?.replace(/\s+$/, '');
+  if (given === undefined)
+    throw usageError(
+      'the progress note is missing',
+      `say what has been done: mailroom progress ${id} "page 42/100"`,
+    );
+  report(mr, await progress(mr, id, given, asOpt(opts)), opts, 'noted');
 }
 
 export async function done(

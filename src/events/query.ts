@@ -37,16 +37,24 @@ export async function queryEvents(path: string, q: EventQuery): Promise<Mailroom
 /**
  * Calls `emit` with each event appended from now on, until the signal aborts. Polls the file size
  * (portable; a missed wake-up costs one interval); when the file is rotated it reads what is left of
- * the old one before moving to the new one, so nothing appended in between is skipped.
+ * the old one, then every file rotated after it in order, before the new one, so nothing appended in
+ * between is skipped (unless more than `keep` rotations happened between two looks).
  */
 export async function followEvents(
   path: string,
   emit: (e: MailroomEvent) => void,
-  opts: { signal?: AbortSignal; intervalMs?: number; fromStart?: boolean } = {},
+  opts: {
+    signal?: AbortSignal;
+    intervalMs?: number;
+    fromStart?: boolean;
+    /** Called once "now" is fixed: events appended after this call are all emitted. */
+    onStart?: () => void;
+  } = {},
 ): Promise<void> {
   let handle = await openIfPresent(path, opts.signal);
   let offset = opts.fromStart ? 0 : ((await handle?.stat())?.size ?? 0);
   let carry = '';
+  opts.onStart?.();
   const drain = async () => {
     if (!handle) return;
     const { size } = await handle.stat();
@@ -68,7 +76,10 @@ export async function followEvents(
       if (current && current.ino !== mine?.ino) {
         await drain(); // the rest of the rotated file
         await handle?.close();
-        handle = await open(path, 'r');
+        // Several rotations may have happened since the last look: step to the file rotated right
+        // after ours, not to the current one, so no file in between is skipped.
+        const next = mine ? await fileAfter(path, mine.ino) : path;
+        handle = await open(next, 'r').catch(() => undefined);
         offset = 0;
         carry = '';
         continue;
@@ -87,4 +98,15 @@ async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHa
     if (errnoCode(err) === 'ENOENT' && !signal?.aborted) return undefined;
     throw err;
   }
+}
+
+/** The file that follows the one with inode `ino`: the next rotated file, or the current log. */
+async function fileAfter(path: string, ino: number): Promise<string> {
+  const rotated = await rotatedFiles(path);
+  for (let i = rotated.length - 1; i >= 0; i--) {
+    const s = await stat(rotated[i] as string).catch(() => undefined);
+    if (s?.ino === ino) return rotated[i + 1] ?? path;
+  }
+  // Ours was pruned: every rotated file still kept is newer than it.
+  return rotated[0] ?? path;
 }

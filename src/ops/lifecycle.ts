@@ -4,8 +4,9 @@
 
 import { refused, usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
-import type { LoadedTask } from '../store/scan.js';
+import type { LoadedTask, TaskRef } from '../store/scan.js';
 import { type Mutation, type UpdateResult, updateTask } from '../store/tasks.js';
+import { REASSIGNED } from '../supervisor/reasons.js';
 import { applyTaskEdit, type TaskEdit } from '../task/edit.js';
 import { isoSeconds } from '../task/id.js';
 import { escalationNote, placeOnFinish } from '../task/place.js';
@@ -38,6 +39,28 @@ function actor(mr: Mailroom, who: Actor | string | undefined, fallback: string):
   return input.as === undefined ? fallback : requireAgent(mr, input.as);
 }
 
+/**
+ * Who does a worker verb (ack, start, progress, done, fail, answer), checked against the task as read
+ * under its lock: the task's `to`, or the escalation agent (`escalate_to`) for a task escalated into
+ * its inbox. Without `--as`, an escalated task is finished by that person, and recorded as them.
+ * Anyone else is refused (exit 3): after a reassign, the old worker is told where the task went.
+ */
+export function workerActor(mr: Mailroom, input: Actor, task: LoadedTask): string {
+  if (input.system !== undefined) return input.system;
+  const t = task.parsed.task;
+  const escalatedHere = task.agent === mr.config.escalate_to && task.box === 'inbox';
+  if (input.as === undefined) return escalatedHere ? mr.config.escalate_to : t.to;
+  const as = requireAgent(mr, input.as);
+  if (as === t.to || (escalatedHere && as === mr.config.escalate_to)) return as;
+  const wasTheirs = t.history.some((h) => h.note?.startsWith(REASSIGNED) && h.note.includes(as));
+  throw refused(
+    wasTheirs
+      ? `task ${task.id} was reassigned to ${t.to}; ${as} must not work on it any more`
+      : `task ${task.id} is addressed to ${t.to}, not to ${as}`,
+    wasTheirs ? `leave it; \`mailroom next --as ${as}\` takes your next task` : 'act as its worker (--as)',
+  );
+}
+
 function edit(task: LoadedTask, e: TaskEdit, moveTo?: Mutation['moveTo']): Mutation {
   const text = applyTaskEdit(task.parsed.file, e);
   return moveTo ? { text, moveTo } : { text };
@@ -63,12 +86,13 @@ export interface TransitionInput extends Actor {
 /** ack / start / done / fail: a forward move by the worker, with skipped states recorded. */
 export async function transition(
   mr: Mailroom,
-  ref: string,
+  ref: string | TaskRef,
   to: TaskState,
   input: TransitionInput = {},
 ): Promise<UpdateResult> {
   const result = await updateTask(mr, ref, (task) => {
-    const by = actor(mr, input, task.parsed.task.to);
+    const by = workerActor(mr, input, task);
+    checkPrecondition(input, task);
     const skipped = refuseUnless(task, to);
     const at = isoSeconds(mr.now());
     const history: HistoryEntry[] = skipped.map((state) => ({ state, at, by, note: 'skipped' }));
@@ -94,6 +118,7 @@ export async function progress(
   if (!note.trim())
     throw usageError('the progress note is empty', 'say what has been done, e.g. "page 42/100"');
   const result = await updateTask(mr, ref, (task) => {
+    const by = workerActor(mr, input, task);
     const state = task.parsed.task.state;
     if (state !== 'running') {
       throw refused(
@@ -101,11 +126,37 @@ export async function progress(
         `start it first: mailroom start ${task.id}`,
       );
     }
-    const by = actor(mr, input, task.parsed.task.to);
     return edit(task, { history: [{ state: 'running', at: isoSeconds(mr.now()), by, note }] });
   });
   await mr.log({
     type: 'task.progress',
+    id: result.after.id,
+    agent: result.after.agent,
+    by: lastBy(result),
+    note,
+  });
+  return result;
+}
+
+/**
+ * A note from a person on a task in any state (the board's "add a note"): one history entry in the
+ * task's present state. Like any history entry it renews the task's ack or run lease.
+ */
+export async function addNote(
+  mr: Mailroom,
+  ref: string,
+  note: string,
+  input: Actor = {},
+): Promise<UpdateResult> {
+  if (!note.trim())
+    throw usageError('the note is empty', 'write what the agent or the next person should know');
+  if (/[\r\n]/.test(note)) throw usageError('a note is one line', 'put longer text in the task body');
+  const result = await updateTask(mr, ref, (task) => {
+    const by = actor(mr, input, 'human');
+    return edit(task, { history: [{ state: task.parsed.task.state, at: isoSeconds(mr.now()), by, note }] });
+  });
+  await mr.log({
+    type: 'task.note',
     id: result.after.id,
     agent: result.after.agent,
     by: lastBy(result),

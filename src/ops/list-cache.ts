@@ -14,7 +14,7 @@ import type { Layout } from '../store/layout.js';
 import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
-const VERSION = 1;
+const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -27,6 +27,14 @@ export interface CachedFields {
   updated: string;
   attempt: number;
   max_attempts: number;
+  ack_timeout: string;
+  run_timeout: string;
+  /** Who wrote the last history entry: the board's "last sign of life" of an agent. */
+  last_by?: string;
+  /** `kind: question` marks a question (docs/spec.md §4, `ask`); other kinds are kept as written. */
+  kind?: string;
+  /** When the task was escalated (the `escalated` field as text); absent when it is not. */
+  escalated?: string;
 }
 
 interface Entry extends FileStamp {
@@ -53,18 +61,52 @@ export function fieldsOf(t: LoadedTask): CachedFields {
     updated: task.history[task.history.length - 1]?.at ?? task.created,
     attempt: task.attempt,
     max_attempts: task.max_attempts,
+    ack_timeout: task.ack_timeout,
+    run_timeout: task.run_timeout,
+    ...optionalText('last_by', task.history[task.history.length - 1]?.by),
+    ...optionalText('kind', task.kind),
+    ...(task.escalated ? { escalated: String(task.escalated) } : {}),
   };
 }
 
+/** A field only when the task has it as text (hand-written files may hold anything else). */
+function optionalText<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  return typeof value === 'string' && value !== '' ? ({ [key]: value } as Record<K, string>) : {};
+}
+
+/**
+ * The cache as last parsed by this process, with the file's identity then. A long-running process
+ * (`mailroom mcp`) lists again and again: it re-parses the file only when the file was replaced
+ * (every write is a rename, so a new inode) or changed. Never mutated: each listing builds a new map.
+ */
+let parsed: { path: string; key: string; entries: Map<string, Entry> } | undefined;
+
+const fileKey = (st: Stats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
 function loadEntries(layout: Layout): Map<string, Entry> {
+  const path = cachePath(layout);
   try {
-    const data = JSON.parse(readFileSync(cachePath(layout), 'utf8')) as CacheFile;
-    if (data?.version === VERSION && data.entries && typeof data.entries === 'object')
-      return new Map(Object.entries(data.entries));
+    const key = fileKey(lstatSync(path));
+    if (parsed?.path === path && parsed.key === key) return parsed.entries;
+    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    if (data?.version === VERSION && data.entries && typeof data.entries === 'object') {
+      const entries = new Map(Object.entries(data.entries));
+      parsed = { path, key, entries };
+      return entries;
+    }
   } catch {
     // no cache yet, or not one we can read: start afresh
   }
   return new Map();
+}
+
+/**
+ * A long-running reader's copy of the cache (the board): loaded from the file once, then kept in
+ * memory, so a listing after every change costs stats, not a parse and an fsync'd rewrite of the
+ * whole file. The file is written only by the first listing (it helps the next `ls` and board).
+ */
+export interface MemoryCache {
+  entries?: Map<string, Entry>;
 }
 
 export type CachedResult =
@@ -87,8 +129,10 @@ export async function cachedSummaries(
   >,
   inScope: (rel: string) => boolean,
   racyMs = RACY_MS,
+  memory?: MemoryCache,
 ): Promise<CachedResult[]> {
-  const old = loadEntries(layout);
+  const first = memory?.entries === undefined;
+  const old = memory?.entries ?? loadEntries(layout);
   const next = new Map<string, Entry>();
   for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
   let added = 0;
@@ -134,7 +178,8 @@ export async function cachedSummaries(
     });
   }
   // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
-  if (added > 0 || next.size - added < old.size) {
+  if (memory) memory.entries = next;
+  if (first && (added > 0 || next.size - added < old.size)) {
     const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
     await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
   }

@@ -1,18 +1,43 @@
 // `mailroom ls` and `show`: tasks as data for people and agents. Sorted urgent first, then oldest.
 
 import { limitsOf } from '../config/limits.js';
+import { parseDurationMs } from '../duration.js';
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
 import { type Box, isBox } from '../store/layout.js';
 import { type LoadedTask, mapLimit, type Problem, readTask, scanRefs, type TaskRef } from '../store/scan.js';
+import { isoSeconds } from '../task/id.js';
 import { PRIORITY_RANK } from '../task/schema.js';
 import { STATES, type TaskState } from '../task/state.js';
-import { type CachedFields, cachedSummaries, fieldsOf } from './list-cache.js';
+import { type CachedFields, cachedSummaries, fieldsOf, type MemoryCache } from './list-cache.js';
 
 export interface ListFilter {
   agent?: string;
-  state?: string;
+  /** One state, several (an array), or a comma-separated list. */
+  state?: string | string[];
   box?: string;
+  /** Only open tasks addressed to this agent in its inbox, in the order to work them (`ls --mine`). */
+  mine?: string;
+}
+
+/** `--state queued,acked --state running` -> the states, checked. */
+export function parseStates(state: string | string[] | undefined): TaskState[] | undefined {
+  if (state === undefined) return undefined;
+  const words = (Array.isArray(state) ? state : [state]).flatMap((s) => s.split(',')).map((s) => s.trim());
+  for (const w of words)
+    if (!(STATES as readonly string[]).includes(w))
+      throw usageError(`invalid --state ${JSON.stringify(w)}`, `use one or more of ${STATES.join(', ')}`);
+  return words as TaskState[];
+}
+
+/** When the supervisor acts on a task if nothing happens (docs/spec.md §3): ack or run deadline. */
+export function deadlineOf(s: Pick<TaskSummary, 'state' | 'updated' | 'ack_timeout' | 'run_timeout'>) {
+  const kind = s.state === 'queued' ? 'ack' : s.state === 'running' ? 'run' : undefined;
+  if (kind === undefined) return null;
+  const span = parseDurationMs(kind === 'ack' ? s.ack_timeout : s.run_timeout);
+  const from = Date.parse(s.updated);
+  if (span === undefined || Number.isNaN(from)) return null;
+  return { kind, at: isoSeconds(new Date(from + span)) };
 }
 
 /** The fields `ls` shows (list-cache.ts keeps them per file), and where the task is. */
@@ -44,18 +69,24 @@ export function byUrgencyThenAge(a: TaskSummary, b: TaskSummary): number {
     (PRIORITY_RANK[a.priority as keyof typeof PRIORITY_RANK] ?? 9) -
     (PRIORITY_RANK[b.priority as keyof typeof PRIORITY_RANK] ?? 9);
   if (p !== 0) return p;
-  if (a.created !== b.created) return a.created < b.created ? -1 : 1;
+  // Instants, not strings: `created` may carry any RFC 3339 offset (docs/spec.md §2).
+  const t = Date.parse(a.created) - Date.parse(b.created);
+  if (t !== 0 && !Number.isNaN(t)) return t < 0 ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 export async function listTasks(
   mr: Mailroom,
   filter: ListFilter,
+  cache: { memory?: MemoryCache } = {},
 ): Promise<{ tasks: TaskSummary[]; problems: Problem[] }> {
-  if (filter.agent !== undefined) requireAgent(mr, filter.agent);
-  if (filter.state !== undefined && !(STATES as readonly string[]).includes(filter.state)) {
-    throw usageError(`invalid --state ${JSON.stringify(filter.state)}`, `use one of ${STATES.join(', ')}`);
+  if (filter.mine !== undefined) {
+    const me = requireAgent(mr, filter.mine);
+    const open = await listTasks(mr, { agent: me, box: 'inbox', state: ['queued', 'acked', 'running'] });
+    return { ...open, tasks: open.tasks.filter((t) => t.to === me) };
   }
+  if (filter.agent !== undefined) requireAgent(mr, filter.agent);
+  const states = parseStates(filter.state);
   if (filter.box !== undefined && !isBox(filter.box)) {
     throw usageError(`invalid --box ${JSON.stringify(filter.box)}`, 'use inbox, outbox or archive');
   }
@@ -75,6 +106,8 @@ export async function listTasks(
     refs,
     (miss) => mapLimit(miss, 32, (r) => readTask(r, limitsOf(mr.config).taskFile)),
     scope,
+    undefined,
+    cache.memory,
   );
   const summaries: TaskSummary[] = [];
   for (const r of results) {
@@ -82,9 +115,7 @@ export async function listTasks(
     else if ('problem' in r) problems.push(r.problem);
   }
   return {
-    tasks: summaries
-      .filter((s) => filter.state === undefined || s.state === filter.state)
-      .sort(byUrgencyThenAge),
+    tasks: summaries.filter((s) => states === undefined || states.includes(s.state)).sort(byUrgencyThenAge),
     problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
   };
 }

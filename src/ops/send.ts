@@ -17,6 +17,8 @@ export interface SendInput {
   ackTimeout?: string;
   runTimeout?: string;
   maxAttempts?: number;
+  /** `question` for `mailroom ask` (docs/spec.md §2). */
+  kind?: 'question';
 }
 
 export async function sendTask(mr: Mailroom, input: SendInput): Promise<{ id: string; path: string }> {
@@ -53,6 +55,7 @@ export async function sendTask(mr: Mailroom, input: SendInput): Promise<{ id: st
         ack_timeout: checkDuration(input.ackTimeout ?? '5m', '--ack-timeout'),
         run_timeout: checkDuration(input.runTimeout ?? '30m', '--run-timeout'),
         history: [{ state: 'queued', at, by: input.from }],
+        ...(input.kind === undefined ? {} : { kind: input.kind }),
       },
       input.body ?? '',
     );
@@ -66,6 +69,7 @@ export async function sendTask(mr: Mailroom, input: SendInput): Promise<{ id: st
         to: input.to,
         by: input.from,
         priority,
+        ...(input.kind === undefined ? {} : { kind: input.kind }),
       });
       return { id, path };
     } catch (err) {

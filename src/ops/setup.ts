@@ -20,7 +20,7 @@ agents:
 sync:
   interval: 60s          # periodic pull from each host; local changes are pushed within about a second
 escalate_to: human       # who gets tasks that are stuck or failed for good
-# notify: notify-send "mailroom" "$MAILROOM_TITLE: $MAILROOM_REASON"
+# notify: 'notify-send "mailroom" "$MAILROOM_TITLE: $MAILROOM_REASON"'
 on_stuck: escalate       # or reassign (to another agent with the same role)
 retry_backoff: 1m        # first retry delay for retryable failures; doubles each attempt
 `;

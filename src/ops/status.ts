@@ -1,120 +1,156 @@
-// `mailroom status`: the global picture a person reads in five seconds — per agent, counts by state;
-// what needs attention (stuck, escalated, unreadable) with its age; daemon health; hosts.
-// Computed from a fresh scan (the truth) plus the daemon's own status file.
+// `mailroom status`: the global picture a person reads in five seconds — per agent, counts by state
+// and whether it is alive; what needs attention (questions, escalations, failed for good, stuck,
+// unreadable files and refused edits the daemon reported, quarantined far files) with its age; daemon
+// health; hosts. Computed from the listing (the ls cache: only changed files are read), the event log
+// and the daemon's own status file. The board (board/) shows the same picture, built by `picture()`.
 
-import { limitsOf } from '../config/limits.js';
+import type { HostConfig } from '../config/schema.js';
 import { pidAlive, readDaemonStatus } from '../daemon-status.js';
+import { readEvents } from '../events/log.js';
 import type { Mailroom } from '../mailroom.js';
-import { loadAll } from '../store/scan.js';
-import { decide, isEscalated } from '../supervisor/decide.js';
-import { policyFromConfig } from '../supervisor/policy.js';
-import { loadQuarantine, type QuarantineEntry } from '../sync/quarantine.js';
-import { loadSyncState } from '../sync/state.js';
+import type { Problem } from '../store/scan.js';
+import { readSyncStatus } from '../sync/state.js';
 import { STATES, type TaskState } from '../task/state.js';
+import {
+  type AgentSignals,
+  type AgentView,
+  agentViews,
+  foldAgentSignals,
+  type NeedItem,
+  needsYou,
+} from './attention.js';
+import { listTasks, type TaskSummary } from './list.js';
+import type { MemoryCache } from './list-cache.js';
+import { foldReports, type OpenReport } from './reported.js';
+
+interface Attention {
+  id: string;
+  agent: string;
+  state: TaskState;
+  title: string;
+  reason: string;
+  since: string;
+}
+
+export interface HostView {
+  name: string;
+  ssh: string;
+  root: string;
+  /** How the hub reaches it: the far mailroom (`mailroom` configured) or SFTP alone. */
+  transport: 'agent' | 'sftp';
+  lastSync: string | null;
+  lagMs: number | null;
+  error: string | null;
+}
 
 export interface StatusReport {
   root: string;
-  agents: { name: string; host: string; role: string | null; counts: Record<TaskState, number> }[];
-  stuck: { id: string; agent: string; state: TaskState; title: string; reason: string; since: string }[];
-  escalated: { id: string; agent: string; state: TaskState; title: string; reason: string; since: string }[];
-  unreadable: { path: string; line?: number; reason: string }[];
+  agents: (Omit<AgentView, 'name'> & { name: string; counts: Record<TaskState, number> })[];
+  /** Everything that needs a person, oldest first; `status --check` exits 1 when it is not empty. */
+  needsYou: NeedItem[];
+  stuck: Attention[];
+  escalated: Attention[];
+  unreadable: { path: string; line?: number; reason: string; kind: string; since?: string }[];
   daemon: { running: boolean; pid?: number; lastPassAt?: string; passes?: number; lastError?: string };
-  hosts: {
-    name: string;
-    ssh: string;
-    root: string;
-    lastSync: string | null;
-    lagMs: number | null;
-    error: string | null;
-    /** Far tasks this host was not allowed to send: kept there, never routed (docs/spec.md §6). */
-    quarantined: QuarantineEntry[];
-  }[];
+  hosts: HostView[];
 }
 
-export async function statusReport(mr: Mailroom): Promise<StatusReport> {
-  const agents = Object.keys(mr.config.agents).sort();
-  const { tasks, problems } = await loadAll(mr.layout, {
-    agents,
-    boxes: ['inbox', 'outbox'],
-    maxBytes: limitsOf(mr.config).taskFile,
-  });
-  const counts = new Map(
-    agents.map((a) => [a, Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TaskState, number>]),
-  );
-  for (const t of tasks) {
-    const c = counts.get(t.agent);
-    if (c) c[t.parsed.task.state]++;
-  }
-  const decision = decide(
-    tasks.map((t) => ({ id: t.id, agent: t.agent, box: t.box, task: t.parsed.task })),
-    policyFromConfig(mr.config),
-    mr.now(),
-  );
-  const byId = new Map(tasks.map((t) => [t.id, t]));
-  const last = (id: string) =>
-    byId.get(id)!.parsed.task.history.at(-1)?.at ?? byId.get(id)!.parsed.task.created;
-  const stuck = decision.actions
-    .filter((a) => a.kind !== 'retry' && !(a.kind === 'escalate' && a.cause === 'failed'))
-    .map((a) => {
-      const t = byId.get(a.id)!;
+export async function hostViews(mr: Mailroom, signals?: AgentSignals): Promise<HostView[]> {
+  return Promise.all(
+    Object.entries(mr.config.hosts).map(async ([name, h]) => {
+      const st = await readSyncStatus(mr, name);
+      const lastSync = st.lastSyncAt ?? null;
+      // A failure to connect is only in the event log: it counts if no pass succeeded since.
+      const failed = signals?.syncFailed.get(name);
+      if (failed && (!lastSync || failed.at > lastSync) && (signals?.synced.get(name) ?? '') <= failed.at)
+        return { ...base(name, h, mr, lastSync), error: failed.reason };
       return {
-        id: a.id,
-        agent: t.agent,
-        state: t.parsed.task.state,
-        title: t.parsed.task.title,
-        reason: a.reason,
-        since: last(a.id),
+        ...base(name, h, mr, lastSync),
+        // An error only matters if no pass succeeded after it.
+        error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
       };
-    });
-  const escalated = tasks
-    .filter((t) => isEscalated(t.parsed.task))
-    .map((t) => {
-      const note =
-        [...t.parsed.task.history].reverse().find((h) => h.note?.startsWith('escalated'))?.note ??
-        'escalated';
-      return {
-        id: t.id,
-        agent: t.agent,
-        state: t.parsed.task.state,
-        title: t.parsed.task.title,
-        reason: note,
-        since: String(t.parsed.task.escalated),
-      };
-    });
-  let daemon: StatusReport['daemon'] = { running: false };
+    }),
+  );
+}
+
+function base(name: string, h: HostConfig, mr: Mailroom, lastSync: string | null) {
+  return {
+    name,
+    ssh: h.ssh,
+    root: h.root,
+    transport: h.mailroom ? ('agent' as const) : ('sftp' as const),
+    lastSync,
+    lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
+  };
+}
+
+export async function daemonView(mr: Mailroom): Promise<StatusReport['daemon']> {
   const d = await readDaemonStatus(mr);
-  if (d) {
-    daemon = { running: d.state === 'running' && pidAlive(d.pid), pid: d.pid, passes: d.passes };
-    if (d.lastPassAt) daemon.lastPassAt = d.lastPassAt;
-    if (d.lastError) daemon.lastError = d.lastError;
-  }
+  if (!d) return { running: false };
+  const out: StatusReport['daemon'] = {
+    running: d.state === 'running' && pidAlive(d.pid),
+    pid: d.pid,
+    passes: d.passes,
+  };
+  if (d.lastPassAt) out.lastPassAt = d.lastPassAt;
+  if (d.lastError) out.lastError = d.lastError;
+  return out;
+}
+
+/** The live tasks, what needs a person and how the agents are: shared by `status` and the board. */
+export interface Picture {
+  tasks: TaskSummary[];
+  problems: Problem[];
+  needs: NeedItem[];
+  agents: AgentView[];
+}
+
+export async function picture(
+  mr: Mailroom,
+  reports: readonly OpenReport[],
+  signals: AgentSignals,
+  memory?: MemoryCache,
+): Promise<Picture> {
+  const { tasks, problems } = await listTasks(mr, {}, memory ? { memory } : {});
+  const needs = await needsYou(mr, tasks, problems, reports);
+  return { tasks, problems, needs, agents: agentViews(mr, tasks, signals, needs) };
+}
+
+function countsOf(tasks: readonly TaskSummary[], agent: string): Record<TaskState, number> {
+  const c = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  for (const t of tasks) if (t.agent === agent) c[t.state]++;
+  return c;
+}
+
+const asAttention = (n: NeedItem): Attention => ({
+  id: n.id ?? '',
+  agent: n.agent ?? '',
+  state: n.state ?? 'queued',
+  title: n.title ?? '',
+  reason: n.why,
+  since: n.since ?? '',
+});
+
+export async function statusReport(mr: Mailroom): Promise<StatusReport> {
+  const events = await readEvents(mr.layout.eventsPath);
+  const signals = foldAgentSignals(events);
+  const p = await picture(mr, [...foldReports(events).values()], signals);
+  const fileKinds = new Set(['unreadable', 'refused-folder', 'quarantined']);
   return {
     root: mr.layout.root,
-    agents: agents.map((name) => ({
-      name,
-      host: mr.config.agents[name]?.host ?? 'local',
-      role: mr.config.agents[name]?.role ?? null,
-      counts: counts.get(name)!,
-    })),
-    stuck,
-    escalated,
-    unreadable: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
-    daemon,
-    hosts: await Promise.all(
-      Object.entries(mr.config.hosts).map(async ([name, h]) => {
-        const st = await loadSyncState(mr, name);
-        const lastSync = st.lastSyncAt ?? null;
-        return {
-          name,
-          ssh: h.ssh,
-          root: h.root,
-          lastSync,
-          lagMs: lastSync ? mr.now().getTime() - Date.parse(lastSync) : null,
-          // An error only matters if no pass succeeded after it.
-          error: st.lastError && (!lastSync || (st.lastAttemptAt ?? '') >= lastSync) ? st.lastError : null,
-          quarantined: await loadQuarantine(mr.layout, name),
-        };
-      }),
-    ),
+    agents: p.agents.map((a) => ({ ...a, counts: countsOf(p.tasks, a.name) })),
+    needsYou: p.needs,
+    stuck: p.needs.filter((n) => n.kind === 'stuck' || n.kind === 'failed').map(asAttention),
+    escalated: p.needs.filter((n) => n.kind === 'escalated').map(asAttention),
+    unreadable: p.needs
+      .filter((n) => fileKinds.has(n.kind))
+      .map((n) => ({
+        path: n.path,
+        reason: n.why,
+        kind: n.kind,
+        ...(n.since === undefined ? {} : { since: n.since }),
+      })),
+    daemon: await daemonView(mr),
+    hosts: await hostViews(mr, signals),
   };
 }

@@ -70,6 +70,27 @@ export async function listAgentsOnDisk(layout: Layout): Promise<string[]> {
 }
 
 /**
+ * The files named exactly `<id>.md` in any agent's box, found with one lstat per box instead of a
+ * listing of every box (a command given a whole id, on a big mailroom, saves most of its work). Only
+ * regular files in real folders count, as in scanRefs; anything else is left to scanRefs to report.
+ */
+export async function findExact(layout: Layout, id: string): Promise<TaskRef[]> {
+  if (!isTaskId(id)) return [];
+  const { agents } = await scanAgentsOnDisk(layout);
+  const candidates = agents.flatMap((agent) =>
+    BOXES.map((box) => ({ agent, box, id, path: layout.taskPath(agent, box, id) })),
+  );
+  const found = await Promise.all(
+    candidates.map(async (c) => ((await lstat(c.path).catch(() => undefined))?.isFile() ? c : undefined)),
+  );
+  const refs: TaskRef[] = [];
+  for (const c of found) {
+    if (c && (await folderProblem(layout, layout.boxDir(c.agent, c.box))) === undefined) refs.push(c);
+  }
+  return refs;
+}
+
+/**
  * Task files in the given boxes, by name only (no reads): cheap enough for id lookups. A box that
  * is (or lies under) a link or a file is a problem, and nothing in it is listed.
  */

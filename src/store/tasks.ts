@@ -15,7 +15,7 @@ import { ensureFolder } from './folders.js';
 import { healInterruptedMove } from './heal.js';
 import type { Box, Layout } from './layout.js';
 import { type Locker, withLocks } from './lock.js';
-import { type LoadedTask, readTask, scanRefs, type TaskRef } from './scan.js';
+import { findExact, type LoadedTask, readTask, scanRefs, type TaskRef } from './scan.js';
 
 export interface StoreContext {
   layout: Layout;
@@ -34,10 +34,12 @@ export async function resolveTask(ctx: StoreContext, ref: string): Promise<TaskR
       'give a task id or a unique part of one, e.g. its last 4 characters (letters, digits, . _ -)',
     );
   }
-  const { refs } = await scanRefs(ctx.layout);
-  let matches = refs.filter((r) => r.id === ref);
-  if (matches.length === 0) matches = refs.filter((r) => r.id.startsWith(ref));
-  if (matches.length === 0) matches = refs.filter((r) => r.id.includes(ref));
+  let matches = await findExact(ctx.layout, ref);
+  if (matches.length === 0) {
+    const { refs } = await scanRefs(ctx.layout);
+    matches = refs.filter((r) => r.id.startsWith(ref));
+    if (matches.length === 0) matches = refs.filter((r) => r.id.includes(ref));
+  }
   const ids = [...new Set(matches.map((r) => r.id))].sort();
   if (ids.length === 0)
     throw notFound(`no task ${ref}`, '`mailroom ls` lists tasks; archived ones with --box archive');

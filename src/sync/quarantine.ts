@@ -48,6 +48,14 @@ export async function recordQuarantine(
   await writeFileAtomic(pathOf(mr.layout, host), `${JSON.stringify({ host, entries: kept }, null, 2)}\n`, {
     mkdir: true,
   });
+  // Paths carry the host (`vps:agents/…`): the far file is not a file of this machine. status folds
+  // these events (src/ops/reported.ts): `*.quarantined` opens an item, `*.released` closes it.
   for (const q of fresh)
-    await mr.log({ type: 'sync.quarantined', host, id: q.id, path: q.path, reason: q.reason });
+    await mr.log({ type: 'sync.quarantined', host, id: q.id, path: `${host}:${q.path}`, reason: q.reason });
+  if (opts.replace) {
+    const still = new Set(found.map((q) => q.path));
+    for (const q of before)
+      if (!still.has(q.path))
+        await mr.log({ type: 'sync.released', host, id: q.id, path: `${host}:${q.path}` });
+  }
 }

@@ -314,3 +314,26 @@ async function removeOtherGenerations(dir: string, host: string, keep: string): 
     if (name.endsWith('.json') || name.endsWith('.journal')) await unlink(join(dir, name)).catch(() => {});
   }
 }
+
+/**
+ * Only the status fields of a host's sync state (last sync, last attempt, last error), without
+ * loading its records: what `status` and the board show, cheap enough to read on every refresh.
+ */
+export async function readSyncStatus(
+  mr: Mailroom,
+  host: string,
+): Promise<Pick<SyncState, (typeof STATUS_KEYS)[number]>> {
+  try {
+    const data = JSON.parse(await readFile(syncStatePath(mr, host), 'utf8')) as Record<string, unknown>;
+    const out: Pick<SyncState, (typeof STATUS_KEYS)[number]> = {};
+    for (const key of STATUS_KEYS) {
+      const v = data[key];
+      if (key === 'lastDurationMs') {
+        if (typeof v === 'number') out.lastDurationMs = v;
+      } else if (typeof v === 'string') out[key] = v;
+    }
+    return out;
+  } catch {
+    return {}; // never synced, or a state file being replaced: nothing to show yet
+  }
+}

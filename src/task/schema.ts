@@ -10,16 +10,22 @@ export const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+/**
+ * RFC 3339 date-times with any offset (`Z`, `+00:00`, `-05:00`; `T`/`t` and `Z`/`z`): what
+ * `date -u -Iseconds`, Python's `isoformat()` and JavaScript's `toISOString()` print. mailroom itself
+ * writes `Z`; times are compared as instants, never as strings.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const TIME_HINT = 'expected an RFC 3339 time like 2026-11-22T10:15:00Z or 2026-11-22T11:15:00+01:00';
+
+export const isRfc3339 = (s: string): boolean => RFC3339.test(s) && !Number.isNaN(Date.parse(s));
 
 const agent = (field: string) =>
   z.string({ error: `${field}: expected an agent name` }).regex(AGENT_NAME, {
     error: `${field}: not a valid agent name (lowercase letters, digits, - and _, starting with a letter)`,
   });
 const time = (field: string) =>
-  z
-    .string({ error: `${field}: expected an ISO 8601 UTC time like 2026-11-22T10:15:00Z` })
-    .regex(ISO_UTC, { error: `${field}: expected an ISO 8601 UTC time like 2026-11-22T10:15:00Z` });
+  z.string({ error: `${field}: ${TIME_HINT}` }).refine(isRfc3339, { error: `${field}: ${TIME_HINT}` });
 const duration = (field: string) =>
   z
     .string({ error: `${field}: expected a duration like 90s, 5m, 2h or 1d` })
@@ -66,6 +72,8 @@ export const TaskSchema = z.looseObject({
     .array(HistoryEntrySchema, { error: 'history: expected a list of {state, at, by} entries' })
     .default([]),
   error: TaskErrorSchema.optional(),
+  /** `question`: a question whose result is the answer (`mailroom ask`). Other words are kept as they are. */
+  kind: z.string({ error: 'kind: expected a word such as question' }).optional(),
 });
 
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;

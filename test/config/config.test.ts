@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { MailroomError } from '../../src/errors.js';
+import { DEFAULT_CONFIG } from '../../src/ops/setup.js';
 import { closest } from '../../src/suggest.js';
 import { newMailroom } from '../support/cli.js';
 
@@ -104,6 +105,13 @@ describe('mailroom.yaml validation', () => {
     const c = parseConfig(`${AGENTS}notify: echo hi\nsync: { interval: 5s }\n`, 'mailroom.yaml');
     expect(c.escalate_to).toBe('human');
     expect(c.sync.interval).toBe('5s');
+  });
+
+  it('the notify example in the default mailroom.yaml parses when uncommented (it was invalid YAML)', () => {
+    const text = DEFAULT_CONFIG.replace(/^# notify: /m, 'notify: ');
+    expect(parseConfig(text, 'mailroom.yaml').notify).toBe(
+      'notify-send "mailroom" "$MAILROOM_TITLE: $MAILROOM_REASON"',
+    );
   });
 
   it('closest() suggests only near names', () => {

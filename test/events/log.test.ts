@@ -73,15 +73,48 @@ describe('event log rotation', () => {
     await appendEvent(path, ev('before'), limits);
     const seen: string[] = [];
     const controller = new AbortController();
+    let started!: () => void;
+    const start = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const following = followEvents(path, (e) => seen.push(e.id ?? ''), {
       signal: controller.signal,
       intervalMs: 5,
+      onStart: started,
     });
+    await start; // "from now" is fixed before the first append
     for (let i = 0; i < 100; i++) await appendEvent(path, ev(`e${i}`), limits);
     await pollUntil('every event followed', () => seen.length >= 100, 20_000);
     controller.abort();
     await following;
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `e${i}`));
+  });
+
+  it('followEvents reads every file rotated between two looks, not only the newest', async () => {
+    const dir = join(tmp.dir, 'follow-many');
+    await mkdir(dir);
+    const path = join(dir, 'events.jsonl');
+    const limits = { maxBytes: 1_000, keep: 50 };
+    await appendEvent(path, ev('before'), limits);
+    const seen: string[] = [];
+    const controller = new AbortController();
+    let started!: () => void;
+    const start = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    // A slow follower: several rotations happen while it sleeps.
+    const following = followEvents(path, (e) => seen.push(e.id ?? ''), {
+      signal: controller.signal,
+      intervalMs: 1_000,
+      onStart: started,
+    });
+    await start;
+    for (let i = 0; i < 60; i++) await appendEvent(path, ev(`e${i}`), limits);
+    expect((await rotatedFiles(path)).length).toBeGreaterThanOrEqual(2);
+    await pollUntil('every event followed', () => seen.length >= 60, 20_000);
+    controller.abort();
+    await following;
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => `e${i}`));
   });
 
   it('queryEvents -n reads only the newest file when it holds enough; --since stops at older files', async () => {

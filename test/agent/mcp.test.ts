@@ -1,0 +1,135 @@
+// `mailroom mcp` spoken to by the official SDK's own client over stdio, as Claude Code or Codex would:
+// the tools are listed, a task is worked through next/start/progress/done, and a subscription to the
+// inbox brings an update notification when another process sends a task.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTask } from '../../src/task/parse.js';
+import { BIN, newMailroom, requireBuild } from '../support/cli.js';
+import { pollUntil } from '../support/poll.js';
+
+let env: Awaited<ReturnType<typeof newMailroom>>;
+let client: Client;
+const updates: string[] = [];
+
+beforeAll(async () => {
+  requireBuild();
+  env = await newMailroom(['research']);
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('MAILROOM_')) childEnv[k] = v;
+  client = new Client({ name: 'mailroom-test', version: '1.0.0' });
+  client.setNotificationHandler('notifications/resources/updated', (n) => {
+    updates.push(n.params.uri);
+  });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', '--as', 'research', '--root', env.root],
+      env: childEnv,
+      stderr: 'pipe',
+    }),
+  );
+});
+afterAll(async () => {
+  await client?.close();
+  await env?.cleanup();
+});
+
+/** A tool's JSON answer. */
+async function call(name: string, args: Record<string, unknown> = {}) {
+  const r = await client.callTool({ name, arguments: args });
+  const content = r.content as { type: string; text: string }[];
+  if (r.isError) throw new Error(content[0]?.text);
+  return JSON.parse(content[0]!.text);
+}
+
+describe('mailroom mcp over stdio with the SDK client', () => {
+  it('lists the tools, each described for a model', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name).sort();
+    expect(names).toEqual(
+      [
+        'ack',
+        'answer',
+        'ask',
+        'done',
+        'fail',
+        'list',
+        'next',
+        'progress',
+        'send',
+        'show',
+        'start',
+        'status',
+        'wait',
+      ].sort(),
+    );
+    for (const t of tools) expect(t.description?.length ?? 0).toBeGreaterThan(40);
+    expect(tools.find((t) => t.name === 'next')?.description).toMatch(/^Start here/);
+  });
+
+  it('works a task through next, start, progress and done', async () => {
+    const sent = await env.mr([
+      'send',
+      'research',
+      'Summarise five articles',
+      '--body',
+      'Read them.',
+      '--as',
+      'dispatch',
+    ]);
+    const id = sent.stdout.trim();
+    const { task } = await call('next');
+    expect(task).toMatchObject({ id, state: 'acked', from: 'dispatch', request: 'Read them.' });
+    expect(await call('start', { id })).toMatchObject({ state: 'running' });
+    expect(await call('progress', { id, note: 'page 42/100' })).toMatchObject({ state: 'running' });
+    expect(await call('done', { id, result: 'Five summaries.' })).toMatchObject({ state: 'done' });
+    const parsed = parseTask(await readFile(join(env.root, `agents/research/outbox/${id}.md`), 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.problem.reason);
+    expect(parsed.value.task.history.map((h) => [h.state, h.by])).toEqual([
+      ['queued', 'dispatch'],
+      ['acked', 'research'],
+      ['running', 'research'],
+      ['running', 'research'],
+      ['done', 'research'],
+    ]);
+    expect((await call('show', { id })).result).toBe('Five summaries.');
+    expect((await call('next')).task).toBeNull();
+  });
+
+  it('an error says what and how to fix it, as a tool error (not a protocol failure)', async () => {
+    const r = await client.callTool({ name: 'start', arguments: { id: 'nosuchtask' } });
+    expect(r.isError).toBe(true);
+    expect((r.content as { text: string }[])[0]!.text).toMatch(/notFound \(exit 2\): no task nosuchtask/);
+  });
+
+  it('sends a resource update notification when another process sends a task', async () => {
+    await client.subscribeResource({ uri: 'mailroom://inbox/research' });
+    const sent = await env.mr(['send', 'research', 'Another one', '--as', 'dispatch']);
+    expect(sent.code).toBe(0);
+    await pollUntil(
+      'the inbox update notification',
+      () => updates.includes('mailroom://inbox/research'),
+      20_000,
+    );
+    const read = await client.readResource({ uri: 'mailroom://inbox/research' });
+    const text = (read.contents[0] as { text: string }).text;
+    expect(JSON.parse(text).map((t: { id: string }) => t.id)).toContain(sent.stdout.trim());
+  });
+
+  it('wait returns what arrived, and "nothing yet" when the time is up', async () => {
+    await call('wait', { timeout_seconds: 0 }); // take in what is there
+    expect(await call('wait', { timeout_seconds: 0.3 })).toMatchObject({
+      changes: [],
+      status: expect.stringMatching(/^nothing yet/),
+    });
+    const pending = call('wait', { timeout_seconds: 30 });
+    const sent = await env.mr(['send', 'research', 'While waiting', '--as', 'dispatch']);
+    const { changes } = await pending;
+    expect(changes.map((c: { id: string }) => c.id)).toEqual([sent.stdout.trim()]);
+  });
+});
