@@ -86,7 +86,7 @@ describeWithSshd('provenance of far tasks', (sshd) => {
       ),
     ).toBe(false);
     const status = await cli(hub, ['status']);
-    expect(status.stdout).toMatch(/quarantined\s+forged-failed\s+vps/);
+    expect(status.stdout).toMatch(/quarantined\s+forged-failed\s.*new task from vps/);
     const doctor = await cli(hub, ['doctor']);
     expect(doctor.stdout).toMatch(/\[provenance\] vps:agents\/research\/outbox\/forged-done\.md/);
   });
