@@ -19,6 +19,7 @@ import { baseOf, mergeTask } from './merge-task.js';
 import { type Identity, identityOf, judgeProvenance } from './provenance.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import type { SentLedger } from './sent.js';
 import type { SyncState } from './state.js';
 
 export interface ApplyContext {
@@ -42,6 +43,8 @@ export interface ApplyContext {
   lockWaitBudgetMs?: number;
   /** Size limits (mailroom.yaml `limits:`); defaults when absent. */
   limits?: Limits;
+  /** Tasks synced with this host before (sent.ts): known even when the base forgot them. */
+  sent?: SentLedger;
 }
 
 /** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
@@ -65,6 +68,8 @@ export interface ApplyReport {
   refused: { id: string; reason: string }[];
   /** Files left for the next pass because their lock was held (the pass is partial). */
   lockSkipped: number;
+  /** The sent ledger gained or changed entries (the caller saves it). */
+  sentChanged?: boolean;
 }
 
 const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
@@ -196,6 +201,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
     const b = baseOf(text);
     base.tasks[id] = { loc, hash: sha256(bytes), rank, ...(b ? { base: b } : {}) };
+    const who = parsed.ok ? identityOf(id, { ...parsed.value.task }) : undefined;
+    const had = ctx.sent?.get(id);
+    if (who && ctx.sent && (had?.from !== who.from || had.to !== who.to || had.attempt !== who.attempt)) {
+      ctx.sent.set(id, who);
+      report.sentChanged = true;
+    }
   };
 
   /** For a `same` task: the base already holds this content with its fields. */
@@ -212,7 +223,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       if (parsed.ok) return identityOf(id, { ...parsed.value.task });
     }
     const b = base.tasks[id]?.base;
-    return b ? identityOf(id, b.fields) : undefined;
+    const fromBase = b ? identityOf(id, b.fields) : undefined;
+    return fromBase ?? ctx.sent?.get(id);
   };
 
   /**

@@ -26,6 +26,7 @@ import { hostAgents } from './pass.js';
 import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
+import { loadSent, saveSent } from './sent.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
@@ -183,6 +184,7 @@ export async function syncChanged(
       decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
     }
     if (decisions.length === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+    const sent = await loadSent(mr, host);
     const applied = await applyPlan(
       {
         local,
@@ -194,9 +196,11 @@ export async function syncChanged(
         checkpoint: async () => {},
         hostAgents: agents,
         limits: limitsOf(mr.config),
+        sent,
       },
       { tasks: decisions, files: [] },
     );
+    await saveSent(mr, host, sent, applied.sentChanged === true);
     await recordQuarantine(mr, host, applied.quarantined, { replace: false });
     for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
     // The changed side's scan record is stale now (its size or mtime moved): the next full pass

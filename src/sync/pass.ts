@@ -14,6 +14,7 @@ import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
 import { type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
+import { loadSent, saveSent } from './sent.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export interface SyncReport extends ApplyReport {
@@ -166,6 +167,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         }),
       ]);
       const held = heldBack(localScan, remoteScan);
+      const sent = await loadSent(mr, host);
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
       const elsewhere = await scanElsewhere(
@@ -228,11 +230,13 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           checkpoint: () => saveSyncState(mr, state),
           hostAgents: agents,
           limits,
+          sent,
           ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
         },
         plan,
       );
       Object.assign(report, applied);
+      await saveSent(mr, host, sent, applied.sentChanged === true);
       report.partial = report.partial || applied.lockSkipped > 0;
       // Never routed, retried or notified: reported in status, doctor and the event log.
       await recordQuarantine(mr, host, applied.quarantined, { replace: true });
