@@ -596,9 +596,14 @@ async function notifyTitles(c: Ctx, opts: S6Options): Promise<string[]> {
   }
   const daemon = await DaemonProc.start(c.hub, ['--rescan', '1s']);
   try {
+    // Notices run out of the daemon's pass (notify-queue.ts): the event is logged once the command
+    // ended, so wait for the events too, not only for the files the commands wrote.
+    const sentEvents = async () =>
+      (await readEvents(c.hub)).filter((e) => e.type === 'notify.sent' && titles.has(String(e.id))).length;
     await waitFor(
       'every notification',
-      async () => (await readdir(join(c.hub, 'notified'))).length >= titles.size,
+      async () =>
+        (await readdir(join(c.hub, 'notified'))).length >= titles.size && (await sentEvents()) >= titles.size,
       60_000,
       100,
     ).catch((err: Error) => problems.push(err.message));
