@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { mapLimit } from '../src/endpoint/map-limit.js';
+import { mapLimit } from '../src/map-limit.js';
 import { isoSeconds } from '../src/task/id.js';
 import { taskText } from './fixture.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';

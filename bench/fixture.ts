@@ -5,7 +5,7 @@
 
 import { copyFile, mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mapLimit } from '../src/endpoint/map-limit.js';
+import { mapLimit } from '../src/map-limit.js';
 import { isoSeconds } from '../src/task/id.js';
 import { renderTask } from '../src/task/render.js';
 import type { Task } from '../src/task/schema.js';

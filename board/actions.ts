@@ -4,7 +4,8 @@
 
 import { usageError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
-import { addNote, archive, reassign, retry, transition } from '../src/ops/lifecycle.js';
+import { answer } from '../src/ops/ask.js';
+import { addNote, archive, reassign, retry } from '../src/ops/lifecycle.js';
 import { sendTask } from '../src/ops/send.js';
 
 export const ACTIONS = ['answer', 'retry', 'reassign', 'archive', 'note', 'send'] as const;
@@ -14,12 +15,11 @@ export type ActionName = (typeof ACTIONS)[number];
 export const MAX_TEXT = 64 * 1024;
 
 /**
- * Answer a question: the question is finished as done with the answer as its result (docs/spec.md
- * §4, "a question is a task whose result is the answer"), and the daemon routes it back to the asker.
- * The one place the board answers; it becomes `answer(mr, id, text)` when that op exists.
+ * Answer a question: the `answer` op (src/ops/ask.ts), the same as `mailroom answer`: the question is
+ * finished as done with the answer as its result, and the daemon routes it back to the asker.
  */
 export function answerQuestion(mr: Mailroom, id: string, text: string, as: string) {
-  return transition(mr, id, 'done', { as, result: text });
+  return answer(mr, id, text, { as });
 }
 
 function field(body: Record<string, unknown>, name: string): string {

@@ -6,6 +6,7 @@ import { humanAgents } from '../src/ops/attention.js';
 import { summarise, type TaskSummary } from '../src/ops/list.js';
 import { loadTask } from '../src/store/tasks.js';
 import { roleMates } from '../src/supervisor/roles.js';
+import { splitResult } from '../src/task/result.js';
 import type { HistoryEntry, TaskError } from '../src/task/schema.js';
 
 export interface TaskView {
@@ -17,15 +18,6 @@ export interface TaskView {
   deadlines: { ack_timeout: string; run_timeout: string };
   /** Agents to reassign to, best first: the same role, then the other workers. */
   suggestions: { name: string; why: string }[];
-}
-
-/** The body before the last `## Result` heading, and what is under it (docs/spec.md §2). */
-export function splitResult(body: string): { body: string; result: string | null } {
-  const re = /^## Result[ \t]*\r?$/gm;
-  let last: RegExpExecArray | null = null;
-  for (let m = re.exec(body); m; m = re.exec(body)) last = m;
-  if (!last) return { body, result: null };
-  return { body: body.slice(0, last.index), result: body.slice(last.index + last[0].length).trim() };
 }
 
 export function suggestions(mr: Mailroom, worker: string): TaskView['suggestions'] {
@@ -48,7 +40,7 @@ export function suggestions(mr: Mailroom, worker: string): TaskView['suggestions
 export async function taskView(mr: Mailroom, id: string): Promise<TaskView> {
   const t = await loadTask(mr, id);
   const task = t.parsed.task;
-  const { body, result } = splitResult(t.parsed.file.body);
+  const { request: body, result } = splitResult(t.parsed.file.body);
   return {
     summary: summarise(mr, t),
     body,

@@ -28,13 +28,14 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** How long piped standard input may stay silent before it is refused (an open pipe nobody writes to). */
+/** How long an open standard input may stay silent before it is taken as "no input". */
 const STDIN_QUIET_MS = Number(process.env.MAILROOM_STDIN_WAIT_MS ?? 2_000);
 
 /**
  * Standard input when it is piped or redirected (a pipe, socket or file, not a terminal or /dev/null):
- * its text, or undefined when it is empty. Piped text is never dropped: a pipe that stays open and
- * silent for STDIN_QUIET_MS is refused with the fix, rather than waited on forever or ignored.
+ * its text, or undefined when it is empty. What is piped is read to the end, never dropped. Many
+ * callers (Node's execFile, agent harnesses) leave an open pipe nobody writes to: when nothing at
+ * all comes within STDIN_QUIET_MS, the command goes on without it and says so on stderr (`-` waits).
  */
 export async function pipedStdin(what: string): Promise<string | undefined> {
   let st: ReturnType<typeof fstatSync>;
@@ -44,16 +45,15 @@ export async function pipedStdin(what: string): Promise<string | undefined> {
     return undefined; // no standard input at all
   }
   if (!(st.isFIFO() || st.isFile() || st.isSocket())) return undefined;
-  const text = await new Promise<string>((resolve, reject) => {
+  const text = await new Promise<string | undefined>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
+      process.stdin.pause();
       process.stdin.destroy();
-      reject(
-        usageError(
-          `standard input is open but nothing came within ${STDIN_QUIET_MS / 1000}s`,
-          `give the ${what} as an argument, pipe it and close the pipe, or pass - to wait for it`,
-        ),
+      process.stderr.write(
+        `mailroom: standard input is open but nothing came within ${STDIN_QUIET_MS / 1000}s; going on without a ${what} (pass - to wait for it)\n`,
       );
+      resolve(undefined);
     }, STDIN_QUIET_MS);
     process.stdin.on('data', (c: Buffer) => {
       clearTimeout(timer);
@@ -68,7 +68,7 @@ export async function pipedStdin(what: string): Promise<string | undefined> {
       reject(err);
     });
   });
-  return text.trim() === '' ? undefined : text;
+  return text === undefined || text.trim() === '' ? undefined : text;
 }
 
 /**

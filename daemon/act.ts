@@ -68,8 +68,8 @@ async function actOnTask(c: ActContext, e: Entry, j: TaskJudgement): Promise<voi
   const hash = entryHash(e);
   // Cache the parse unless the file changed within RACY_MS of the read (see scan.ts).
   if (j.fresh && e.stamp && e.readAt !== undefined && cacheable(e.stamp, e.readAt))
-    state.parsed?.set(e.path, { ...e.stamp, task: j.task, hash });
-  state.known.set(j.task.id, knownStateOf(j.task));
+    state.parsed?.set(e.path, { ...e.stamp, task: detached(j.task), hash });
+  rememberState(state, j.task);
   await state.reports.clear(e.path, 'fixed');
   if (j.heal) {
     // Two names for one task: a move cut short by a crash (same file) is completed; two different
@@ -96,6 +96,21 @@ async function actOnTask(c: ActContext, e: Entry, j: TaskJudgement): Promise<voi
   if (j.route.length === 0)
     out.tasks.push({ agent: e.agent, box: e.box, id: e.id, path: e.path, task: j.task });
 }
+
+/** The task's state is its last legal one (hand-edit.ts); counted when it changed. */
+export function rememberState(state: PassState, task: Task): void {
+  const prev = state.known.get(task.id);
+  if (prev && prev.state === task.state && prev.attempt === task.attempt && prev.to === task.to) return;
+  state.known.set(task.id, knownStateOf(task));
+  state.knownVersion = (state.knownVersion ?? 0) + 1;
+}
+
+/**
+ * A copy of the task that holds no part of the file's text. The parser's strings are slices of the
+ * whole text, so a cached task would keep every file's text alive (half of an idle daemon's heap at
+ * 10,000 tasks); JSON makes fresh strings. A task is plain JSON data (YAML's core schema).
+ */
+const detached = (task: Task): Task => JSON.parse(JSON.stringify(task)) as Task;
 
 /**
  * A finished task home in its sender's inbox while the sender has already archived it: a copy a

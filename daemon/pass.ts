@@ -15,9 +15,9 @@ import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { Problem } from '../src/problem.js';
 import { newTaskId } from '../src/task/id.js';
-import { act, type SeenTask } from './act.js';
+import { act, rememberState, type SeenTask } from './act.js';
 import type { KnownState } from './hand-edit.js';
-import { type Context as JudgeContext, judge } from './judge.js';
+import { type Context as JudgeContext, type Judgement, judge } from './judge.js';
 import { catchLateWrites } from './late-writes.js';
 import { type ReportBook, SIDECAR_SUFFIX } from './reports.js';
 import { type Entry, type ParseCache, readEntry, type Scan, scanBoxes, watchedAgents } from './scan.js';
@@ -27,6 +27,8 @@ export interface PassState {
   reports: ReportBook;
   /** id -> last legal state seen (persisted by the caller; ids no longer in any box are dropped). */
   known: Map<string, KnownState>;
+  /** Counts changes to `known`, so the caller saves it only when it changed. */
+  knownVersion?: number;
   /** The settle rule's memory (settle.ts). */
   seen?: SeenForms;
   /** The parse cache (scan.ts). */
@@ -71,13 +73,15 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     now: mr.now(),
     newId: () => newTaskId(mr.now()),
   };
+  const acting = { mr, state, copies, out };
   for (const listed of scan.entries) {
     try {
-      const e = await readEntry(listed, settling, limitsOf(mr.config).taskFile);
+      // An unchanged file costs no read and, when nothing is to be done, no await (an idle pass).
+      const e = listed.cached ? listed : await readEntry(listed, settling, limitsOf(mr.config).taskFile);
       if (!e) continue;
       const read = e.cached ? { cached: e.cached.task } : { bytes: e.bytes };
       const j = judge({ agent: e.agent, box: e.box, name: e.id, settled: e.settled, read }, ctx);
-      await act({ mr, state, copies, out }, e, j);
+      if (!nothingToDo(state, e, j, out)) await act(acting, e, j);
     } catch (err) {
       const reason = err instanceof MailroomError ? err.message : String(err);
       out.problems.push({ path: mr.layout.rel(listed.path), reason });
@@ -85,6 +89,19 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   }
   if (settling.recheckAt !== undefined) out.recheckAt = settling.recheckAt;
   return out;
+}
+
+/**
+ * An unchanged task that stays where it is, with no report to clear: only remembered and handed to
+ * the supervisor (what act() would do, without its awaits).
+ */
+function nothingToDo(state: PassState, e: Entry, j: Judgement, out: PassOutcome): boolean {
+  if (j.kind !== 'task' || j.fresh || j.heal || j.checkArchive || j.route.length > 0 || j.problem)
+    return false;
+  if (state.reports.open.has(e.path)) return false;
+  rememberState(state, j.task);
+  out.tasks.push({ agent: e.agent, box: e.box, id: e.id, path: e.path, task: j.task });
+  return true;
 }
 
 /** What the scan found that is reported rather than judged: unusable folders, links, late writes. */
@@ -126,7 +143,11 @@ async function forgetUnlisted(state: PassState, scan: Scan): Promise<void> {
     if (map) for (const path of [...map.keys()]) if (!listed.has(path)) map.delete(path);
   if (scan.folders.length > 0 || scan.problems.length > 0) return;
   const ids = new Set(scan.entries.map((e) => e.id));
-  for (const id of [...state.known.keys()]) if (!ids.has(id)) state.known.delete(id);
+  for (const id of state.known.keys())
+    if (!ids.has(id)) {
+      state.known.delete(id);
+      state.knownVersion = (state.knownVersion ?? 0) + 1;
+    }
 }
 
 export { SETTLE_MS, SIDECAR_SUFFIX, watchedAgents };

@@ -7,10 +7,10 @@
 // effort after it. A report is remembered (not repeated) only once its event is in the log, so a
 // failure on the way is retried on the next pass rather than forgotten.
 
-import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { sha256Hex } from '../src/hash.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import { listFolder } from '../src/store/folders.js';
@@ -66,7 +66,7 @@ export function sidecarPath(path: string): string {
   const name = basename(path);
   if (Buffer.byteLength(name) + SIDECAR_SUFFIX.length <= MAX_SIDECAR_NAME_BYTES)
     return `${path}${SIDECAR_SUFFIX}`;
-  const sha8 = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  const sha8 = sha256Hex(name).slice(0, 8);
   return join(dirname(path), `${utf8Prefix(name, SHORT_PREFIX_BYTES)}-${sha8}${SIDECAR_SUFFIX}`);
 }
 
@@ -79,8 +79,6 @@ export interface Report {
   /** A folder mailroom will not use, rather than a file it cannot read. */
   folder?: boolean;
 }
-
-export const contentHash = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 export class ReportBook {
   /** path -> the report in force */
@@ -143,7 +141,7 @@ export class ReportBook {
     line?: number,
     opts: { folder?: boolean } = {},
   ): Promise<boolean> {
-    const hash = contentHash(bytes);
+    const hash = sha256Hex(bytes);
     if (this.open.get(path)?.hash === hash) return false;
     const report: Report = { path, reason, hash, since: this.mr.now().toISOString() };
     if (line !== undefined) report.line = line;

@@ -60,7 +60,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
       const started = Date.now();
       const outcome = await runPass(mr, state);
       const decision = await supervise(mr, outcome.tasks, status, say, notices);
-      await known.save(state.known);
+      await known.save(state);
       await recordPass(mr, status, state, outcome, Date.now() - started, say);
       passes.reschedule(nextWake(outcome, decision, rescanMs) - Date.now());
     } catch (err) {
@@ -215,15 +215,17 @@ async function loadKnown(mr: Mailroom): Promise<Map<string, KnownState>> {
   }
 }
 
-/** Saves the known states when they changed since the last save. */
+/** Saves the known states when they changed since the last save (PassState.knownVersion). */
 class KnownStates {
-  private last = '';
+  private saved: number | undefined;
   constructor(private readonly mr: Mailroom) {}
 
-  async save(known: Map<string, KnownState>): Promise<void> {
-    const json = JSON.stringify(Object.fromEntries(known));
-    if (json === this.last) return;
-    await writeFileAtomic(knownPath(this.mr), json, { mkdir: true });
-    this.last = json;
+  async save(state: PassState): Promise<void> {
+    const version = state.knownVersion ?? 0;
+    if (version === this.saved) return;
+    await writeFileAtomic(knownPath(this.mr), JSON.stringify(Object.fromEntries(state.known)), {
+      mkdir: true,
+    });
+    this.saved = version;
   }
 }

@@ -92,7 +92,9 @@ export async function scanBoxes(mr: Mailroom, cache: ParseCache, settling: Settl
         if (isNeverATask(name) || !name.endsWith('.md')) continue;
         scan.listed.add(path);
         try {
-          const entry = await scanFile(agent, box, name, path, cache, settling, turn, scan);
+          // Synchronous lstat, in turns: a promise per file costs several times more CPU.
+          if (++turn.stats % STATS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+          const entry = scanFile(agent, box, name, path, cache, settling, scan);
           if (entry) scan.entries.push(entry);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
@@ -104,18 +106,15 @@ export async function scanBoxes(mr: Mailroom, cache: ParseCache, settling: Settl
   return scan;
 }
 
-async function scanFile(
+function scanFile(
   agent: string,
   box: Box,
   name: string,
   path: string,
   cache: ParseCache,
   settling: Settling,
-  turn: { stats: number },
   scan: Scan,
-): Promise<Entry | undefined> {
-  // Synchronous lstat, in turns: a promise per file costs several times more CPU.
-  if (++turn.stats % STATS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+): Entry | undefined {
   const st = lstatSync(path);
   if (st.isSymbolicLink()) {
     scan.links.push(path);

@@ -20,6 +20,7 @@ import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import type { Side } from '../src/sync/reconcile.js';
+import { SerialRunner } from './serial.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
 export const PUSH_GATHER_MS = 50;
@@ -38,11 +39,8 @@ interface HostLoop {
   name: string;
   link?: HostLink;
   stream?: RemoteCommand;
-  timer?: NodeJS.Timeout;
-  /** When the pending timer fires (epoch ms); a new request never moves it later. */
-  due?: number;
-  running?: Promise<void>;
-  again: boolean;
+  /** One pass at a time, one more after it when asked during it (serial.ts). */
+  runner: SerialRunner;
   failures: number;
   /** Paths (relative to the root) reported changed on each side since the last pass began. */
   pending: Record<Side, Set<string>>;
@@ -63,13 +61,18 @@ export class SyncLoops {
   start(): void {
     for (const name of Object.keys(this.mr.config.hosts)) {
       if (!this.hosts.has(name)) {
-        this.hosts.set(name, {
+        const loop: HostLoop = {
           name,
-          again: false,
+          // While the host is failing, the backoff decides; a change must not hammer a dead connection.
+          runner: new SerialRunner(
+            () => this.run(name),
+            () => loop.failures === 0,
+          ),
           failures: 0,
           pending: { local: new Set(), remote: new Set() },
           fullAt: 0,
-        });
+        };
+        this.hosts.set(name, loop);
         this.schedule(name, 0);
       }
     }
@@ -81,27 +84,12 @@ export class SyncLoops {
 
   /** Run a pass in `delayMs`, unless one is already due sooner (a deadline only ever moves earlier). */
   private schedule(name: string, delayMs: number): void {
-    const loop = this.hosts.get(name);
-    if (!loop || this.stopped) return;
-    const due = Date.now() + delayMs;
-    if (loop.timer && loop.due !== undefined && loop.due <= due) return;
-    if (loop.timer) clearTimeout(loop.timer);
-    loop.due = due;
-    loop.timer = setTimeout(() => {
-      loop.timer = undefined;
-      loop.due = undefined;
-      void this.run(name);
-    }, delayMs);
+    if (!this.stopped) this.hosts.get(name)?.runner.schedule(delayMs);
   }
 
   /** After a pass: the next one at the interval, unless something asked for one sooner. */
   private reschedule(name: string, delayMs: number): void {
-    const loop = this.hosts.get(name);
-    if (!loop) return;
-    if (loop.timer) clearTimeout(loop.timer);
-    loop.timer = undefined;
-    loop.due = undefined;
-    this.schedule(name, delayMs);
+    if (!this.stopped) this.hosts.get(name)?.runner.reschedule(delayMs);
   }
 
   /** A change is wanted on `host` soon: during a pass, one more pass right after it. */
@@ -112,8 +100,7 @@ export class SyncLoops {
     else if (side) loop.fullAt = 0; // a change somewhere, path unknown: a full pass
     // While the host is failing, the backoff decides; a change must not hammer a dead connection.
     if (loop.failures > 0) return;
-    if (loop.running) loop.again = true;
-    else this.schedule(host, gatherMs);
+    if (!loop.runner.askAgain()) this.schedule(host, gatherMs);
   }
 
   /** A local change at `path` (relative to the root) under agents/<agent>/: push it to that agent's host, soon. */
@@ -122,14 +109,11 @@ export class SyncLoops {
     if (host) this.soon(host, PUSH_GATHER_MS, 'local', path);
   }
 
+  /** One pass with a host (run by the loop's SerialRunner, never two at once). */
   private async run(name: string): Promise<void> {
     const loop = this.hosts.get(name);
     if (!loop || this.stopped) return;
-    if (loop.running) {
-      loop.again = true;
-      return;
-    }
-    loop.running = (async () => {
+    {
       const config = this.mr.config.hosts[name];
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
@@ -184,12 +168,6 @@ export class SyncLoops {
         loop.link = undefined;
         this.reschedule(name, Math.min(60_000, 1000 * 2 ** Math.min(loop.failures - 1, 6)));
       }
-    })();
-    await loop.running;
-    loop.running = undefined;
-    if (loop.again && !this.stopped) {
-      loop.again = false;
-      if (loop.failures === 0) this.schedule(name, 0);
     }
   }
 
@@ -239,9 +217,8 @@ export class SyncLoops {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const loop of this.hosts.values()) {
-      if (loop.timer) clearTimeout(loop.timer);
       loop.stream?.close();
-      await loop.running;
+      await loop.runner.stop();
       await loop.link?.close().catch(() => {});
     }
   }

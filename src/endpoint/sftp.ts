@@ -8,6 +8,7 @@
 
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import type { SshConnection } from '../ssh/connect.js';
 import {
   type BoundedRead,
@@ -19,7 +20,6 @@ import {
 import { TooBigError } from '../store/read-file.js';
 import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
-import { mapLimit } from './map-limit.js';
 import { notADir, notAFile, notEmpty } from './refusals.js';
 import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
 

@@ -108,6 +108,19 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
   }
   // Locks and temp files, in the root (config lock) and every box.
   const dirs = [layout.root, ...onDisk.flatMap((a) => BOXES.map((b) => layout.boxDir(a, b)))];
+  findings.push(...(await leftoverFindings(layout, dirs, now, opts.fix === true)));
+  findings.push(...(await taskFindings(layout, onDisk, opts.fix === true)));
+  return findings;
+}
+
+/** Stale locks, temp files and lock owner notes left by interrupted or killed processes. */
+async function leftoverFindings(
+  layout: Layout,
+  dirs: string[],
+  now: number,
+  fix: boolean,
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
   for (const dir of dirs) {
     // A box that is a link is never listed (so --fix never removes anything through it); loadAll
     // below reports it.
@@ -125,7 +138,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
           problem: `stale lock, last refreshed ${Math.round(age / 1000)}s ago (its process is gone)`,
           fix: 'mailroom doctor --fix removes it',
         };
-        if (opts.fix)
+        if (fix)
           f.fixed = await rm(path, { recursive: true, force: true }).then(
             () => true,
             () => false,
@@ -140,7 +153,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
             : 'lock owner note left by a killed process (never a task)',
           fix: 'mailroom doctor --fix removes it',
         };
-        if (opts.fix)
+        if (fix)
           f.fixed = await rm(path, { force: true }).then(
             () => true,
             () => false,
@@ -149,6 +162,12 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
       }
     }
   }
+  return findings;
+}
+
+/** Files that do not read as tasks, and tasks in more than one place. */
+async function taskFindings(layout: Layout, onDisk: string[], fix: boolean): Promise<Finding[]> {
+  const findings: Finding[] = [];
   const { tasks, problems } = await loadAll(layout, { agents: onDisk });
   for (const p of problems) {
     const f: Finding = {
@@ -170,8 +189,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
       problem: `task ${id} exists in ${copies.length} places: ${paths}`,
       fix: 'if they are one file (a move cut short) --fix completes the move; otherwise the daemon merges them',
     };
-    if (opts.fix)
-      f.fixed = (await healInterruptedMove({ layout, locker: fileLocker() }, copies)) !== undefined;
+    if (fix) f.fixed = (await healInterruptedMove({ layout, locker: fileLocker() }, copies)) !== undefined;
     findings.push(f);
   }
   return findings;

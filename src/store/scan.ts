@@ -6,6 +6,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { errnoCode, MailroomError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
 import { type FolderProblem, folderProblem, listFolder } from './folders.js';
@@ -184,19 +185,5 @@ export async function loadAll(
   return { tasks, problems };
 }
 
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+// The one bounded-concurrency helper lives in src/map-limit.ts; re-exported for the store's callers.
+export { mapLimit };

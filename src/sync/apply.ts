@@ -9,8 +9,8 @@
 import { basename, dirname } from 'node:path';
 import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
-import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box } from '../store/layout.js';
 import { applyTaskEdit } from '../task/edit.js';

@@ -27,7 +27,7 @@
 //
 // Bodies are compared ignoring CRLF vs LF: line endings are the file's formatting, not its content.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import { joinFrontmatter, type SplitFile, splitFrontmatter } from '../task/frontmatter.js';
 import { parseTask } from '../task/parse.js';
 import type { Task } from '../task/schema.js';
@@ -53,7 +53,7 @@ type Fields = Record<string, unknown>;
 
 // Line endings are formatting, not content: a body that differs only in CRLF vs LF is the same body.
 const lf = (text: string): string => text.replace(/\r\n/g, '\n');
-const bodyHashOf = (body: string): string => createHash('sha256').update(lf(body), 'utf8').digest('hex');
+const bodyHashOf = (body: string): string => sha256Hex(lf(body));
 
 function frontmatterFields(yaml: string): Fields | undefined {
   const parsed = parseYaml(yaml);

@@ -9,11 +9,11 @@
 // before the moment it was read, both on that side's own clock (the far clock is read from the mtime
 // of a probe file written there), so a second edit in the same mtime granule is never missed.
 
-import { createHash } from 'node:crypto';
 import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
 import type { Endpoint, EntryStat, ReadLimit } from '../endpoint/endpoint.js';
-import { mapLimit } from '../endpoint/map-limit.js';
 import { MailroomError, refused } from '../errors.js';
+import { sha256Hex } from '../hash.js';
+import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { formatSize } from '../size.js';
 import { placeRank } from '../store/heal.js';
@@ -96,7 +96,8 @@ export async function sideClock(ep: Endpoint): Promise<number> {
 }
 const SIDECAR = '.error.txt';
 
-export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+// The one content hash (src/hash.ts), under the name sync's modules use.
+export const sha256: (bytes: Uint8Array) => string = sha256Hex;
 
 export function taskPath(id: string, loc: string): string {
   return `agents/${loc}/${id}.md`;

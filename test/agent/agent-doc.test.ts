@@ -4,12 +4,13 @@
 // nothing may be reported as unreadable. (AGENT.md's own example was once broken by a formatter.)
 
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { splitFrontmatter } from '../../src/task/frontmatter.js';
-import { BIN, newMailroom, REPO } from '../support/cli.js';
+import { BIN, newMailroom, REPO, runCli } from '../support/cli.js';
 
 const run = promisify(execFile);
 const cleanups: (() => Promise<void>)[] = [];
@@ -35,15 +36,26 @@ async function readmeSection(): Promise<string> {
   return text.slice(start, end === -1 ? undefined : end);
 }
 
+/** One mailroom with research and coder, made once; each example gets a copy (no CLI runs to make it). */
+let template: Promise<{ dir: string; root: string }> | undefined;
+
 /** A fresh mailroom with research and coder, and `mailroom` on a PATH of its own. */
 async function fixture() {
-  const env = await newMailroom(['research', 'coder']);
-  cleanups.push(env.cleanup);
-  const bin = join(env.dir, 'bin');
+  template ??= newMailroom(['research', 'coder']).then((env) => {
+    cleanups.push(env.cleanup);
+    return { dir: env.dir, root: env.root };
+  });
+  const { root: source } = await template;
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-doc-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const root = join(dir, 'mr');
+  await cp(source, root, { recursive: true });
+  const mr = (args: string[]) => runCli([...args, '--root', root]);
+  const bin = join(dir, 'bin');
   await mkdir(bin);
   await writeFile(join(bin, 'mailroom'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
   await chmod(join(bin, 'mailroom'), 0o755);
-  return { ...env, bin };
+  return { dir, root, mr, bin };
 }
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -103,7 +115,7 @@ describe('AGENT.md, run as written', () => {
     expect(sh.length).toBeGreaterThanOrEqual(5);
     for (const [i, b] of sh.entries())
       await runExample(b.text, { cwdInAgent: true, before: sh.slice(0, i).map((x) => x.text) });
-  });
+  }, 600_000); // a hang guard: some 40 CLI runs, slow on a loaded 2-core machine
 
   it('the task file example is readable, and finishing it by hand as shown is too', async () => {
     const md = blocks(await agentDoc()).filter((b) => b.lang === 'markdown');
@@ -151,6 +163,7 @@ describe("README's agent section, run as written", () => {
     expect(sh.length).toBeGreaterThanOrEqual(2);
     for (const [i, b] of sh.entries())
       await runExample(b.text, { cwdInAgent: false, before: sh.slice(0, i).map((x) => x.text) });
+    // (the hang guard of this test is the default: a handful of CLI runs)
     const json = section.filter((b) => b.lang === 'json');
     expect(json).toHaveLength(1);
     expect(JSON.parse(json[0]!.text).mcpServers.mailroom).toMatchObject({

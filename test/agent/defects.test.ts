@@ -2,13 +2,14 @@
 // still worked by its old worker, a human finishing an escalated task recorded as the worker, piped
 // standard input dropped, and `+00:00` times making a task unreadable.
 
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMailroom } from '../../src/mailroom.js';
 import { escalate } from '../../src/ops/lifecycle.js';
 import { parseTask } from '../../src/task/parse.js';
-import { newMailroom } from '../support/cli.js';
+import { BIN, newMailroom } from '../support/cli.js';
 
 let env: Awaited<ReturnType<typeof newMailroom>>;
 beforeAll(async () => {
@@ -99,6 +100,28 @@ describe('piped standard input is read when no text is given, never dropped', ()
     const r = await env.mr(['progress', id, '--as', 'research']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('progress note is missing');
+  });
+
+  it('a caller that leaves standard input open and silent (execFile) is not stuck: send goes on, saying so', async () => {
+    const env2: NodeJS.ProcessEnv = { ...process.env, MAILROOM_STDIN_WAIT_MS: '300' };
+    delete env2.MAILROOM_AGENT;
+    const child = spawn(
+      process.execPath,
+      [BIN, 'send', 'research', 'Open stdin', '--as', 'dispatch', '--root', env.root],
+      {
+        env: env2,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.destroy();
+    expect(code, err).toBe(0);
+    expect(err).toContain('nothing came within 0.3s; going on without a body');
+    expect(out.trim()).toMatch(/^\d{8}-\d{6}-[0-9a-z]{4}$/);
   });
 });
 

@@ -3,7 +3,7 @@
 // appears without a reload; a question answered on the page lands in the task file and is routed back
 // to the asker; retry and reassign from the page change the file; hostile titles and links are text.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BoardHandle, startBoardProcess } from '../support/board.js';
@@ -79,25 +79,30 @@ describeWithChromium('board in a browser', (browser) => {
   });
 
   it('a question answered on the page is in the task file and routed back to the asker', async () => {
-    const id = await send('human', 'Which API key should the crawler use?', ['--as', 'research']);
-    // A question is a task with `kind: question` (what `mailroom ask` writes).
-    const path = taskFile('human', id);
-    await writeFile(
-      path,
-      (await readFile(path, 'utf8')).replace('state: queued', 'kind: question\nstate: queued'),
-    );
+    const asked = await env.mr(['ask', 'human', 'Which API key should the crawler use?', '--as', 'research']);
+    expect(asked.code, asked.stderr).toBe(0);
+    const id = asked.stdout.trim();
     const page = await openBoard(browser);
     const card = page.locator(`#needs li[data-kind="question"][data-id="${id}"]`);
     await card.waitFor();
     await card.locator('textarea[data-op="answer"]').fill('Use the **staging** key.');
     await card.locator('[data-action="answer"] button').click();
+    // The page's action is in the file at once (finished by human, in its outbox or already routed)...
+    await pollUntil('the answer in the task file', async () => {
+      for (const where of [`${env.root}/agents/human/outbox/${id}.md`, taskFile('research', id)]) {
+        const text = await readFile(where, 'utf8').catch(() => '');
+        if (text.includes('Use the **staging** key.')) return true;
+      }
+      return false;
+    });
+    // ...and the daemon routes it back to the asker (a hang guard, not a timing target).
     const back = await pollUntil(
       'the answer routed back to research',
       async () => {
         const text = await fileText('research', id);
         return text.includes('state: done') ? text : undefined;
       },
-      20_000,
+      60_000,
     );
     expect(back).toMatch(/## Result\s+Use the \*\*staging\*\* key\./);
     expect(back).toMatch(/by: human/);

@@ -108,16 +108,12 @@ describe('status', () => {
 
   it('status --check exits non-zero when something needs a human', async () => {
     expect((await env.mr(['status', '--check'])).code).toBe(0);
-    const id = await send('human', 'Which key?', ['--as', 'research']);
-    const path = `${env.root}/agents/human/inbox/${id}.md`;
-    await writeFile(
-      path,
-      (await readFile(path, 'utf8')).replace('state: queued', 'kind: question\nstate: queued'),
-    );
+    const asked = await env.mr(['ask', 'human', 'Which key?', '--as', 'research']);
+    const id = asked.stdout.trim();
     const r = await env.mr(['status', '--check']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/question\s+\S+\s+human/);
-    expect((await env.mr(['done', id, '--as', 'human', '--result', 'the staging one'])).code).toBe(0);
+    expect((await env.mr(['answer', id, 'the staging one', '--as', 'human'])).code).toBe(0);
     expect((await env.mr(['status', '--check'])).code).toBe(0);
   });
 });

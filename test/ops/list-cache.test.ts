@@ -88,11 +88,11 @@ describe('ls cache', () => {
   it('a malformed cache file is rebuilt, not trusted', async () => {
     const a = await send('kept');
     const { layout } = await list();
-    await writeFile(cachePath(layout), '{"version":2,"entries":');
+    await writeFile(cachePath(layout), '{"version":3,"entries":');
     const rebuilt = await list();
     expect(rebuilt.reads).toBe(1);
     expect(rebuilt.titles[a]).toBe('kept');
-    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(2);
+    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(3);
   });
 
   it('a file changed within the racy window is not cached (git rule)', async () => {

@@ -43,14 +43,15 @@ describe('the npm package', () => {
     expect(readFileSync(join(REPO, 'LICENSE'), 'utf8')).toMatch(/^MIT License[\s\S]*mailroom contributors/);
   });
 
-  it('packs only what runs: the bundle, inbox-template, LICENSE, README and docs (no dist/test, dist/src)', async () => {
+  it('packs only what runs: the bundle, inbox-template, the board page, LICENSE, README and docs (no dist/test, dist/src)', async () => {
     const entry = await packDryRun();
     const paths = entry.files.map((f) => f.path).sort();
     const outside = paths.filter(
       (p) =>
         !/^dist\/bin\/[\w-]+\.js$/.test(p) &&
         !p.startsWith('inbox-template/') &&
-        !/^docs\/[\w-]+\.md$/.test(p) &&
+        !/^docs\/[\w-]+\.(md|png)$/.test(p) &&
+        !/^board\/page\/[\w-]+\.(html|css|js)$/.test(p) &&
         !['LICENSE', 'README.md', 'package.json'].includes(p),
     );
     expect(outside).toEqual([]);
@@ -60,6 +61,8 @@ describe('the npm package', () => {
       'LICENSE',
       'README.md',
       'docs/spec.md',
+      'board/page/index.html',
+      'board/page/board.js',
     ])
       expect(paths).toContain(must);
     // Every docs/ page the README links to ships with it.
@@ -74,10 +77,21 @@ describe('the npm package', () => {
     });
     const tarball = join(tmp.dir, (JSON.parse(stdout) as PackEntry[])[0]?.filename ?? '');
     const prefix = join(tmp.dir, 'prefix');
-    // --prefer-offline: the dependencies are in npm's cache after `npm ci`.
+    // --prefer-offline: the dependencies are in npm's cache after `npm ci`. --ignore-scripts: ssh2's
+    // optional native addon (a C++ build) is not needed to run, and takes minutes on a busy machine.
     await run(
       npm,
-      ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        tarball,
+      ],
       {
         cwd: tmp.dir,
         env: { ...process.env, npm_config_loglevel: 'error' },
@@ -96,5 +110,5 @@ describe('the npm package', () => {
     const sent = await run(bin, ['send', 'human', 'from the tarball', '--root', root]);
     const ls = await run(bin, ['ls', '--root', root]);
     expect(ls.stdout).toContain(sent.stdout.trim());
-  });
+  }, 600_000); // a hang guard: seconds alone, minutes on a loaded machine
 });

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { mapLimit } from '../../src/endpoint/map-limit.js';
 import { isTempName, parseRelPath, tempNameFor } from '../../src/endpoint/rel-path.js';
+import { mapLimit } from '../../src/map-limit.js';
 import { hostKeyPreference } from '../../src/ssh/connect.js';
 
 describe('parseRelPath', () => {

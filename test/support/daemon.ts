@@ -1,8 +1,9 @@
 // Starts the real `mailroom daemon` as a child process on a test mailroom, and reads what it did.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readEvents } from '../../src/events/log.js';
 import { BIN, requireBuild } from './cli.js';
 import { pollUntil } from './poll.js';
 
@@ -55,12 +56,13 @@ export interface LogEvent {
   [key: string]: unknown;
 }
 
+/**
+ * Every kept event, rotated files included. Read while the daemon appends, the last line can be
+ * half-written (a reader may see a write in progress): readEvents skips such a line, and the next
+ * poll sees it whole.
+ */
 export async function events(root: string): Promise<LogEvent[]> {
-  const text = await readFile(join(root, '.mailroom/events.jsonl'), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as LogEvent);
+  return readEvents(join(root, '.mailroom/events.jsonl'));
 }
 
 /** All task file names under agents/<agent>/<box>. */

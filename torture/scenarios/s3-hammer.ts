@@ -180,7 +180,7 @@ export async function runS3(opts: S3Options): Promise<Figure> {
       await waitFor(
         'the workers to be ready',
         () => children.every((c) => c.out.includes('ready\n')),
-        30_000,
+        120_000, // 20 node processes starting: seconds alone, a minute or more on a busy machine
       );
       const exits = children.map((c) => new Promise<number | null>((res) => c.child.on('exit', res)));
       for (const c of children) c.child.stdin!.write('go\n');

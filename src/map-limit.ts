@@ -1,5 +1,6 @@
-// Bounded concurrency for many small requests: over SFTP, requests are pipelined on one channel, so
-// keeping a few in flight hides the round trip; bounding them keeps memory and server load flat.
+// The one bounded-concurrency helper: many small requests (file reads in a scan, SFTP requests).
+// Over SFTP, requests are pipelined on one channel, so keeping a few in flight hides the round trip;
+// bounding them keeps memory and server load flat.
 // Invariant: when the returned promise settles, no call of `fn` is still running — after a failure
 // no new item starts, the ones in flight are awaited, and the first error is what rejects.
 
