@@ -594,18 +594,17 @@ async function notifyTitles(c: Ctx, opts: S6Options): Promise<string[]> {
       ),
     );
   }
+  const covered = async () => new Set((await readdir(join(c.hub, 'notified'))).flatMap((n) => n.split(' ')));
+  const sentEvents = async () =>
+    new Set(
+      (await readEvents(c.hub)).flatMap((e) => (e.type === 'notify.sent' ? String(e.id).split(' ') : [])),
+    );
   const daemon = await DaemonProc.start(c.hub, ['--rescan', '1s']);
   try {
     // Notices run out of the daemon's pass (notify-queue.ts): the event is logged once the command
     // ended, so wait for the events too, not only for the files the commands wrote.
     // Escalations that arrive while a notice runs are coalesced into one ("2 tasks escalated on this
     // machine", MAILROOM_ID listing the ids): a notice covers every id it lists.
-    const covered = async () =>
-      new Set((await readdir(join(c.hub, 'notified'))).flatMap((n) => n.split(' ')));
-    const sentEvents = async () =>
-      new Set(
-        (await readEvents(c.hub)).flatMap((e) => (e.type === 'notify.sent' ? String(e.id).split(' ') : [])),
-      );
     await waitFor(
       'every notification',
       async () => (await covered()).size >= titles.size && (await sentEvents()).size >= titles.size,
