@@ -14,6 +14,7 @@ import { limitsOf } from '../src/config/limits.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { Problem } from '../src/problem.js';
+import { TooBigError } from '../src/store/read-file.js';
 import { newTaskId } from '../src/task/id.js';
 import { act, rememberState, type SeenTask } from './act.js';
 import type { KnownState } from './hand-edit.js';
@@ -85,6 +86,9 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     } catch (err) {
       const reason = err instanceof MailroomError ? err.message : String(err);
       out.problems.push({ path: mr.layout.rel(listed.path), reason });
+      // Over limits.task_file: reported once, like any file that is not a task (keyed by its size).
+      if (err instanceof TooBigError)
+        await state.reports.report(listed.path, Buffer.from(`too big:${err.size}`), `${reason}; ${err.hint}`);
     }
   }
   if (settling.recheckAt !== undefined) out.recheckAt = settling.recheckAt;
