@@ -169,7 +169,7 @@ class LocalEndpoint implements Endpoint {
       await unlink(temp).catch(() => undefined);
       throw err;
     }
-    await syncDir(dir);
+    await syncDirShared(dir);
   }
 
   async remove(rel: string): Promise<void> {
@@ -269,6 +269,37 @@ function lstatEntry(path: string): Stats | undefined {
     if (errnoCode(err) === 'ENOTDIR') return undefined;
     throw err;
   }
+}
+
+/** Per folder: the fsync running now, and the one queued to start after it (shared by its callers). */
+const dirSyncs = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
+
+/**
+ * fsync of a folder, shared by the writes that renamed into it meanwhile: a caller joins the queued
+ * fsync (which starts after its rename) or starts one, never one already running (it may have begun
+ * before the caller's rename). 64 writes into one inbox at once cost about two folder fsyncs, not 64.
+ */
+function syncDirShared(dir: string): Promise<void> {
+  let s = dirSyncs.get(dir);
+  if (s === undefined) {
+    s = {};
+    dirSyncs.set(dir, s);
+  }
+  const state = s;
+  if (state.queued) return state.queued;
+  const start = (): Promise<void> => {
+    state.queued = undefined;
+    const run = syncDir(dir).finally(() => {
+      if (state.running !== run) return;
+      state.running = undefined;
+      if (!state.queued) dirSyncs.delete(dir);
+    });
+    state.running = run;
+    return run;
+  };
+  if (!state.running) return start();
+  state.queued = state.running.catch(() => undefined).then(start);
+  return state.queued;
 }
 
 // After a rename, the folder entry itself must reach the disk for the new file to survive a crash.
