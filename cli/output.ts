@@ -2,6 +2,7 @@
 // lines for people. Errors go to stderr as one or two lines; a stack only with --debug.
 
 import { MailroomError } from '../src/errors.js';
+import { safeLines, safeText } from '../src/safe-text.js';
 
 export interface OutputOptions {
   json?: boolean;
@@ -23,21 +24,24 @@ export function printJson(value: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...value }, null, 2)}\n`);
 }
 
+/** A line (or our own lines) for a person: control characters and bidi overrides escaped (safe-text.ts). */
 export function println(line = ''): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${safeLines(line)}\n`);
 }
 
 export function warn(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${safeLines(line)}\n`);
 }
 
 /** Format a table with columns padded to their widest cell; the last column is not padded. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) {
+  // Cells are escaped whole (a newline in a title must not forge a row), before widths are taken.
+  const safe = rows.map((row) => row.map(safeText));
+  for (const row of safe) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
   }
-  return rows
+  return safe
     .map((row) =>
       row
         .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
@@ -65,13 +69,13 @@ export function reportError(err: unknown, debug: boolean, json = false): number 
     });
   }
   if (err instanceof MailroomError) {
-    warn(`mailroom: ${err.message}`);
-    if (err.hint) warn(`  ${err.hint}`);
+    warn(`mailroom: ${safeText(err.message)}`);
+    if (err.hint) warn(`  ${safeText(err.hint)}`);
     if (debug && err.stack) warn(err.stack);
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  warn(`mailroom: unexpected error: ${e.message}`);
+  warn(`mailroom: unexpected error: ${safeText(e.message)}`);
   warn(debug ? (e.stack ?? '') : '  run again with --debug for details, and please report it');
   return 1;
 }

@@ -1,12 +1,14 @@
 // The pass's third stage: carry out a judgement. Task files are written only through ops/ (route,
 // complete) and store/ (heal); what is written here is the daemon's own memory and its reports.
 
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { limitsOf } from '../src/config/limits.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { completeDrop } from '../src/ops/complete.js';
 import { type RouteEvent, routeTask } from '../src/ops/route.js';
 import type { Problem } from '../src/problem.js';
 import { healInterruptedMove } from '../src/store/heal.js';
+import { readRegularFile } from '../src/store/read-file.js';
 import type { TaskRef } from '../src/store/scan.js';
 import { cacheable } from '../src/store/stamp.js';
 import { TaskExistsError } from '../src/store/tasks.js';
@@ -42,7 +44,9 @@ export async function act(c: ActContext, e: Entry, j: Judgement): Promise<void> 
     case 'illegal': {
       // A report is keyed by the file's bytes; a cached entry carries none, so read them.
       state.parsed?.delete(e.path);
-      const bytes = e.cached ? await readFile(e.path).catch(() => e.bytes) : e.bytes;
+      const bytes = e.cached
+        ? await readRegularFile(e.path, { maxBytes: limitsOf(mr.config).taskFile }).catch(() => e.bytes)
+        : e.bytes;
       await state.reports.report(e.path, bytes, j.reason);
       return;
     }

@@ -2,10 +2,12 @@
 // holding it open loses nothing. Each pass looks at the kept inodes in the inboxes: what grew is
 // appended to its task; one quiet for a minute, with every byte in the task, is removed.
 
-import { lstat, readFile, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { limitsOf } from '../src/config/limits.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { appendLateWrite, DROPPED } from '../src/ops/complete.js';
+import { readRegularFile } from '../src/store/read-file.js';
 import type { SeenForms } from './settle.js';
 
 const LATE_WRITE_QUIET_MS = 60_000;
@@ -25,7 +27,13 @@ export async function catchLateWrites(
   const st = await lstat(path);
   if (!st.isFile()) return;
   if (st.size > known) {
-    await appendLateWrite(mr, path, id, known, await readFile(path));
+    await appendLateWrite(
+      mr,
+      path,
+      id,
+      known,
+      await readRegularFile(path, { maxBytes: limitsOf(mr.config).taskFile }),
+    );
     return;
   }
   const prev = seen.get(path);

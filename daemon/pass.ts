@@ -10,9 +10,11 @@
 //   - a state change made by a file edit is checked against the last state seen, and reported (not
 //     reverted) when the state machine forbids it.
 
+import { limitsOf } from '../src/config/limits.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { Problem } from '../src/problem.js';
+import { TooBigError } from '../src/store/read-file.js';
 import { newTaskId } from '../src/task/id.js';
 import { act, rememberState, type SeenTask } from './act.js';
 import type { KnownState } from './hand-edit.js';
@@ -76,7 +78,7 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   for (const listed of scan.entries) {
     try {
       // An unchanged file costs no read and, when nothing is to be done, no await (an idle pass).
-      const e = listed.cached ? listed : await readEntry(listed, settling);
+      const e = listed.cached ? listed : await readEntry(listed, settling, limitsOf(mr.config).taskFile);
       if (!e) continue;
       const read = e.cached ? { cached: e.cached.task } : { bytes: e.bytes };
       const j = judge({ agent: e.agent, box: e.box, name: e.id, settled: e.settled, read }, ctx);
@@ -84,6 +86,9 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     } catch (err) {
       const reason = err instanceof MailroomError ? err.message : String(err);
       out.problems.push({ path: mr.layout.rel(listed.path), reason });
+      // Over limits.task_file: reported once, like any file that is not a task (keyed by its size).
+      if (err instanceof TooBigError)
+        await state.reports.report(listed.path, Buffer.from(`too big:${err.size}`), `${reason}; ${err.hint}`);
     }
   }
   if (settling.recheckAt !== undefined) out.recheckAt = settling.recheckAt;

@@ -18,7 +18,7 @@ import { acquireInstance } from './instance.js';
 import { type PassOutcome, type PassState, runPass, watchedAgents } from './pass.js';
 import { ReportBook } from './reports.js';
 import { SerialRunner } from './serial.js';
-import { supervise } from './supervise.js';
+import { noticeQueue, supervise } from './supervise.js';
 import { SyncLoops } from './sync-loop.js';
 import { watchPaths } from './watch.js';
 
@@ -50,14 +50,16 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   const config = new ConfigWatch(mr, status, say);
   await config.init();
   const known = new KnownStates(mr);
+  const notices = noticeQueue(mr);
   const passes: SerialRunner = new SerialRunner(async () => {
     if (opts.signal.aborted) return;
     try {
       if (lockLost) throw new Error(`daemon lock lost: ${lockLost.message}`);
       await config.reload();
+      notices.reconsider(); // notify_interval may have changed
       const started = Date.now();
       const outcome = await runPass(mr, state);
-      const decision = await supervise(mr, outcome.tasks, status, say);
+      const decision = await supervise(mr, outcome.tasks, status, say, notices);
       await known.save(state);
       await recordPass(mr, status, state, outcome, Date.now() - started, say);
       passes.reschedule(nextWake(outcome, decision, rescanMs) - Date.now());
@@ -95,6 +97,12 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   await watcher.close();
   await syncs.stop();
   await passes.stop();
+  const unsent = await notices.stop();
+  if (unsent > 0)
+    await mr.log({
+      type: 'notify.dropped',
+      note: `${unsent} escalation notice(s) not sent: the daemon stopped`,
+    });
   status.state = 'stopped';
   await writeDaemonStatus(mr, status);
   await mr.log({ type: 'daemon.stopped', pid: process.pid });

@@ -4,14 +4,16 @@
 // only: nothing here writes, moves or reports.
 
 import { lstatSync } from 'node:fs';
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MailroomError } from '../src/errors.js';
 import { sha256Hex } from '../src/hash.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { Problem } from '../src/problem.js';
 import type { FolderProblem } from '../src/store/folders.js';
 import { listFolder } from '../src/store/folders.js';
 import { type Box, isNeverATask } from '../src/store/layout.js';
+import { readRegularFile } from '../src/store/read-file.js';
 import type { TaskRef } from '../src/store/scan.js';
 import { type FileStamp, sameStamp, stampOf } from '../src/store/stamp.js';
 import type { Task } from '../src/task/schema.js';
@@ -134,15 +136,17 @@ function scanFile(
  * at a time, not the whole backlog's). Undefined when it is gone. A file that changed between the
  * listing's stat and the end of the read is unsettled, and its parse is not cached.
  */
-export async function readEntry(e: Entry, settling: Settling): Promise<Entry | undefined> {
+export async function readEntry(e: Entry, settling: Settling, maxBytes: number): Promise<Entry | undefined> {
   if (e.cached || !e.stamp) return e;
   const st = e.stamp;
   const readAt = Date.now();
   let bytes: Buffer;
   try {
-    bytes = await readFile(e.path);
+    // From the descriptor that was type-checked: a fifo swapped in since the listing never blocks,
+    // and a file over limits.task_file is never read whole (read-file.ts).
+    bytes = await readRegularFile(e.path, { maxBytes });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof MailroomError && err.kind === 'notFound') return undefined;
     throw err;
   }
   const after = await lstat(e.path);

@@ -1,15 +1,18 @@
 // Supervision after each pass (docs/supervisor.md): decide on the tasks the pass left where they
 // are, then apply each action under the task's lock, only if deciding again on the task as read
-// there gives the same action (a worker may have acted since the scan). An escalation runs the
-// user's notify command. A refused action is logged and decided again next pass.
+// there gives the same action (a worker may have acted since the scan). An escalation enqueues a
+// notice for the user's notify command (src/supervisor/notify-queue.ts: per host rate-limited and
+// coalesced; the pass never waits on it). A refused action is logged and decided again next pass.
 
 import type { DaemonStatus } from '../src/daemon-status.js';
+import { parseDurationMs } from '../src/duration.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { escalate, reassign, retry, SYSTEM_ACTOR } from '../src/ops/lifecycle.js';
 import type { LoadedTask } from '../src/store/scan.js';
 import { type Decision, decide, type SupervisorPolicy } from '../src/supervisor/decide.js';
-import { runNotify } from '../src/supervisor/notify.js';
+import { type NotifyFields, runNotify } from '../src/supervisor/notify.js';
+import { type NotifyJob, NotifyQueue } from '../src/supervisor/notify-queue.js';
 import { policyFromConfig } from '../src/supervisor/policy.js';
 import { reassignNote } from '../src/supervisor/reasons.js';
 import type { TaskState } from '../src/task/state.js';
@@ -23,6 +26,7 @@ export async function supervise(
   tasks: SeenTask[],
   status: Counters,
   say: (line: string) => void,
+  notices: NotifyQueue,
 ): Promise<Decision> {
   const policy = policyFromConfig(mr.config);
   const decision = decide(
@@ -34,7 +38,7 @@ export async function supervise(
     await mr.log({ type: 'worker.down', agent: down.agent, id: down.id });
   for (const action of decision.actions) {
     try {
-      await apply(mr, action, stillDue(mr, policy, action), status, say);
+      await apply(mr, action, stillDue(mr, policy, action), status, say, notices);
     } catch (err) {
       // The task changed under us (a person acted first): the next pass decides again.
       const message = err instanceof MailroomError ? err.message : String(err);
@@ -62,6 +66,7 @@ async function apply(
   onlyIf: (t: LoadedTask) => boolean,
   status: Counters,
   say: (line: string) => void,
+  notices: NotifyQueue,
 ): Promise<void> {
   if (action.kind === 'reassign') {
     const note = reassignNote(action.from, action.to, action.reason);
@@ -76,33 +81,39 @@ async function apply(
     const r = await escalate(mr, action.id, action.reason, { onlyIf });
     status.escalated++;
     say(`escalated ${action.id} to ${mr.config.escalate_to}: ${action.reason}`);
-    await notify(mr, r.after, action.reason);
+    if (mr.config.notify) notices.enqueue(noticeFor(mr, r.after, action.reason));
   }
 }
 
-/** Run the user's notify command for an escalation, and log how it went (best effort). */
-async function notify(mr: Mailroom, after: LoadedTask, reason: string): Promise<void> {
-  if (!mr.config.notify) return;
+/** The notice for an escalated task, keyed by the machine of the agent it was with. */
+function noticeFor(mr: Mailroom, after: LoadedTask, reason: string): NotifyJob {
   const t = after.parsed.task;
-  const outcome = await runNotify(
-    mr.config.notify,
-    {
-      id: t.id,
-      title: t.title,
-      reason,
-      from: t.from,
-      to: t.to,
-      state: t.state as TaskState,
-      priority: t.priority,
-      path: after.path,
-      root: mr.layout.root,
-    },
-    { cwd: mr.layout.root },
-  );
-  await mr.log({
-    type: outcome.ok ? 'notify.sent' : 'notify.failed',
+  const fields: NotifyFields = {
     id: t.id,
-    code: outcome.code,
-    ...(outcome.ok ? {} : { reason: outcome.stderr.slice(0, 500) }),
+    title: t.title,
+    reason,
+    from: t.from,
+    to: t.to,
+    state: t.state as TaskState,
+    priority: t.priority,
+    path: after.path,
+    root: mr.layout.root,
+  };
+  return { host: mr.config.agents[t.to]?.host ?? 'here', fields };
+}
+
+/** The daemon's notice queue: the user's notify command, one run at a time, logged. */
+export function noticeQueue(mr: Mailroom): NotifyQueue {
+  return new NotifyQueue({
+    run: (fields) => runNotify(mr.config.notify ?? 'true', fields, { cwd: mr.layout.root }),
+    intervalMs: () => parseDurationMs(mr.config.notify_interval) ?? 60_000,
+    onSent: (fields, outcome, tasks) =>
+      mr.log({
+        type: outcome.ok ? 'notify.sent' : 'notify.failed',
+        id: fields.id,
+        code: outcome.code,
+        ...(tasks > 1 ? { note: fields.title } : {}),
+        ...(outcome.ok ? {} : { reason: outcome.stderr.slice(0, 500) }),
+      }),
   });
 }

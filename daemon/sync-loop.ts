@@ -198,14 +198,26 @@ export class SyncLoops {
     const command = `${config.mailroom ?? 'mailroom'} watch --root ${shellPath(config.root)}`;
     let ready = false;
     let stream: RemoteCommand;
+    let tooLong = 0;
     try {
-      stream = await link.connection.exec(command, (line) => {
-        if (line === 'ready') {
-          ready = true;
-          this.say(`following ${loop.name}: its changes are pulled as they happen`);
-        } else if (line.startsWith('changed '))
-          this.soon(loop.name, STREAM_GATHER_MS, 'remote', line.slice('changed '.length));
-      });
+      stream = await link.connection.exec(
+        command,
+        (line) => {
+          if (line === 'ready') {
+            ready = true;
+            this.say(`following ${loop.name}: its changes are pulled as they happen`);
+          } else if (line.startsWith('changed '))
+            this.soon(loop.name, STREAM_GATHER_MS, 'remote', line.slice('changed '.length));
+        },
+        () => {
+          // A line over the cap was dropped: whatever it said, a full pass finds it.
+          if (++tooLong === 1 || tooLong % 1000 === 0)
+            this.say(
+              `${loop.name}: its change stream sent ${tooLong} line(s) over 4 KB: dropped; a full pass looks`,
+            );
+          this.soon(loop.name, STREAM_GATHER_MS, 'remote');
+        },
+      );
     } catch {
       return; // the connection is going away; the reconnect starts a new follower
     }

@@ -41,3 +41,19 @@ export function checkTaskId(id: string): string {
   }
   return id;
 }
+
+/** The longest file name (in bytes) Linux and macOS file systems take (NAME_MAX). */
+export const NAME_MAX = 255;
+
+/**
+ * `.<name><suffix>` cut to fit NAME_MAX bytes: a temp name beside a long file name (a far host may
+ * hold names up to 255 bytes) must still be creatable. The cut never splits a UTF-8 character.
+ */
+export function hiddenNameFitting(name: string, suffix: string): string {
+  const room = NAME_MAX - 1 - Buffer.byteLength(suffix);
+  let kept = name;
+  while (Buffer.byteLength(kept) > room) kept = kept.slice(0, -1);
+  // A cut between the halves of a surrogate pair leaves a lone high surrogate: drop it too.
+  if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1);
+  return `.${kept}${suffix}`;
+}

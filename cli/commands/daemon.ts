@@ -8,6 +8,7 @@ import { usageError } from '../../src/errors.js';
 import type { Mailroom } from '../../src/mailroom.js';
 import { initMailroom } from '../../src/ops/setup.js';
 import { type StatusReport, statusReport } from '../../src/ops/status.js';
+import { safeLines, safeText } from '../../src/safe-text.js';
 import { CONFIG_FILE } from '../../src/store/layout.js';
 import { STATES } from '../../src/task/state.js';
 import { type CommonOptions, open } from '../context.js';
@@ -34,7 +35,7 @@ export async function daemon(
   process.once('SIGTERM', stop);
   // A full UTC timestamp (2026-11-27T16:40:05Z): service logs outlive a day and cross time zones.
   const say = (line: string) =>
-    process.stderr.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${line}\n`);
+    process.stderr.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${safeText(line)}\n`);
   await runDaemon(mr, {
     signal: controller.signal,
     say,
@@ -91,14 +92,8 @@ function alive(a: StatusReport['agents'][number], now: number): string {
   return `${a.state}${seen}`;
 }
 
-/** Task titles, reasons and paths come from files anyone can write: no control characters reach the terminal. */
-const printable = (s: string): string =>
-  [...s]
-    .map((c) => {
-      const code = c.charCodeAt(0);
-      return code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\x${code.toString(16).padStart(2, '0')}` : c;
-    })
-    .join('');
+/** Task titles, reasons and paths come from files anyone can write: escaped by the one safe-text rule. */
+const printable = safeText;
 
 /** Returns the exit code: with `check`, 1 when something needs a person (for monitoring), else 0. */
 export async function status(opts: CommonOptions & { watch?: boolean; check?: boolean }): Promise<number> {
@@ -106,7 +101,7 @@ export async function status(opts: CommonOptions & { watch?: boolean; check?: bo
   if (!opts.watch) {
     const r = await statusReport(mr);
     if (opts.json) printJson({ ...r });
-    else process.stdout.write(`${render(r, mr.now().getTime())}\n`);
+    else process.stdout.write(`${safeLines(render(r, mr.now().getTime()))}\n`);
     return opts.check && r.needsYou.length > 0 ? 1 : 0;
   }
   let stopped = false;
@@ -118,7 +113,7 @@ export async function status(opts: CommonOptions & { watch?: boolean; check?: bo
     if (opts.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...r })}\n`);
     else
       process.stdout.write(
-        `\x1b[2J\x1b[H${render(r, Date.now())}\n\n(refreshes every second; Ctrl-C to leave)\n`,
+        `\x1b[2J\x1b[H${safeLines(render(r, Date.now()))}\n\n(refreshes every second; Ctrl-C to leave)\n`,
       );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }

@@ -7,6 +7,7 @@ import { followEvents, queryEvents } from '../../src/events/query.js';
 import type { Mailroom } from '../../src/mailroom.js';
 import { deadlineOf, type ListFilter, listTasks, summarise } from '../../src/ops/list.js';
 import { findRoot } from '../../src/root.js';
+import { safeText } from '../../src/safe-text.js';
 import { Layout } from '../../src/store/layout.js';
 import type { LoadedTask } from '../../src/store/scan.js';
 import { loadTask } from '../../src/store/tasks.js';
@@ -48,7 +49,8 @@ export async function ls(opts: CommonOptions & Omit<ListFilter, 'mine'> & { mine
       ]);
     println(table(rows));
   }
-  for (const p of problems) warn(`unreadable: ${p.path}${p.line ? `:${p.line}` : ''}: ${p.reason}`);
+  for (const p of problems)
+    warn(`unreadable: ${safeText(p.path)}${p.line ? `:${p.line}` : ''}: ${safeText(p.reason)}`);
 }
 
 export async function show(id: string, opts: CommonOptions): Promise<void> {
@@ -58,8 +60,8 @@ export async function show(id: string, opts: CommonOptions): Promise<void> {
     printJson(taskJson(mr, t));
     return;
   }
-  println(`# ${mr.layout.rel(t.path)}`);
-  process.stdout.write(t.text.endsWith('\n') ? t.text : `${t.text}\n`);
+  println(`# ${safeText(mr.layout.rel(t.path))}`);
+  println(t.text.endsWith('\n') ? t.text.slice(0, -1) : t.text);
 }
 
 /** One task for agents: where it is, its fields, its deadline, the body, and the result on its own. */
@@ -83,7 +85,7 @@ function formatEvent(e: MailroomEvent): string {
   if (e.agent && e.type !== 'task.transition') parts.push(`agent ${e.agent}`);
   if (e.note) parts.push(`(${e.note})`);
   if (typeof e.reason === 'string') parts.push(`: ${e.reason}`);
-  return parts.join('  ');
+  return parts.map(safeText).join('  ');
 }
 
 export interface LogOptions extends CommonOptions {
@@ -106,7 +108,10 @@ export async function log(opts: LogOptions): Promise<void> {
   }
   // Following prints what comes from now on; --from-start, -n or --since print history first.
   const emit = (e: MailroomEvent) => {
-    if (match(e)) println(opts.json ? JSON.stringify({ schemaVersion: 1, ...e }) : formatEvent(e));
+    if (!match(e)) return;
+    // JSON as is (never escaped for a terminal: a C1 escape would not be JSON); lines for people escaped.
+    if (opts.json) process.stdout.write(`${JSON.stringify({ schemaVersion: 1, ...e })}\n`);
+    else println(formatEvent(e));
   };
   if (opts.fromStart || query.last !== undefined || query.since !== undefined)
     for (const e of await queryEvents(layout.eventsPath, query)) emit(e);
@@ -152,9 +157,9 @@ export async function runDoctor(opts: CommonOptions & { fix?: boolean }): Promis
   else {
     for (const f of findings) {
       println(
-        `${f.fixed ? 'fixed' : 'problem'} [${f.check}] ${f.path ? `${f.path}${f.line ? `:${f.line}` : ''}: ` : ''}${f.problem}`,
+        `${f.fixed ? 'fixed' : 'problem'} [${f.check}] ${f.path ? `${safeText(f.path)}${f.line ? `:${f.line}` : ''}: ` : ''}${safeText(f.problem)}`,
       );
-      if (!f.fixed) println(`  fix: ${f.fix}`);
+      if (!f.fixed) println(`  fix: ${safeText(f.fix)}`);
     }
   }
   return open.length === 0 ? 0 : 1;

@@ -1,7 +1,9 @@
 // Handler for `mailroom sync [HOST] [--dry-run]`: one pass per host now (for cron). Exit 4 when a
-// host cannot be reached, 3 when a pass was refused (e.g. the safety check), else 0.
+// host cannot be reached, 3 when a pass was refused (e.g. the safety check) or partial (a file over a
+// size limit or the pass budget, a far lock held too long: skipped, reported by name), else 0.
 
 import { MailroomError, notFound } from '../../src/errors.js';
+import { safeText } from '../../src/safe-text.js';
 import { type SyncReport, syncHost } from '../../src/sync/pass.js';
 import { type CommonOptions, open } from '../context.js';
 import { printJson, println, warn } from '../output.js';
@@ -34,19 +36,28 @@ export async function sync(
     try {
       const r = await syncHost(mr, h, { dryRun: opts.dryRun === true });
       reports.push(r);
+      // A pass that skipped work says so: exit 3, so a cron job or a script notices.
+      if (r.partial) code = Math.max(code, 3);
       if (!opts.json) {
         println(line(r));
-        for (const c of r.conflicts) println(`  conflict: ${c}`);
-        if (r.transport?.note) warn(`  ${h}: ${r.transport.note}`);
-        for (const p of [...r.problems, ...r.scanProblems]) warn(`  ${h}: ${p.path}: ${p.reason}`);
+        for (const c of r.conflicts) println(`  conflict: ${safeText(c)}`);
+        if (r.transport?.note) warn(`  ${h}: ${safeText(r.transport.note)}`);
+        for (const q of r.quarantined) warn(`  ${h}: quarantined ${safeText(q.path)}: ${safeText(q.reason)}`);
+        for (const f of r.refused) warn(`  ${h}: refused: ${safeText(f.reason)}`);
+        for (const p of [...r.problems, ...r.scanProblems])
+          warn(`  ${h}: ${safeText(p.path)}: ${safeText(p.reason)}`);
+        if (r.partial)
+          warn(
+            `  ${h}: partial: ${r.skipped.length + r.lockSkipped} file(s) left for a later pass (see above; exit 3)`,
+          );
       }
     } catch (err) {
       if (!(err instanceof MailroomError)) throw err;
       code = Math.max(code, err.exitCode);
       reports.push({ host: h, error: err.message, exitCode: err.exitCode });
       if (!opts.json) {
-        warn(`mailroom: sync with ${h} failed: ${err.message}`);
-        if (err.hint) warn(`  ${err.hint}`);
+        warn(`mailroom: sync with ${h} failed: ${safeText(err.message)}`);
+        if (err.hint) warn(`  ${safeText(err.hint)}`);
       }
     }
   }

@@ -3,12 +3,40 @@
 import { z } from 'zod';
 import { isDuration } from '../duration.js';
 import { AGENT_NAME, HOST_NAME } from '../names.js';
+import { isSize } from '../size.js';
 
 const duration = (key: string, fallback: string) =>
   z
     .string({ error: `${key}: expected a duration like 90s, 5m, 2h or 1d` })
     .refine(isDuration, { error: `${key}: expected a duration like 90s, 5m, 2h or 1d` })
     .default(fallback);
+
+const size = (key: string, fallback: string) =>
+  z
+    .string({ error: `${key}: expected a size like 512KB, 4MB or 1GB` })
+    .refine(isSize, { error: `${key}: expected a size like 512KB, 4MB or 1GB` })
+    .default(fallback);
+
+/**
+ * Bounds on what a file (from a far host, or a local writer) may cost (docs/spec.md §6): a file over
+ * a limit is skipped and reported by name; the pass goes on.
+ */
+export const LimitsSchema = z.strictObject(
+  {
+    /** One task file (`<id>.md`), read whole to be parsed. */
+    task_file: size('limits.task_file', '4MB'),
+    /** One file inside `<id>.files/` (or any other plain file of an agent), streamed. */
+    attachment_file: size('limits.attachment_file', '256MB'),
+    /** Bytes read from one host in one sync pass; the rest waits for the next pass. */
+    sync_pass: size('limits.sync_pass', '1GB'),
+  },
+  {
+    error: (iss) =>
+      iss.code === 'unrecognized_keys'
+        ? `unknown key(s) ${iss.keys.join(', ')}; limits takes task_file, attachment_file, sync_pass`
+        : 'expected { task_file, attachment_file, sync_pass }',
+  },
+);
 
 export const AgentConfigSchema = z.strictObject(
   {
@@ -57,13 +85,17 @@ export const ConfigSchema = z.strictObject({
   notify: z
     .string({ error: 'notify: expected a shell command (task fields arrive as MAILROOM_* variables)' })
     .optional(),
+  /** Least time between two notify runs for one host; escalations meanwhile are coalesced. */
+  notify_interval: duration('notify_interval', '1m'),
   on_stuck: z
     .enum(['escalate', 'reassign'], { error: 'on_stuck: use escalate or reassign' })
     .default('escalate'),
   retry_backoff: duration('retry_backoff', '1m'),
   retry_elsewhere: z.boolean({ error: 'retry_elsewhere: use true or false' }).default(false),
+  limits: LimitsSchema.default({ task_file: '4MB', attachment_file: '256MB', sync_pass: '1GB' }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type HostConfig = z.infer<typeof HostConfigSchema>;
+export type LimitsConfig = z.infer<typeof LimitsSchema>;

@@ -22,9 +22,10 @@ import {
   StatSchema,
   taskPathOk,
 } from '../remote/protocol.js';
+import { TooBigError } from '../store/read-file.js';
 import type { SideCache, SideScan } from '../sync/scan.js';
 import type { Outcome } from './conditional.js';
-import type { Endpoint, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import type { Endpoint, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { joinRel, parseRelPath } from './rel-path.js';
 
 /** A name a directory listing can never honestly return. */
@@ -78,11 +79,17 @@ export class AgentEndpoint implements Endpoint {
     return st ?? undefined;
   }
 
-  async readFile(relPath: string): Promise<Buffer> {
+  /** With a limit, the far side refuses a bigger file without sending it; the size is checked here too. */
+  async readFile(relPath: string, limit?: ReadLimit): Promise<Buffer> {
     const rel = this.rel(relPath);
-    const b64 = this.check(BytesSchema, await this.client.call({ op: 'read', rel }), `read ${rel}`);
+    const request = limit
+      ? { op: 'read' as const, rel, maxBytes: limit.maxBytes, limitKey: limit.limitKey ?? 'limits' }
+      : { op: 'read' as const, rel };
+    const b64 = this.check(BytesSchema, await this.client.call(request), `read ${rel}`);
     const bytes = Buffer.from(b64, 'base64');
     if (bytes.length > MAX_FILE_BYTES) throw this.broken(`${rel} over the size cap`);
+    if (limit && bytes.length > limit.maxBytes)
+      throw new TooBigError(rel, bytes.length, limit.maxBytes, limit.limitKey ?? 'limits');
     return bytes;
   }
 
@@ -167,7 +174,7 @@ export class AgentEndpoint implements Endpoint {
       if (!r || files.has(path)) throw this.broken(`the file ${JSON.stringify(path)} in the manifest`);
       files.set(path, { hash: r.hash });
     }
-    return { tasks, files, cache, problems: m.problems, reads: m.reads };
+    return { tasks, files, cache, problems: m.problems, reads: m.reads, skipped: new Set() };
   }
 
   /** Far changes under the agents' folders; paths not of that shape are dropped. */

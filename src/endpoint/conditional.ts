@@ -9,6 +9,9 @@ import type { Endpoint, EntryStat } from './endpoint.js';
 /** What a conditional step did; `skip` says why the file was left alone (for the next pass). */
 export type Outcome = { done: 'written' | 'same' | 'removed' | 'absent' } | { skip: string };
 
+/** How the file's lock is taken (the hub's apply bounds the wait by the pass's budget). */
+export type TakeLock = (path: string) => ReturnType<Endpoint['lock']>;
+
 /** How the current content's hash is known: from a trusted scan record, or by reading the file. */
 export type HashNow = (path: string, current: EntryStat) => Promise<string>;
 
@@ -26,8 +29,9 @@ export async function putIfHolds(
   bytes: Buffer,
   expect: string | undefined,
   hashNow: HashNow = readHash(e),
+  takeLock: TakeLock = (p) => e.lock(p),
 ): Promise<Outcome> {
-  const release = await e.lock(path);
+  const release = await takeLock(path);
   try {
     const current = await e.stat(path);
     if (current?.kind === 'symlink') return { skip: `${path} on ${e.label} is a symbolic link: left alone` };
@@ -48,8 +52,9 @@ export async function removeIfHolds(
   path: string,
   expect: string,
   hashNow: HashNow = readHash(e),
+  takeLock: TakeLock = (p) => e.lock(p),
 ): Promise<Outcome> {
-  const release = await e.lock(path);
+  const release = await takeLock(path);
   try {
     const current = await e.stat(path);
     if (!current) return { done: 'absent' };

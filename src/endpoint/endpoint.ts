@@ -5,6 +5,10 @@
 // a reader never sees half a file (writes are temp + fsync + rename); locks follow proper-lockfile's
 // `<file>.lock` directory protocol, so local commands and far-side mailroom processes honour them.
 
+import type { ReadLimit } from '../store/read-file.js';
+
+export type { ReadLimit };
+
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
 export interface EntryStat {
@@ -35,8 +39,12 @@ export interface Endpoint {
   list(relDir: string): Promise<EntryStat[]>;
   /** lstat; undefined when nothing is there. */
   stat(rel: string): Promise<EntryStat | undefined>;
-  /** A regular file's bytes. notFound when missing; refused for a symlink or a folder. */
-  readFile(rel: string): Promise<Buffer>;
+  /**
+   * A regular file's bytes. notFound when missing; refused for a symlink, a folder or a special file
+   * (checked on the open file, never blocking on a fifo where the platform allows); a TooBigError
+   * when it holds more than `limit.maxBytes` (default limits.attachment_file): never read whole.
+   */
+  readFile(rel: string, limit?: ReadLimit): Promise<Buffer>;
   /** `.<name>.tmp-<random>` beside the target, fsync, rename over it; the folder is created first. */
   writeFileAtomic(rel: string, data: Buffer): Promise<void>;
   /** Removes a file or a symlink (never what it points to). Missing is fine. */

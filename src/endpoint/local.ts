@@ -8,8 +8,10 @@
 import { constants, lstatSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { errnoCode, notFound, refused, usageError } from '../errors.js';
-import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import { DEFAULT_LIMITS } from '../config/limits.js';
+import { errnoCode, MailroomError, notFound, refused, usageError } from '../errors.js';
+import { NotAFileError, readRegularFile, TooBigError } from '../store/read-file.js';
+import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
 import { isLink, notADir, notAFile, notEmpty } from './refusals.js';
 import { joinRel, parseRelPath, tempNameFor } from './rel-path.js';
@@ -127,25 +129,24 @@ class LocalEndpoint implements Endpoint {
     return this.lstatRel(joinRel(segments));
   }
 
-  async readFile(rel: string): Promise<Buffer> {
+  async readFile(rel: string, limit?: ReadLimit): Promise<Buffer> {
     const segments = parseRelPath(rel, this.label);
     await this.parents(segments);
-    let fh: Awaited<ReturnType<typeof open>>;
+    const maxBytes = limit?.maxBytes ?? DEFAULT_LIMITS.attachmentFile;
+    const limitKey = limit?.limitKey ?? 'limits.attachment_file';
     try {
-      fh = await open(this.abs(segments), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return await readRegularFile(this.abs(segments), { maxBytes, limitKey });
     } catch (err) {
       this.realDirs.clear();
-      const code = errnoCode(err);
-      if (code === 'ENOENT') throw notFound(`${this.label}: ${rel} does not exist`);
-      if (code === 'ELOOP') throw isLink(this.label, rel);
+      if (err instanceof MailroomError && err.kind === 'notFound')
+        throw notFound(`${this.label}: ${rel} does not exist`);
+      if (err instanceof NotAFileError)
+        throw err.what === 'symbolic link'
+          ? isLink(this.label, rel)
+          : notAFile(this.label, rel, err.what === 'folder' ? 'dir' : 'other');
+      if (err instanceof TooBigError)
+        throw new TooBigError(`${this.label}: ${rel}`, err.size, maxBytes, limitKey);
       throw err;
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw notAFile(this.label, rel, kindOf(st));
-      return await fh.readFile();
-    } finally {
-      await fh.close();
     }
   }
 
@@ -155,9 +156,12 @@ class LocalEndpoint implements Endpoint {
     await this.mkdirpSegments(dirSegments);
     const dir = this.abs(dirSegments);
     const temp = join(dir, tempNameFor(segments.at(-1)!));
+    // A rewrite keeps the file's permission bits (a task kept at 0600 stays 0600).
+    const old = await this.lstatMode(segments);
     try {
-      const fh = await open(temp, 'wx', 0o666);
+      const fh = await open(temp, 'wx', old ?? 0o666);
       try {
+        if (old !== undefined) await fh.chmod(old);
         await fh.writeFile(data);
         await fh.sync();
       } finally {
@@ -170,6 +174,15 @@ class LocalEndpoint implements Endpoint {
       throw err;
     }
     await syncDirShared(dir);
+  }
+
+  private async lstatMode(segments: readonly string[]): Promise<number | undefined> {
+    try {
+      const st = await lstat(this.abs(segments));
+      return st.isFile() ? st.mode & 0o7777 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async remove(rel: string): Promise<void> {

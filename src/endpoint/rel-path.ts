@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { usageError } from '../errors.js';
+import { hiddenNameFitting } from '../names.js';
 import type { EntryKind } from './endpoint.js';
 import { notADir } from './refusals.js';
 
@@ -32,7 +33,8 @@ export function parseRelPath(rel: string, label: string, opts: { allowRoot?: boo
 export const joinRel = (segments: readonly string[]): string => segments.join('/');
 
 /** `.<name>.tmp-<random>`: starts with `.` and holds `.tmp`, so no scan takes it for a task (docs/spec.md §1). */
-export const tempNameFor = (name: string): string => `.${name}.tmp-${randomBytes(6).toString('hex')}`;
+export const tempNameFor = (name: string): string =>
+  hiddenNameFitting(name, `.tmp-${randomBytes(6).toString('hex')}`);
 
 /** True for names writeFileAtomic leaves behind only if it was cut off (for doctor and tests). */
 export const isTempName = (name: string): boolean => /^\..+\.tmp-[0-9a-f]{12}$/.test(name);

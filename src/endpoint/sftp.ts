@@ -6,11 +6,19 @@
 // Independent requests are issued together: SFTP pipelines them on one channel, so checks of parent
 // folders cost no extra round trip where they can run alongside the real request.
 
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import type { SshConnection } from '../ssh/connect.js';
-import { isSftpFailure, type RemoteHandle, SftpError, type SftpSession } from '../ssh/sftp-session.js';
-import type { Endpoint, EntryKind, EntryStat, LockOptions, ReleaseLock } from './endpoint.js';
+import {
+  type BoundedRead,
+  isSftpFailure,
+  type RemoteHandle,
+  SftpError,
+  type SftpSession,
+} from '../ssh/sftp-session.js';
+import { TooBigError } from '../store/read-file.js';
+import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
 import { notADir, notAFile, notEmpty } from './refusals.js';
 import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
@@ -131,19 +139,27 @@ class SftpEndpoint implements Endpoint {
     return st;
   }
 
-  async readFile(rel: string): Promise<Buffer> {
+  async readFile(rel: string, limit?: ReadLimit): Promise<Buffer> {
     const segments = parseRelPath(rel, this.label);
     // SFTP v3 has no O_NOFOLLOW: lstat first. A link swapped in between the two requests is the one
     // race left; the scan that asked for this file saw a regular file there a moment ago.
     const [, st] = await Promise.all([this.parents(segments), this.lstatRel(rel)]);
     if (st === undefined) throw notFound(`${this.label}: ${rel} does not exist`);
     if (st.kind !== 'file') throw notAFile(this.label, rel, st.kind);
+    const maxBytes = limit?.maxBytes ?? DEFAULT_LIMITS.attachmentFile;
+    const key = limit?.limitKey ?? 'limits.attachment_file';
+    // Claimed sizes are checked before a byte is read (a 5 GB sparse file costs one lstat).
+    if (st.size > maxBytes) throw new TooBigError(`${this.label}: ${rel}`, st.size, maxBytes, key);
+    let got: BoundedRead;
     try {
-      return await this.session.readFile(this.remote(rel));
+      got = await this.session.readFileBounded(this.remote(rel), maxBytes);
     } catch (err) {
       if (isSftpFailure(err, 'noSuchFile')) throw notFound(`${this.label}: ${rel} does not exist`);
       throw this.fail(err, `read ${rel}`);
     }
+    if (got.kind !== 'file') throw notAFile(this.label, rel, got.kind);
+    if (got.bytes === undefined) throw new TooBigError(`${this.label}: ${rel}`, got.size, maxBytes, key);
+    return got.bytes;
   }
 
   async writeFileAtomic(rel: string, data: Buffer): Promise<void> {

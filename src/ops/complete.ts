@@ -4,11 +4,13 @@
 // writer still holding the file open (a person typing into `cat >`, an agent streaming) writes on
 // into it, and appendLateWrite carries what it wrote into the task, so nothing written late is lost.
 
-import { link, readFile, rename, unlink } from 'node:fs/promises';
+import { link, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { limitsOf } from '../config/limits.js';
 import { sha256Hex } from '../hash.js';
 import type { Mailroom } from '../mailroom.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { readRegularFile } from '../store/read-file.js';
 import { createTaskFile, TargetExistsError, updateTask } from '../store/tasks.js';
 
 /** `.<id>.md.dropped-<bytes>`: the kept inode of a completed drop (never a task: a dot name). */
@@ -31,7 +33,9 @@ export interface Drop {
  */
 export async function completeDrop(mr: Mailroom, drop: Drop, id: string, text: string): Promise<boolean> {
   const done = await mr.locker(drop.path, async (guard) => {
-    const now = await readFile(drop.path).catch(() => undefined);
+    const now = await readRegularFile(drop.path, { maxBytes: limitsOf(mr.config).taskFile }).catch(
+      () => undefined,
+    );
     if (!now || sha256Hex(now) !== sha256Hex(drop.bytes)) return false;
     guard.assertHeld();
     await link(drop.path, join(dirname(drop.path), droppedName(id, drop.bytes.length))).catch(() => {});

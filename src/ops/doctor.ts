@@ -16,6 +16,7 @@ import { healInterruptedMove } from '../store/heal.js';
 import { BOXES, type Layout } from '../store/layout.js';
 import { fileLocker } from '../store/lock.js';
 import { type LoadedTask, listAgentsOnDisk, loadAll, readdirOrEmpty } from '../store/scan.js';
+import { loadQuarantine } from '../sync/quarantine.js';
 
 export interface Finding {
   check: string;
@@ -24,6 +25,20 @@ export interface Finding {
   problem: string;
   fix: string;
   fixed?: boolean;
+}
+
+/** Far tasks a host was not allowed to send (docs/spec.md §6): kept there, never pulled. */
+async function checkQuarantine(layout: Layout, config: Config): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const host of Object.keys(config.hosts))
+    for (const q of await loadQuarantine(layout, host))
+      findings.push({
+        check: 'provenance',
+        path: `${host}:${q.path}`,
+        problem: q.reason,
+        fix: `look at it on ${host}; if it is real, send it again from this machine, then delete it there`,
+      });
+  return findings;
 }
 
 const STALE_LOCK_MS = 10_000;
@@ -80,6 +95,7 @@ export async function doctor(layout: Layout, opts: { fix?: boolean; now?: number
     });
   }
   if (config) findings.push(...(await checkHostKeys(config)));
+  if (config) findings.push(...(await checkQuarantine(layout, config)));
   const onDisk = await listAgentsOnDisk(layout);
   for (const agent of configured) {
     if (!onDisk.includes(agent))

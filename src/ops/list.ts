@@ -1,5 +1,6 @@
 // `mailroom ls` and `show`: tasks as data for people and agents. Sorted urgent first, then oldest.
 
+import { limitsOf } from '../config/limits.js';
 import { parseDurationMs } from '../duration.js';
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
@@ -103,7 +104,7 @@ export async function listTasks(
   const results = await cachedSummaries(
     mr.layout,
     refs,
-    (miss) => mapLimit(miss, 32, readTask),
+    (miss) => mapLimit(miss, 32, (r) => readTask(r, limitsOf(mr.config).taskFile)),
     scope,
     undefined,
     cache.memory,

@@ -47,6 +47,10 @@ export interface Request {
   lockId?: number;
   staleMs?: number;
   timeoutMs?: number;
+  /** read: refuse a file over this many bytes without sending it (the hub's limits). */
+  maxBytes?: number;
+  /** read: the mailroom.yaml key of that limit, for the message. */
+  limitKey?: string;
 }
 
 export type Reply =

@@ -198,7 +198,12 @@ class Server {
       case 'stat':
         return (await ep.stat(rel)) ?? null;
       case 'read': {
-        const b = await ep.readFile(rel);
+        const b = await ep.readFile(
+          rel,
+          typeof r.maxBytes === 'number' && r.maxBytes >= 0
+            ? { maxBytes: Math.min(r.maxBytes, MAX_FILE_BYTES), limitKey: String(r.limitKey ?? 'limits') }
+            : undefined,
+        );
         if (b.length > MAX_FILE_BYTES)
           throw refused(`${rel}: ${b.length} bytes, over the cap of ${MAX_FILE_BYTES}; not synced`);
         return b.toString('base64');

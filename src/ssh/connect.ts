@@ -3,7 +3,7 @@
 // a password, and turns every failure into a MailroomError a person can act on: unknown or changed
 // host keys are `refused` with the fix line, anything on the way is `network` naming host and cause.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type {
@@ -19,7 +19,9 @@ import type {
 import ssh2 from 'ssh2';
 import { errnoCode, MailroomError, networkError, usageError } from '../errors.js';
 import { checkHostKey, knownKeyTypes } from './known-hosts.js';
+import { LineSplitter } from './line-splitter.js';
 import {
+  type BoundedRead,
   type RemoteEntry,
   type RemoteHandle,
   type RemoteKind,
@@ -83,8 +85,9 @@ export interface SshConnection {
   /**
    * Runs a command on the far side and streams its stdout line by line (used to follow the far
    * side's changes). The command line is the caller's own (from configuration), never file contents.
+   * Lines over 4 KB are dropped (onTooLong is called once for each): the far side controls them.
    */
-  exec(command: string, onLine: (line: string) => void): Promise<RemoteCommand>;
+  exec(command: string, onLine: (line: string) => void, onTooLong?: () => void): Promise<RemoteCommand>;
   /** Runs a command and gives its stdin/stdout as bytes (same rule: the command is configuration). */
   channel(command: string): Promise<RemoteChannel>;
   /** Ends the connection; resolves once it is closed. Idempotent. */
@@ -182,7 +185,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       session.onEnd = () => sessions.delete(session);
       return session;
     },
-    exec(command, onLine) {
+    exec(command, onLine, onTooLong) {
       if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
       return new Promise<RemoteCommand>((resolve, reject) => {
         client.exec(command, (err, channel) => {
@@ -190,17 +193,9 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
             reject(networkError(`${label}: cannot run a command: ${err.message}`));
             return;
           }
-          let buffered = '';
           let stderr = '';
-          channel.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString('utf8');
-            let nl = buffered.indexOf('\n');
-            while (nl !== -1) {
-              onLine(buffered.slice(0, nl));
-              buffered = buffered.slice(nl + 1);
-              nl = buffered.indexOf('\n');
-            }
-          });
+          const lines = new LineSplitter(MAX_STREAM_LINE, onLine, () => onTooLong?.());
+          channel.on('data', (chunk: Buffer) => lines.push(chunk));
           channel.stderr.on('data', (chunk: Buffer) => {
             if (stderr.length < 8192) stderr += chunk.toString('utf8');
           });
@@ -319,8 +314,17 @@ async function authMethods(opts: ConnectOptions, label: string): Promise<Auth> {
   for (const file of files) {
     let text: Buffer;
     try {
+      // As OpenSSH: a private key others can read is not used (UNPROTECTED PRIVATE KEY FILE).
+      const mode = (await stat(file)).mode & 0o777;
+      if ((mode & 0o077) !== 0) {
+        const why = `identity file ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): refused, as OpenSSH does; fix it with "chmod 600 ${file}"`;
+        if (explicit) throw usageError(why);
+        notes.push(why);
+        continue;
+      }
       text = await readFile(file);
     } catch (err) {
+      if (err instanceof MailroomError) throw err;
       const code = errnoCode(err);
       if (explicit)
         notes.push(
@@ -466,7 +470,14 @@ function remoteStat(attrs: Attributes): RemoteStat {
   return { kind, size: attrs.size ?? 0, mtimeMs: (attrs.mtime ?? 0) * 1000 };
 }
 
+/** The longest line kept from a far command's output; longer ones are dropped and reported. */
+export const MAX_STREAM_LINE = 4096;
+
 type Done<T> = (err: Error | null | undefined, value?: T) => void;
+
+/** One read request's size, and how many are in flight at once. */
+const READ_CHUNK = 64 * 1024;
+const READ_WINDOW = 8;
 
 class Ssh2SftpSession implements SftpSession {
   readonly maxWriteBytes: number;
@@ -528,8 +539,52 @@ class Ssh2SftpSession implements SftpSession {
     return list.map((e) => ({ name: e.filename, stat: remoteStat(e.attrs) }));
   }
 
-  readFile(path: string): Promise<Buffer> {
-    return this.call<Buffer>('read', path, (d) => this.sftp.readFile(path, d));
+  // Never ssh2's readFile: it allocates whatever size the far side claims (a 5 GB sparse file took the
+  // hub's memory and then the connection). The type and size are checked on the open handle, and the
+  // file is read in a window of chunks that stops one byte past the limit, however big it claims to be.
+  async readFileBounded(path: string, maxBytes: number): Promise<BoundedRead> {
+    const raw = await this.call<Buffer>('open', path, (d) => this.sftp.open(path, 'r', d));
+    try {
+      const st = remoteStat(await this.call<Attributes>('fstat', path, (d) => this.sftp.fstat(raw, d)));
+      if (st.kind !== 'file' || st.size > maxBytes) return { kind: st.kind, size: st.size };
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const left = maxBytes + 1 - total;
+        if (left <= 0) return { kind: 'file', size: total };
+        const want = Math.min(READ_WINDOW, Math.max(1, Math.ceil((st.size - total + 1) / READ_CHUNK)));
+        const offsets = Array.from({ length: want }, (_, i) => total + i * READ_CHUNK).filter(
+          (off) => off - total < left,
+        );
+        const got = await Promise.all(
+          offsets.map((off) => {
+            const len = Math.min(READ_CHUNK, maxBytes + 1 - off);
+            return this.call<Buffer>('read', path, (d) =>
+              this.sftp.read(raw, Buffer.alloc(len), 0, len, off, (err, n, buf) =>
+                err ? d(err) : d(undefined, buf.subarray(0, n)),
+              ),
+            ).then((b) => ({ b, len }));
+          }),
+        );
+        // A short read means the end of the file (a read of 0 bytes) or a server that sent less: the
+        // reads after it in the window are dropped and the next window starts where it stopped.
+        let eof = false;
+        for (const { b, len } of got) {
+          if (b.length === 0) {
+            eof = true;
+            break;
+          }
+          parts.push(b);
+          total += b.length;
+          if (b.length < len) break;
+        }
+        if (eof) break;
+      }
+      if (total > maxBytes) return { kind: 'file', size: total };
+      return { kind: 'file', size: total, bytes: Buffer.concat(parts, total) };
+    } finally {
+      await this.call<void>('close', path, (d) => this.sftp.close(raw, d)).catch(() => undefined);
+    }
   }
 
   async createExclusive(path: string): Promise<RemoteHandle> {

@@ -3,6 +3,7 @@
 // then the defaults (port 22, the local user). Pure apart from `resolveTargetFromSystem`.
 
 import { homedir } from 'node:os';
+import { usageError } from '../errors.js';
 import { expandTokens, loadSshConfig, localUserName, type SshHostConfig } from './ssh-config.js';
 import { formatTarget, parseTarget, type SshTarget } from './target.js';
 
@@ -31,6 +32,7 @@ export function resolveTarget(
   config: SshHostConfig,
   local: LocalIdentity,
 ): ResolvedTarget {
+  refuseUnsupported(target, config);
   const port = target.port ?? config.port ?? 22;
   const user = target.user ?? config.user ?? local.localUser;
   const tokens = { originalHost: target.host, remoteUser: user, port, ...local };
@@ -48,6 +50,20 @@ export function resolveTarget(
     identitiesOnly: config.identitiesOnly ?? false,
     knownHostsFiles: (config.userKnownHostsFiles ?? []).map(expand),
   };
+}
+
+/**
+ * A bastion bypassed or a host key checked under the wrong name would be worse than no connection:
+ * ProxyJump, ProxyCommand and HostKeyAlias are refused with the way out, never silently ignored.
+ */
+function refuseUnsupported(target: SshTarget, config: SshHostConfig): void {
+  const set = (config.unsupported ?? []).filter((u) => u.value.toLowerCase() !== 'none');
+  if (set.length === 0) return;
+  const what = set.map((u) => `${u.keyword} ${u.value}`).join(', ');
+  throw usageError(
+    `~/.ssh/config sets ${what} for ${target.host}; mailroom cannot go through it and will not connect around it`,
+    'give mailroom a target it can reach directly (a Host alias without these settings, or a tunnel: ssh -L 2222:HOST:22 BASTION, then ssh: user@127.0.0.1:2222)',
+  );
 }
 
 export interface SystemOptions {

@@ -42,6 +42,12 @@ export class SftpError extends Error {
 export const isSftpFailure = (err: unknown, failure: SftpFailure): boolean =>
   err instanceof SftpError && err.failure === failure;
 
+export interface BoundedRead {
+  readonly kind: RemoteKind;
+  readonly size: number;
+  readonly bytes?: Buffer;
+}
+
 /** An open remote file. Opaque outside connect.ts. */
 export interface RemoteHandle {
   readonly path: string;
@@ -53,7 +59,11 @@ export interface SftpSession {
   lstat(path: string): Promise<RemoteStat>;
   /** Entries without `.` and `..`. */
   readdir(path: string): Promise<RemoteEntry[]>;
-  readFile(path: string): Promise<Buffer>;
+  /**
+   * Opens `path`, checks its type and size on the open handle, and reads at most `maxBytes`: `bytes`
+   * is set only for a regular file within the limit (else `size` says what was seen).
+   */
+  readFileBounded(path: string, maxBytes: number): Promise<BoundedRead>;
   /** Creates a new file for writing; fails ('failure') when anything exists at `path`. */
   createExclusive(path: string): Promise<RemoteHandle>;
   write(handle: RemoteHandle, data: Buffer, position: number): Promise<void>;

@@ -24,6 +24,8 @@ export interface SshHostConfig {
   identityFiles: string[];
   identitiesOnly?: boolean;
   userKnownHostsFiles?: string[];
+  /** ProxyJump, ProxyCommand, HostKeyAlias: mailroom cannot honour them, so it refuses (never ignores). */
+  unsupported?: { keyword: string; value: string }[];
 }
 
 export interface ResolveContext {
@@ -109,6 +111,18 @@ function applyValue(out: SshHostConfig, keyword: string, args: string[], where: 
     case 'userknownhostsfile':
       out.userKnownHostsFiles ??= args.filter((a) => a.toLowerCase() !== 'none');
       break;
+    case 'proxyjump':
+    case 'proxycommand':
+    case 'hostkeyalias': {
+      // First obtained wins; `none` switches a proxy off.
+      const name = { proxyjump: 'ProxyJump', proxycommand: 'ProxyCommand', hostkeyalias: 'HostKeyAlias' }[
+        keyword
+      ];
+      out.unsupported ??= [];
+      if (!out.unsupported.some((u) => u.keyword === name))
+        out.unsupported.push({ keyword: name, value: args.join(' ') });
+      break;
+    }
     // Every other keyword does not concern how mailroom reaches a host.
   }
 }

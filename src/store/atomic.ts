@@ -3,12 +3,24 @@
 // or the new whole file, never a mix, and a crash leaves at worst a stray temp file that is never a task.
 
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { hiddenNameFitting } from '../names.js';
 
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const suffix = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  return join(dirname(path), hiddenNameFitting(basename(path), suffix));
+}
+
+/** The permission bits of the file a rewrite replaces (a task kept at 0600 stays 0600); else 0644. */
+async function modeToKeep(path: string): Promise<number> {
+  try {
+    const st = await lstat(path);
+    return st.isFile() ? st.mode & 0o7777 : 0o644;
+  } catch {
+    return 0o644;
+  }
 }
 
 export const isTempName = (name: string): boolean => name.startsWith('.') && name.includes('.tmp');
@@ -41,9 +53,12 @@ export async function writeFileAtomic(
   const dir = dirname(path);
   if (opts.mkdir) await mkdir(dir, { recursive: true });
   const tmp = tempPathFor(path);
-  const handle = await open(tmp, 'wx', 0o644);
+  const mode = opts.exclusive ? 0o644 : await modeToKeep(path);
+  const handle = await open(tmp, 'wx', mode);
   try {
     try {
+      // The umask applied to open()'s mode; the kept mode is the file's own, so set it exactly.
+      if (mode !== 0o644) await handle.chmod(mode);
       await handle.writeFile(data);
       await handle.sync();
     } finally {

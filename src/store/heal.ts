@@ -3,9 +3,11 @@
 // nothing; which one goes is decided from the task's own content (pure `placeRank`, src/task/place.ts), so it works
 // for every kind of move (finish, route, retry, reassign, archive).
 
-import { lstat, readFile, unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import { placeRank } from '../task/place.js';
 import { withLocks } from './lock.js';
+import { readRegularFile } from './read-file.js';
 import { readTask, type TaskRef } from './scan.js';
 import type { StoreContext } from './tasks.js';
 
@@ -53,7 +55,9 @@ export async function healInterruptedMove(ctx: StoreContext, refs: TaskRef[]): P
 }
 
 async function sameBytes(refs: TaskRef[]): Promise<boolean> {
-  const all = await Promise.all(refs.map((r) => readFile(r.path).catch(() => undefined)));
+  const all = await Promise.all(
+    refs.map((r) => readRegularFile(r.path, { maxBytes: DEFAULT_LIMITS.taskFile }).catch(() => undefined)),
+  );
   const first = all[0];
   return first !== undefined && all.every((b) => b?.equals(first));
 }

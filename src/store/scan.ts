@@ -2,14 +2,16 @@
 // is wrong with the ones that are not tasks. Problems are returned, never thrown: one bad file must
 // not hide the good ones.
 
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from '../errors.js';
+import { DEFAULT_LIMITS } from '../config/limits.js';
+import { errnoCode, MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
 import { type FolderProblem, folderProblem, listFolder } from './folders.js';
 import { BOXES, type Box, isNeverATask, type Layout } from './layout.js';
+import { NotAFileError, readRegularFile, TooBigError } from './read-file.js';
 
 export interface TaskRef {
   agent: string;
@@ -145,16 +147,20 @@ export type ReadResult =
   | { ok: false; problem: Problem }
   | { ok: false; missing: true };
 
-/** Read and parse one task file. Never follows a symlink (checked with lstat before reading). */
-export async function readTask(ref: TaskRef): Promise<ReadResult> {
+/**
+ * Read and parse one task file. Never follows a symlink, never blocks on a fifo, never reads more
+ * than `maxBytes` (read-file.ts).
+ */
+export async function readTask(ref: TaskRef, maxBytes = DEFAULT_LIMITS.taskFile): Promise<ReadResult> {
   let bytes: Buffer;
   try {
-    const st = await lstat(ref.path);
-    if (st.isSymbolicLink())
-      return { ok: false, problem: { path: ref.path, reason: 'symbolic link; not followed' } };
-    bytes = await readFile(ref.path);
+    bytes = await readRegularFile(ref.path, { maxBytes });
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { ok: false, missing: true };
+    if (err instanceof MailroomError && err.kind === 'notFound') return { ok: false, missing: true };
+    if (err instanceof NotAFileError && err.what === 'symbolic link')
+      return { ok: false, problem: { path: ref.path, reason: 'symbolic link; not followed' } };
+    if (err instanceof NotAFileError || err instanceof TooBigError)
+      return { ok: false, problem: { path: ref.path, reason: err.message } };
     throw err;
   }
   const decoded = decodeTaskBytes(bytes);
@@ -165,10 +171,13 @@ export async function readTask(ref: TaskRef): Promise<ReadResult> {
 }
 
 /** Read every task, collecting problems. */
-export async function loadAll(layout: Layout, opts: { agents?: string[]; boxes?: readonly Box[] } = {}) {
+export async function loadAll(
+  layout: Layout,
+  opts: { agents?: string[]; boxes?: readonly Box[]; maxBytes?: number } = {},
+) {
   const { refs, problems } = await scanRefs(layout, opts);
   const tasks: LoadedTask[] = [];
-  const results = await mapLimit(refs, 32, readTask);
+  const results = await mapLimit(refs, 32, (ref) => readTask(ref, opts.maxBytes));
   for (const r of results) {
     if (r.ok) tasks.push(r.task);
     else if ('problem' in r) problems.push(r.problem);

@@ -7,16 +7,20 @@
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
+import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
 import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box } from '../store/layout.js';
+import { applyTaskEdit } from '../task/edit.js';
 import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
+import { type Identity, identityOf, judgeProvenance } from './provenance.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import type { SentLedger } from './sent.js';
 import type { SyncState } from './state.js';
 
 export interface ApplyContext {
@@ -30,6 +34,26 @@ export interface ApplyContext {
   now: () => Date;
   /** Called every 500 applied changes and at the end (if any since), so a cut-off pass keeps them. */
   checkpoint: () => Promise<void>;
+  /** The agents configured on the host: a new task from it must come from one of them (provenance.ts). */
+  hostAgents: readonly string[];
+  /**
+   * How long this pass may wait for locks held by others, in all (default 20 s): far lock folders
+   * kept fresh by a hostile or stuck process must not make a pass wait 15 s per file. Once spent,
+   * each lock is tried once; a file whose lock is held is left for the next pass (and the pass is partial).
+   */
+  lockWaitBudgetMs?: number;
+  /** Size limits (mailroom.yaml `limits:`); defaults when absent. */
+  limits?: Limits;
+  /** Tasks synced with this host before (sent.ts): known even when the base forgot them. */
+  sent?: SentLedger;
+}
+
+/** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
+export interface Quarantined {
+  id: string;
+  path: string;
+  hash: string;
+  reason: string;
 }
 
 export interface ApplyReport {
@@ -39,6 +63,14 @@ export interface ApplyReport {
   deleted: number;
   conflicts: string[];
   problems: { path: string; reason: string }[];
+  /** Far tasks that were not the host's to send: not pulled. */
+  quarantined: Quarantined[];
+  /** Far edits of from/to/id/attempt that were set back (the rest of each edit was kept). */
+  refused: { id: string; reason: string }[];
+  /** Files left for the next pass because their lock was held (the pass is partial). */
+  lockSkipped: number;
+  /** The sent ledger gained or changed entries (the caller saves it). */
+  sentChanged?: boolean;
 }
 
 const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
@@ -54,7 +86,29 @@ function isFatal(err: unknown): boolean {
 }
 
 export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyReport> {
-  const report: ApplyReport = { pushed: 0, pulled: 0, merged: 0, deleted: 0, conflicts: [], problems: [] };
+  const report: ApplyReport = {
+    pushed: 0,
+    pulled: 0,
+    merged: 0,
+    deleted: 0,
+    conflicts: [],
+    problems: [],
+    quarantined: [],
+    refused: [],
+    lockSkipped: 0,
+  };
+  const TASK_LIMIT = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
+  const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
+  /** A lock under the pass's wait budget; a refusal counts as work skipped. */
+  const lockOn = async (s: Side, path: string) => {
+    const left = Math.max(0, Math.min(15_000, lockDeadline - performance.now()));
+    try {
+      return await ep(s).lock(path, { timeoutMs: left });
+    } catch (err) {
+      if (err instanceof MailroomError && err.kind === 'refused') report.lockSkipped++;
+      throw err;
+    }
+  };
   if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
   const base = ctx.state.base;
   const ep = (s: Side) => (s === 'local' ? ctx.local : ctx.remote);
@@ -87,7 +141,14 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const e = ep(s);
     const out = e.putIf
       ? await e.putIf(path, bytes, expect)
-      : await putIfHolds(e, path, bytes, expect, (p, st) => hashNow(s, p, st));
+      : await putIfHolds(
+          e,
+          path,
+          bytes,
+          expect,
+          (p, st) => hashNow(s, p, st),
+          (p) => lockOn(s, p),
+        );
     if ('skip' in out) throw new Skip(out.skip);
     if (out.done === 'same') return false;
     delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
@@ -100,7 +161,13 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const e = ep(s);
     const out = e.removeIf
       ? await e.removeIf(path, expect)
-      : await removeIfHolds(e, path, expect, (p, st) => hashNow(s, p, st));
+      : await removeIfHolds(
+          e,
+          path,
+          expect,
+          (p, st) => hashNow(s, p, st),
+          (p) => lockOn(s, p),
+        );
     if ('skip' in out) throw new Skip(out.skip);
     if (out.done === 'removed') delete ctx.state[s][path];
   };
@@ -147,12 +214,54 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     }
     const b = baseOf(text);
     base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
+    const who = b ? identityOf(id, b.fields) : undefined;
+    const had = ctx.sent?.get(id);
+    if (who && ctx.sent && (had?.from !== who.from || had.to !== who.to || had.attempt !== who.attempt)) {
+      ctx.sent.set(id, who);
+      report.sentChanged = true;
+    }
   };
 
   /** For a `same` task: the base already holds this content with its fields. */
   const baseIsCurrent = (id: string) => {
     const b = base.tasks[id];
     return b !== undefined && b.hash === ctx.scans.local.tasks.get(id)!.hash && b.base !== undefined;
+  };
+
+  /** What this machine holds of task `id` (a copy here, else the base), for the provenance rule. */
+  const knownOf = async (id: string): Promise<Identity | undefined> => {
+    const here = ctx.scans.local.tasks.get(id) ?? ctx.elsewhere?.get(id);
+    if (here) {
+      const parsed = parseTask((await ctx.local.readFile(here.path, TASK_LIMIT)).toString('utf8'), id);
+      if (parsed.ok) return identityOf(id, { ...parsed.value.task });
+    }
+    const b = base.tasks[id]?.base;
+    const fromBase = b ? identityOf(id, b.fields) : undefined;
+    return fromBase ?? ctx.sent?.get(id);
+  };
+
+  /**
+   * A version that came from the host, before it enters this machine: accepted, repaired (its
+   * from/to/attempt set back, the refusal reported), or undefined when it is quarantined.
+   */
+  const guard = async (id: string, bytes: Buffer): Promise<Buffer | undefined> => {
+    const parsed = parseTask(bytes.toString('utf8'), id);
+    const incoming = parsed.ok ? identityOf(id, { ...parsed.value.task }) : undefined;
+    if (!parsed.ok || !incoming) return bytes; // not a task: reconcile only takes tasks that parse
+    const verdict = judgeProvenance({
+      host: ctx.host,
+      hostAgents: ctx.hostAgents,
+      known: await knownOf(id),
+      incoming,
+    });
+    if (verdict.kind === 'accept') return bytes;
+    if (verdict.kind === 'repair') {
+      report.refused.push({ id, reason: verdict.reason });
+      return Buffer.from(applyTaskEdit(parsed.value.file, { set: verdict.set }), 'utf8');
+    }
+    const r = ctx.scans.remote.tasks.get(id)!;
+    report.quarantined.push({ id, path: r.path, hash: r.hash, reason: verdict.reason });
+    return undefined;
   };
 
   const doTask = async (d: TaskDecision) => {
@@ -180,7 +289,12 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     let seen: ScannedTask | undefined;
     if (d.kind === 'take') {
       seen = ctx.scans[d.from].tasks.get(d.id)!;
-      bytes = await ep(d.from).readFile(seen.path);
+      bytes = await ep(d.from).readFile(seen.path, TASK_LIMIT);
+      if (d.from === 'remote') {
+        const judged = await guard(d.id, bytes);
+        if (judged === undefined) return;
+        bytes = judged;
+      }
     } else {
       const l = ctx.scans.local.tasks.get(d.id)!;
       const r = ctx.scans.remote.tasks.get(d.id)!;
@@ -188,7 +302,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       const merged = mergeTask(base.tasks[d.id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
         remoteLabel: ctx.host,
       });
-      bytes = Buffer.from(merged.text, 'utf8');
+      const judged = await guard(d.id, Buffer.from(merged.text, 'utf8'));
+      if (judged === undefined) return;
+      bytes = judged;
       report.merged++;
       for (const c of merged.conflicts) report.conflicts.push(`task ${d.id}: ${c}`);
     }
@@ -209,7 +325,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const merged = mergeTask(base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
       remoteLabel: ctx.host,
     });
-    if (await put('local', e.path, Buffer.from(merged.text, 'utf8'), e.hash)) report.merged++;
+    const judged = await guard(id, Buffer.from(merged.text, 'utf8'));
+    if (judged === undefined) return;
+    if (await put('local', e.path, judged, e.hash)) report.merged++;
     for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
     await remove('remote', r.path, r.hash);
     report.deleted++;

@@ -12,6 +12,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_LIMITS, limitsOf } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import type { Mailroom } from '../mailroom.js';
@@ -22,8 +23,10 @@ import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
+import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
+import { loadSent, saveSent } from './sent.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
@@ -77,7 +80,8 @@ async function copiesOf(
       out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: seen.hash, rank: seen.rank });
       continue;
     }
-    const bytes = await ep.readFile(f.path);
+    if (f.size > DEFAULT_LIMITS.taskFile) return `${f.path} on ${ep.label} is over the task file limit`;
+    const bytes = await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
     if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;
@@ -93,6 +97,7 @@ const scanOf = (tasks: ScannedTask[]): SideScan => ({
   cache: {},
   problems: [],
   reads: tasks.length,
+  skipped: new Set(),
 });
 
 /**
@@ -179,6 +184,7 @@ export async function syncChanged(
       decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
     }
     if (decisions.length === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+    const sent = await loadSent(mr, host);
     const applied = await applyPlan(
       {
         local,
@@ -188,9 +194,15 @@ export async function syncChanged(
         state,
         now: mr.now,
         checkpoint: async () => {},
+        hostAgents: agents,
+        limits: limitsOf(mr.config),
+        sent,
       },
       { tasks: decisions, files: [] },
     );
+    await saveSent(mr, host, sent, applied.sentChanged === true);
+    await recordQuarantine(mr, host, applied.quarantined, { replace: false });
+    for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
     // The changed side's scan record is stale now (its size or mtime moved): the next full pass
     // re-reads those files rather than trusting a cached hash.
     for (const t of scans[side]) delete state[side][t.path];

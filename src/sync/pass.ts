@@ -3,15 +3,18 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { limitsOf } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { type ApplyReport, applyPlan } from './apply.js';
 import { openHost } from './connect-host.js';
+import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
-import { type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
+import { limitScan, type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
+import { loadSent, saveSent } from './sent.js';
 import { loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export interface SyncReport extends ApplyReport {
@@ -20,6 +23,10 @@ export interface SyncReport extends ApplyReport {
   plan: { push: number; pull: number; merge: number; delete: number; conflict: number };
   reads: { local: number; remote: number };
   scanProblems: { side: 'local' | 'remote'; path: string; reason: string }[];
+  /** Work was left for a later pass (a file over a limit or the pass budget, a lock held too long). */
+  partial: boolean;
+  /** The paths skipped (each also in scanProblems or problems with the reason). */
+  skipped: string[];
   durationMs: number;
   /** How the far side was reached: its own mailroom agent, or SFTP (with why, when it fell back). */
   transport?: { kind: 'agent' | 'sftp'; note?: string };
@@ -33,6 +40,8 @@ export interface SyncOptions {
   via?: { kind: 'agent' | 'sftp'; note?: string };
   /** Force a transport when this pass opens the connection itself (torture, bench). */
   transport?: 'agent' | 'sftp';
+  /** How long the pass may wait for locks held by others, in all (default 20 s; see apply.ts). */
+  lockWaitBudgetMs?: number;
 }
 
 export function hostAgents(mr: Mailroom, host: string): string[] {
@@ -42,28 +51,49 @@ export function hostAgents(mr: Mailroom, host: string): string[] {
     .sort();
 }
 
+/** What this pass decides nothing about: files a scan skipped (over a limit), by path and task id. */
+export interface HeldBack {
+  paths: Set<string>;
+  ids: Set<string>;
+}
+
+const TASK_PATH = /^agents\/[^/]+\/(?:inbox|outbox|archive)\/([^/]+)\.md$/;
+
+export function heldBack(local: SideScan, remote: SideScan): HeldBack {
+  const paths = new Set([...local.skipped, ...remote.skipped]);
+  const ids = new Set<string>();
+  for (const p of paths) {
+    const id = TASK_PATH.exec(p)?.[1];
+    if (id !== undefined) ids.add(id);
+  }
+  return { paths, ids };
+}
+
 function toInputs(
   state: Awaited<ReturnType<typeof loadSyncState>>,
   local: SideScan,
   remote: SideScan,
   elsewhere: ReadonlyMap<string, ScannedTask>,
+  held: HeldBack,
 ): SyncInputs {
+  // A file skipped on one side is left out on both sides and in the base: unread is never "deleted".
+  const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
+  const keepPath = ([path]: [string, unknown]) => !held.paths.has(path);
   const version = (t: ScannedTask) => ({ loc: t.loc, hash: t.hash, rank: t.rank });
   const side = (s: SideScan) => ({
-    tasks: new Map([...s.tasks].map(([id, t]) => [id, version(t)])),
-    files: s.files,
+    tasks: new Map([...s.tasks].filter(keepId).map(([id, t]) => [id, version(t)])),
+    files: new Map([...s.files].filter(keepPath)),
   });
   return {
-    elsewhere: new Map([...elsewhere].map(([id, t]) => [id, version(t)])),
+    elsewhere: new Map([...elsewhere].filter(keepId).map(([id, t]) => [id, version(t)])),
     base: state.base
       ? {
           tasks: new Map(
-            Object.entries(state.base.tasks).map(([id, t]) => [
-              id,
-              { loc: t.loc, hash: t.hash, rank: t.rank },
-            ]),
+            Object.entries(state.base.tasks)
+              .filter(keepId)
+              .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
           ),
-          files: new Map(Object.entries(state.base.files)),
+          files: new Map(Object.entries(state.base.files).filter(keepPath)),
         }
       : undefined,
     local: side(local),
@@ -142,20 +172,26 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         }
       }
       const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
+      const limits = limitsOf(mr.config);
+      const budget = { left: limits.syncPass, total: limits.syncPass };
       // A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it.
       const scanRemote = async () =>
         scanRemote0
-          ? scanRemote0
+          ? limitScan(await scanRemote0, limits)
           : scanSide(remote, agents, state.remote, {
               reportForeignAgents: true,
               clockMs: await sideClock(remote),
               expect,
+              limits,
+              budget,
             });
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: Date.now(), expect }),
+        scanSide(local, agents, state.local, { clockMs: Date.now(), expect, limits }),
         scanRemote(),
       ]);
       mark('scanned');
+      const held = heldBack(localScan, remoteScan);
+      const sent = await loadSent(mr, host);
       // Far tasks missing from the host's folders here may have left them (routed home, escalated):
       // find those ids anywhere else on this machine, so they are settled, not pulled back.
       const elsewhere = await scanElsewhere(
@@ -163,7 +199,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         agents,
         new Set([...remoteScan.tasks.keys()].filter((id) => !localScan.tasks.has(id))),
       );
-      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere));
+      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere, held));
       const report: SyncReport = {
         host,
         dryRun: opts.dryRun === true,
@@ -173,12 +209,17 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           ...localScan.problems.map((p) => ({ side: 'local' as const, ...p })),
           ...remoteScan.problems.map((p) => ({ side: 'remote' as const, ...p })),
         ],
+        partial: held.paths.size > 0,
+        skipped: [...held.paths].sort(),
         pushed: 0,
         pulled: 0,
         merged: 0,
         deleted: 0,
         conflicts: [],
         problems: [],
+        quarantined: [],
+        refused: [],
+        lockSkipped: 0,
         durationMs: 0,
         ...(via ? { transport: via } : {}),
       };
@@ -200,7 +241,8 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
       // again on every pass. Without one, a copy that reappears is copied, never deleted.
       for (const id of Object.keys(state.base?.tasks ?? {}))
-        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id)) delete state.base!.tasks[id];
+        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id) && !held.ids.has(id))
+          delete state.base!.tasks[id];
       const applied = await applyPlan(
         {
           local,
@@ -211,16 +253,32 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
           state,
           now: mr.now,
           checkpoint: () => saveSyncState(mr, state),
+          hostAgents: agents,
+          limits,
+          sent,
+          ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
         },
         plan,
       );
       Object.assign(report, applied);
+      await saveSent(mr, host, sent, applied.sentChanged === true);
+      report.partial = report.partial || applied.lockSkipped > 0;
+      // Never routed, retried or notified: reported in status, doctor and the event log.
+      await recordQuarantine(mr, host, applied.quarantined, { replace: true });
+      for (const r of applied.refused)
+        await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
       mark('applied');
       state.lastSyncAt = mr.now().toISOString();
       state.lastDurationMs = Date.now() - started;
       delete state.lastError;
       await saveSyncState(mr, state);
       report.durationMs = Date.now() - started;
+      if (report.partial)
+        await mr.log({
+          type: 'sync.partial',
+          host,
+          reason: `${report.skipped.length + report.lockSkipped} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}${report.lockSkipped ? ` (${report.lockSkipped} locked)` : ''}`,
+        });
       mark('saved');
       if (
         applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||

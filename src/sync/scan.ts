@@ -9,13 +9,16 @@
 // before the moment it was read, both on that side's own clock (the far clock is read from the mtime
 // of a probe file written there), so a second edit in the same mtime granule is never missed.
 
-import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
+import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
+import type { Endpoint, EntryStat, ReadLimit } from '../endpoint/endpoint.js';
 import { MailroomError, refused } from '../errors.js';
 import { sha256Hex } from '../hash.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
+import { formatSize } from '../size.js';
 import { placeRank } from '../store/heal.js';
 import { BOXES, type Box, isNeverATask } from '../store/layout.js';
+import { TooBigError, tooBigReason } from '../store/read-file.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 
 /** What one side's scan remembers of a file, to skip re-reading it next time. */
@@ -45,6 +48,17 @@ export interface SideScan {
   problems: { path: string; reason: string }[];
   /** How many files were read (not served from the cache): a measure of the scan's cost. */
   reads: number;
+  /**
+   * Files listed but not read because they are over a size limit or this pass's read budget
+   * (docs/spec.md §6). Reported by name; the pass makes no decision about them (never "deleted").
+   */
+  skipped: Set<string>;
+}
+
+/** Bytes this pass may still read from one side (shared by everything the pass reads there). */
+export interface ReadBudget {
+  left: number;
+  readonly total: number;
 }
 
 /** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
@@ -129,7 +143,7 @@ async function readTaskAt(
   path: string,
   task: { id: string; agent: string; box: Box },
 ): Promise<ScannedTask | undefined> {
-  const bytes = await ep.readFile(path);
+  const bytes = await ep.readFile(path, { maxBytes: DEFAULT_LIMITS.taskFile, limitKey: 'limits.task_file' });
   const decoded = decodeTaskBytes(bytes);
   const parsed = decoded.ok ? parseTask(decoded.text, task.id) : undefined;
   if (!parsed?.ok) return undefined;
@@ -244,6 +258,31 @@ async function listBox(
   return found;
 }
 
+/**
+ * A scan made by the far agent is held to this machine's size limits too: a task or file over its
+ * limit is left out and reported by name, as scanSide does for what it reads itself, so it is never
+ * transferred and never taken as deleted. (The per-pass read budget bounds what the hub reads while
+ * scanning; with the far agent the hub reads nothing to scan.)
+ */
+export function limitScan(scan: SideScan, limits: Limits = DEFAULT_LIMITS): SideScan {
+  const over = (path: string, task: boolean): boolean => {
+    const size = scan.cache[path]?.size;
+    const [max, key] = task
+      ? [limits.taskFile, 'limits.task_file']
+      : [limits.attachmentFile, 'limits.attachment_file'];
+    if (size === undefined || size <= max) return false;
+    scan.problems.push({
+      path,
+      reason: `${tooBigReason(size, max)} (raise ${key} in mailroom.yaml to take it)`,
+    });
+    scan.skipped.add(path);
+    return true;
+  };
+  for (const [id, t] of scan.tasks) if (over(t.path, true)) scan.tasks.delete(id);
+  for (const path of [...scan.files.keys()]) if (over(path, false)) scan.files.delete(path);
+  return scan;
+}
+
 export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
@@ -257,9 +296,39 @@ export async function scanSide(
      * already listed is seen in neither, and must not read as deleted.
      */
     expect?: ReadonlyMap<string, string>;
+    /** Size limits (task files, other files); defaults as in mailroom.yaml's `limits:`. */
+    limits?: Limits;
+    /** This pass's read budget on this side; unbounded when absent. */
+    budget?: ReadBudget;
   },
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
+  const skipped = new Set<string>();
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const limitOf = (f: Found): ReadLimit =>
+    f.task
+      ? { maxBytes: limits.taskFile, limitKey: 'limits.task_file' }
+      : { maxBytes: limits.attachmentFile, limitKey: 'limits.attachment_file' };
+  /** Over a limit or the budget: reported by name, skipped; the rest of the pass goes on. */
+  const overLimit = (f: Found): boolean => {
+    const limit = limitOf(f);
+    if (f.stat.size > limit.maxBytes) {
+      problems.push({
+        path: f.path,
+        reason: `${tooBigReason(f.stat.size, limit.maxBytes)} (raise ${limit.limitKey} in mailroom.yaml to take it)`,
+      });
+    } else if (opts.budget && f.stat.size > opts.budget.left) {
+      problems.push({
+        path: f.path,
+        reason: `${formatSize(f.stat.size)} left for the next pass: this pass read its budget of ${formatSize(opts.budget.total)} (limits.sync_pass)`,
+      });
+    } else {
+      if (opts.budget) opts.budget.left -= f.stat.size;
+      return false;
+    }
+    skipped.add(f.path);
+    return true;
+  };
   // Agents are listed side by side (over SFTP their requests pipeline on the one channel, so the far
   // listing costs a few round trips instead of one per folder); what they find and report is kept
   // in agent order all the same.
@@ -314,10 +383,20 @@ export async function scanSide(
   // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
   await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
     const f = found[i]!;
+    if (overLimit(f)) return;
     let bytes: Buffer;
     try {
-      bytes = await ep.readFile(f.path);
+      bytes = await ep.readFile(f.path, limitOf(f));
     } catch (err) {
+      if (err instanceof TooBigError) {
+        // It grew past the limit since the listing.
+        problems.push({
+          path: f.path,
+          reason: `${tooBigReason(err.size, err.limit)} (raise ${limitOf(f).limitKey} in mailroom.yaml to take it)`,
+        });
+        skipped.add(f.path);
+        return;
+      }
       // A file listed but not read must never read as deleted: the other side's copy would be
       // deleted (or, once the ancestor is dropped, a deleted copy brought back). Only a file gone
       // since the listing counts as gone; a lost connection ends the pass, and any other failure
@@ -370,5 +449,5 @@ export async function scanSide(
       files.set(f.path, { hash: record.hash });
     }
   });
-  return { tasks, files, cache, problems, reads };
+  return { tasks, files, cache, problems, reads, skipped };
 }

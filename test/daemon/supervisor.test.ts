@@ -30,6 +30,8 @@ beforeAll(async () => {
     .replace('on_stuck: escalate', 'on_stuck: reassign');
   config += 'retry_elsewhere: true\n';
   config += `notify: '${NOTIFY.replace(/'/g, "''")}'\n`;
+  // Every escalation here is checked for its own notice: no per-host rate limit in this suite.
+  config += 'notify_interval: 0s\n';
   await writeFile(configPath, config);
   expect((await env.mr(['agent', 'ls'])).stdout).toMatch(/research\s+local\s+research/);
   daemon = await startDaemon(env.root);

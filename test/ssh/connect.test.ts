@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,6 +63,31 @@ describeWithSshd('connectSsh against a real sshd', (sshd) => {
     );
     expect(err.hint).toContain(`ssh-keyscan -p ${sshd().port} 127.0.0.1 >> ${empty}`);
     expect(err.message).toMatch(/SHA256:/);
+  });
+
+  it('an identity file readable by others is refused, as OpenSSH does', async () => {
+    const loose = join(scratch, 'loose_key');
+    await writeFile(loose, await readFile(sshd().clientKeyPath));
+    await chmod(loose, 0o644);
+    await expectMailroomError(
+      connectSsh({ ...base(), identityFiles: [loose] }),
+      'usage',
+      /readable by others \(mode 0644\).*chmod 600/,
+    );
+  });
+
+  it('a key type other than the known one is a possible impostor, with no keyscan hint', async () => {
+    const otherKey = join(scratch, 'ecdsa_host_key');
+    await run('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', otherKey]);
+    const pub = (await readFile(`${otherKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+    const kh = join(scratch, 'ecdsa_known_hosts');
+    await writeFile(kh, `[127.0.0.1]:${sshd().port} ${pub}\n`);
+    const err = await expectMailroomError(
+      connectSsh({ ...base(), knownHostsPath: kh }),
+      'refused',
+      /impostor/,
+    );
+    expect(`${err.message} ${err.hint}`).not.toMatch(/keyscan/);
   });
 
   it('a missing known_hosts file is an empty one', async () => {

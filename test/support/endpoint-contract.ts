@@ -80,6 +80,26 @@ export function endpointContract(open: (rootOnDisk: string) => Promise<Endpoint>
     expect(listed.find((e) => e.name === 't42.md')).toMatchObject({ kind: 'file', size: 42 });
   });
 
+  it('a name of 255 bytes (NAME_MAX) can be written: the temp name beside it is cut to fit', async () => {
+    const long = `${'é'.repeat(100)}${'n'.repeat(52)}.md`; // 200 + 52 + 3 = 255 bytes
+    expect(Buffer.byteLength(long)).toBe(255);
+    await ep.writeFileAtomic(`d/${long}`, Buffer.from('long\n'));
+    expect((await ep.readFile(`d/${long}`)).toString()).toBe('long\n');
+    await ep.writeFileAtomic(`d/${long}`, Buffer.from('again\n'));
+    expect(await readFile(onDisk(`d/${long}`), 'utf8')).toBe('again\n');
+    expect(await leftovers('d')).toEqual([]);
+  });
+
+  it('readFile: over the given limit is refused by name without reading it whole', async () => {
+    await writeFile(onDisk('big.bin'), Buffer.alloc(70_000, 1));
+    await expectMailroomError(
+      ep.readFile('big.bin', { maxBytes: 65_536 }),
+      'refused',
+      /big\.bin is 68\.4 KB, over the 64\.0 KB limit/,
+    );
+    expect((await ep.readFile('big.bin', { maxBytes: 70_000 })).length).toBe(70_000);
+  });
+
   it('readFile: missing is notFound, a folder is refused', async () => {
     await expectMailroomError(ep.readFile('nope.md'), 'notFound', /nope\.md does not exist/);
     await mkdir(onDisk('d'));

@@ -265,7 +265,8 @@ describe('defects found by the torture, without SSH', () => {
     await writeFile(join(far, 'agents/r0/inbox/bomb.md'), bomb);
     await writeFile(
       join(far, 'agents/r0/inbox/fine.md'),
-      taskText({ id: 'fine', from: 'dispatch', to: 'r0' }, 'x\n'),
+      // From the host's own agent: a far task in another's name is quarantined (docs/spec.md §6).
+      taskText({ id: 'fine', from: 'r0', to: 'r0' }, 'x\n'),
     );
     await sync();
     expect(await where(hub, 'fine')).toEqual(['agents/r0/inbox/fine.md']);

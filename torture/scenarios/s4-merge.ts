@@ -285,8 +285,10 @@ export async function runS4(opts: S4Options): Promise<Figure> {
     const create = async (mr: Mailroom, r: Rng) => {
       const id = `s4-${String(nextId++).padStart(5, '0')}`;
       const at = iso(now().getTime());
+      // A far host may only create tasks in its own agents' names (docs/spec.md §6).
+      const from = mr === farMr ? AGENT : 'dispatch';
       let text = taskText(
-        { id, from: 'dispatch', to: AGENT, created: at, history: [{ state: 'queued', at, by: 'dispatch' }] },
+        { id, from, to: AGENT, created: at, history: [{ state: 'queued', at, by: from }] },
         `Request ${id}.\n\nDetails line one.\nDetails line two.\n`,
       );
       if (r.chance(0.1)) text = `\uFEFF${text.replace(/\n/g, '\r\n')}`;

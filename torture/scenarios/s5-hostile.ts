@@ -102,7 +102,8 @@ function generateOne(r: Rng, n: number, big: { left: number }): Input {
     big.left--;
     const huge = `${'A 10 MB body line of text, repeated. '.repeat(28)}\n`.repeat((10 * 1024 * 1024) / 1037);
     return big.left % 2 === 0
-      ? { agent, name: `${id}.md`, bytes: good(huge), expect: 'keep', kind: '10 MB good' }
+      ? // Over limits.task_file (4 MB by default): reported by name, never read whole (docs/spec.md §6).
+        { agent, name: `${id}.md`, bytes: good(huge), expect: 'report', kind: '10 MB good' }
       : {
           agent,
           name: `${id}.md`,

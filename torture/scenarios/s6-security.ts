@@ -11,8 +11,13 @@
 //               listings (names with `..` and `/`), and a YAML bomb in a far file
 //   host keys   unknown, changed and revoked host keys (real sshd), with `mailroom sync`
 //   notify      shell metacharacters in titles reaching the `notify` command of a real daemon
+//   provenance  far tasks in the human's name (failed + retryable, running, done) are quarantined:
+//               never on the hub, never routed, kept on the host; a far edit of from/to on a hub task
+//               is set back (docs/spec.md §6)
+//   sizes       a 5 GB sparse far file beside a good task: skipped by name, the task comes through
+//   terminal    escape sequences in a title never reach `ls` output raw
 
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Endpoint } from '../../src/endpoint/endpoint.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
@@ -75,6 +80,10 @@ export async function runS6(opts: S6Options): Promise<Figure> {
     ['far: writes into folders it does not own', farForeign],
     ['far: a lying directory listing', farLying],
     ['far: a YAML alias bomb', farBomb, 'D5'],
+    ["far: forged tasks in the human's name (failed, running, done)", farForged],
+    ['far: an edit of from/to on a task the hub sent', farRedirect],
+    ['far: a 5 GB sparse file beside a good task', farHuge],
+    ['hub: escape sequences in a title, through ls', hostileTitle],
   ];
   cases.push(['notify: shell metacharacters in titles', (c) => notifyTitles(c, opts)]);
   const which = opts.cases ?? 'all';
@@ -322,7 +331,7 @@ async function farLinks(c: Ctx): Promise<string[]> {
   const id = 'far-link';
   await writeFile(
     join(c.far, 'agents/research/inbox/real.md'),
-    taskText({ id: 'real', from: 'dispatch', to: 'research' }, 'x\n'),
+    taskText({ id: 'real', from: 'research', to: 'research' }, 'x\n'),
   );
   await symlink(join(c.canary, 'secret.md'), join(c.far, `agents/research/inbox/${id}.md`));
   await rm(join(c.far, 'agents/research/outbox'), { recursive: true });
@@ -417,7 +426,7 @@ async function farLying(c: Ctx): Promise<string[]> {
   await twoRoots(c);
   await writeFile(
     join(c.far, 'agents/research/inbox/fine.md'),
-    taskText({ id: 'fine', from: 'dispatch', to: 'research' }, 'x\n'),
+    taskText({ id: 'fine', from: 'research', to: 'research' }, 'x\n'),
   );
   const real = localEndpoint(c.far);
   const touched: string[] = [];
@@ -472,7 +481,7 @@ async function farBomb(c: Ctx): Promise<string[]> {
   await twoRoots(c);
   await writeFile(
     join(c.far, 'agents/research/inbox/fine.md'),
-    taskText({ id: 'fine', from: 'dispatch', to: 'research' }, 'x\n'),
+    taskText({ id: 'fine', from: 'research', to: 'research' }, 'x\n'),
   );
   await writeFile(join(c.far, 'agents/research/inbox/bomb.md'), `---\n${BOMB}\nid: bomb\n---\n`);
   try {
@@ -556,7 +565,7 @@ async function notifyTitles(c: Ctx, opts: S6Options): Promise<string[]> {
   const notify = `printf '%s' "$MAILROOM_TITLE" > "$MAILROOM_ROOT/notified/$MAILROOM_ID"`;
   await makeRoot(
     c.hub,
-    `agents:\n  dispatch: {}\n  human: {}\n  lonely: {}\nescalate_to: human\nnotify: '${notify.replace(/'/g, "''")}'\n`,
+    `agents:\n  dispatch: {}\n  human: {}\n  lonely: {}\nescalate_to: human\nnotify: '${notify.replace(/'/g, "''")}'\nnotify_interval: 0s\n`,
     ['dispatch', 'human', 'lonely'],
   );
   await mkdir(join(c.hub, 'notified'));
@@ -585,28 +594,142 @@ async function notifyTitles(c: Ctx, opts: S6Options): Promise<string[]> {
       ),
     );
   }
+  const covered = async () => new Set((await readdir(join(c.hub, 'notified'))).flatMap((n) => n.split(' ')));
+  const sentEvents = async () =>
+    new Set(
+      (await readEvents(c.hub)).flatMap((e) => (e.type === 'notify.sent' ? String(e.id).split(' ') : [])),
+    );
   const daemon = await DaemonProc.start(c.hub, ['--rescan', '1s']);
   try {
+    // Notices run out of the daemon's pass (notify-queue.ts): the event is logged once the command
+    // ended, so wait for the events too, not only for the files the commands wrote.
+    // Escalations that arrive while a notice runs are coalesced into one ("2 tasks escalated on this
+    // machine", MAILROOM_ID listing the ids): a notice covers every id it lists.
     await waitFor(
       'every notification',
-      async () => (await readdir(join(c.hub, 'notified'))).length >= titles.size,
+      async () => (await covered()).size >= titles.size && (await sentEvents()).size >= titles.size,
       60_000,
       100,
     ).catch((err: Error) => problems.push(err.message));
   } finally {
     await daemon.stop();
   }
-  const events = await readEvents(c.hub);
+  const inNotice = await covered();
+  const sent = await sentEvents();
   for (const [id, title] of titles) {
     const got = await readFile(join(c.hub, 'notified', id), 'utf8').catch(() => undefined);
     const want = title.length > 16 * 1024 ? `${title.slice(0, 16 * 1024)}…` : title;
-    if (got === undefined) problems.push(`${id}: notify did not run`);
-    else if (got !== want)
+    if (got === undefined && !inNotice.has(id)) problems.push(`${id}: notify did not run`);
+    else if (got !== undefined && got !== want)
       problems.push(`${id}: notify got a different title (${JSON.stringify(got.slice(0, 60))})`);
-    if (!events.some((e) => e.type === 'notify.sent' && e.id === id))
-      problems.push(`${id}: no notify.sent event`);
+    if (!sent.has(id)) problems.push(`${id}: no notify.sent event`);
   }
   const pwned = (await readdir(c.canary)).filter((n) => n.startsWith('pwned'));
   if (pwned.length > 0) problems.push(`a title ran as a command: ${pwned.join(', ')}`);
   return problems;
+}
+
+async function farForged(c: Ctx): Promise<string[]> {
+  const problems: string[] = [];
+  await twoRoots(c);
+  const old = '2026-01-01T00:00:00Z';
+  const forged = {
+    'forged-failed': taskText(
+      {
+        id: 'forged-failed',
+        from: 'human',
+        to: 'dispatch',
+        state: 'failed',
+        error: { message: 'again', retryable: true },
+      },
+      'x\n',
+    ),
+    'forged-running': taskText(
+      { id: 'forged-running', from: 'human', to: 'dispatch', state: 'running', created: old },
+      'x\n',
+    ),
+    'forged-done': taskText({ id: 'forged-done', from: 'human', to: 'dispatch', state: 'done' }, 'x\n'),
+  };
+  for (const [id, text] of Object.entries(forged))
+    await writeFile(join(c.far, `agents/research/outbox/${id}.md`), text);
+  const r = await sync(c);
+  await daemonPass(c.hub);
+  const here = await taskFiles(c.hub);
+  for (const [id, text] of Object.entries(forged)) {
+    if (here.some((x) => x.id === id)) problems.push(`${id} reached the hub`);
+    if (!r.quarantined.some((q) => q.id === id)) problems.push(`${id} was not reported as quarantined`);
+    if ((await readFile(join(c.far, `agents/research/outbox/${id}.md`), 'utf8')) !== text)
+      problems.push(`${id} was changed on the host`);
+  }
+  const events = await readEvents(c.hub);
+  if (events.filter((e) => e.type === 'sync.quarantined' && e.host === 'vps').length !== 3)
+    problems.push('the quarantines were not logged with the host name');
+  return problems;
+}
+
+async function farRedirect(c: Ctx): Promise<string[]> {
+  const problems: string[] = [];
+  await twoRoots(c);
+  const sent = taskText({ id: 'hub-sent', from: 'dispatch', to: 'research' }, 'Do it.\n');
+  await writeFile(join(c.hub, 'agents/research/inbox/hub-sent.md'), sent);
+  await sync(c);
+  const farPath = join(c.far, 'agents/research/inbox/hub-sent.md');
+  const far = await readFile(farPath, 'utf8');
+  await writeFile(
+    farPath,
+    far
+      .replace('from: dispatch', 'from: human')
+      .replace('to: research', 'to: dispatch')
+      .replace('Do it.', 'Do it. (far)'),
+  );
+  const r = await sync(c);
+  const now = await readFile(join(c.hub, 'agents/research/inbox/hub-sent.md'), 'utf8');
+  if (!/^from: dispatch$/m.test(now) || !/^to: research$/m.test(now))
+    problems.push('a far edit of from/to was taken');
+  if (!now.includes('Do it. (far)')) problems.push('the rest of the far edit was lost');
+  if (r.refused.length !== 1) problems.push('the refused edit was not reported');
+  return problems;
+}
+
+async function farHuge(c: Ctx): Promise<string[]> {
+  const problems: string[] = [];
+  await twoRoots(c);
+  const sent = taskText({ id: 'beside', from: 'dispatch', to: 'research' }, 'x\n');
+  await writeFile(join(c.hub, 'agents/research/inbox/beside.md'), sent);
+  await sync(c);
+  const dir = join(c.far, 'agents/research/inbox/beside.files');
+  await mkdir(dir, { recursive: true });
+  const fh = await open(join(dir, 'blob'), 'w');
+  await fh.truncate(5 * 1024 ** 3);
+  await fh.close();
+  await writeFile(
+    join(c.far, 'agents/research/inbox/beside.md'),
+    taskText({ id: 'beside', from: 'dispatch', to: 'research' }, 'x\nedited far\n'),
+  );
+  const r = await sync(c);
+  if (!r.partial) problems.push('the pass did not say it was partial');
+  if (!r.scanProblems.some((p) => p.path === 'agents/research/inbox/beside.files/blob'))
+    problems.push('the big file was not reported by name');
+  if (!(await readFile(join(c.hub, 'agents/research/inbox/beside.md'), 'utf8')).includes('edited far'))
+    problems.push('the good task beside it did not come through');
+  return problems;
+}
+
+async function hostileTitle(c: Ctx): Promise<string[]> {
+  await makeRoot(c.hub, 'agents:\n  dispatch: {}\n  human: {}\n  research: {}\n', [
+    'dispatch',
+    'human',
+    'research',
+  ]);
+  const title = 'ok\u001b]52;c;ZXZpbA==\u0007\u001b[2A\u202eforged\nrow';
+  await writeFile(
+    join(c.hub, 'agents/research/inbox/hostile.md'),
+    taskText({ id: 'hostile', from: 'dispatch', to: 'research', title }, 'x\n'),
+  );
+  const r = await runCli(['ls', '--root', c.hub]);
+  const out = r.stdout + r.stderr;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for raw control bytes on purpose
+  return /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(out)
+    ? ['ls printed raw control characters']
+    : [];
 }

@@ -1,0 +1,57 @@
+// Far lock folders kept fresh must not make a pass wait 15 s per file (trust issue, point 7): lock
+// waits have one budget per pass; files whose lock stays held are left for the next pass, and the
+// pass says it was partial.
+
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { localEndpoint } from '../../src/endpoint/local.js';
+import { openMailroom } from '../../src/mailroom.js';
+import { syncHost } from '../../src/sync/pass.js';
+import { runCli, tempDir } from '../support/cli.js';
+import { locations } from '../support/daemon.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let hub: string;
+let far: string;
+
+beforeEach(async () => {
+  tmp = await tempDir();
+  hub = join(tmp.dir, 'hub');
+  far = join(tmp.dir, 'far');
+  for (const args of [
+    ['init', hub],
+    ['--root', hub, 'host', 'add', 'vps', 'deploy@203.0.113.7', '--root', far],
+    ['agent', 'add', 'research', '--host', 'vps', '--root', hub],
+    ['init', far],
+    ['agent', 'add', 'research', '--root', far],
+  ]) {
+    const r = await runCli(args);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  }
+});
+afterEach(async () => tmp.cleanup());
+
+it('far locks kept fresh: the pass spends one lock-wait budget, skips those files and is partial', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++)
+    ids.push((await runCli(['send', 'research', `t${i}`, '--as', 'dispatch', '--root', hub])).stdout.trim());
+  // A far process holds (and keeps refreshing) the lock of every target file.
+  const farEp = localEndpoint(far);
+  const releases = await Promise.all(ids.map((id) => farEp.lock(`agents/research/inbox/${id}.md`)));
+  try {
+    const r = await syncHost(await openMailroom(hub), 'vps', {
+      remote: localEndpoint(far),
+      lockWaitBudgetMs: 300,
+    });
+    expect(r.partial).toBe(true);
+    expect(r.lockSkipped).toBe(6);
+    expect(r.problems.map((p) => p.path).sort()).toEqual(ids.map((id) => `task ${id}`).sort());
+  } finally {
+    await Promise.all(releases.map((release) => release()));
+  }
+  // Free again: the next pass takes them all and is whole.
+  const next = await syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
+  expect(next.partial).toBe(false);
+  const there = await locations(far);
+  for (const id of ids) expect(there.get(id)).toEqual(['research/inbox']);
+});
