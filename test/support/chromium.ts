@@ -56,7 +56,9 @@ export function describeWithChromium(name: string, body: (browser: () => Browser
   }
   if (!available.ok) {
     console.warn(`\n*** SKIPPING "${name}": ${available.reason}. Run: apt-get install -y chromium ***\n`);
-    describe.skipIf(!available.ok)(`${name} [skipped: ${available.reason}]`, () => body(() => undefined as never));
+    describe.skipIf(!available.ok)(`${name} [skipped: ${available.reason}]`, () =>
+      body(() => undefined as never),
+    );
     return;
   }
   describe(name, () => {
