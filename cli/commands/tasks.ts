@@ -15,6 +15,10 @@ function report(mr: Mailroom, r: UpdateResult, opts: CommonOptions, verb: string
   else println(`${verb} ${r.after.id} (${t.state}) -> ${path}`);
 }
 
+/** Where a task for an agent of another machine waits, and when it moves (docs/spec.md §6). */
+export const queuedNotice = (queuedIn: string, to: string): string =>
+  `queued in ${queuedIn}; it reaches ${to} when the hub next syncs (every 60s by default, or at once with a daemon)`;
+
 export interface SendOptions extends CommonOptions {
   body?: string;
   bodyFile?: string;
@@ -52,10 +56,7 @@ export async function send(
     printJson({ id, to, path: mr.layout.rel(path), ...(queuedIn ? { queued_in: queuedIn } : {}) });
   else println(id);
   // stdout stays the id alone (scripts capture it); where it waits goes to stderr.
-  if (queuedIn && !opts.json)
-    warn(
-      `queued in ${queuedIn}; it reaches ${to} when the hub next syncs (every 60s by default, or at once with a daemon)`,
-    );
+  if (queuedIn && !opts.json) warn(queuedNotice(queuedIn, to));
 }
 
 const asOpt = (opts: CommonOptions) => {
