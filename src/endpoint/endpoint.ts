@@ -64,4 +64,6 @@ export interface Endpoint {
   scan?(agents: readonly string[]): Promise<SideScan>;
   /** Steps the sync may run at once against this endpoint (default 16); a batching one takes more. */
   readonly parallelism?: number;
+  /** A new pass begins: forget what this pass remembered about the tree (folders seen to be real). */
+  newPass?(): void;
 }

@@ -1,5 +1,8 @@
 // The Endpoint contract over a plain local folder (node:fs). Links are never followed: reads open with
 // O_NOFOLLOW, listings use lstat, and parent folders are checked not to be links before any IO.
+// A folder found to be a real folder is remembered for the pass (newPass() forgets them, and so does
+// any error), so each folder is lstat'ed once per pass instead of once per path below it; the file
+// itself is still opened with O_NOFOLLOW or lstat'ed at the time of use (docs/performance.md, WAN).
 // Writes are temp + fsync + rename + fsync of the folder, so a crash leaves the old or the new file.
 
 import { constants, lstatSync, type Stats } from 'node:fs';
@@ -11,7 +14,7 @@ import { NotAFileError, readRegularFile, TooBigError } from '../store/read-file.
 import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
 import { isLink, notADir, notAFile, notEmpty } from './refusals.js';
-import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
+import { joinRel, parseRelPath, tempNameFor } from './rel-path.js';
 
 /** Entries lstat'ed synchronously between two turns of the event loop. */
 const LSTAT_SLICE = 512;
@@ -32,10 +35,31 @@ function kindOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(
 }
 
 class LocalEndpoint implements Endpoint {
+  /** Relative folders (below the root) seen to be real folders in this pass; see the header. */
+  private readonly realDirs = new Set<string>();
+
   constructor(
     private readonly root: string,
     readonly label: string,
   ) {}
+
+  newPass(): void {
+    this.realDirs.clear();
+  }
+
+  private forgetBelow(rel: string): void {
+    for (const d of this.realDirs) if (d === rel || d.startsWith(`${rel}/`)) this.realDirs.delete(d);
+  }
+
+  /** Any error may mean the tree changed under us: forget every folder checked so far. */
+  private async guard<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      this.realDirs.clear();
+      throw err;
+    }
+  }
 
   private abs(segments: readonly string[]): string {
     return join(this.root, ...segments);
@@ -52,8 +76,22 @@ class LocalEndpoint implements Endpoint {
     }
   }
 
-  private parents(segments: readonly string[]): Promise<void> {
-    return checkParents(segments, async (rel) => (await this.lstatRel(rel))?.kind, this.label);
+  private async parents(segments: readonly string[]): Promise<void> {
+    // A folder is remembered only once every folder above it was, so the longest remembered prefix
+    // says every parent up to it is a real folder; the rest are looked at now, top down.
+    let known = segments.length - 1;
+    while (known > 0 && !this.realDirs.has(joinRel(segments.slice(0, known)))) known--;
+    for (let i = known + 1; i < segments.length; i++) {
+      const rel = joinRel(segments.slice(0, i));
+      const kind = (await this.guard(this.lstatRel(rel)))?.kind;
+      // A missing folder is fine: nothing below it exists, and whatever creates it makes a real one.
+      if (kind === undefined) return;
+      if (kind !== 'dir') {
+        this.realDirs.clear();
+        throw notADir(this.label, rel, kind);
+      }
+      this.realDirs.add(rel);
+    }
   }
 
   async list(relDir: string): Promise<EntryStat[]> {
@@ -99,6 +137,7 @@ class LocalEndpoint implements Endpoint {
     try {
       return await readRegularFile(this.abs(segments), { maxBytes, limitKey });
     } catch (err) {
+      this.realDirs.clear();
       if (err instanceof MailroomError && err.kind === 'notFound')
         throw notFound(`${this.label}: ${rel} does not exist`);
       if (err instanceof NotAFileError)
@@ -130,10 +169,11 @@ class LocalEndpoint implements Endpoint {
       }
       await rename(temp, this.abs(segments));
     } catch (err) {
+      this.realDirs.clear();
       await unlink(temp).catch(() => undefined);
       throw err;
     }
-    await syncDir(dir);
+    await syncDirShared(dir);
   }
 
   private async lstatMode(segments: readonly string[]): Promise<number | undefined> {
@@ -151,11 +191,14 @@ class LocalEndpoint implements Endpoint {
     const st = await this.lstatRel(rel);
     if (st === undefined) return;
     try {
-      if (st.kind === 'dir') await rmdir(this.abs(segments));
-      else await unlink(this.abs(segments));
+      if (st.kind === 'dir') {
+        this.forgetBelow(rel);
+        await rmdir(this.abs(segments));
+      } else await unlink(this.abs(segments));
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT') return;
+      this.realDirs.clear();
       if (code === 'ENOTEMPTY') throw notEmpty(this.label, rel);
       throw err;
     }
@@ -169,14 +212,22 @@ class LocalEndpoint implements Endpoint {
   private async mkdirpSegments(segments: readonly string[]): Promise<void> {
     for (let i = 1; i <= segments.length; i++) {
       const rel = joinRel(segments.slice(0, i));
-      const st = await this.lstatRel(rel);
-      if (st?.kind === 'dir') continue;
-      if (st !== undefined) throw notADir(this.label, rel, st.kind);
-      try {
-        await mkdir(this.abs(segments.slice(0, i)));
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST' || (await this.lstatRel(rel))?.kind !== 'dir') throw err;
+      if (this.realDirs.has(rel)) continue;
+      const st = await this.guard(this.lstatRel(rel));
+      if (st !== undefined && st.kind !== 'dir') {
+        this.realDirs.clear();
+        throw notADir(this.label, rel, st.kind);
       }
+      if (st === undefined) await this.guard(this.mkdirOne(segments.slice(0, i), rel));
+      this.realDirs.add(rel);
+    }
+  }
+
+  private async mkdirOne(segments: readonly string[], rel: string): Promise<void> {
+    try {
+      await mkdir(this.abs(segments));
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST' || (await this.lstatRel(rel))?.kind !== 'dir') throw err;
     }
   }
 
@@ -205,6 +256,7 @@ class LocalEndpoint implements Endpoint {
       mtimeOf: async (rel) => (await this.lstatRel(rel))?.mtimeMs,
       setMtime: (rel, ms) => utimes(abs(rel), ms / 1000, ms / 1000),
       rmdir: async (rel) => {
+        this.forgetBelow(rel);
         try {
           await rmdir(abs(rel));
         } catch (err) {
@@ -230,6 +282,37 @@ function lstatEntry(path: string): Stats | undefined {
     if (errnoCode(err) === 'ENOTDIR') return undefined;
     throw err;
   }
+}
+
+/** Per folder: the fsync running now, and the one queued to start after it (shared by its callers). */
+const dirSyncs = new Map<string, { running?: Promise<void>; queued?: Promise<void> }>();
+
+/**
+ * fsync of a folder, shared by the writes that renamed into it meanwhile: a caller joins the queued
+ * fsync (which starts after its rename) or starts one, never one already running (it may have begun
+ * before the caller's rename). 64 writes into one inbox at once cost about two folder fsyncs, not 64.
+ */
+function syncDirShared(dir: string): Promise<void> {
+  let s = dirSyncs.get(dir);
+  if (s === undefined) {
+    s = {};
+    dirSyncs.set(dir, s);
+  }
+  const state = s;
+  if (state.queued) return state.queued;
+  const start = (): Promise<void> => {
+    state.queued = undefined;
+    const run = syncDir(dir).finally(() => {
+      if (state.running !== run) return;
+      state.running = undefined;
+      if (!state.queued) dirSyncs.delete(dir);
+    });
+    state.running = run;
+    return run;
+  };
+  if (!state.running) return start();
+  state.queued = state.running.catch(() => undefined).then(start);
+  return state.queued;
 }
 
 // After a rename, the folder entry itself must reach the disk for the new file to survive a crash.

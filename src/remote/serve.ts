@@ -241,6 +241,7 @@ class Server {
         return removeIfHolds(ep, this.writable(r.rel), r.expect);
       case 'manifest':
         if (!this.agents) throw refused('a manifest needs the agents named in the hello');
+        ep.newPass?.();
         return this.scanner.manifest(this.agents);
       case 'watch':
         return this.startWatch();

@@ -28,7 +28,7 @@ async function list(racyMs = Number.NEGATIVE_INFINITY) {
   let reads = 0;
   const read = (miss: TaskRef[]) => {
     reads += miss.length;
-    return mapLimit(miss, 8, readTask);
+    return mapLimit(miss, 8, (ref) => readTask(ref)); // not readTask itself: the index is no byte limit
   };
   const results = await cachedSummaries(mr.layout, refs, read, () => true, racyMs);
   const titles = Object.fromEntries(
