@@ -90,6 +90,13 @@ common(
   const { root: farRoot, ...rest } = o;
   await (await admin()).hostAdd(name, target, { ...opts(rest), root: program.opts().root, farRoot });
 });
+common(
+  host
+    .command('init')
+    .argument('<name>')
+    .option('--force', 'replace an existing mailroom.yaml there')
+    .description("create the far side's folders and mailroom.yaml (its agents here, the others elsewhere)"),
+).action(async (name, o) => (await admin()).hostInit(name, opts(o)));
 common(host.command('ls').description('list hosts')).action(async (o) => (await admin()).hostLs(opts(o)));
 common(
   host

@@ -87,7 +87,7 @@ async function actOnTask(c: ActContext, e: Entry, j: TaskJudgement): Promise<voi
   let at: TaskRef = e;
   for (const to of j.route) {
     const type: RouteEvent = to.box === 'outbox' ? 'task.moved' : 'task.routed';
-    if (!(await moveOrHold(c, at, j.task.state, hash, to, type))) return;
+    if (!(await moveOrHold(c, at, j.task.state, hash, to, type, j.deliver))) return;
     if (type === 'task.moved') out.moved++;
     else out.routed++;
     at = { ...to, id: e.id, path: mr.layout.taskPath(to.agent, to.box, e.id) };
@@ -150,6 +150,7 @@ async function moveOrHold(
   hash: string,
   to: Place,
   type: RouteEvent,
+  note?: string,
 ): Promise<boolean> {
   const { mr, state, out } = c;
   state.unroutable ??= new Map();
@@ -169,7 +170,7 @@ async function moveOrHold(
     return false;
   }
   try {
-    await routeTask(mr, t, judged, to, type);
+    await routeTask(mr, t, judged, to, type, note);
     held.delete(t.path);
     return true;
   } catch (err) {

@@ -9,6 +9,8 @@
 //   a task                                  -> task: remember its state; heal if it has copies;
 //                                              look in the archive if it came home finished;
 //                                              route along task/place.ts's places; else supervise
+//   queued in its sender's outbox, for an agent  -> deliver into that agent's inbox (sent from
+//     living on this machine                        another machine, docs/spec.md §6)
 //   anything not settled yet                -> wait
 
 import { isTaskId } from '../src/names.js';
@@ -36,6 +38,10 @@ export interface Context {
   copies: (name: string) => number;
   /** Is this a configured agent? */
   isAgent: (name: string) => boolean;
+  /** Does this agent live on this machine (config/where.ts)? */
+  livesHere: (name: string) => boolean;
+  /** Where an agent's folders are worked, for a delivery note: `host/agent`, or the agent alone. */
+  placeOf: (agent: string) => string;
   escalateTo: string;
   now: Date;
   newId: () => string;
@@ -61,6 +67,8 @@ export interface TaskJudgement {
   route: Place[];
   /** Why it cannot go where it belongs. */
   problem?: string;
+  /** A delivery from another machine: the history note the move writes ("delivered from vps/research"). */
+  deliver?: string;
 }
 
 const BAD_NAME = 'file name is not a valid task id (letters, digits, . _ - only)';
@@ -91,9 +99,33 @@ export function judge(f: Found, ctx: Context): Judgement {
     : { kind: 'report', reason: why.reason, line: why.line };
 }
 
+/**
+ * A task sent to an agent of another machine waits queued in its sender's outbox (ops/send.ts); on
+ * the recipient's machine it goes into the recipient's inbox.
+ */
+function isDelivery(f: Found, task: Task, ctx: Context): boolean {
+  return (
+    f.box === 'outbox' &&
+    task.state === 'queued' &&
+    f.agent === task.from &&
+    task.to !== task.from &&
+    ctx.livesHere(task.to)
+  );
+}
+
 function judgeTask(f: Found, task: Task, fresh: boolean, ctx: Context): Judgement {
   const bad = illegalChange(ctx.known(task.id), task);
   if (bad) return { kind: 'illegal', reason: bad };
+  if (isDelivery(f, task, ctx))
+    return {
+      kind: 'task',
+      task,
+      fresh,
+      heal: ctx.copies(f.name) > 1,
+      checkArchive: false,
+      route: [{ agent: task.to, box: 'inbox' }],
+      deliver: `delivered from ${ctx.placeOf(f.agent)}`,
+    };
   const home = f.box === 'inbox' && f.agent === task.from && isFinal(task.state);
   const route: Place[] = [];
   let problem: string | undefined;

@@ -11,6 +11,7 @@
 //     reverted) when the state machine forbids it.
 
 import { limitsOf } from '../src/config/limits.js';
+import { livesHere } from '../src/config/where.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import type { Problem } from '../src/problem.js';
@@ -70,6 +71,11 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
     known: (id) => state.known.get(id),
     copies: (name) => copies.get(name)?.length ?? 0,
     isAgent: (name) => name in mr.config.agents,
+    livesHere: (name) => livesHere(mr.config, name),
+    placeOf: (agent) => {
+      const host = mr.config.agents[agent]?.host;
+      return host ? `${host}/${agent}` : agent;
+    },
     escalateTo: mr.config.escalate_to,
     now: mr.now(),
     newId: () => newTaskId(mr.now()),

@@ -1,6 +1,7 @@
 // Handlers for init, agent add|rm|ls, host add|rm|ls.
 
 import { resolve } from 'node:path';
+import { hostInit as hostInitOp } from '../../src/ops/host-init.js';
 import { removeAgent, removeHost } from '../../src/ops/remove.js';
 import { addAgent, addHost, initMailroom } from '../../src/ops/setup.js';
 import { type CommonOptions, open } from '../context.js';
@@ -91,5 +92,19 @@ export async function hostRm(name: string, opts: CommonOptions & { force?: boole
   if (opts.json) return printJson({ name, agents: r.agents, moved: r.moved });
   println(
     `removed host ${name}${r.agents.length > 0 ? ` and its agent(s) ${r.agents.join(', ')}` : ''}${r.moved.length > 0 ? `; ${r.moved.length} task(s) handed to ${mr.config.escalate_to}` : ''}`,
+  );
+}
+
+export async function hostInit(name: string, opts: CommonOptions & { force?: boolean }): Promise<void> {
+  const mr = await open(opts);
+  const r = await hostInitOp(mr, name, { force: opts.force === true });
+  if (opts.json) return printJson({ name, ...r });
+  println(
+    `initialised ${name}: agents ${r.agents.join(', ')} live there; ${r.elsewhere.join(', ') || 'none'} elsewhere`,
+  );
+  println(
+    'version' in r.far
+      ? `${name}: mailroom ${r.far.version}`
+      : `${name}: no mailroom there: SFTP fallback (${r.far.missing})`,
   );
 }

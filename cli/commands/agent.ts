@@ -12,6 +12,7 @@ import { loadTask } from '../../src/store/tasks.js';
 import { actingAs, type CommonOptions, open, pipedStdin } from '../context.js';
 import { EXIT_NOTHING, printJson, println, warn } from '../output.js';
 import { taskJson } from './read.js';
+import { queuedNotice } from './tasks.js';
 
 function agentOf(opts: CommonOptions, verb: string): string {
   const as = actingAs(opts);
@@ -96,6 +97,7 @@ export async function ask(
     ...(opts.body === undefined ? {} : { body: opts.body }),
     ...(opts.priority === undefined ? {} : { priority: opts.priority }),
   });
+  if (asked.queuedIn && !opts.json) warn(queuedNotice(asked.queuedIn, to));
   if (opts.wait === undefined) {
     if (opts.json) printJson({ id: asked.id, to, path: mr.layout.rel(asked.path), notified: asked.notified });
     else println(asked.id);

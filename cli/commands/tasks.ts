@@ -6,7 +6,7 @@ import { archive, progress, reassign, retry, transition } from '../../src/ops/li
 import { sendTask } from '../../src/ops/send.js';
 import type { UpdateResult } from '../../src/store/tasks.js';
 import { actingAs, type CommonOptions, open, pipedStdin, textInput } from '../context.js';
-import { printJson, println } from '../output.js';
+import { printJson, println, warn } from '../output.js';
 
 function report(mr: Mailroom, r: UpdateResult, opts: CommonOptions, verb: string): void {
   const t = r.after.parsed.task;
@@ -14,6 +14,10 @@ function report(mr: Mailroom, r: UpdateResult, opts: CommonOptions, verb: string
   if (opts.json) printJson({ id: r.after.id, state: t.state, agent: r.after.agent, box: r.after.box, path });
   else println(`${verb} ${r.after.id} (${t.state}) -> ${path}`);
 }
+
+/** Where a task for an agent of another machine waits, and when it moves (docs/spec.md §6). */
+export const queuedNotice = (queuedIn: string, to: string): string =>
+  `queued in ${queuedIn}; it reaches ${to} when the hub next syncs (every 60s by default, or at once with a daemon)`;
 
 export interface SendOptions extends CommonOptions {
   body?: string;
@@ -47,9 +51,12 @@ export async function send(
   if (opts.ackTimeout !== undefined) input.ackTimeout = opts.ackTimeout;
   if (opts.runTimeout !== undefined) input.runTimeout = opts.runTimeout;
   if (maxAttempts !== undefined) input.maxAttempts = maxAttempts;
-  const { id, path } = await sendTask(mr, input);
-  if (opts.json) printJson({ id, to, path: mr.layout.rel(path) });
+  const { id, path, queuedIn } = await sendTask(mr, input);
+  if (opts.json)
+    printJson({ id, to, path: mr.layout.rel(path), ...(queuedIn ? { queued_in: queuedIn } : {}) });
   else println(id);
+  // stdout stays the id alone (scripts capture it); where it waits goes to stderr.
+  if (queuedIn && !opts.json) warn(queuedNotice(queuedIn, to));
 }
 
 const asOpt = (opts: CommonOptions) => {

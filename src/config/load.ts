@@ -83,6 +83,11 @@ export function parseConfig(text: string, path: string): Config {
 function checkReferences(config: Config, path: string, lineOf: (p: string[]) => number | undefined): void {
   const at = (keyPath: string[]) => `${path}${lineOf(keyPath) ? `:${lineOf(keyPath)}` : ''}`;
   for (const [name, agent] of Object.entries(config.agents)) {
+    if (agent?.host && agent.elsewhere)
+      throw usageError(
+        `${at(['agents', name, 'elsewhere'])}: agents.${name}: host: and elsewhere: together`,
+        'on the hub use host: (its folders are synced); on a far machine use elsewhere: true (docs/spec.md §6)',
+      );
     if (agent?.host && !Object.hasOwn(config.hosts, agent.host)) {
       const near = closest(agent.host, Object.keys(config.hosts));
       throw usageError(

@@ -42,8 +42,13 @@ export const AgentConfigSchema = z.strictObject(
   {
     host: z.string({ error: 'host: expected the name of a host under hosts:' }).regex(HOST_NAME).optional(),
     role: z.string({ error: 'role: expected a role name' }).min(1).optional(),
+    /**
+     * On a far machine: this agent lives on another machine (the hub). A task sent to it waits in
+     * the sender's outbox until sync carries it there (docs/spec.md §6, sending across machines).
+     */
+    elsewhere: z.boolean({ error: 'elsewhere: use true or false' }).optional(),
   },
-  { error: 'expected { host, role } or {}' },
+  { error: 'expected { host, role, elsewhere } or {}' },
 );
 
 export const HostConfigSchema = z.strictObject(

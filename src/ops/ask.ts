@@ -27,6 +27,7 @@ export interface AskInput {
 export interface Asked {
   id: string;
   path: string;
+  queuedIn?: string;
   /** Whether `notify` ran (a question to the escalation agent, with `notify` configured). */
   notified: boolean;
 }
@@ -40,7 +41,9 @@ export async function ask(mr: Mailroom, input: AskInput): Promise<Asked> {
     ...(input.body === undefined ? {} : { body: input.body }),
     ...(input.priority === undefined ? {} : { priority: input.priority }),
   });
-  const toPerson = input.to === mr.config.escalate_to && mr.config.notify !== undefined;
+  // A person on another machine is told there, when the task arrives (not from this machine).
+  const toPerson =
+    input.to === mr.config.escalate_to && mr.config.notify !== undefined && sent.queuedIn === undefined;
   if (toPerson) await notifyQuestion(mr, sent.id, sent.path, input);
   return { ...sent, notified: toPerson };
 }

@@ -6,6 +6,8 @@ import { MailroomError } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import type { TaskRef } from '../store/scan.js';
 import { updateTask } from '../store/tasks.js';
+import { applyTaskEdit } from '../task/edit.js';
+import { isoSeconds } from '../task/id.js';
 import type { Place } from '../task/place.js';
 import type { TaskState } from '../task/state.js';
 
@@ -21,11 +23,19 @@ export async function routeTask(
   state: TaskState,
   to: Place,
   type: RouteEvent,
+  note?: string,
 ): Promise<void> {
   const r = await updateTask(mr, ref, (current) => {
     if (current.parsed.task.state !== state)
       throw new MailroomError('refused', `task ${ref.id} changed while being moved; next pass`);
-    return { text: current.text, moveTo: to };
+    // A delivery from another machine says so in history (docs/spec.md §6); its time renews the lease.
+    const text =
+      note === undefined
+        ? current.text
+        : applyTaskEdit(current.parsed.file, {
+            history: [{ state, at: isoSeconds(mr.now()), by: 'mailroom', note }],
+          });
+    return { text, moveTo: to };
   });
   await mr.log({
     type,
@@ -34,5 +44,6 @@ export async function routeTask(
     from: ref.agent,
     to: to.agent,
     path: mr.layout.rel(r.after.path),
+    ...(note === undefined ? {} : { note }),
   });
 }

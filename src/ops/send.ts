@@ -1,5 +1,6 @@
 // `mailroom send`: a new task in a worker's inbox.
 
+import { livesElsewhere, livesHere } from '../config/where.js';
 import { checkDuration } from '../duration.js';
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
@@ -21,9 +22,31 @@ export interface SendInput {
   kind?: 'question';
 }
 
-export async function sendTask(mr: Mailroom, input: SendInput): Promise<{ id: string; path: string }> {
+export interface Sent {
+  id: string;
+  path: string;
+  /** Set when the recipient lives on another machine: the task waits in the sender's outbox. */
+  queuedIn?: string;
+}
+
+/**
+ * Where a new task is written (docs/spec.md §6): the recipient's inbox, or, when the recipient lives
+ * elsewhere, the sender's outbox (sync carries it, the recipient's daemon delivers it).
+ */
+function destination(mr: Mailroom, from: string, to: string): { agent: string; box: 'inbox' | 'outbox' } {
+  if (!livesElsewhere(mr.config, to)) return { agent: to, box: 'inbox' };
+  if (!livesHere(mr.config, from))
+    throw usageError(
+      `${from} does not live on this machine, so it cannot send to ${to}, which lives elsewhere`,
+      `send as an agent of this machine (--as), or send from the machine where ${from} lives`,
+    );
+  return { agent: from, box: 'outbox' };
+}
+
+export async function sendTask(mr: Mailroom, input: SendInput): Promise<Sent> {
   requireAgent(mr, input.to);
   requireAgent(mr, input.from);
+  const dest = destination(mr, input.from, input.to);
   const title = input.title.trim();
   if (!title || /[\r\n]/.test(title))
     throw usageError('the title must be one non-empty line', 'put details in --body');
@@ -60,18 +83,18 @@ export async function sendTask(mr: Mailroom, input: SendInput): Promise<{ id: st
       input.body ?? '',
     );
     try {
-      const path = await createTaskFile(mr, input.to, 'inbox', id, text);
+      const path = await createTaskFile(mr, dest.agent, dest.box, id, text);
       await mr.log({
         type: 'task.created',
         id,
-        agent: input.to,
+        agent: dest.agent,
         from: input.from,
         to: input.to,
         by: input.from,
         priority,
         ...(input.kind === undefined ? {} : { kind: input.kind }),
       });
-      return { id, path };
+      return dest.box === 'outbox' ? { id, path, queuedIn: `${dest.agent}/outbox` } : { id, path };
     } catch (err) {
       if (!(err instanceof TargetExistsError)) throw err; // same id this second: draw another
     }

@@ -80,6 +80,12 @@ describe('mailroom.yaml validation', () => {
       /^change it to human$/,
     ],
     [
+      'an agent both on a host and elsewhere is refused (one machine or the other)',
+      'agents:\n  human: {}\n  r: { host: far, elsewhere: true }\nhosts:\n  far: { ssh: u@h, root: /m }\n',
+      /^mailroom\.yaml:3: agents\.r: host: and elsewhere: together$/,
+      /^on the hub use host: .*elsewhere: true/,
+    ],
+    [
       'an agent on an unknown host suggests an edit of the file',
       'agents:\n  human: {}\n  r: { host: far }\n',
       /^mailroom\.yaml:3: agents\.r\.host: no host named "far"$/,

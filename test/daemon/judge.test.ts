@@ -38,6 +38,9 @@ const ctx = (over: Partial<Context> & { knownState?: KnownState; copyCount?: num
   known: () => over.knownState,
   copies: () => over.copyCount ?? 1,
   isAgent: (name) => ['dispatch', 'research', 'human'].includes(name),
+  // The hub's view: research lives on the host vps, dispatch and human here.
+  livesHere: (name) => ['dispatch', 'human'].includes(name),
+  placeOf: (agent) => (agent === 'research' ? `vps/${agent}` : agent),
   escalateTo: 'human',
   now: new Date(at),
   newId: () => '20261122-100000-abcd',
@@ -195,6 +198,52 @@ const cases: [string, Found, Context, Want][] = [
     found({ box: 'outbox', name: 'a b', read: bytes(task()) }),
     ctx(),
     { kind: 'report', reason: 'file name is not a valid task id (letters, digits, . _ - only)' },
+  ],
+  [
+    'delivery: a queued task in its far sender outbox, for an agent living here, goes into that inbox',
+    found({ box: 'outbox', read: { cached: task({ from: 'research', to: 'human' }) } }),
+    ctx(),
+    {
+      kind: 'task',
+      route: [{ agent: 'human', box: 'inbox' }],
+      deliver: 'delivered from vps/research',
+    },
+  ],
+  [
+    'delivery from a local sender outbox names the agent alone',
+    found({ agent: 'dispatch', box: 'outbox', read: { cached: task({ from: 'dispatch', to: 'human' }) } }),
+    ctx(),
+    { kind: 'task', route: [{ agent: 'human', box: 'inbox' }], deliver: 'delivered from dispatch' },
+  ],
+  [
+    'no delivery on the far side: the recipient lives elsewhere, the task waits in the outbox for sync',
+    found({ box: 'outbox', read: { cached: task({ from: 'research', to: 'human' }) } }),
+    ctx({ livesHere: (name) => name === 'research' }),
+    { kind: 'task', route: [] },
+  ],
+  [
+    'no delivery from an outbox that is not the sender one (a forged place stays put)',
+    found({ agent: 'dispatch', box: 'outbox', read: { cached: task({ from: 'research', to: 'human' }) } }),
+    ctx(),
+    { kind: 'task', route: [] },
+  ],
+  [
+    'no delivery of a queued task still in an inbox (it is already delivered)',
+    found({ agent: 'human', box: 'inbox', read: { cached: task({ from: 'research', to: 'human' }) } }),
+    ctx(),
+    { kind: 'task', route: [] },
+  ],
+  [
+    'no delivery of an acked task in an outbox',
+    found({ box: 'outbox', read: { cached: task({ from: 'research', to: 'human', state: 'acked' }) } }),
+    ctx(),
+    { kind: 'task', route: [] },
+  ],
+  [
+    'no delivery of a task an agent sent itself',
+    found({ box: 'outbox', read: { cached: task({ from: 'research', to: 'research' }) } }),
+    ctx({ livesHere: () => true }),
+    { kind: 'task', route: [] },
   ],
 ];
 
