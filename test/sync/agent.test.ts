@@ -84,9 +84,23 @@ describeWithSshd('sync through the far agent', (sshd) => {
     for (const root of [hub, far])
       for (const id of ids) await utimes(join(root, `agents/research/inbox/${id}.md`), old, old);
     expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
-    const again = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
-    expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
-    expect(again.reads).toEqual({ local: 0, remote: 0 });
+    // A file written within the racy window of a scan is hashed again by the next one (docs/sync.md):
+    // on a loaded machine one more pass may still read one. Steady state, within a few passes, is none.
+    const passes: { moved: number; reads: { local: number; remote: number } }[] = [];
+    await pollUntil(
+      'a pass that reads no file',
+      async () => {
+        const again = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+        passes.push({
+          moved: again.pushed + again.pulled + again.merged + again.deleted,
+          reads: again.reads,
+        });
+        return again.reads.local === 0 && again.reads.remote === 0;
+      },
+      60_000,
+    );
+    expect(passes.length, JSON.stringify(passes)).toBeLessThanOrEqual(3);
+    for (const p of passes) expect(p.moved).toBe(0);
     const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
     expect(status.hosts[0].transport).toBe('agent');
     expect(status.hosts[0].via).toBe('far agent');
