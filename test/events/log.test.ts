@@ -65,8 +65,9 @@ describe('event log rotation', () => {
     expect(new Set(ids).size).toBe(1000);
   });
 
-  it('followEvents carries on across a rotation without skipping an event', async () => {
-    const dir = join(tmp.dir, 'follow');
+  /** Follows a fresh log polled every `intervalMs`, appends `n` events through rotations, returns what was seen. */
+  async function followWhileAppending(name: string, intervalMs: number, n: number): Promise<string[]> {
+    const dir = join(tmp.dir, name);
     await mkdir(dir);
     const path = join(dir, 'events.jsonl');
     const limits = { maxBytes: 1_000, keep: 50 };
@@ -79,41 +80,26 @@ describe('event log rotation', () => {
     });
     const following = followEvents(path, (e) => seen.push(e.id ?? ''), {
       signal: controller.signal,
-      intervalMs: 5,
+      intervalMs,
       onStart: started,
     });
     await start; // "from now" is fixed before the first append
-    for (let i = 0; i < 100; i++) await appendEvent(path, ev(`e${i}`), limits);
-    await pollUntil('every event followed', () => seen.length >= 100, 20_000);
+    for (let i = 0; i < n; i++) await appendEvent(path, ev(`e${i}`), limits);
+    expect((await rotatedFiles(path)).length).toBeGreaterThanOrEqual(2);
+    await pollUntil('every event followed', () => seen.length >= n, 20_000);
     controller.abort();
     await following;
+    return seen;
+  }
+
+  it('followEvents carries on across a rotation without skipping an event', async () => {
+    const seen = await followWhileAppending('follow', 5, 100);
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `e${i}`));
   });
 
   it('followEvents reads every file rotated between two looks, not only the newest', async () => {
-    const dir = join(tmp.dir, 'follow-many');
-    await mkdir(dir);
-    const path = join(dir, 'events.jsonl');
-    const limits = { maxBytes: 1_000, keep: 50 };
-    await appendEvent(path, ev('before'), limits);
-    const seen: string[] = [];
-    const controller = new AbortController();
-    let started!: () => void;
-    const start = new Promise<void>((resolve) => {
-      started = resolve;
-    });
     // A slow follower: several rotations happen while it sleeps.
-    const following = followEvents(path, (e) => seen.push(e.id ?? ''), {
-      signal: controller.signal,
-      intervalMs: 1_000,
-      onStart: started,
-    });
-    await start;
-    for (let i = 0; i < 60; i++) await appendEvent(path, ev(`e${i}`), limits);
-    expect((await rotatedFiles(path)).length).toBeGreaterThanOrEqual(2);
-    await pollUntil('every event followed', () => seen.length >= 60, 20_000);
-    controller.abort();
-    await following;
+    const seen = await followWhileAppending('follow-many', 1_000, 60);
     expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => `e${i}`));
   });
 
