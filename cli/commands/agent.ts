@@ -3,7 +3,7 @@
 
 import { waitFor } from '../../agent/wait.js';
 import { parseDurationMs } from '../../src/duration.js';
-import { usageError } from '../../src/errors.js';
+import { MailroomError, usageError } from '../../src/errors.js';
 import type { Mailroom } from '../../src/mailroom.js';
 import { answerOf, answer as answerOp, ask as askOp } from '../../src/ops/ask.js';
 import { type InboxChange, lookAtInbox } from '../../src/ops/cursor.js';
@@ -104,8 +104,13 @@ export async function ask(
     return 0;
   }
   const probe = async () => {
-    const answer = answerOf(await loadTask(mr, asked.id));
-    return answer ?? undefined;
+    // Read without the lock: the answered question may be between two boxes at this moment (its
+    // move to the outbox, then home). Not found now is "look again on the next event", not an error.
+    const task = await loadTask(mr, asked.id).catch((err: unknown) => {
+      if (err instanceof MailroomError && err.kind === 'notFound') return undefined;
+      throw err;
+    });
+    return (task && answerOf(task)) ?? undefined;
   };
   const paths = [mr.layout.agentDir(to), mr.layout.agentDir(from)];
   const answer = await waitFor(paths, probe, {
