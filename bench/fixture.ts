@@ -54,12 +54,20 @@ function body(n: number, revision: number): string {
   return `${text}## Acceptance\n\n- every source summarised\n- open questions listed\n`;
 }
 
-export function taskText(n: number, agent: string, revision: number, created: string): string {
+/** A task to `agent` from dispatch; with `sentBy`, one that `agent` sends to dispatch instead. */
+export function taskText(
+  n: number,
+  agent: string,
+  revision: number,
+  created: string,
+  sentBy?: 'agent',
+): string {
+  const from = sentBy ? agent : 'dispatch';
   const task: Task = {
     id: taskId(n),
     title: `Summarise source batch ${n}`,
-    from: 'dispatch',
-    to: agent,
+    from,
+    to: sentBy ? 'dispatch' : agent,
     state: 'queued',
     priority: (['normal', 'high', 'low', 'urgent'] as const)[n % 4]!,
     created,
@@ -67,7 +75,7 @@ export function taskText(n: number, agent: string, revision: number, created: st
     max_attempts: 3,
     ack_timeout: '30d',
     run_timeout: '30m',
-    history: [{ state: 'queued', at: created, by: 'dispatch' }],
+    history: [{ state: 'queued', at: created, by: from }],
   };
   return renderTask(task, body(n, revision));
 }
@@ -131,7 +139,8 @@ export async function buildHub(
   return { root, agents, tasks, taskBytes };
 }
 
-export const taskFile = (root: string, t: TaskRef) => join(root, 'agents', t.agent, 'inbox', `${t.id}.md`);
+export const taskFile = (root: string, t: TaskRef, box: 'inbox' | 'outbox' = 'inbox') =>
+  join(root, 'agents', t.agent, box, `${t.id}.md`);
 
 /** Rewrite tasks the way an editor or the CLI does (temp file, rename): a new body revision. */
 export async function changeTasks(hub: Hub, which: readonly number[], revision: number): Promise<void> {

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, rename, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openMailroom } from '../src/mailroom.js';
 import { syncChanged } from '../src/sync/changed.js';
@@ -71,11 +71,20 @@ const oneShot = async (hub: string, transport: 'agent' | 'sftp') => {
 export async function benchWan(o: WanOptions): Promise<WanFigures> {
   const load0 = loadavg()[0]!;
   const proxy = await startDelayProxy(o.sshd.port, o.rttMs);
+  // Closed on failure too: a proxy left listening keeps the bench from exiting.
+  try {
+    return await benchThrough(o, proxy.port, load0);
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Promise<WanFigures> {
   const base = join(o.dir, `rtt-${o.rttMs}`);
   await mkdir(base, { recursive: true });
   const knownHosts = join(base, 'known_hosts');
-  await writeFile(knownHosts, `[127.0.0.1]:${proxy.port} ${o.sshd.hostPublicKey}\n`);
-  const ssh: SshTarget = { user: o.sshd.user, port: proxy.port, identity: o.sshd.clientKeyPath, knownHosts };
+  await writeFile(knownHosts, `[127.0.0.1]:${proxyPort} ${o.sshd.hostPublicKey}\n`);
+  const ssh: SshTarget = { user: o.sshd.user, port: proxyPort, identity: o.sshd.clientKeyPath, knownHosts };
   const far = {
     agent: join(base, 'far-agent'),
     sftp: join(base, 'far-sftp'),
@@ -180,7 +189,6 @@ export async function benchWan(o: WanOptions): Promise<WanFigures> {
     fig.propagationToHub[t] = p.toHub;
   }
   fig.load[1] = loadavg()[0]!;
-  await proxy.close();
   return fig;
 }
 
@@ -198,16 +206,22 @@ async function propagation(hub: Hub, far: string, transport: 'agent' | 'sftp', r
     await delay(1000);
     const created = isoSeconds(new Date());
     let serial = 0;
+    // Hub -> far: a task from dispatch in a far agent's inbox. Far -> hub: a task that far agent sends
+    // (its outbox, from itself: the far host is untrusted, and a far task claiming to come from a hub
+    // agent is quarantined, never carried; docs/spec.md §6).
     const one = async (from: string, to: string) => {
       const n = hub.tasks.length + 1000 + serial++;
       const agent = hub.agents[n % hub.agents.length]!;
       const t = { id: `20260101-000000-${n.toString(36).padStart(4, '0')}`, agent };
-      const dest = taskFile(from, t);
+      const sentBy = from === far ? ('agent' as const) : undefined;
+      const box = sentBy ? 'outbox' : 'inbox';
+      const dest = taskFile(from, t, box);
       const temp = `${dest}.tmp-new`.replace(/\/([^/]+)$/, '/.$1');
+      await mkdir(dirname(dest), { recursive: true }); // a far outbox exists once `host init` ran
       const started = performance.now();
-      await writeFile(temp, taskText(n, agent, 0, created));
+      await writeFile(temp, taskText(n, agent, 0, created, sentBy));
       await rename(temp, dest);
-      await pollUntil(`${t.id} on the other side`, () => existsSync(taskFile(to, t)), 60_000, 2);
+      await pollUntil(`${t.id} on the other side`, () => existsSync(taskFile(to, t, box)), 60_000, 2);
       const ms = performance.now() - started;
       await delay(300 + Math.random() * 300);
       return ms;
