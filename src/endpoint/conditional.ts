@@ -31,8 +31,22 @@ export async function putIfHolds(
   hashNow: HashNow = readHash(e),
   takeLock: TakeLock = (p) => e.lock(p),
 ): Promise<Outcome> {
-  const release = await takeLock(path);
-  try {
+  // A file that is not there yet is created without its lock where the endpoint can (link(2) never
+  // replaces what appeared meanwhile); a writer that may have raced it is waited for and looked at.
+  if (expect === undefined && e.createNew) {
+    const made = await e.createNew(path, bytes);
+    if (made === 'created') return { done: 'written' };
+    if (made === 'contended')
+      return underLock(path, takeLock, async () => {
+        const current = await e.stat(path);
+        // Read, not a scan record: the file is newer than any scan.
+        const now = current?.kind === 'file' ? sha256(await e.readFile(path)) : undefined;
+        return now === sha256(bytes)
+          ? { done: 'written' }
+          : { skip: `${path} on ${e.label} changed during the sync; the next pass takes it` };
+      });
+  }
+  return underLock(path, takeLock, async () => {
     const current = await e.stat(path);
     if (current?.kind === 'symlink') return { skip: `${path} on ${e.label} is a symbolic link: left alone` };
     const now = current ? await hashNow(path, current) : undefined;
@@ -41,6 +55,13 @@ export async function putIfHolds(
       return { skip: `${path} on ${e.label} changed during the sync; the next pass takes it` };
     await e.writeFileAtomic(path, bytes);
     return { done: 'written' };
+  });
+}
+
+async function underLock(path: string, takeLock: TakeLock, work: () => Promise<Outcome>): Promise<Outcome> {
+  const release = await takeLock(path);
+  try {
+    return await work();
   } finally {
     await release().catch(() => {});
   }
@@ -54,8 +75,7 @@ export async function removeIfHolds(
   hashNow: HashNow = readHash(e),
   takeLock: TakeLock = (p) => e.lock(p),
 ): Promise<Outcome> {
-  const release = await takeLock(path);
-  try {
+  return underLock(path, takeLock, async () => {
     const current = await e.stat(path);
     if (!current) return { done: 'absent' };
     if (current.kind !== 'file') return { skip: `${path} on ${e.label} is not a plain file: left alone` };
@@ -63,7 +83,5 @@ export async function removeIfHolds(
       return { skip: `${path} on ${e.label} changed during the sync; not removed` };
     await e.remove(path);
     return { done: 'removed' };
-  } finally {
-    await release().catch(() => {});
-  }
+  });
 }

@@ -47,6 +47,14 @@ export interface Endpoint {
   readFile(rel: string, limit?: ReadLimit): Promise<Buffer>;
   /** `.<name>.tmp-<random>` beside the target, fsync, rename over it; the folder is created first. */
   writeFileAtomic(rel: string, data: Buffer): Promise<void>;
+  /**
+   * Optional: create `rel` only if nothing is there, without taking its lock (temp + fsync, then
+   * link(2), which never replaces an entry). `created`: the file is ours and no locked writer can
+   * replace it; `contended`: it was linked, but a writer holding the lock may have looked before the
+   * link and be about to rename over it (or did): take the lock and look. `fallback`: something is
+   * there, or the file system cannot link: do the locked write. Used by conditional.ts.
+   */
+  createNew?(rel: string, data: Buffer): Promise<'created' | 'contended' | 'fallback'>;
   /** Removes a file or a symlink (never what it points to). Missing is fine. */
   remove(rel: string): Promise<void>;
   /** Creates the folder and its parents. Refused when a component is a file or a symlink. */

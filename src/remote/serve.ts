@@ -24,6 +24,8 @@ import {
 /** Requests worked on at once; more wait in stdin's buffer (and then the SSH window). */
 const WORKERS = 64;
 const HIGH_WATER = 2048;
+/** How long replies wait for more while requests are in hand (far below any round trip). */
+const GATHER_MS = 2;
 
 export interface ServeOptions {
   endpoint: Endpoint;
@@ -47,6 +49,7 @@ class Server {
   private replies: Reply[] = [];
   private replyBytes = 0;
   private flushQueued = false;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private readonly locks = new Map<number, ReleaseLock>();
   private nextLock = 1;
   private watcher: { close(): Promise<void> } | undefined;
@@ -145,15 +148,25 @@ class Server {
   private reply(r: Reply): void {
     this.replies.push(r);
     this.replyBytes += 100 + (r.ok && typeof r.value === 'string' ? r.value.length : 0);
-    if (this.replyBytes >= BATCH_BYTES) this.flush();
-    else if (!this.flushQueued) {
-      this.flushQueued = true;
-      setImmediate(() => this.flush());
+    if (this.replyBytes >= BATCH_BYTES) {
+      this.flush();
+      return;
     }
+    // The last reply in hand goes out at once; while more requests are being worked on, replies
+    // gather for up to GATHER_MS into one frame (one write to the channel instead of one each: a
+    // first copy of 10,000 files spent 5% of the agent's time in those writes).
+    if (this.active === 0 && this.todo.length === 0) {
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => this.flush());
+      }
+    } else this.gatherTimer ??= setTimeout(() => this.flush(), GATHER_MS);
   }
 
   private flush(): void {
     this.flushQueued = false;
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
     if (this.replies.length === 0) return;
     const res = this.replies;
     this.replies = [];

@@ -77,6 +77,7 @@ const other = (s: Side): Side => (s === 'local' ? 'remote' : 'local');
 
 /** How many decisions are applied at once. */
 const APPLY_CONCURRENCY = 16;
+const CHECKPOINT_MS = 2_000;
 
 class Skip extends Error {}
 
@@ -113,6 +114,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const base = ctx.state.base;
   const ep = (s: Side) => (s === 'local' ? ctx.local : ctx.remote);
   let sinceCheckpoint = 0;
+  let checkpointedAt = performance.now();
   const count = (written: Side) => {
     if (written === 'remote') report.pushed++;
     else report.pulled++;
@@ -267,7 +269,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const doTask = async (d: TaskDecision) => {
     if (d.kind === 'same') {
       const v = ctx.scans.local.tasks.get(d.id)!;
-      if (!baseIsCurrent(d.id)) rememberTask(d.id, v.loc, await ctx.local.readFile(v.path), v);
+      if (!baseIsCurrent(d.id))
+        rememberTask(d.id, v.loc, ctx.scans.local.read?.get(v.path) ?? (await ctx.local.readFile(v.path)), v);
       return;
     }
     if (d.kind === 'delete') {
@@ -289,7 +292,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     let seen: ScannedTask | undefined;
     if (d.kind === 'take') {
       seen = ctx.scans[d.from].tasks.get(d.id)!;
-      bytes = await ep(d.from).readFile(seen.path, TASK_LIMIT);
+      bytes = ctx.scans[d.from].read?.get(seen.path) ?? (await ep(d.from).readFile(seen.path, TASK_LIMIT));
       if (d.from === 'remote') {
         const judged = await guard(d.id, bytes);
         if (judged === undefined) return;
@@ -400,8 +403,11 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
       if (isFatal(err)) fatal ??= err;
       else report.problems.push({ path: what, reason: err instanceof Error ? err.message : String(err) });
     }
-    if (changes && ++sinceCheckpoint >= 500) {
+    // The state is saved every 500 changes, at most every 2 s: a pass cut short redoes little, and
+    // a first copy of 10,000 tasks saves it a few times instead of 20 (each save writes all of it).
+    if (changes && ++sinceCheckpoint >= 500 && performance.now() - checkpointedAt >= CHECKPOINT_MS) {
       sinceCheckpoint = 0;
+      checkpointedAt = performance.now();
       await ctx.checkpoint();
     }
   }).catch((err: unknown) => {

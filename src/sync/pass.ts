@@ -57,6 +57,8 @@ export interface HeldBack {
   ids: Set<string>;
 }
 
+/** Bytes of this machine's files a scan keeps for apply to send without reading them again. */
+const KEEP_BYTES = 64 * 1024 * 1024;
 const TASK_PATH = /^agents\/[^/]+\/(?:inbox|outbox|archive)\/([^/]+)\.md$/;
 
 export function heldBack(local: SideScan, remote: SideScan): HeldBack {
@@ -186,7 +188,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
               budget,
             });
       const [localScan, remoteScan] = await Promise.all([
-        scanSide(local, agents, state.local, { clockMs: Date.now(), expect, limits }),
+        scanSide(local, agents, state.local, { clockMs: Date.now(), expect, limits, keepBytes: KEEP_BYTES }),
         scanRemote(),
       ]);
       mark('scanned');

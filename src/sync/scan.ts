@@ -53,6 +53,8 @@ export interface SideScan {
    * (docs/spec.md §6). Reported by name; the pass makes no decision about them (never "deleted").
    */
   skipped: Set<string>;
+  /** With `keepBytes`: the bytes of files this scan read (hashed just now), for apply to send. */
+  read?: Map<string, Buffer>;
 }
 
 /** Bytes this pass may still read from one side (shared by everything the pass reads there). */
@@ -300,6 +302,11 @@ export async function scanSide(
     limits?: Limits;
     /** This pass's read budget on this side; unbounded when absent. */
     budget?: ReadBudget;
+    /**
+     * Keep the bytes of the files read, up to this many in all: a first sync pushes every file it
+     * hashed, and reading each twice cost the hub a third of its time (docs/performance.md).
+     */
+    keepBytes?: number;
   },
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
@@ -380,6 +387,8 @@ export async function scanSide(
     else misses.push(i);
   });
   let reads = 0;
+  const kept = opts.keepBytes ? new Map<string, Buffer>() : undefined;
+  let keptBytes = 0;
   // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
   await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
     const f = found[i]!;
@@ -413,6 +422,10 @@ export async function scanSide(
       );
     }
     reads++;
+    if (kept && keptBytes + bytes.length <= (opts.keepBytes ?? 0)) {
+      kept.set(f.path, bytes);
+      keptBytes += bytes.length;
+    }
     const record: SideRecord = {
       size: f.stat.size,
       mtimeMs: f.stat.mtimeMs,
@@ -449,5 +462,5 @@ export async function scanSide(
       files.set(f.path, { hash: record.hash });
     }
   });
-  return { tasks, files, cache, problems, reads, skipped };
+  return { tasks, files, cache, problems, reads, skipped, ...(kept ? { read: kept } : {}) };
 }

@@ -2,6 +2,7 @@
 // surgical text edit at the source ranges yaml reports, so that everything a human wrote outside the
 // changed field (comments, key order, quoting, blank lines, CRLF) stays byte-for-byte as it was.
 
+import { fastYaml } from './fast.js';
 import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, stringify } from 'yaml';
 
 export interface YamlProblem {
@@ -26,6 +27,18 @@ function lineAt(text: string, offset: number): number {
 
 /** Parse YAML text into plain data, with a way to find the line of any key path (for error messages). */
 export function parseYaml(text: string): YamlParse {
+  // The shapes mailroom writes are read without the library; a line number (only ever wanted for
+  // an error message about a field) asks the library then.
+  const fast = fastYaml(text);
+  if (fast === undefined) return libraryParse(text);
+  const lineOf = (path: readonly string[]) => {
+    const full = libraryParse(text);
+    return full.ok ? full.lineOf(path) : undefined;
+  };
+  return { ok: true, value: fast, lineOf };
+}
+
+function libraryParse(text: string): YamlParse {
   const doc = parseDocument(text, PARSE_OPTIONS);
   const err = doc.errors[0];
   if (err) {

@@ -1,0 +1,85 @@
+// A file the sync creates where none was is written without its lock (link(2) after temp + fsync;
+// docs/sync.md, "Creating without the lock"). These try to make that lose something: a file, link or
+// folder already there, and a writer that took the lock, saw no file and renames its own over ours.
+
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { putIfHolds, sha256 } from '../../src/endpoint/conditional.js';
+import { localEndpoint } from '../../src/endpoint/local.js';
+
+const fresh = async () => {
+  const root = await mkdtemp(join(tmpdir(), 'mr-create-'));
+  await mkdir(join(root, 'inbox'));
+  return { root, e: localEndpoint(root) };
+};
+const leftovers = async (dir: string) => (await readdir(dir)).filter((n) => n.includes('.tmp'));
+
+describe('creating a file without its lock', () => {
+  it('creates the file whole, leaves no temp file and no lock folder', async () => {
+    const { root, e } = await fresh();
+    expect(await e.createNew!('inbox/a.md', Buffer.from('new'))).toBe('created');
+    expect(await readFile(join(root, 'inbox/a.md'), 'utf8')).toBe('new');
+    expect(await readdir(join(root, 'inbox'))).toEqual(['a.md']);
+  });
+
+  it('never replaces a file, a link or a folder that is there: the locked way decides', async () => {
+    const { root, e } = await fresh();
+    await writeFile(join(root, 'inbox/file.md'), 'theirs');
+    await writeFile(join(root, 'target'), 'outside');
+    await symlink(join(root, 'target'), join(root, 'inbox/link.md'));
+    await mkdir(join(root, 'inbox/dir.md'));
+    for (const name of ['file.md', 'link.md', 'dir.md'])
+      expect(await e.createNew!(`inbox/${name}`, Buffer.from('ours'))).toBe('fallback');
+    expect(await readFile(join(root, 'inbox/file.md'), 'utf8')).toBe('theirs');
+    expect(await readFile(join(root, 'target'), 'utf8')).toBe('outside');
+    expect((await lstat(join(root, 'inbox/link.md'))).isSymbolicLink()).toBe(true);
+    expect(await leftovers(join(root, 'inbox'))).toEqual([]);
+    // Through putIfHolds: the file that appeared is not ours to replace (expect: absent).
+    expect(await putIfHolds(e, 'inbox/file.md', Buffer.from('ours'), undefined)).toMatchObject({
+      skip: expect.stringMatching(/changed during the sync/),
+    });
+    expect(await readFile(join(root, 'inbox/file.md'), 'utf8')).toBe('theirs');
+  });
+
+  it('a writer holding the lock that saw no file and renames its own after our link wins, and the sync says it did not write', async () => {
+    const { root, e } = await fresh();
+    // The writer: takes the lock and looks (nothing there), as every mailroom writer does.
+    const release = await e.lock('inbox/a.md');
+    expect(await e.stat('inbox/a.md')).toBeUndefined();
+    // The sync creates the file meanwhile; it sees the lock and waits for it.
+    const sync = putIfHolds(e, 'inbox/a.md', Buffer.from('ours'), undefined);
+    let settled = false;
+    void sync.then(() => (settled = true));
+    const deadline = Date.now() + 10_000;
+    while ((await e.stat('inbox/a.md')) === undefined) {
+      if (Date.now() > deadline) throw new Error('the sync never linked its file');
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(settled).toBe(false); // waiting for the writer's lock, not done
+    // The writer renames its own file in (it saw none) and releases.
+    await writeFile(join(root, 'inbox/.a.md.writer'), 'theirs');
+    await rename(join(root, 'inbox/.a.md.writer'), join(root, 'inbox/a.md'));
+    await release();
+    expect(await sync).toMatchObject({ skip: expect.stringMatching(/changed during the sync/) });
+    expect(await readFile(join(root, 'inbox/a.md'), 'utf8')).toBe('theirs');
+  });
+
+  it('a lock held on the path when the link is done: contended, whatever the holder does next', async () => {
+    const { e } = await fresh();
+    const release = await e.lock('inbox/a.md');
+    expect(await e.createNew!('inbox/a.md', Buffer.from('ours'))).toBe('contended');
+    await release();
+  });
+
+  it('with the lock held but the file left as we wrote it, the write counts', async () => {
+    const { root, e } = await fresh();
+    const release = await e.lock('inbox/a.md');
+    const sync = putIfHolds(e, 'inbox/a.md', Buffer.from('ours'), undefined);
+    while ((await e.stat('inbox/a.md')) === undefined) await new Promise((r) => setImmediate(r));
+    await release();
+    expect(await sync).toEqual({ done: 'written' });
+    expect(sha256(await readFile(join(root, 'inbox/a.md')))).toBe(sha256(Buffer.from('ours')));
+  });
+});
