@@ -2,8 +2,8 @@
 // surgical text edit at the source ranges yaml reports, so that everything a human wrote outside the
 // changed field (comments, key order, quoting, blank lines, CRLF) stays byte-for-byte as it was.
 
-import { fastYaml } from './fast.js';
 import { isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, stringify } from 'yaml';
+import { fastYaml } from './fast.js';
 
 export interface YamlProblem {
   message: string;

@@ -19,7 +19,7 @@ const ODD_KEY = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE|[Nn]ull|NULL|__proto__)$/;
 // A plain scalar that is certainly a string or a small decimal int in both block and flow context:
 // it starts with a letter, digit or `_`, and holds no character that could start a comment, end a
 // flow item, quote, or open a collection. `: ` (a key) and a trailing `:` are checked separately.
-const PLAIN = /^[\p{L}\p{N}_][\p{L}\p{N}\p{M} _.\/@+\-:()'"?!=~;^$%]*$/u;
+const PLAIN = /^[\p{L}\p{N}_][\p{L}\p{N}\p{M} _./@+\-:()'"?!=~;^$%]*$/u;
 // Any of these makes a plain scalar a number, boolean or null under the core schema.
 const NOT_STRING = [
   /^(?:~|[Nn]ull|NULL)?$/,

@@ -2,11 +2,11 @@
 // library gives: checked on every shape mailroom writes, on a table of scalars the core schema reads
 // as numbers, booleans or nulls, and on thousands of generated texts mixing both.
 
-import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { fastYaml } from '../../src/yaml/fast.js';
-import { parseYaml } from '../../src/yaml/document.js';
+import { parseDocument } from 'yaml';
 import { renderTask } from '../../src/task/render.js';
+import { parseYaml } from '../../src/yaml/document.js';
+import { fastYaml } from '../../src/yaml/fast.js';
 
 const library = (text: string): unknown => {
   const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, prettyErrors: false });
@@ -40,7 +40,8 @@ describe('fastYaml', () => {
   it('reads the frontmatter mailroom writes, exactly as the library does', () => {
     expect(agrees(TASK)).toBe(true);
     expect(fastYaml(TASK)).toMatchObject({ attempt: 1, history: [{ state: 'queued' }, { by: 'a01' }] });
-    const frontmatter = (task: Parameters<typeof renderTask>[0]) => renderTask(task, 'body').split('---\n')[1]!;
+    const frontmatter = (task: Parameters<typeof renderTask>[0]) =>
+      renderTask(task, 'body').split('---\n')[1]!;
     const written = frontmatter({
       id: '20260101-000000-0006',
       title: 'Plain title',
@@ -69,11 +70,61 @@ describe('fastYaml', () => {
   });
 
   it.each([
-    'true', 'True', 'FALSE', 'null', 'Null', '~', '', '0o17', '0x1F', '-1', '+1', '007', '1.5', '.5', '1.',
-    '1e3', '-1E-2', '.inf', '-.Inf', '.nan', '12345678901234567', "'quoted'", '"quoted"', 'a #comment',
-    'a: b', 'a:', '[1, 2]', '{a: 1}', '&anchor x', '*alias', '!tag x', '|', '>', '@x', '`x`', '%x', '- x',
-    '? x', 'x  y', 'x ', ' x', 'yes', 'no', 'on', 'off', 'Infinity', '1_000', '2026-01-01', '12:30',
-    "Don't", 'say "hi"', 'a, b', 'über', 'a\u200bb', 'x\u0007',
+    'true',
+    'True',
+    'FALSE',
+    'null',
+    'Null',
+    '~',
+    '',
+    '0o17',
+    '0x1F',
+    '-1',
+    '+1',
+    '007',
+    '1.5',
+    '.5',
+    '1.',
+    '1e3',
+    '-1E-2',
+    '.inf',
+    '-.Inf',
+    '.nan',
+    '12345678901234567',
+    "'quoted'",
+    '"quoted"',
+    'a #comment',
+    'a: b',
+    'a:',
+    '[1, 2]',
+    '{a: 1}',
+    '&anchor x',
+    '*alias',
+    '!tag x',
+    '|',
+    '>',
+    '@x',
+    '`x`',
+    '%x',
+    '- x',
+    '? x',
+    'x  y',
+    'x ',
+    ' x',
+    'yes',
+    'no',
+    'on',
+    'off',
+    'Infinity',
+    '1_000',
+    '2026-01-01',
+    '12:30',
+    "Don't",
+    'say "hi"',
+    'a, b',
+    'über',
+    'a\u200bb',
+    'x\u0007',
   ])('the scalar %j: undefined or the library value', (v) => {
     agrees(`key: ${v}\n`);
     agrees(`key:\n  - ${v}\n`);
@@ -108,7 +159,39 @@ describe('fastYaml', () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    const atoms = ['a', 'Z9', '0', '7', '42', '-', ':', ' ', '.', ',', '#', "'", '"', '{', '}', '[', ']', 'e', 'x_y', 'ü', '!', '&', '*', '|', '~', 'true', 'null', '1.5', '0x1', '@', '%'];
+    const atoms = [
+      'a',
+      'Z9',
+      '0',
+      '7',
+      '42',
+      '-',
+      ':',
+      ' ',
+      '.',
+      ',',
+      '#',
+      "'",
+      '"',
+      '{',
+      '}',
+      '[',
+      ']',
+      'e',
+      'x_y',
+      'ü',
+      '!',
+      '&',
+      '*',
+      '|',
+      '~',
+      'true',
+      'null',
+      '1.5',
+      '0x1',
+      '@',
+      '%',
+    ];
     const value = () => Array.from({ length: 1 + rand(4) }, () => atoms[rand(atoms.length)]).join('');
     const keys = ['id', 'state', 'by', 'at', 'x-y', 'true', 'n'];
     let answered = 0;
