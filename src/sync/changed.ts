@@ -27,7 +27,7 @@ import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
 import { loadSent, saveSent } from './sent.js';
-import { loadSyncState, saveSyncState, syncDir } from './state.js';
+import { keepUnchanged, loadSyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
   | { kind: 'done'; pushed: number; pulled: number; tasks: number }
@@ -66,7 +66,8 @@ async function copiesOf(
   cache?: SideCache,
 ): Promise<ScannedTask[] | string> {
   const places = agents.flatMap((agent) => BOXES.map((box) => ({ agent, box })));
-  const found = await mapLimit(places, 16, async ({ agent, box }) => {
+  // All at once where the endpoint batches (a far agent: one round trip for every box of 20 agents).
+  const found = await mapLimit(places, Math.max(16, ep.parallelism ?? 16), async ({ agent, box }) => {
     const path = taskPath(id, `${agent}/${box}`);
     const st = await ep.stat(path);
     return st ? { agent, box, path, kind: st.kind, size: st.size, mtimeMs: st.mtimeMs } : undefined;
@@ -143,47 +144,64 @@ export async function syncChanged(
   const everyAgentHere = Object.keys(mr.config.agents).sort();
 
   await mkdir(syncDir(mr), { recursive: true });
+  const started = performance.now();
+  const mark = (what: string) => {
+    if (process.env.MAILROOM_DEBUG_TIMING)
+      process.stderr.write(`  fast path ${what}: ${(performance.now() - started).toFixed(0)} ms\n`);
+  };
   return mr.locker(join(syncDir(mr), host), async () => {
+    mark('locked');
     const state = await loadSyncState(mr, host);
-    if (!state.base) return { kind: 'full', reason: 'no sync yet' };
+    mark('state loaded');
+    // Returned unchanged where the fast path declines or finds nothing: the next load needs no parse.
+    const untouched = (r: ChangedResult): ChangedResult => {
+      keepUnchanged(mr, state);
+      return r;
+    };
+    if (!state.base) return untouched({ kind: 'full', reason: 'no sync yet' });
     const base = state.base;
     const decisions: TaskDecision[] = [];
     const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
     type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
     // Each id looked at on both sides; the ids side by side (over SFTP their requests pipeline).
-    const looks = await mapLimit([...ids], 16, async ([id, reported]): Promise<Look> => {
-      const b = base.tasks[id];
-      // On the changed side, the boxes of the agents that reported it and of its place at the last
-      // sync (a copy anywhere else is for the next full pass, which looks everywhere).
-      const where = new Set(reported);
-      if (b) where.add(b.loc.split('/')[0]!);
-      const mine = await copiesOf(ep(side), id, [...where].filter((a) => agents.includes(a)).sort());
-      if (typeof mine === 'string') return { full: mine };
-      if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
-      if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
-      const changed = mine[0]!;
-      const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? everyAgentHere : agents;
-      const theirs = await copiesOf(ep(other), id, theirAgents, state[other]);
-      if (typeof theirs === 'string') return { full: theirs };
-      if (b) {
-        const t = theirs[0];
-        if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
-          return { full: `task ${id} changed on both sides, or moved, since the last sync` };
-      } else if (theirs.length > 0) {
-        return { full: `task ${id} is new here and exists there` };
-      }
-      if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
-      return { take: { changed, theirs } };
-    });
+    const looks = await mapLimit(
+      [...ids],
+      Math.max(16, remote.parallelism ?? 16),
+      async ([id, reported]): Promise<Look> => {
+        const b = base.tasks[id];
+        // On the changed side, the boxes of the agents that reported it and of its place at the last
+        // sync (a copy anywhere else is for the next full pass, which looks everywhere).
+        const where = new Set(reported);
+        if (b) where.add(b.loc.split('/')[0]!);
+        const mine = await copiesOf(ep(side), id, [...where].filter((a) => agents.includes(a)).sort());
+        if (typeof mine === 'string') return { full: mine };
+        if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
+        if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
+        const changed = mine[0]!;
+        const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? everyAgentHere : agents;
+        const theirs = await copiesOf(ep(other), id, theirAgents, state[other]);
+        if (typeof theirs === 'string') return { full: theirs };
+        if (b) {
+          const t = theirs[0];
+          if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
+            return { full: `task ${id} changed on both sides, or moved, since the last sync` };
+        } else if (theirs.length > 0) {
+          return { full: `task ${id} is new here and exists there` };
+        }
+        if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
+        return { take: { changed, theirs } };
+      },
+    );
+    mark('looked');
     for (const look of looks) {
-      if ('full' in look) return { kind: 'full', reason: look.full };
+      if ('full' in look) return untouched({ kind: 'full', reason: look.full });
       if (!look.take) continue;
       const { changed, theirs } = look.take;
       scans[side].push(changed);
       scans[other].push(...theirs);
       decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
     }
-    if (decisions.length === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+    if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, tasks: 0 });
     const sent = await loadSent(mr, host);
     const applied = await applyPlan(
       {
@@ -200,6 +218,7 @@ export async function syncChanged(
       },
       { tasks: decisions, files: [] },
     );
+    mark('applied');
     await saveSent(mr, host, sent, applied.sentChanged === true);
     await recordQuarantine(mr, host, applied.quarantined, { replace: false });
     for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
@@ -207,6 +226,7 @@ export async function syncChanged(
     // re-reads those files rather than trusting a cached hash.
     for (const t of scans[side]) delete state[side][t.path];
     await saveSyncState(mr, state);
+    mark('saved');
     if (applied.problems.length > 0)
       return { kind: 'full', reason: applied.problems.map((p) => `${p.path}: ${p.reason}`).join('; ') };
     if (applied.pushed + applied.pulled > 0)
