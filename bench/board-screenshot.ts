@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../test/support/chromium-core.js';
 import { freePort, startSshd } from '../test/support/sshd-core.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
 import { mustRun, pollUntil } from './measure.js';
@@ -131,24 +131,9 @@ async function main(): Promise<void> {
     await pollUntil('the board URL', () => /http:\S+/.test(text), 15_000);
     const url = /http:\S+/.exec(text)![0];
 
-    const profile = join(dir, 'chromium');
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.MAILROOM_CHROMIUM ?? '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    const browser = await launchChromium({ viewport: { width: 1280, height: 900 } });
     try {
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       await page.goto(`${url}#task=${f}`);
       await page.waitForSelector('#task h3');
       await page.waitForSelector('#hosts tbody tr');

@@ -1,7 +1,9 @@
 // What a problem with one file or folder looks like, wherever it is found (the daemon's pass, the
-// store's scans, doctor): data, not a thrown error, so one bad file never stops the rest (Mutagen's
-// `Problem{Path, Error}`). The path is relative to the mailroom root: it is shown to people and
-// written to the event log and the status file, which must not depend on where the root is mounted.
+// store's scans, ls and status): data, not a thrown error, so one bad file never stops the rest
+// (Mutagen's `Problem{Path, Error}`). The path is relative to the mailroom root: it is shown to people
+// and written to the event log and the status file, which must not depend on where the root is
+// mounted. (The store's scans hand it on with the path still absolute, as StoreProblem in
+// src/store/scan.ts; the op that shows it makes it relative.)
 
 export interface Problem {
   /** Relative to the mailroom root (`agents/a/inbox/x.md`). */

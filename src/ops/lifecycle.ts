@@ -108,7 +108,7 @@ export async function transition(
   return result;
 }
 
-/** A progress note on a running task; it renews the running lease. */
+/** A progress note on a running task, by its worker (workerActor); it renews the running lease. */
 export async function progress(
   mr: Mailroom,
   ref: string,
@@ -117,7 +117,7 @@ export async function progress(
 ): Promise<UpdateResult> {
   if (!note.trim())
     throw usageError('the progress note is empty', 'say what has been done, e.g. "page 42/100"');
-  const result = await updateTask(mr, ref, (task) => {
+  return appendNote(mr, ref, note, 'task.progress', (task) => {
     const by = workerActor(mr, input, task);
     const state = task.parsed.task.state;
     if (state !== 'running') {
@@ -126,16 +126,8 @@ export async function progress(
         `start it first: mailroom start ${task.id}`,
       );
     }
-    return edit(task, { history: [{ state: 'running', at: isoSeconds(mr.now()), by, note }] });
+    return by;
   });
-  await mr.log({
-    type: 'task.progress',
-    id: result.after.id,
-    agent: result.after.agent,
-    by: lastBy(result),
-    note,
-  });
-  return result;
 }
 
 /**
@@ -151,17 +143,27 @@ export async function addNote(
   if (!note.trim())
     throw usageError('the note is empty', 'write what the agent or the next person should know');
   if (/[\r\n]/.test(note)) throw usageError('a note is one line', 'put longer text in the task body');
+  return appendNote(mr, ref, note, 'task.note', () => actor(mr, input, 'human'));
+}
+
+/**
+ * One history entry with `note` in the task's present state, by whom `by` names for the task as read
+ * under its lock (it throws to refuse), logged as `type`.
+ */
+async function appendNote(
+  mr: Mailroom,
+  ref: string,
+  note: string,
+  type: 'task.progress' | 'task.note',
+  by: (task: LoadedTask) => string,
+): Promise<UpdateResult> {
   const result = await updateTask(mr, ref, (task) => {
-    const by = actor(mr, input, 'human');
-    return edit(task, { history: [{ state: task.parsed.task.state, at: isoSeconds(mr.now()), by, note }] });
+    const who = by(task);
+    return edit(task, {
+      history: [{ state: task.parsed.task.state, at: isoSeconds(mr.now()), by: who, note }],
+    });
   });
-  await mr.log({
-    type: 'task.note',
-    id: result.after.id,
-    agent: result.after.agent,
-    by: lastBy(result),
-    note,
-  });
+  await mr.log({ type, id: result.after.id, agent: result.after.agent, by: lastBy(result), note });
   return result;
 }
 

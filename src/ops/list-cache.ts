@@ -9,9 +9,10 @@
 
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import type { Problem } from '../problem.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
-import type { LoadedTask, Problem, TaskRef } from '../store/scan.js';
+import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 
 const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
@@ -39,7 +40,7 @@ export interface CachedFields {
 
 interface Entry extends FileStamp {
   fields?: CachedFields;
-  problem?: { line?: number; reason: string };
+  problem?: Omit<Problem, 'path'>;
 }
 
 interface CacheFile {
@@ -111,7 +112,7 @@ export interface MemoryCache {
 
 export type CachedResult =
   | { ref: TaskRef; fields: CachedFields }
-  | { ref: TaskRef; problem: Problem }
+  | { ref: TaskRef; problem: StoreProblem }
   | { ref: TaskRef; missing: true };
 
 /**
@@ -125,7 +126,9 @@ export async function cachedSummaries(
   read: (
     refs: TaskRef[],
   ) => Promise<
-    Array<{ ok: true; task: LoadedTask } | { ok: false; problem: Problem } | { ok: false; missing: true }>
+    Array<
+      { ok: true; task: LoadedTask } | { ok: false; problem: StoreProblem } | { ok: false; missing: true }
+    >
   >,
   inScope: (rel: string) => boolean,
   racyMs = RACY_MS,

@@ -8,7 +8,7 @@ import type { HostConfig } from '../config/schema.js';
 import { pidAlive, readDaemonStatus } from '../daemon-status.js';
 import { readEvents } from '../events/log.js';
 import type { Mailroom } from '../mailroom.js';
-import type { Problem } from '../store/scan.js';
+import type { Problem } from '../problem.js';
 import { readSyncStatus } from '../sync/state.js';
 import { STATES, type TaskState } from '../task/state.js';
 import {

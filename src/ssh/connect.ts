@@ -107,15 +107,37 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
   'ssh-rsa',
 ];
 
+/**
+ * Opens a connection: reads known_hosts and the keys to offer, shakes hands with a host-key verdict
+ * from known_hosts only, and gives the connection's channels (SFTP, a command by lines or by bytes).
+ */
 export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
-  const label =
-    opts.label ?? `${opts.user}@${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const label = opts.label ?? defaultLabel(opts);
   const knownHosts = await readKnownHosts(opts.knownHostsPath);
   const auth = await authMethods(opts, label);
+  const verifier = hostVerifier(opts, label, knownHosts);
+  const client = new Client();
+  const link = await handshake(client, connectConfig(opts, knownHosts, verifier.verify, auth), {
+    label,
+    authNotes: auth.notes,
+    refusal: verifier.refusal,
+  });
+  return connection(client, label, link);
+}
 
+function defaultLabel(opts: ConnectOptions): string {
+  return `${opts.user}@${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+}
+
+/** The host key check, and the refusal it made (if any) for the failure message. */
+function hostVerifier(
+  opts: ConnectOptions,
+  label: string,
+  knownHosts: string,
+): { verify: (key: Buffer) => boolean; refusal: () => MailroomError | undefined } {
   let refusal: MailroomError | undefined;
-  // Synchronous verdict: known_hosts was read above, so no await happens inside the handshake.
-  const hostVerifier = (key: Buffer): boolean => {
+  // Synchronous verdict: known_hosts was read before, so no await happens inside the handshake.
+  const verify = (key: Buffer): boolean => {
     const keyType = keyBlobType(key);
     const verdict = checkHostKey(knownHosts, opts.host, opts.port, keyType, key.toString('base64'), {
       knownHostsPath: opts.knownHostsPath,
@@ -124,8 +146,16 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     refusal = new MailroomError('refused', `${label}: ${verdict.message}`, { hint: `fix: ${verdict.fix}` });
     return false;
   };
+  return { verify, refusal: () => refusal };
+}
 
-  const config: ConnectConfig = {
+function connectConfig(
+  opts: ConnectOptions,
+  knownHosts: string,
+  hostVerifier: (key: Buffer) => boolean,
+  auth: Auth,
+): ConnectConfig {
+  return {
     host: opts.host,
     port: opts.port,
     username: opts.user,
@@ -136,16 +166,33 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     keepaliveCountMax: 3,
     algorithms: { serverHostKey: hostKeyPreference(knownKeyTypes(knownHosts, opts.host, opts.port)) },
   };
+}
 
-  const client = new Client();
-  const sessions = new Set<Ssh2SftpSession>();
+/** An open connection's state, shared by the handshake's close handler and the connection. */
+interface Link {
+  open: boolean;
+  closedByUs: boolean;
+  readonly sessions: Set<Ssh2SftpSession>;
+  /** Settles when the connection ends: undefined after close(), else the error that ended it. */
+  readonly ended: Promise<MailroomError | undefined>;
+}
+
+/** Connects and waits for 'ready'; a close before it rejects with the refusal or what failed. */
+async function handshake(
+  client: Ssh2Client,
+  config: ConnectConfig,
+  why: { label: string; authNotes: string[]; refusal: () => MailroomError | undefined },
+): Promise<Link> {
   const errors: (Error & ClientErrorExtensions)[] = [];
-  let open = false;
-  let closedByUs = false;
   let resolveEnded!: (e: MailroomError | undefined) => void;
-  const ended = new Promise<MailroomError | undefined>((r) => {
-    resolveEnded = r;
-  });
+  const link: Link = {
+    open: false,
+    closedByUs: false,
+    sessions: new Set(),
+    ended: new Promise<MailroomError | undefined>((r) => {
+      resolveEnded = r;
+    }),
+  };
 
   // ssh2 emits 'error' also for recoverable steps (an agent that cannot sign, then it tries the next
   // method), so errors are collected and the outcome is decided on 'ready' or 'close' only.
@@ -155,79 +202,93 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
 
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => {
-      open = true;
+      link.open = true;
       resolve();
     });
     client.on('close', () => {
-      const wasOpen = open;
-      open = false;
-      for (const s of sessions) s.markLost('the SSH connection closed');
-      if (!wasOpen && !closedByUs) {
-        reject(refusal ?? describeFailure(label, errors, auth.notes));
+      const wasOpen = link.open;
+      link.open = false;
+      for (const s of link.sessions) s.markLost('the SSH connection closed');
+      if (!wasOpen && !link.closedByUs) {
+        reject(why.refusal() ?? describeFailure(why.label, errors, why.authNotes));
         resolveEnded(undefined);
         return;
       }
-      resolveEnded(closedByUs ? undefined : describeFailure(label, errors, [], 'connection lost'));
+      resolveEnded(link.closedByUs ? undefined : describeFailure(why.label, errors, [], 'connection lost'));
     });
     client.connect(config);
   });
+  return link;
+}
 
-  const conn: SshConnection = {
+function connection(client: Ssh2Client, label: string, link: Link): SshConnection {
+  const closed = () => networkError(`${label}: the SSH connection is closed`);
+  return {
     label,
     get isOpen() {
-      return open;
+      return link.open;
     },
-    ended,
+    ended: link.ended,
     async sftp() {
-      if (!open) throw networkError(`${label}: the SSH connection is closed`);
+      if (!link.open) throw closed();
       const session = await openSftpSession(client, label);
-      sessions.add(session);
-      session.onEnd = () => sessions.delete(session);
+      link.sessions.add(session);
+      session.onEnd = () => link.sessions.delete(session);
       return session;
     },
     exec(command, onLine, onTooLong) {
-      if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
-      return new Promise<RemoteCommand>((resolve, reject) => {
-        client.exec(command, (err, channel) => {
-          if (err) {
-            reject(networkError(`${label}: cannot run a command: ${err.message}`));
-            return;
-          }
-          let stderr = '';
-          const lines = new LineSplitter(MAX_STREAM_LINE, onLine, () => onTooLong?.());
-          channel.on('data', (chunk: Buffer) => lines.push(chunk));
-          channel.stderr.on('data', (chunk: Buffer) => {
-            if (stderr.length < 8192) stderr += chunk.toString('utf8');
-          });
-          const exited = new Promise<number | null>((done) => {
-            channel.on('exit', (code: number | null) => done(typeof code === 'number' ? code : null));
-            channel.on('close', () => done(null));
-          });
-          resolve({ exited, stderr: () => stderr, close: () => channel.close() });
-        });
-      });
+      if (!link.open) return Promise.reject(closed());
+      return execThen(client, label, command, (channel) => lineCommand(channel, onLine, onTooLong));
     },
     channel(command) {
-      if (!open) return Promise.reject(networkError(`${label}: the SSH connection is closed`));
-      return new Promise<RemoteChannel>((resolve, reject) => {
-        client.exec(command, (err, ch) => {
-          if (err) {
-            reject(networkError(`${label}: cannot run a command: ${err.message}`));
-            return;
-          }
-          resolve(byteChannel(ch));
-        });
-      });
+      if (!link.open) return Promise.reject(closed());
+      return execThen(client, label, command, byteChannel);
     },
     async close() {
-      if (open) {
-        closedByUs = true;
+      if (link.open) {
+        link.closedByUs = true;
         client.end();
-        await closeWithin(client, ended, 5_000);
+        await closeWithin(client, link.ended, 5_000);
       }
     },
   };
-  return conn;
+}
+
+/** Runs `command` on the far side and hands its channel to `use` as soon as it opens. */
+function execThen<T>(
+  client: Ssh2Client,
+  label: string,
+  command: string,
+  use: (channel: ClientChannel) => T,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    client.exec(command, (err, channel) => {
+      if (err) {
+        reject(networkError(`${label}: cannot run a command: ${err.message}`));
+        return;
+      }
+      resolve(use(channel));
+    });
+  });
+}
+
+/** A command's stdout as lines (over MAX_STREAM_LINE dropped), its stderr kept (capped). */
+function lineCommand(
+  channel: ClientChannel,
+  onLine: (line: string) => void,
+  onTooLong?: () => void,
+): RemoteCommand {
+  let stderr = '';
+  const lines = new LineSplitter(MAX_STREAM_LINE, onLine, () => onTooLong?.());
+  channel.on('data', (chunk: Buffer) => lines.push(chunk));
+  channel.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 8192) stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((done) => {
+    channel.on('exit', (code: number | null) => done(typeof code === 'number' ? code : null));
+    channel.on('close', () => done(null));
+  });
+  return { exited, stderr: () => stderr, close: () => channel.close() };
 }
 
 function byteChannel(ch: ClientChannel): RemoteChannel {

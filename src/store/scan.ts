@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS } from '../config/limits.js';
 import { errnoCode, MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
+import type { Problem } from '../problem.js';
 import { decodeTaskBytes, type ParsedTask, parseTask } from '../task/parse.js';
 import { type FolderProblem, folderProblem, listFolder } from './folders.js';
 import { BOXES, type Box, isNeverATask, type Layout } from './layout.js';
@@ -25,11 +26,11 @@ export interface LoadedTask extends TaskRef {
   parsed: ParsedTask;
 }
 
-export interface Problem {
-  path: string;
-  line?: number;
-  reason: string;
-}
+/**
+ * A Problem (src/problem.ts) as the store finds it: its `path` is still absolute (readTask is given a
+ * task's ref, not the root). An op names it relative to the root (layout.rel) before it reaches people.
+ */
+export type StoreProblem = Problem;
 
 /** A folder's entries, or none when the folder does not exist (yet). */
 export async function readdirOrEmpty(dir: string) {
@@ -42,7 +43,7 @@ export async function readdirOrEmpty(dir: string) {
 }
 
 /** A folder problem as a scan problem: the path, what is wrong and the fix. */
-export function folderAsProblem(p: FolderProblem): Problem {
+export function folderAsProblem(p: FolderProblem): StoreProblem {
   return { path: p.path, reason: `${p.reason}; ${p.hint}` };
 }
 
@@ -50,11 +51,13 @@ export function folderAsProblem(p: FolderProblem): Problem {
  * Agent folders in `agents/` (real folders only: a link is never listed into), and a problem for
  * each entry with an agent's name that is a link or a file, and for `agents/` itself if it is one.
  */
-export async function scanAgentsOnDisk(layout: Layout): Promise<{ agents: string[]; problems: Problem[] }> {
+export async function scanAgentsOnDisk(
+  layout: Layout,
+): Promise<{ agents: string[]; problems: StoreProblem[] }> {
   const { entries, problem } = await listFolder(layout, layout.agentsDir);
   if (problem) return { agents: [], problems: [folderAsProblem(problem)] };
   const agents: string[] = [];
-  const problems: Problem[] = [];
+  const problems: StoreProblem[] = [];
   for (const e of entries) {
     if (!isAgentName(e.name)) continue;
     if (e.isDirectory()) agents.push(e.name);
@@ -98,9 +101,9 @@ export async function findExact(layout: Layout, id: string): Promise<TaskRef[]> 
 export async function scanRefs(
   layout: Layout,
   opts: { agents?: string[]; boxes?: readonly Box[] } = {},
-): Promise<{ refs: TaskRef[]; problems: Problem[] }> {
+): Promise<{ refs: TaskRef[]; problems: StoreProblem[] }> {
   const refs: TaskRef[] = [];
-  const problems: Problem[] = [];
+  const problems: StoreProblem[] = [];
   let agents = opts.agents;
   if (!agents) {
     const onDisk = await scanAgentsOnDisk(layout);
@@ -144,7 +147,7 @@ export async function scanRefs(
 
 export type ReadResult =
   | { ok: true; task: LoadedTask }
-  | { ok: false; problem: Problem }
+  | { ok: false; problem: StoreProblem }
   | { ok: false; missing: true };
 
 /**

@@ -4,7 +4,8 @@
 // is data in $MAILROOM_TITLE and is expanded only if the user's command itself says `eval`.
 // A notification is best effort: this never throws, and never outlives its timeout.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 export interface NotifyFields {
   id: string;
@@ -77,6 +78,10 @@ function envValue(text: string): string {
   return `${cut}…`;
 }
 
+/**
+ * Runs `command` under `/bin/sh -c` with the task's fields in its environment: captures its stderr
+ * (capped), waits for it to exit (and for stderr to drain), kills its process group at the timeout.
+ */
 export function runNotify(
   command: string,
   fields: NotifyFields,
@@ -84,89 +89,113 @@ export function runNotify(
 ): Promise<NotifyOutcome> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let truncated = false;
-    let timedOut = false;
-    let settled = false;
-    let exitCode: number | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    let drain: NodeJS.Timeout | undefined;
-
-    const stderrText = () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      return truncated ? `${text}\n[stderr truncated at ${STDERR_CAP} bytes]` : text;
-    };
-    const finish = (outcome: NotifyOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(drain);
-      resolve(outcome);
-    };
-
-    let child: ReturnType<typeof spawn>;
+    const end = new Ending(resolve);
+    let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', command], {
-        cwd: opts.cwd,
-        env: notifyEnv(fields),
-        // Its own process group, so that a timeout kills what the shell started as well.
-        detached: true,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      child = startShell(command, fields, opts.cwd);
     } catch (err) {
-      finish({ ok: false, code: null, stderr: `could not run notify: ${messageOf(err)}`, timedOut: false });
+      end.finish(couldNotRun(err));
       return;
     }
-
-    child.stderr?.on('data', (chunk: Buffer) => {
-      if (kept >= STDERR_CAP) {
-        truncated = true;
-        return;
-      }
-      const part = chunk.subarray(0, STDERR_CAP - kept);
-      if (part.length < chunk.length) truncated = true;
-      chunks.push(part);
-      kept += part.length;
-    });
-    // Reading stderr must not fail the notification; the outcome is what matters.
-    child.stderr?.on('error', () => {});
-
-    child.on('error', (err) => {
-      // spawn failed (cwd missing, /bin/sh missing): there is no process to wait for.
-      finish({ ok: false, code: null, stderr: `could not run notify: ${messageOf(err)}`, timedOut: false });
-    });
-
-    child.on('exit', (code) => {
-      exitCode = code;
-      clearTimeout(timer);
-      if (timedOut) return;
-      // stderr may still hold unread bytes; 'close' comes once it is drained. A child the command put
-      // in the background may keep the pipe open, so stop waiting after a moment.
-      drain = setTimeout(() => {
-        child.stderr?.destroy();
-        finish({ ok: code === 0, code, stderr: stderrText(), timedOut: false });
-      }, DRAIN_MS);
-    });
-
-    child.on('close', () => {
-      if (timedOut) {
-        finish({ ok: false, code: null, stderr: stderrText(), timedOut: true });
-      } else {
-        finish({ ok: exitCode === 0, code: exitCode, stderr: stderrText(), timedOut: false });
-      }
-    });
-
-    timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child.pid);
-      // If something in the group survived SIGKILL's delivery race and holds stderr, do not wait on it.
-      drain = setTimeout(() => {
-        child.stderr?.destroy();
-        finish({ ok: false, code: null, stderr: stderrText(), timedOut: true });
-      }, DRAIN_MS);
-    }, timeoutMs);
+    const stderrText = captureStderr(child.stderr);
+    // spawn failed (cwd missing, /bin/sh missing): there is no process to wait for.
+    child.on('error', (err) => end.finish(couldNotRun(err)));
+    awaitExit(child, timeoutMs, stderrText, end);
   });
+}
+
+/** The one outcome of a run: the first `finish` wins, and clears the timers still pending. */
+class Ending {
+  private settled = false;
+  timer: NodeJS.Timeout | undefined;
+  drain: NodeJS.Timeout | undefined;
+
+  constructor(private readonly resolve: (outcome: NotifyOutcome) => void) {}
+
+  finish(outcome: NotifyOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.drain);
+    this.resolve(outcome);
+  }
+}
+
+function startShell(command: string, fields: NotifyFields, cwd: string | undefined): ChildProcess {
+  return spawn('/bin/sh', ['-c', command], {
+    cwd,
+    env: notifyEnv(fields),
+    // Its own process group, so that a timeout kills what the shell started as well.
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+function couldNotRun(err: unknown): NotifyOutcome {
+  return { ok: false, code: null, stderr: `could not run notify: ${messageOf(err)}`, timedOut: false };
+}
+
+/** Keeps the first STDERR_CAP bytes of stderr; the returned function reads what was kept so far. */
+function captureStderr(stderr: Readable | null): () => string {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let truncated = false;
+  stderr?.on('data', (chunk: Buffer) => {
+    if (kept >= STDERR_CAP) {
+      truncated = true;
+      return;
+    }
+    const part = chunk.subarray(0, STDERR_CAP - kept);
+    if (part.length < chunk.length) truncated = true;
+    chunks.push(part);
+    kept += part.length;
+  });
+  // Reading stderr must not fail the notification; the outcome is what matters.
+  stderr?.on('error', () => {});
+  return () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    return truncated ? `${text}\n[stderr truncated at ${STDERR_CAP} bytes]` : text;
+  };
+}
+
+/** Ends the run when the command exits and stderr closes, or when the timeout kills its group. */
+function awaitExit(child: ChildProcess, timeoutMs: number, stderrText: () => string, end: Ending): void {
+  let timedOut = false;
+  let exitCode: number | null = null;
+  const exited = (code: number | null): NotifyOutcome => ({
+    ok: code === 0,
+    code,
+    stderr: stderrText(),
+    timedOut: false,
+  });
+  const timedOutOutcome = (): NotifyOutcome => ({
+    ok: false,
+    code: null,
+    stderr: stderrText(),
+    timedOut: true,
+  });
+  // A child the command put in the background may keep stderr open: stop waiting for it after a moment.
+  const afterDrain = (outcome: () => NotifyOutcome) => {
+    end.drain = setTimeout(() => {
+      child.stderr?.destroy();
+      end.finish(outcome());
+    }, DRAIN_MS);
+  };
+
+  child.on('exit', (code) => {
+    exitCode = code;
+    clearTimeout(end.timer);
+    if (timedOut) return;
+    // stderr may still hold unread bytes; 'close' comes once it is drained.
+    afterDrain(() => exited(code));
+  });
+  child.on('close', () => end.finish(timedOut ? timedOutOutcome() : exited(exitCode)));
+  end.timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(child.pid);
+    // If something in the group survived SIGKILL's delivery race and holds stderr, do not wait on it.
+    afterDrain(timedOutOutcome);
+  }, timeoutMs);
 }
 
 function killGroup(pid: number | undefined): void {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeLines, safeText } from '../../src/safe-text.js';
 import { newMailroom } from '../support/cli.js';
+import { queuedTaskFile } from '../support/task-file.js';
 
 // OSC 52 (clipboard write), a cursor move, a newline that would forge a row, a bidi override, C1 CSI.
 const HOSTILE = 'ok\u001b]52;c;ZXZpbA==\u0007\u001b[2Aforged\nFORGED ROW\u202eevil\u009b31m\u007f';
@@ -30,21 +31,7 @@ describe('hostile text in human output', () => {
   const id = 't-hostile';
   beforeAll(async () => {
     env = await newMailroom(['research']);
-    const task = [
-      '---',
-      `id: ${id}`,
-      `title: ${JSON.stringify(HOSTILE)}`,
-      'from: dispatch',
-      'to: research',
-      'state: queued',
-      'priority: normal',
-      'created: 2026-11-22T10:15:00Z',
-      'history:',
-      '  - { state: queued, at: 2026-11-22T10:15:00Z, by: dispatch }',
-      '---',
-      `body ${HOSTILE}`,
-      '',
-    ].join('\n');
+    const task = queuedTaskFile(id, JSON.stringify(HOSTILE), `body ${HOSTILE}\n`);
     await writeFile(join(env.root, `agents/research/inbox/${id}.md`), task);
     // An unreadable task with a hostile name: its path reaches `ls`'s and doctor's problem lines.
     await writeFile(join(env.root, 'agents/research/inbox/bad\u001b[2J.md'), 'not a task\n');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newMailroom } from '../support/cli.js';
 import { type DaemonHandle, locations, startDaemon } from '../support/daemon.js';
 import { pollUntil } from '../support/poll.js';
+import { queuedTaskFile } from '../support/task-file.js';
 
 describe('a fifo swapped into an inbox', () => {
   let env: Awaited<ReturnType<typeof newMailroom>>;
@@ -26,20 +27,7 @@ describe('a fifo swapped into an inbox', () => {
 
   it('never stops the next pass: routing goes on while a swapper renames a fifo and a task in turn', async () => {
     const inbox = join(env.root, 'agents/research/inbox');
-    const task = [
-      '---',
-      'id: swap',
-      'title: swapped',
-      'from: dispatch',
-      'to: research',
-      'state: queued',
-      'priority: normal',
-      'created: 2026-11-22T10:15:00Z',
-      'history:',
-      '  - { state: queued, at: 2026-11-22T10:15:00Z, by: dispatch }',
-      '---',
-      '',
-    ].join('\n');
+    const task = queuedTaskFile('swap', 'swapped');
     await writeFile(join(inbox, '.swap-task'), task);
     daemon = await startDaemon(env.root);
     // Each turn: a new fifo renamed over swap.md, then a new copy of the task renamed over it.

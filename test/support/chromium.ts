@@ -1,47 +1,10 @@
-// A real headless Chromium for the board's browser tests: Debian's `chromium` driven by playwright-core
-// (which never downloads a browser). Without one, a suite is skipped with a loud warning on a
-// developer machine and FAILS under CI=true (like the sshd gate in sshd.ts): a skip in CI is a failure.
+// A real headless Chromium for the board's browser tests (the browser itself: chromium-core.ts).
+// Without one, a suite is skipped with a loud warning on a developer machine and FAILS under CI=true
+// (like the sshd gate in sshd.ts): a skip in CI is a failure.
 
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-
-export const CHROMIUM_BIN = process.env.MAILROOM_CHROMIUM ?? '/usr/bin/chromium';
-
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-export function chromiumAvailable(): { ok: true } | { ok: false; reason: string } {
-  return existsSync(CHROMIUM_BIN) ? { ok: true } : { ok: false, reason: `${CHROMIUM_BIN} is not installed` };
-}
-
-/** A browser with a fresh profile folder, removed on close. */
-export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
-  const profile = await mkdtemp(join(tmpdir(), 'mailroom-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_BIN,
-    headless: true,
-    args: ARGS,
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
-  };
-}
+import { chromiumAvailable, type LaunchedChromium, launchChromium } from './chromium-core.js';
 
 /** A describe block with one browser for the block, gated like describeWithSshd. */
 export function describeWithChromium(name: string, body: (browser: () => BrowserContext) => void): void {
@@ -62,7 +25,7 @@ export function describeWithChromium(name: string, body: (browser: () => Browser
     return;
   }
   describe(name, () => {
-    let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+    let browser: LaunchedChromium | undefined;
     beforeAll(async () => {
       browser = await launchChromium();
     });

@@ -18,10 +18,22 @@ import { BIN, REPO, runCli, tempDir } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
 import { endpointContract } from '../support/endpoint-contract.js';
 import { pollUntil } from '../support/poll.js';
-import { describeWithSshd } from '../support/sshd.js';
+import { describeWithSshd, type Sshd } from '../support/sshd.js';
 
 const FAR_MAILROOM = `${process.execPath} ${BIN}`;
 const fake = (mode: string) => `${process.execPath} ${join(REPO, 'test/fixtures/fake-agent.mjs')} ${mode}`;
+
+/** An SSH connection to the test sshd with its throw-away key, no ssh-agent. */
+function connectTo(s: Sshd) {
+  return connectSsh({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    identityFiles: [s.clientKeyPath],
+    knownHostsPath: s.knownHostsPath,
+    agentSocket: null,
+  });
+}
 
 /** Every file name under `dir`, recursively. */
 async function allNames(dir: string): Promise<string[]> {
@@ -44,6 +56,15 @@ describeWithSshd('sync through the far agent', (sshd) => {
       configPath,
       `${config}hosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${s.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${s.knownHostsPath}\n    mailroom: ${command}\n`,
     );
+  };
+  /** Runs `body` with `command` as the far mailroom, then puts the real one back. */
+  const withFarCommand = async (command: string, body: () => Promise<void>) => {
+    await useFarCommand(command);
+    try {
+      await body();
+    } finally {
+      await useFarCommand(FAR_MAILROOM);
+    }
   };
 
   beforeAll(async () => {
@@ -111,21 +132,17 @@ describeWithSshd('sync through the far agent', (sshd) => {
     ['new', /upgrade mailroom on this machine/],
   ] as const) {
     it(`version mismatch (${mode} far side) is refused with the side to upgrade`, async () => {
-      await useFarCommand(fake(mode));
-      try {
+      await withFarCommand(fake(mode), async () => {
         const r = await cli(hub, ['sync', 'vps']);
         expect(r.code).toBe(3);
         expect(r.stderr).toMatch(/vps: the far mailroom speaks protocol/);
         expect(r.stderr).toMatch(upgrade);
-      } finally {
-        await useFarCommand(FAR_MAILROOM);
-      }
+      });
     });
   }
 
   it('without mailroom on the far side, sync falls back to SFTP and says so', async () => {
-    await useFarCommand('/nonexistent/mailroom');
-    try {
+    await withFarCommand('/nonexistent/mailroom', async () => {
       const id = (await cli(hub, ['send', 'research', 'Over SFTP'])).stdout.trim();
       const r = await cli(hub, ['sync', 'vps']);
       expect(r.code, r.stderr).toBe(0);
@@ -135,21 +152,18 @@ describeWithSshd('sync through the far agent', (sshd) => {
       const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
       expect(status.hosts[0].transport).toBe('sftp'); // though hosts.vps.mailroom is set
       expect(status.hosts[0].via).toMatch(/^SFTP \(vps: no mailroom agent there/);
-    } finally {
-      await useFarCommand(FAR_MAILROOM);
-    }
+    });
   });
 
-  for (const [mode, what] of [
-    ['overcap', /over the cap/],
-    ['unknown', /unknown or malformed message/],
-    ['dotdot', /in the manifest/],
-    ['slash', /in the manifest/],
-    ['midframe', /stopped in the middle of a message/],
+  for (const [mode, sends, what] of [
+    ['overcap', 'a frame over the size cap', /over the cap/],
+    ['unknown', 'an unknown message', /unknown or malformed message/],
+    ['dotdot', 'a name with ..', /in the manifest/],
+    ['slash', 'a name with /', /in the manifest/],
+    ['midframe', 'half a frame and stops', /stopped in the middle of a message/],
   ] as const) {
-    it(`a far agent that sends ${mode === 'overcap' ? 'a frame over the size cap' : mode === 'unknown' ? 'an unknown message' : mode === 'dotdot' ? 'a name with ..' : mode === 'slash' ? 'a name with /' : 'half a frame and stops'}: the pass ends naming the host, nothing written outside`, async () => {
-      await useFarCommand(fake(mode));
-      try {
+    it(`a far agent that sends ${sends}: the pass ends naming the host, nothing written outside`, async () => {
+      await withFarCommand(fake(mode), async () => {
         const before = await allNames(tmp.dir);
         const r = await cli(hub, ['sync', 'vps']);
         expect(r.code, r.stderr).toBe(4);
@@ -160,9 +174,7 @@ describeWithSshd('sync through the far agent', (sshd) => {
           after.filter((n) => !before.includes(n) && !n.startsWith('.') && !n.endsWith('.json')),
         ).toEqual([]);
         expect(after).not.toContain('evil.md');
-      } finally {
-        await useFarCommand(FAR_MAILROOM);
-      }
+      });
     });
   }
 
@@ -218,33 +230,26 @@ describeWithSshd('sync through the far agent', (sshd) => {
   });
 
   it('a hub daemon whose far agent breaks the protocol keeps running and says which host failed', async () => {
-    await useFarCommand(fake('unknown'));
-    const daemon = await startDaemon(hub);
-    try {
-      await pollUntil('the failure report', () => /sync with vps failed/.test(daemon.output()), 15_000);
-      expect(daemon.child.exitCode).toBeNull();
-      // Still the daemon it was: local work goes on.
-      const id = (await cli(hub, ['send', 'human', 'Still here'])).stdout.trim();
-      await pollUntil('local routing', async () => (await locations(hub)).get(id) !== undefined, 15_000);
-      expect(daemon.child.exitCode).toBeNull();
-    } finally {
-      expect(await daemon.stop()).toBe(0);
-      await useFarCommand(FAR_MAILROOM);
-    }
+    await withFarCommand(fake('unknown'), async () => {
+      const daemon = await startDaemon(hub);
+      try {
+        await pollUntil('the failure report', () => /sync with vps failed/.test(daemon.output()), 15_000);
+        expect(daemon.child.exitCode).toBeNull();
+        // Still the daemon it was: local work goes on.
+        const id = (await cli(hub, ['send', 'human', 'Still here'])).stdout.trim();
+        await pollUntil('local routing', async () => (await locations(hub)).get(id) !== undefined, 15_000);
+        expect(daemon.child.exitCode).toBeNull();
+      } finally {
+        expect(await daemon.stop()).toBe(0);
+      }
+    });
   });
 });
 
 describeWithSshd('probeFarAgent (for host init and status)', (sshd) => {
   it('reports the far version, or that there is none', async () => {
     const s = sshd();
-    const conn = await connectSsh({
-      host: s.host,
-      port: s.port,
-      user: s.user,
-      identityFiles: [s.clientKeyPath],
-      knownHostsPath: s.knownHostsPath,
-      agentSocket: null,
-    });
+    const conn = await connectTo(s);
     try {
       expect(await probeFarAgent(conn, FAR_MAILROOM, s.dir)).toEqual({ version: MAILROOM_VERSION });
       const none = await probeFarAgent(conn, '/nonexistent/mailroom', s.dir);
@@ -259,15 +264,7 @@ describeWithSshd('probeFarAgent (for host init and status)', (sshd) => {
 describeWithSshd('far agent endpoint: the Endpoint contract', (sshd) => {
   describe('over a real exec channel', () => {
     endpointContract(async (root) => {
-      const s = sshd();
-      const conn = await connectSsh({
-        host: s.host,
-        port: s.port,
-        user: s.user,
-        identityFiles: [s.clientKeyPath],
-        knownHostsPath: s.knownHostsPath,
-        agentSocket: null,
-      });
+      const conn = await connectTo(sshd());
       const started = await startAgent(conn, { host: 'vps', command: FAR_MAILROOM, root });
       if (started.kind !== 'agent') throw new Error(started.reason);
       const ep = new AgentEndpoint(started.client, `vps:${root}`, 'vps');

@@ -12,29 +12,19 @@ import { openMailroom } from '../../src/mailroom.js';
 import { syncHost } from '../../src/sync/pass.js';
 import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
-import { runCli, tempDir } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
+import { type TwoSides, twoSides } from '../support/two-sides.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
+let sides: TwoSides;
 let hub: string;
 let far: string;
 
 beforeEach(async () => {
-  tmp = await tempDir();
-  hub = join(tmp.dir, 'hub');
-  far = join(tmp.dir, 'far');
-  for (const args of [
-    ['init', hub],
-    ['--root', hub, 'host', 'add', 'vps', 'deploy@203.0.113.7', '--root', far],
-    ['agent', 'add', 'research', '--host', 'vps', '--root', hub],
-    ['init', far],
-    ['agent', 'add', 'research', '--root', far],
-  ]) {
-    const r = await runCli(args);
-    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  }
+  sides = await twoSides();
+  ({ hub, far } = sides);
 });
-afterEach(async () => tmp.cleanup());
+afterEach(async () => sides.cleanup());
 
 const sync = async () => syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
 const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);

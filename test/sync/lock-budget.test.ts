@@ -2,34 +2,23 @@
 // waits have one budget per pass; files whose lock stays held are left for the next pass, and the
 // pass says it was partial.
 
-import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncHost } from '../../src/sync/pass.js';
-import { runCli, tempDir } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
+import { type TwoSides, twoSides } from '../support/two-sides.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
+let sides: TwoSides;
 let hub: string;
 let far: string;
 
 beforeEach(async () => {
-  tmp = await tempDir();
-  hub = join(tmp.dir, 'hub');
-  far = join(tmp.dir, 'far');
-  for (const args of [
-    ['init', hub],
-    ['--root', hub, 'host', 'add', 'vps', 'deploy@203.0.113.7', '--root', far],
-    ['agent', 'add', 'research', '--host', 'vps', '--root', hub],
-    ['init', far],
-    ['agent', 'add', 'research', '--root', far],
-  ]) {
-    const r = await runCli(args);
-    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-  }
+  sides = await twoSides();
+  ({ hub, far } = sides);
 });
-afterEach(async () => tmp.cleanup());
+afterEach(async () => sides.cleanup());
 
 it('far locks kept fresh: the pass spends one lock-wait budget, skips those files and is partial', async () => {
   const ids: string[] = [];
