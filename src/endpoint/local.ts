@@ -216,11 +216,15 @@ class LocalEndpoint implements Endpoint {
     }
     await syncDirShared(dir);
     // A writer that took the lock and saw no file before our link renames its own file over ours
-    // after it, then releases. In this order: our inode still there, then no lock held, means no
-    // such writer exists (it would still hold the lock, or it has renamed over us already).
-    if (lstatEntry(dest)?.ino !== ino) return 'contended';
-    if (lstatEntry(`${dest}.lock`) !== undefined) return 'contended';
-    return 'created';
+    // after it, then releases. In this order, no lock held and then our inode still there mean no
+    // such writer exists: with no lock now, it has released, so it renamed before this look, and
+    // that rename would have taken our inode away. (The other order misses a rename between the two
+    // looks.) A writer that takes the lock after our link sees our file: an ordinary edit of it.
+    return afterLink({
+      lockHeld: () => lstatEntry(`${dest}.lock`) !== undefined,
+      inoNow: () => lstatEntry(dest)?.ino,
+      ours: ino,
+    });
   }
 
   async remove(rel: string): Promise<void> {
@@ -310,6 +314,20 @@ class LocalEndpoint implements Endpoint {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * After our link(2): whether a writer that took the lock and saw no file before it may still rename
+ * over our file (or did). The two looks run in this order; test/ssh/create-new.test.ts checks every
+ * interleaving of such a writer's rename and release with them.
+ */
+export function afterLink(look: {
+  lockHeld: () => boolean;
+  inoNow: () => number | undefined;
+  ours: number;
+}): 'created' | 'contended' {
+  if (look.lockHeld()) return 'contended';
+  return look.inoNow() === look.ours ? 'created' : 'contended';
 }
 
 /** lstat; undefined when the entry (or, after a swap, its folder) is gone. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { putIfHolds, sha256 } from '../../src/endpoint/conditional.js';
-import { localEndpoint } from '../../src/endpoint/local.js';
+import { afterLink, localEndpoint } from '../../src/endpoint/local.js';
 
 const fresh = async () => {
   const root = await mkdtemp(join(tmpdir(), 'mr-create-'));
@@ -81,5 +81,49 @@ describe('creating a file without its lock', () => {
     await release();
     expect(await sync).toEqual({ done: 'written' });
     expect(sha256(await readFile(join(root, 'inbox/a.md')))).toBe(sha256(Buffer.from('ours')));
+  });
+});
+
+// The racing writer W took the lock and saw no file before our link; it renames its file in, then
+// releases. Our two looks may fall anywhere among those two steps: 'created' must never be answered
+// when W's rename replaces (or has replaced) our file.
+describe('afterLink: every interleaving of a racing writer with the two looks', () => {
+  const ours = 7;
+  const schedules: string[][] = [];
+  const looks = ['look', 'look'];
+  const steps = ['rename', 'release'];
+  const weave = (a: string[], b: string[], acc: string[]) => {
+    if (a.length === 0 && b.length === 0) schedules.push(acc);
+    if (a.length > 0) weave(a.slice(1), b, [...acc, a[0]!]);
+    if (b.length > 0) weave(a, b.slice(1), [...acc, b[0]!]);
+  };
+  weave(looks, steps, []);
+
+  it.each(schedules.map((s) => [s.join(' > '), s] as const))('%s', (_name, schedule) => {
+    let renamed = false;
+    let released = false;
+    let at = 0;
+    // Each look runs the writer's steps scheduled before it, then looks at the world.
+    const advance = () => {
+      while (schedule[at] !== 'look') {
+        if (schedule[at] === 'rename') renamed = true;
+        else released = true;
+        at++;
+      }
+      at++;
+    };
+    const verdict = afterLink({
+      lockHeld: () => {
+        advance();
+        return !released;
+      },
+      inoNow: () => {
+        advance();
+        return renamed ? ours + 1 : ours;
+      },
+      ours,
+    });
+    // W renames at some point in every schedule: our file is replaced, so 'created' is never right.
+    expect(verdict).toBe('contended');
   });
 });
