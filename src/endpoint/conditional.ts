@@ -4,7 +4,7 @@
 // its own side in one request (docs/sync.md, "The far agent"). Links are never written through.
 
 import { createHash } from 'node:crypto';
-import type { Endpoint, EntryStat } from './endpoint.js';
+import type { Endpoint, EntryStat, WriteOptions } from './endpoint.js';
 
 /** What a conditional step did; `skip` says why the file was left alone (for the next pass). */
 export type Outcome = { done: 'written' | 'same' | 'removed' | 'absent' } | { skip: string };
@@ -30,11 +30,12 @@ export async function putIfHolds(
   expect: string | undefined,
   hashNow: HashNow = readHash(e),
   takeLock: TakeLock = (p) => e.lock(p),
+  write?: WriteOptions,
 ): Promise<Outcome> {
   // A file that is not there yet is created without its lock where the endpoint can (link(2) never
   // replaces what appeared meanwhile); a writer that may have raced it is waited for and looked at.
   if (expect === undefined && e.createNew) {
-    const made = await e.createNew(path, bytes);
+    const made = await e.createNew(path, bytes, write);
     if (made === 'created') return { done: 'written' };
     if (made === 'contended')
       return underLock(path, takeLock, async () => {
@@ -53,7 +54,7 @@ export async function putIfHolds(
     if (now === sha256(bytes)) return { done: 'same' };
     if (now !== expect)
       return { skip: `${path} on ${e.label} changed during the sync; the next pass takes it` };
-    await e.writeFileAtomic(path, bytes);
+    await e.writeFileAtomic(path, bytes, write);
     return { done: 'written' };
   });
 }

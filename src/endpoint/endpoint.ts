@@ -26,6 +26,15 @@ export interface LockOptions {
   readonly timeoutMs?: number;
 }
 
+export interface WriteOptions {
+  /**
+   * Set the file's mtime to this before it appears at its name (a local disk only; others ignore
+   * it). The sync sets a time seconds in the past, so that the file's stamp can be trusted by the
+   * next scan at once, and any later write, which stamps "now", is told apart (docs/sync.md).
+   */
+  readonly mtimeMs?: number;
+}
+
 /** Releases a lock. Rejects with `refused` if the lock was taken over meanwhile (then it is left alone). */
 export type ReleaseLock = () => Promise<void>;
 
@@ -46,7 +55,7 @@ export interface Endpoint {
    */
   readFile(rel: string, limit?: ReadLimit): Promise<Buffer>;
   /** `.<name>.tmp-<random>` beside the target, fsync, rename over it; the folder is created first. */
-  writeFileAtomic(rel: string, data: Buffer): Promise<void>;
+  writeFileAtomic(rel: string, data: Buffer, opts?: WriteOptions): Promise<void>;
   /**
    * Optional: create `rel` only if nothing is there, without taking its lock (temp + fsync, then
    * link(2), which never replaces an entry). `created`: the file is ours and no locked writer can
@@ -54,7 +63,7 @@ export interface Endpoint {
    * link and be about to rename over it (or did): take the lock and look. `fallback`: something is
    * there, or the file system cannot link: do the locked write. Used by conditional.ts.
    */
-  createNew?(rel: string, data: Buffer): Promise<'created' | 'contended' | 'fallback'>;
+  createNew?(rel: string, data: Buffer, opts?: WriteOptions): Promise<'created' | 'contended' | 'fallback'>;
   /** Removes a file or a symlink (never what it points to). Missing is fine. */
   remove(rel: string): Promise<void>;
   /** Creates the folder and its parents. Refused when a component is a file or a symlink. */

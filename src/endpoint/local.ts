@@ -6,12 +6,20 @@
 // Writes are temp + fsync + rename + fsync of the folder, so a crash leaves the old or the new file.
 
 import { constants, lstatSync, type Stats } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { errnoCode, MailroomError, notFound, refused, usageError } from '../errors.js';
 import { NotAFileError, readRegularFile, TooBigError } from '../store/read-file.js';
-import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
+import type {
+  Endpoint,
+  EntryKind,
+  EntryStat,
+  LockOptions,
+  ReadLimit,
+  ReleaseLock,
+  WriteOptions,
+} from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
 import { isLink, notADir, notAFile, notEmpty } from './refusals.js';
 import { joinRel, parseRelPath, tempNameFor } from './rel-path.js';
@@ -148,7 +156,7 @@ class LocalEndpoint implements Endpoint {
     }
   }
 
-  async writeFileAtomic(rel: string, data: Buffer): Promise<void> {
+  async writeFileAtomic(rel: string, data: Buffer, opts?: WriteOptions): Promise<void> {
     const segments = parseRelPath(rel, this.label);
     const dirSegments = segments.slice(0, -1);
     await this.mkdirpSegments(dirSegments);
@@ -161,6 +169,7 @@ class LocalEndpoint implements Endpoint {
       try {
         if (old !== undefined) await fh.chmod(old);
         await fh.writeFile(data);
+        await settle(fh, opts);
         await fh.sync();
       } finally {
         await fh.close();
@@ -183,7 +192,11 @@ class LocalEndpoint implements Endpoint {
     }
   }
 
-  async createNew(rel: string, data: Buffer): Promise<'created' | 'contended' | 'fallback'> {
+  async createNew(
+    rel: string,
+    data: Buffer,
+    opts?: WriteOptions,
+  ): Promise<'created' | 'contended' | 'fallback'> {
     const segments = parseRelPath(rel, this.label);
     const dirSegments = segments.slice(0, -1);
     await this.mkdirpSegments(dirSegments);
@@ -195,6 +208,7 @@ class LocalEndpoint implements Endpoint {
       const fh = await open(temp, 'wx', 0o666);
       try {
         await fh.writeFile(data);
+        await settle(fh, opts);
         await fh.sync();
       } finally {
         await fh.close();
@@ -328,6 +342,13 @@ export function afterLink(look: {
 }): 'created' | 'contended' {
   if (look.lockHeld()) return 'contended';
   return look.inoNow() === look.ours ? 'created' : 'contended';
+}
+
+/** The mtime asked for, set on the open temp file (so the file never appears at its name without it). */
+async function settle(fh: FileHandle, opts: WriteOptions | undefined): Promise<void> {
+  if (opts?.mtimeMs === undefined) return;
+  const seconds = opts.mtimeMs / 1000;
+  await fh.utimes(seconds, seconds);
 }
 
 /** lstat; undefined when the entry (or, after a swap, its folder) is gone. */

@@ -5,13 +5,15 @@
 
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
-import { type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
+import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
 import type { Manifest } from './protocol.js';
 
 const CACHE_FILE = '.mailroom/agent-scan.json';
 
 export class FarScanner {
   private cache: SideCache | undefined;
+  /** Records were added since the cache file was last written. */
+  private dirty = false;
 
   constructor(private readonly ep: Endpoint) {}
 
@@ -45,8 +47,7 @@ export class FarScanner {
       expect,
     });
     this.cache = scan.cache;
-    if (scan.reads > 0)
-      await this.ep.writeFileAtomic(CACHE_FILE, Buffer.from(JSON.stringify(scan.cache))).catch(() => {});
+    if (scan.reads > 0 || this.dirty) await this.save();
     const records: Manifest['records'] = {};
     for (const [path, r] of Object.entries(scan.cache))
       records[path] = [r.size, r.mtimeMs, r.hash, r.rank ?? null, r.checkedAt];
@@ -59,9 +60,31 @@ export class FarScanner {
     };
   }
 
-  /** A file this agent just wrote: its record is dropped, so the next scan hashes it afresh. */
+  /** A file this agent is about to write: its record is dropped, so the next scan hashes it afresh. */
   forget(path: string): void {
     if (this.cache) delete this.cache[path];
+  }
+
+  /**
+   * A file this agent wrote with `mtimeMs` set (settledMtime): recorded, so the next manifest does
+   * not read it again, if it still has that mtime and size (a later write stamps "now").
+   */
+  async remember(path: string, bytes: Buffer, mtimeMs: number): Promise<void> {
+    const record = recordOfWritten(path, bytes, await this.ep.stat(path), mtimeMs, Date.now());
+    if (!record) return;
+    (await this.load())[path] = record;
+    this.dirty = true;
+  }
+
+  /** Writes the cache file if records were added since (best effort: a lost cache only costs reads). */
+  async save(): Promise<void> {
+    if (!this.cache) return;
+    this.dirty = false;
+    await this.ep.writeFileAtomic(CACHE_FILE, Buffer.from(JSON.stringify(this.cache))).catch(() => {});
+  }
+
+  get unsaved(): boolean {
+    return this.dirty;
   }
 }
 

@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, ReleaseLock } from '../endpoint/endpoint.js';
 import { MailroomError, refused } from '../errors.js';
+import { settledMtime } from '../sync/scan.js';
 import { FarScanner } from './far-scan.js';
 import { BATCH_BYTES, encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frame.js';
 import {
@@ -89,6 +90,7 @@ class Server {
     while (this.active > 0) await new Promise<void>((r) => setTimeout(r, 5));
     for (const release of this.locks.values()) await release().catch(() => {});
     await this.watcher?.close();
+    if (this.scanner.unsaved) await this.scanner.save();
   }
 
   private onFrame(frame: unknown): void {
@@ -245,8 +247,15 @@ class Server {
       }
       case 'put': {
         const expect = typeof r.expect === 'string' ? r.expect : undefined;
+        const path = this.writable(r.rel);
+        const bytes = this.bytes(r.data);
         this.scanner.forget(rel);
-        return putIfHolds(ep, this.writable(r.rel), this.bytes(r.data), expect);
+        // Written with a settled mtime and recorded, so the next manifest does not hash it again.
+        const mtimeMs = settledMtime(Date.now());
+        const outcome = await putIfHolds(ep, path, bytes, expect, undefined, undefined, { mtimeMs });
+        if ('done' in outcome && outcome.done === 'written')
+          await this.scanner.remember(path, bytes, mtimeMs);
+        return outcome;
       }
       case 'drop':
         if (typeof r.expect !== 'string') throw refused('a remove without the expected content');

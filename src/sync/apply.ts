@@ -19,7 +19,15 @@ import { parseTask } from '../task/parse.js';
 import { baseOf, mergeTask } from './merge-task.js';
 import { type Identity, identityOf, judgeProvenance } from './provenance.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
-import { recordHolds, type ScannedTask, type SideScan, sha256, taskPath } from './scan.js';
+import {
+  recordHolds,
+  recordOfWritten,
+  type ScannedTask,
+  type SideScan,
+  settledMtime,
+  sha256,
+  taskPath,
+} from './scan.js';
 import type { SentLedger } from './sent.js';
 import type { SyncState } from './state.js';
 
@@ -141,6 +149,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     removeAfter?: { path: string; hash: string },
   ) => {
     const e = ep(s);
+    // On this machine's disk the file gets a settled mtime, and is recorded below as written.
+    const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
     const out = e.putIf
       ? await e.putIf(path, bytes, expect)
       : await putIfHolds(
@@ -150,10 +160,17 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
           expect,
           (p, st) => hashNow(s, p, st),
           (p) => lockOn(s, p),
+          mtimeMs === undefined ? undefined : { mtimeMs },
         );
     if ('skip' in out) throw new Skip(out.skip);
     if (out.done === 'same') return false;
-    delete ctx.state[s][path]; // its size and mtime changed: the next scan re-reads it
+    // Its size and mtime changed: the next scan re-reads it, unless it is as written (the far agent
+    // records its own writes the same way).
+    delete ctx.state[s][path];
+    if (mtimeMs !== undefined) {
+      const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now());
+      if (record) ctx.state[s][path] = record;
+    }
     if (removeAfter) await remove(s, removeAfter.path, removeAfter.hash);
     return true;
   };

@@ -65,6 +65,37 @@ export interface ReadBudget {
 
 /** Margin over mtime granularity (whole seconds over SFTP) and clock steps between write and read. */
 const RACY_MS = 2_000;
+
+/**
+ * The mtime a sync write gives a file on a local disk (WriteOptions.mtimeMs): settled already, so
+ * its record holds at the next scan, and well before any "now" a later write would stamp.
+ */
+export const settledMtime = (nowMs: number): number => nowMs - RACY_MS - 1_000;
+
+/**
+ * A scan record for `bytes` just written at `path` (relative) with mtime `setMtimeMs`, as scanSide
+ * would make it; undefined when the file is no longer as written (a later write stamps "now").
+ */
+export function recordOfWritten(
+  path: string,
+  bytes: Buffer,
+  stat: EntryStat | undefined,
+  setMtimeMs: number,
+  checkedAt: number,
+): SideRecord | undefined {
+  if (stat?.kind !== 'file' || stat.size !== bytes.length || Math.abs(stat.mtimeMs - setMtimeMs) >= 1)
+    return undefined;
+  const record: SideRecord = { size: stat.size, mtimeMs: stat.mtimeMs, hash: sha256(bytes), checkedAt };
+  const parts = path.split('/');
+  const [top, agent, box, name] = parts;
+  const id = name?.endsWith('.md') ? name.slice(0, -3) : '';
+  if (parts.length === 4 && top === 'agents' && (BOXES as readonly string[]).includes(box!) && isTaskId(id)) {
+    const decoded = decodeTaskBytes(bytes);
+    const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
+    if (parsed?.ok) record.rank = placeRank(parsed.value.task, agent!, box as Box);
+  }
+  return record;
+}
 const CLOCK_PROBE = '.mailroom-clock';
 
 /**

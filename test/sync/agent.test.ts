@@ -127,6 +127,28 @@ describeWithSshd('sync through the far agent', (sshd) => {
     expect(status.hosts[0].via).toBe('far agent');
   });
 
+  it('the pass right after a first copy reads no file on either side, and a far edit after it is still seen', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++)
+      ids.push((await cli(hub, ['send', 'research', `Copied ${i}`, '--as', 'dispatch'])).stdout.trim());
+    // Every file there before settled, so its hash is trusted after one read: what the copy writes
+    // is what the next pass must not read.
+    const old = new Date(Date.now() - 60_000);
+    for (const root of [hub, far])
+      for (const rel of await readdir(join(root, 'agents/research'), { recursive: true }))
+        await utimes(join(root, 'agents/research', rel), old, old);
+    const copy = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+    expect(copy.pushed).toBe(4);
+    // The far agent wrote them with a settled mtime and recorded them: nothing is hashed again.
+    const after = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+    expect(after.reads).toEqual({ local: 0, remote: 0 });
+    // A far write after the copy stamps "now", which the settled mtime never equals: it is seen.
+    expect((await cli(far, ['ack', ids[0]!])).code).toBe(0);
+    const pull = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+    expect(pull.pulled).toBe(1);
+    expect(await readFile(join(hub, `agents/research/inbox/${ids[0]}.md`), 'utf8')).toMatch(/state: acked/);
+  });
+
   for (const [mode, upgrade] of [
     ['old', /upgrade mailroom on vps/],
     ['new', /upgrade mailroom on this machine/],
