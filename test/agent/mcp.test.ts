@@ -163,4 +163,20 @@ describe('mailroom mcp over stdio with the SDK client', () => {
     expect((await stat(path)).size).toBe(before.size);
     expect(await stateOf()).toMatchObject({ state: 'running', title: 'CACHE ME' });
   });
+  it('wait reports a task edited in place after an earlier look (the server parses again what changed)', async () => {
+    const sent = await env.mr(['send', 'research', 'Edit me', '--as', 'dispatch']);
+    const id = sent.stdout.trim();
+    const seen = await call('wait', { timeout_seconds: 0 }); // looked at, and parsed, once
+    expect(seen.changes.map((c: { id: string }) => c.id)).toContain(id);
+    const path = join(env.root, `agents/research/inbox/${id}.md`);
+    const text = await readFile(path, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('  - {'))!;
+    // A person adds a line to its history by hand, in place (the same file, no rename).
+    await writeFile(
+      path,
+      text.replace(line, `${line}\n${line.replace('by: dispatch', 'by: dispatch, note: more')}`),
+    );
+    const { changes } = await call('wait', { timeout_seconds: 30 });
+    expect(changes).toEqual([expect.objectContaining({ id, change: 'changed' })]);
+  });
 });
