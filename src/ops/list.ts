@@ -118,7 +118,13 @@ export async function listTasks(
   const results = await cachedSummaries(
     mr.layout,
     refs,
-    (miss) => mapLimit(miss, 32, (r) => readTask(r, limitsOf(mr.config).taskFile)),
+    // Reads are synchronous calls (src/store/read-file.ts), so a cold listing of thousands of files
+    // gives the event loop a turn every 64 files: a server (board, mcp) keeps answering meanwhile.
+    (miss) =>
+      mapLimit(miss, 32, async (r, i) => {
+        if (i % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
+        return readTask(r, limitsOf(mr.config).taskFile);
+      }),
     scope,
     undefined,
     cache.memory,
