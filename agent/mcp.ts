@@ -12,6 +12,7 @@ import { watchPaths } from '../daemon/watch.js';
 import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { listTasks } from '../src/ops/list.js';
+import type { MemoryCache } from '../src/ops/list-cache.js';
 import { loadTask } from '../src/store/tasks.js';
 import { TOOLS } from './tools.js';
 
@@ -22,7 +23,8 @@ const NOTIFY_COALESCE_MS = 20;
 
 const text = (value: unknown) => ({
   content: [
-    { type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) },
+    // Compact JSON: a 500-task listing is a third smaller, for the pipe and for the model's context.
+    { type: 'text' as const, text: typeof value === 'string' ? value : JSON.stringify(value) },
   ],
 });
 
@@ -35,6 +37,9 @@ function errorResult(err: unknown) {
 }
 
 export function buildServer(mr: Mailroom, agent: string): McpServer {
+  // One ls cache for the server's life (src/ops/list-cache.ts): every listing checks each file's
+  // stamp, so a change by any process is seen on the next call; only changed files are read again.
+  const cache: MemoryCache = {};
   const server = new McpServer(
     { name: 'mailroom', version: VERSION },
     {
@@ -52,7 +57,10 @@ export function buildServer(mr: Mailroom, agent: string): McpServer {
         try {
           const signal = (ctx as { mcpReq?: { signal?: AbortSignal } }).mcpReq?.signal;
           return text(
-            await tool.run({ mr, agent, ...(signal ? { signal } : {}) }, args as Record<string, unknown>),
+            await tool.run(
+              { mr, agent, cache, ...(signal ? { signal } : {}) },
+              args as Record<string, unknown>,
+            ),
           );
         } catch (err) {
           return errorResult(err);
@@ -70,9 +78,9 @@ export function buildServer(mr: Mailroom, agent: string): McpServer {
       mimeType: 'application/json',
     },
     async (uri, vars) => {
-      const { tasks } = await listTasks(mr, { agent: String(vars.agent), box: 'inbox' });
+      const { tasks } = await listTasks(mr, { agent: String(vars.agent), box: 'inbox' }, { memory: cache });
       return {
-        contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(tasks, null, 2) }],
+        contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(tasks) }],
       };
     },
   );

@@ -9,6 +9,7 @@ import { answer, answerOf, ask } from '../src/ops/ask.js';
 import { lookAtInbox } from '../src/ops/cursor.js';
 import { progress, transition } from '../src/ops/lifecycle.js';
 import { deadlineOf, listTasks, summarise } from '../src/ops/list.js';
+import type { MemoryCache } from '../src/ops/list-cache.js';
 import { claimNext } from '../src/ops/next.js';
 import { sendTask } from '../src/ops/send.js';
 import { statusReport } from '../src/ops/status.js';
@@ -24,6 +25,11 @@ export interface ToolContext {
   mr: Mailroom;
   agent: string;
   signal?: AbortSignal;
+  /**
+   * The server's in-memory ls cache (src/ops/list-cache.ts), kept for the life of `mailroom mcp`: a
+   * listing then stats the files and reads only those whose stamp changed.
+   */
+  cache?: MemoryCache;
 }
 
 export interface ToolDef {
@@ -61,8 +67,8 @@ export const TOOLS: ToolDef[] = [
       'Call start when you begin, progress while working, done or fail at the end. ' +
       'Returns {"task": null} when nothing is queued: then call wait.',
     z.object({}),
-    async ({ mr, agent }) => {
-      const r = await claimNext(mr, agent);
+    async ({ mr, agent, cache }) => {
+      const r = await claimNext(mr, agent, cache ? { memory: cache } : {});
       return r
         ? { task: taskData(mr, r.after) }
         : { task: null, hint: 'nothing queued; call wait to sleep until something arrives' };
@@ -76,15 +82,20 @@ export const TOOLS: ToolDef[] = [
       states: z.array(z.enum(['queued', 'acked', 'running', 'done', 'failed'])).optional(),
       box: z.enum(['inbox', 'outbox', 'archive']).optional(),
     }),
-    async ({ mr, agent }, a) => {
+    async ({ mr, agent, cache }, a) => {
+      const memory = cache ? { memory: cache } : {};
       const { tasks, problems } =
         a.states === undefined && a.box === undefined
-          ? await listTasks(mr, { mine: agent })
-          : await listTasks(mr, {
-              agent,
-              ...(a.states ? { state: a.states } : {}),
-              ...(a.box ? { box: a.box } : {}),
-            });
+          ? await listTasks(mr, { mine: agent }, memory)
+          : await listTasks(
+              mr,
+              {
+                agent,
+                ...(a.states ? { state: a.states } : {}),
+                ...(a.box ? { box: a.box } : {}),
+              },
+              memory,
+            );
       return { tasks: tasks.map((t) => ({ ...t, deadline: deadlineOf(t) })), problems };
     },
   ),

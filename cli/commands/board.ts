@@ -28,18 +28,27 @@ function openBrowser(url: string): void {
   child.unref();
 }
 
-export async function board(
-  opts: CommonOptions & { port?: string; open?: boolean; polling?: boolean },
-): Promise<void> {
-  // A page for people must never take CPU from the daemon's routing: the board runs at a lower priority.
+function lowerPriority(): void {
   try {
     setPriority(10);
   } catch {
     // not allowed here (some containers): it runs at normal priority
   }
+}
+
+export async function board(
+  opts: CommonOptions & { port?: string; open?: boolean; polling?: boolean },
+): Promise<void> {
   const mr = await open(opts);
   const as = requireAgent(mr, actingAs(opts) ?? mr.config.escalate_to);
   const b = await startBoard(mr, { port: parsePort(opts.port), as, polling: opts.polling === true });
+  // The first picture is built at once (a person opening the URL finds it ready, or joins the build)
+  // and at normal priority: it is the one a person waits for. After it, a page for people must never
+  // take CPU from the daemon's routing: the board runs at a lower priority (docs/performance.md).
+  void b.model
+    .snapshot()
+    .catch(() => {}) // a page asking for it gets the error
+    .finally(lowerPriority);
   println(`mailroom board: ${b.url}`);
   warn(`acting as ${as}; listening on 127.0.0.1 only. Ctrl-C stops it.`);
   if (opts.open) openBrowser(b.url);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { type LoadedTask, loadAll } from '../store/scan.js';
+import { type LoadedTask, loadAll, type ParseMemo } from '../store/scan.js';
 import { isFinal } from '../task/state.js';
 import { answerOf, isQuestion } from './ask.js';
 
@@ -82,13 +82,27 @@ async function readSeen(path: string): Promise<Seen> {
   }
 }
 
+/** What this process parsed of each agent's inbox: a waiter looks again and again (src/store/scan.ts). */
+const memos = new Map<string, ParseMemo>();
+
 /** Report what is new in the agent's inbox since its last look, and advance the cursor past it. */
 export async function lookAtInbox(mr: Mailroom, agent: string): Promise<InboxChange[]> {
   const path = cursorPath(mr, agent);
   await mkdir(join(mr.layout.stateDir, 'cursors'), { recursive: true });
   return mr.locker(path, async (guard) => {
     const seen = await readSeen(path);
-    const { tasks } = await loadAll(mr.layout, { agents: [agent], boxes: ['inbox'] });
+    // Every file is read on every look; only a file whose text changed is parsed again. The memo
+    // keeps what this look saw, so it never outgrows the inbox.
+    const key = `${mr.layout.root}\0${agent}`;
+    const memo: ParseMemo = new Map();
+    const old = memos.get(key);
+    const { tasks } = await loadAll(mr.layout, {
+      agents: [agent],
+      boxes: ['inbox'],
+      memo: old ?? memo,
+    });
+    for (const t of tasks) memo.set(t.path, t);
+    memos.set(key, memo);
     const { changes, next } = diffInbox(agent, seen, tasks);
     if (changes.length === 0 && sameKeys(seen, next)) return [];
     guard.assertHeld();

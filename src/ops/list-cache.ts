@@ -9,11 +9,14 @@
 
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_LIMITS } from '../config/limits.js';
 import type { Problem } from '../problem.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
+import { readRegularFileSync } from '../store/read-file.js';
 import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
+import { decodeTaskBytes } from '../task/parse.js';
 
 const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
 
@@ -108,6 +111,34 @@ function loadEntries(layout: Layout): Map<string, Entry> {
  */
 export interface MemoryCache {
   entries?: Map<string, Entry>;
+  /**
+   * Files this process read or wrote too recently for their stamp to be trusted (the racy rule),
+   * by path, with the text as read and what it showed. Such a file is read again by every listing,
+   * but parsed again only when its text differs: the same text is the same task. A long-running
+   * server that claims (`next`) lists files it has just changed, so without this each listing within
+   * 2 s of a claim parsed every file claimed in that window again.
+   */
+  recent?: Map<string, { text: string; fields: CachedFields }>;
+}
+
+/**
+ * Tell a memory cache what this process just wrote to `task.path` (a claim, say), so the next
+ * listing reads the file but does not parse it while it still holds that text.
+ */
+export function rememberWritten(memory: MemoryCache | undefined, task: LoadedTask): void {
+  if (!memory) return;
+  memory.recent ??= new Map();
+  memory.recent.set(task.path, { text: task.text, fields: fieldsOf(task) });
+}
+
+/** Whether the file holds exactly the text `memo` was made from (a fresh read; any trouble: no). */
+function sameText(path: string, memo: { text: string }, maxBytes: number): boolean {
+  try {
+    const decoded = decodeTaskBytes(readRegularFileSync(path, { maxBytes }));
+    return decoded.ok && decoded.text === memo.text;
+  } catch {
+    return false; // gone, a link, too big: the full read says what it is
+  }
 }
 
 export type CachedResult =
@@ -133,11 +164,15 @@ export async function cachedSummaries(
   inScope: (rel: string) => boolean,
   racyMs = RACY_MS,
   memory?: MemoryCache,
+  maxBytes = DEFAULT_LIMITS.taskFile,
 ): Promise<CachedResult[]> {
   const first = memory?.entries === undefined;
   const old = memory?.entries ?? loadEntries(layout);
   const next = new Map<string, Entry>();
   for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
+  const recent = memory?.recent;
+  const nextRecent = new Map<string, { text: string; fields: CachedFields }>();
+  if (recent) for (const [path, m] of recent) if (!inScope(layout.rel(path))) nextRecent.set(path, m);
   let added = 0;
   const out: CachedResult[] = new Array(refs.length);
   const misses: Array<{ i: number; st?: Stats; readStart: number }> = [];
@@ -149,13 +184,28 @@ export async function cachedSummaries(
     } catch {
       st = undefined; // gone since the listing: read() says so
     }
-    const e = st ? old.get(layout.rel(ref.path)) : undefined;
+    const rel = layout.rel(ref.path);
+    const e = st ? old.get(rel) : undefined;
     if (st && e && sameStamp(e, st)) {
-      next.set(layout.rel(ref.path), e);
+      next.set(rel, e);
       out[i] = e.fields
         ? { ref, fields: e.fields }
         : { ref, problem: { path: ref.path, ...(e.problem ?? { reason: 'unreadable' }) } };
-    } else misses.push({ i, st, readStart: Date.now() });
+      continue;
+    }
+    const readStart = Date.now();
+    const memo = st ? recent?.get(ref.path) : undefined;
+    if (st && memo && sameText(ref.path, memo, maxBytes)) {
+      // Read again just now (after the stat) and the same text as before: the same fields. Trusted
+      // by its stamp from now on once the stamp is old enough; until then it stays a memo.
+      out[i] = { ref, fields: memo.fields };
+      if (cacheable(st, readStart, racyMs)) {
+        next.set(rel, { ...stampOf(st), fields: memo.fields });
+        added++;
+      } else nextRecent.set(ref.path, memo);
+      continue;
+    }
+    misses.push({ i, st, readStart });
   }
   if (misses.length > 0) {
     const results = await read(misses.map((m) => refs[m.i]!));
@@ -177,11 +227,15 @@ export async function cachedSummaries(
       if (entry && st && cacheable(st, readStart, racyMs)) {
         next.set(layout.rel(ref.path), entry);
         added++;
-      }
+      } else if (memory && r.ok && st)
+        nextRecent.set(ref.path, { text: r.task.text, fields: entry?.fields ?? fieldsOf(r.task) });
     });
   }
   // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
-  if (memory) memory.entries = next;
+  if (memory) {
+    memory.entries = next;
+    memory.recent = nextRecent;
+  }
   if (first && (added > 0 || next.size - added < old.size)) {
     const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
     await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});

@@ -65,15 +65,25 @@ function fromFields(mr: Mailroom, ref: TaskRef, f: CachedFields): TaskSummary {
   };
 }
 
+const rankOf = (s: TaskSummary) => PRIORITY_RANK[s.priority as keyof typeof PRIORITY_RANK] ?? 9;
+
 export function byUrgencyThenAge(a: TaskSummary, b: TaskSummary): number {
-  const p =
-    (PRIORITY_RANK[a.priority as keyof typeof PRIORITY_RANK] ?? 9) -
-    (PRIORITY_RANK[b.priority as keyof typeof PRIORITY_RANK] ?? 9);
-  if (p !== 0) return p;
+  return compareKeys(rankOf(a), Date.parse(a.created), a.id, rankOf(b), Date.parse(b.created), b.id);
+}
+
+function compareKeys(pa: number, ta: number, ia: string, pb: number, tb: number, ib: string): number {
+  if (pa !== pb) return pa - pb;
   // Instants, not strings: `created` may carry any RFC 3339 offset (docs/spec.md §2).
-  const t = Date.parse(a.created) - Date.parse(b.created);
+  const t = ta - tb;
   if (t !== 0 && !Number.isNaN(t)) return t < 0 ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return ia < ib ? -1 : ia > ib ? 1 : 0;
+}
+
+/** Sorted by byUrgencyThenAge, with each task's rank and instant computed once, not per comparison. */
+export function sortByUrgencyThenAge(tasks: TaskSummary[]): TaskSummary[] {
+  const keyed = tasks.map((t) => ({ t, p: rankOf(t), at: Date.parse(t.created) }));
+  keyed.sort((a, b) => compareKeys(a.p, a.at, a.t.id, b.p, b.at, b.t.id));
+  return keyed.map((k) => k.t);
 }
 
 export async function listTasks(
@@ -83,7 +93,11 @@ export async function listTasks(
 ): Promise<{ tasks: TaskSummary[]; problems: Problem[] }> {
   if (filter.mine !== undefined) {
     const me = requireAgent(mr, filter.mine);
-    const open = await listTasks(mr, { agent: me, box: 'inbox', state: ['queued', 'acked', 'running'] });
+    const open = await listTasks(
+      mr,
+      { agent: me, box: 'inbox', state: ['queued', 'acked', 'running'] },
+      cache,
+    );
     return { ...open, tasks: open.tasks.filter((t) => t.to === me) };
   }
   if (filter.agent !== undefined) requireAgent(mr, filter.agent);
@@ -105,10 +119,17 @@ export async function listTasks(
   const results = await cachedSummaries(
     mr.layout,
     refs,
-    (miss) => mapLimit(miss, 32, (r) => readTask(r, limitsOf(mr.config).taskFile)),
+    // Reads are synchronous calls (src/store/read-file.ts), so a cold listing of thousands of files
+    // gives the event loop a turn every 64 files: a server (board, mcp) keeps answering meanwhile.
+    (miss) =>
+      mapLimit(miss, 32, async (r, i) => {
+        if (i % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
+        return readTask(r, limitsOf(mr.config).taskFile);
+      }),
     scope,
     undefined,
     cache.memory,
+    limitsOf(mr.config).taskFile,
   );
   const summaries: TaskSummary[] = [];
   for (const r of results) {
@@ -116,7 +137,7 @@ export async function listTasks(
     else if ('problem' in r) problems.push(r.problem);
   }
   return {
-    tasks: summaries.filter((s) => states === undefined || states.includes(s.state)).sort(byUrgencyThenAge),
+    tasks: sortByUrgencyThenAge(summaries.filter((s) => states === undefined || states.includes(s.state))),
     problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
   };
 }

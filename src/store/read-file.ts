@@ -4,8 +4,7 @@
 // the open descriptor (fstat), so what is read is what was checked; and at most `maxBytes` are read,
 // so a file that grows or lies about its size costs a bounded amount of memory (docs/spec.md §6).
 
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { errnoCode, MailroomError, notFound } from '../errors.js';
 import { formatSize } from '../size.js';
 
@@ -48,11 +47,22 @@ export interface ReadLimit {
   limitKey?: string;
 }
 
-/** A regular file's bytes, read from the descriptor that was type-checked; notFound when missing. */
+/**
+ * A regular file's bytes, read from the descriptor that was type-checked; notFound when missing.
+ * The reads are synchronous system calls: for the small local files mailroom reads (task files, a
+ * few KB) one open/fstat/read/close costs about 10 µs, where the promise API's four trips through
+ * the thread pool cost over 100 µs (a cold listing of 10,000 tasks: 1.4 s against 0.1 s,
+ * docs/performance.md). O_NONBLOCK keeps a fifo from ever blocking the open (docs/spec.md §6).
+ */
 export async function readRegularFile(path: string, limit: ReadLimit): Promise<Buffer> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  return readRegularFileSync(path, limit);
+}
+
+/** readRegularFile, as a synchronous call. */
+export function readRegularFileSync(path: string, limit: ReadLimit): Buffer {
+  let fd: number;
   try {
-    fh = await open(path, OPEN_FLAGS);
+    fd = openSync(path, OPEN_FLAGS);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`${path} does not exist`);
@@ -61,7 +71,7 @@ export async function readRegularFile(path: string, limit: ReadLimit): Promise<B
     throw err;
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile())
       throw new NotAFileError(path, st.isDirectory() ? 'folder' : st.isFIFO() ? 'fifo' : 'special file');
     const key = limit.limitKey ?? 'limits.task_file';
@@ -73,13 +83,13 @@ export async function readRegularFile(path: string, limit: ReadLimit): Promise<B
       const want = Math.min(Math.max(st.size - total, 64 * 1024), limit.maxBytes + 1 - total);
       if (want <= 0) throw new TooBigError(path, total, limit.maxBytes, key);
       const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await fh.read(buf, 0, want, total);
+      const bytesRead = readSync(fd, buf, 0, want, total);
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

@@ -155,6 +155,21 @@ export type ReadResult =
  * than `maxBytes` (read-file.ts).
  */
 export async function readTask(ref: TaskRef, maxBytes = DEFAULT_LIMITS.taskFile): Promise<ReadResult> {
+  return readTaskMemo(ref, maxBytes);
+}
+
+/**
+ * What a long-running reader parsed, by path: a file read again with the very same text is the same
+ * task, so it is not parsed again (the file itself is always read: no stamp is trusted here).
+ */
+export type ParseMemo = Map<string, LoadedTask>;
+
+/** readTask, skipping the parse when `memo` holds the same text for the same path and id. */
+export async function readTaskMemo(
+  ref: TaskRef,
+  maxBytes = DEFAULT_LIMITS.taskFile,
+  memo?: ParseMemo,
+): Promise<ReadResult> {
   let bytes: Buffer;
   try {
     bytes = await readRegularFile(ref.path, { maxBytes });
@@ -168,19 +183,24 @@ export async function readTask(ref: TaskRef, maxBytes = DEFAULT_LIMITS.taskFile)
   }
   const decoded = decodeTaskBytes(bytes);
   if (!decoded.ok) return { ok: false, problem: { path: ref.path, ...decoded.problem } };
+  const known = memo?.get(ref.path);
+  if (known && known.id === ref.id && known.text === decoded.text)
+    return { ok: true, task: { ...ref, text: known.text, parsed: known.parsed } };
   const parsed = parseTask(decoded.text, ref.id);
   if (!parsed.ok) return { ok: false, problem: { path: ref.path, ...parsed.problem } };
-  return { ok: true, task: { ...ref, text: decoded.text, parsed: parsed.value } };
+  const task = { ...ref, text: decoded.text, parsed: parsed.value };
+  memo?.set(ref.path, task);
+  return { ok: true, task };
 }
 
 /** Read every task, collecting problems. */
 export async function loadAll(
   layout: Layout,
-  opts: { agents?: string[]; boxes?: readonly Box[]; maxBytes?: number } = {},
+  opts: { agents?: string[]; boxes?: readonly Box[]; maxBytes?: number; memo?: ParseMemo } = {},
 ) {
   const { refs, problems } = await scanRefs(layout, opts);
   const tasks: LoadedTask[] = [];
-  const results = await mapLimit(refs, 32, (ref) => readTask(ref, opts.maxBytes));
+  const results = await mapLimit(refs, 32, (ref) => readTaskMemo(ref, opts.maxBytes, opts.memo));
   for (const r of results) {
     if (r.ok) tasks.push(r.task);
     else if ('problem' in r) problems.push(r.problem);

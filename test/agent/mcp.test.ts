@@ -1,8 +1,9 @@
 // `mailroom mcp` spoken to by the official SDK's own client over stdio, as Claude Code or Codex would:
 // the tools are listed, a task is worked through next/start/progress/done, and a subscription to the
-// inbox brings an update notification when another process sends a task.
+// inbox brings an update notification when another process sends a task. The server keeps an ls
+// cache in memory: what another process changes must show on the next call.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -131,5 +132,51 @@ describe('mailroom mcp over stdio with the SDK client', () => {
     const sent = await env.mr(['send', 'research', 'While waiting', '--as', 'dispatch']);
     const { changes } = await pending;
     expect(changes.map((c: { id: string }) => c.id)).toEqual([sent.stdout.trim()]);
+  });
+  it('list shows at once what another process changed since the last call (the in-memory ls cache)', async () => {
+    while ((await call('next')).task !== null); // claim what earlier tests left queued
+    const sent = await env.mr(['send', 'research', 'Cache me', '--as', 'dispatch']);
+    const id = sent.stdout.trim();
+    const path = join(env.root, `agents/research/inbox/${id}.md`);
+    const stateOf = async () => {
+      const { tasks } = await call('list', { box: 'inbox' });
+      return tasks.find((t: { id: string }) => t.id === id) as { state: string; title: string } | undefined;
+    };
+    expect((await call('next')).task).toMatchObject({ id, state: 'acked' });
+    expect(await stateOf()).toMatchObject({ state: 'acked' });
+    // Changed by another process just after this one wrote it (the server remembers the text it wrote).
+    expect((await env.mr(['start', id, '--as', 'research'])).code).toBe(0);
+    expect(await stateOf()).toMatchObject({ state: 'running' });
+    // Listed once the file is past the racy window, so the server trusts it by its stamp...
+    await pollUntil(
+      'the task file to be 2 s old (before that the cache re-reads it anyway)',
+      async () => Date.now() - (await stat(path)).ctimeMs > 2500,
+      15_000,
+      100,
+    );
+    expect(await stateOf()).toMatchObject({ state: 'running', title: 'Cache me' });
+    // ...then edited in place by another writer: the same size, the mtime put back. The ctime tells.
+    const before = await stat(path);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace('title: Cache me', 'title: CACHE ME'));
+    await utimes(path, before.atime, before.mtime);
+    expect((await stat(path)).size).toBe(before.size);
+    expect(await stateOf()).toMatchObject({ state: 'running', title: 'CACHE ME' });
+  });
+  it('wait reports a task edited in place after an earlier look (the server parses again what changed)', async () => {
+    const sent = await env.mr(['send', 'research', 'Edit me', '--as', 'dispatch']);
+    const id = sent.stdout.trim();
+    const seen = await call('wait', { timeout_seconds: 0 }); // looked at, and parsed, once
+    expect(seen.changes.map((c: { id: string }) => c.id)).toContain(id);
+    const path = join(env.root, `agents/research/inbox/${id}.md`);
+    const text = await readFile(path, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('  - {'))!;
+    // A person adds a line to its history by hand, in place (the same file, no rename).
+    await writeFile(
+      path,
+      text.replace(line, `${line}\n${line.replace('by: dispatch', 'by: dispatch, note: more')}`),
+    );
+    const { changes } = await call('wait', { timeout_seconds: 30 });
+    expect(changes).toEqual([expect.objectContaining({ id, change: 'changed' })]);
   });
 });

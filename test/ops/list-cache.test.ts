@@ -4,7 +4,7 @@
 import { readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMailroom } from '../../src/mailroom.js';
-import { cachedSummaries, cachePath } from '../../src/ops/list-cache.js';
+import { cachedSummaries, cachePath, type MemoryCache } from '../../src/ops/list-cache.js';
 import { mapLimit, readTask, scanRefs, type TaskRef } from '../../src/store/scan.js';
 import { newMailroom } from '../support/cli.js';
 import { pollUntil } from '../support/poll.js';
@@ -22,7 +22,7 @@ async function send(title: string): Promise<string> {
 }
 
 /** One listing through the cache; `reads` counts the files actually read and parsed. */
-async function list(racyMs = Number.NEGATIVE_INFINITY) {
+async function list(racyMs = Number.NEGATIVE_INFINITY, memory?: MemoryCache) {
   const mr = await openMailroom(env.root);
   const { refs } = await scanRefs(mr.layout, { boxes: ['inbox', 'outbox'] });
   let reads = 0;
@@ -30,7 +30,7 @@ async function list(racyMs = Number.NEGATIVE_INFINITY) {
     reads += miss.length;
     return mapLimit(miss, 8, (ref) => readTask(ref)); // not readTask itself: the index is no byte limit
   };
-  const results = await cachedSummaries(mr.layout, refs, read, () => true, racyMs);
+  const results = await cachedSummaries(mr.layout, refs, read, () => true, racyMs, memory);
   const titles = Object.fromEntries(
     results.map((r) => [
       r.ref.id,
@@ -120,5 +120,37 @@ describe('ls cache', () => {
     const ls = await env.mr(['ls']);
     expect(ls.stdout).toContain('a much newer title');
     expect(ls.stdout).not.toContain('old title');
+  });
+  it('a memory cache (mcp, board) re-reads a racy file, and parses it again only when its text changed', async () => {
+    const a = await send('fresh');
+    const memory: MemoryCache = {};
+    expect((await list(2000, memory)).reads).toBe(1);
+    const same = await list(2000, memory); // read again (racy), but the same text: not parsed again
+    expect(same.reads).toBe(0);
+    expect(same.titles[a]).toBe('fresh');
+    // Another writer changes it in place, the same size and within the same moment.
+    const before = await stat(pathOf(a));
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(pathOf(a), text.replace('title: fresh', 'title: FRESH'));
+    await utimes(pathOf(a), before.atime, before.mtime);
+    const changed = await list(2000, memory);
+    expect(changed.reads).toBe(1);
+    expect(changed.titles[a]).toBe('FRESH');
+  });
+
+  it('a memory cache trusts a stamp only while it matches', async () => {
+    const a = await send('kept');
+    const memory: MemoryCache = {};
+    expect((await list(Number.NEGATIVE_INFINITY, memory)).reads).toBe(1);
+    expect((await list(Number.NEGATIVE_INFINITY, memory)).reads).toBe(0);
+    const before = await stat(pathOf(a));
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(pathOf(a), text.replace('title: kept', 'title: KEPT'));
+    await utimes(pathOf(a), before.atime, before.mtime);
+    const edited = await list(Number.NEGATIVE_INFINITY, memory);
+    expect(edited.reads).toBe(1);
+    expect(edited.titles[a]).toBe('KEPT');
+    await unlink(pathOf(a));
+    expect((await list(Number.NEGATIVE_INFINITY, memory)).titles).toEqual({});
   });
 });
