@@ -18,6 +18,9 @@ import { loadTask } from '../src/store/tasks.js';
 import { splitResult } from '../src/task/result.js';
 import { waitFor } from './wait.js';
 
+/** Tasks `list` returns unless asked for more: an answer a model reads whole stays short. */
+const LIST_LIMIT = 50;
+
 /** The MCP clients' request timeout is 60 s: a waiting call must return well before it. */
 export const MAX_WAIT_SECONDS = 50;
 
@@ -77,10 +80,12 @@ export const TOOLS: ToolDef[] = [
   def(
     'list',
     'Lists tasks. By default your open tasks (queued, acked, running) in the order to work them. ' +
-      'Give states (e.g. ["done","failed"]) or box ("inbox", "outbox", "archive") to see others in your folders.',
+      'Give states (e.g. ["done","failed"]) or box ("inbox", "outbox", "archive") to see others in your folders. ' +
+      `At most limit tasks (default ${LIST_LIMIT}), first in that order; total says how many there are.`,
     z.object({
       states: z.array(z.enum(['queued', 'acked', 'running', 'done', 'failed'])).optional(),
       box: z.enum(['inbox', 'outbox', 'archive']).optional(),
+      limit: z.number().int().min(1).max(10_000).optional(),
     }),
     async ({ mr, agent, cache }, a) => {
       const memory = cache ? { memory: cache } : {};
@@ -96,7 +101,9 @@ export const TOOLS: ToolDef[] = [
               },
               memory,
             );
-      return { tasks: tasks.map((t) => ({ ...t, deadline: deadlineOf(t) })), problems };
+      // A model reads every byte of the answer: a long queue is cut, in working order, with its size.
+      const shown = tasks.slice(0, a.limit ?? LIST_LIMIT);
+      return { total: tasks.length, tasks: shown.map((t) => ({ ...t, deadline: deadlineOf(t) })), problems };
     },
   ),
   def(

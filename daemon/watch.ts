@@ -45,8 +45,9 @@ export async function watchPaths(
         if (only && name !== only) return;
         const path = name ? join(dir, name) : dir;
         if (!noise(path)) onHint(path);
-        // A new folder (an agent, a box) appears as a rename in its parent: start watching it.
-        if (event === 'rename' && depth > 0 && name && !noise(path)) void addTree(path, depth - 1);
+        // A new folder (an agent, a box) appears as a rename in its parent: start watching it, and
+        // report what is in it already (written before the watch began, or moved in with it).
+        if (event === 'rename' && depth > 0 && name && !noise(path)) void addTree(path, depth - 1, true);
       });
       w.on('error', () => {
         w.close();
@@ -58,15 +59,18 @@ export async function watchPaths(
     }
   };
 
-  const addTree = async (dir: string, depth: number): Promise<void> => {
+  const addTree = async (dir: string, depth: number, announce = false): Promise<void> => {
     // lstat: a folder that is a link is never watched into (mailroom never follows links).
     const st = await lstat(dir).catch(() => undefined);
     if (!st?.isDirectory()) return;
     watchDir(dir, depth);
-    if (depth === 0) return;
+    if (depth === 0 && !announce) return;
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries)
-      if (e.isDirectory() && !noise(e.name)) await addTree(join(dir, e.name), depth - 1);
+    for (const e of entries) {
+      if (noise(e.name)) continue;
+      if (announce) onHint(join(dir, e.name));
+      if (e.isDirectory() && depth > 0) await addTree(join(dir, e.name), depth - 1, announce);
+    }
   };
 
   for (const path of paths) {

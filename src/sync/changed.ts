@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS, limitsOf } from '../config/limits.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
+import { MailroomError } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
@@ -66,15 +67,31 @@ async function copiesOf(
   cache?: SideCache,
 ): Promise<ScannedTask[] | string> {
   const places = agents.flatMap((agent) => BOXES.map((box) => ({ agent, box })));
+  // Without a cache to consult, an endpoint that batches is asked for the bytes at once: one round
+  // trip instead of a look and then a read (a far change reaches the hub a round trip sooner).
+  const direct = cache === undefined && (ep.parallelism ?? 16) > 16;
   // All at once where the endpoint batches (a far agent: one round trip for every box of 20 agents).
   const found = await mapLimit(places, Math.max(16, ep.parallelism ?? 16), async ({ agent, box }) => {
     const path = taskPath(id, `${agent}/${box}`);
+    if (direct) {
+      try {
+        const bytes = await ep.readFile(path, { maxBytes: DEFAULT_LIMITS.taskFile });
+        return { agent, box, path, kind: 'file' as const, size: bytes.length, mtimeMs: 0, bytes };
+      } catch (err) {
+        if (err instanceof MailroomError && err.kind === 'notFound') return undefined;
+        // A link, a folder, a file over the limit: the full pass looks at it properly.
+        if (err instanceof MailroomError && err.kind === 'refused')
+          return `${path} on ${ep.label}: ${err.message}`;
+        throw err;
+      }
+    }
     const st = await ep.stat(path);
     return st ? { agent, box, path, kind: st.kind, size: st.size, mtimeMs: st.mtimeMs } : undefined;
   });
   const out: ScannedTask[] = [];
   for (const f of found) {
     if (!f) continue;
+    if (typeof f === 'string') return f;
     if (f.kind !== 'file') return `${f.path} on ${ep.label} is not a plain file`;
     const seen = cache?.[f.path];
     if (recordHolds(seen, f) && seen.rank !== undefined) {
@@ -82,7 +99,8 @@ async function copiesOf(
       continue;
     }
     if (f.size > DEFAULT_LIMITS.taskFile) return `${f.path} on ${ep.label} is over the task file limit`;
-    const bytes = await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
+    const bytes =
+      'bytes' in f && f.bytes ? f.bytes : await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
     if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;

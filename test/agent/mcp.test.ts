@@ -3,7 +3,7 @@
 // inbox brings an update notification when another process sends a task. The server keeps an ls
 // cache in memory: what another process changes must show on the next call.
 
-import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -133,6 +133,28 @@ describe('mailroom mcp over stdio with the SDK client', () => {
     const { changes } = await pending;
     expect(changes.map((c: { id: string }) => c.id)).toEqual([sent.stdout.trim()]);
   });
+  it('list answers at most limit tasks (50 by default), in working order, with the total', async () => {
+    const sent = await env.mr(['send', 'research', 'Template', '--as', 'dispatch', '--priority', 'low']);
+    const template = await readFile(join(env.root, `agents/research/inbox/${sent.stdout.trim()}.md`), 'utf8');
+    const ids = Array.from({ length: 60 }, (_, i) => `20260101-000000-l${String(i).padStart(3, '0')}`);
+    for (const id of ids)
+      await writeFile(
+        join(env.root, `agents/research/inbox/${id}.md`),
+        template.replace(sent.stdout.trim(), id),
+      );
+    const all = await call('list', { limit: 10_000 });
+    expect(all.total).toBeGreaterThanOrEqual(61);
+    expect(all.tasks).toHaveLength(all.total);
+    const first = await call('list');
+    expect(first.total).toBe(all.total);
+    expect(first.tasks.map((t: { id: string }) => t.id)).toEqual(
+      all.tasks.slice(0, 50).map((t: { id: string }) => t.id),
+    );
+    expect((await call('list', { limit: 3 })).tasks).toHaveLength(3);
+    // Removed, so the tests after this one start from the queue they expect.
+    for (const id of [...ids, sent.stdout.trim()]) await rm(join(env.root, `agents/research/inbox/${id}.md`));
+  });
+
   it('list shows at once what another process changed since the last call (the in-memory ls cache)', async () => {
     while ((await call('next')).task !== null); // claim what earlier tests left queued
     const sent = await env.mr(['send', 'research', 'Cache me', '--as', 'dispatch']);

@@ -2,7 +2,7 @@
 // outside the root gives no hints about what happens out there. Real folders, real file events, in
 // both modes.
 
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,6 +42,23 @@ for (const polling of [false, true]) {
         await pollUntil(`the hint for ${n}`, () => hints.some((h) => h.endsWith(n)), 10_000);
       }
       expect(hints.filter((h) => h.includes('notes.md') || h.includes('inner.md'))).toEqual([]);
+    });
+
+    it('a folder that appears with files already in it (moved in, or written before the watch began) reports them', async () => {
+      const agents = join(dir, 'agents');
+      await mkdir(join(agents, 'worker'), { recursive: true });
+      // Prepared outside, then moved in whole: the only event under watch is the folder's.
+      const staged = join(dir, 'staged-outbox');
+      await mkdir(staged);
+      await writeFile(join(staged, 'task.md'), 'x\n');
+      const hints: string[] = [];
+      watcher = await watchPaths([agents], (p) => hints.push(p), { polling });
+      await rename(staged, join(agents, 'worker/outbox'));
+      await pollUntil(
+        'the hint for the file inside the new folder',
+        () => hints.some((h) => h.endsWith('worker/outbox/task.md')),
+        10_000,
+      );
     });
   });
 }
