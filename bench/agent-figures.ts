@@ -2,7 +2,8 @@
 // it (target: median <= 50 ms on one machine), and (2) MCP tool-call latency for `list` and `next`
 // against a long-running `mailroom mcp` on a 10,000-task mailroom (target: median <= 10 ms; the
 // server pays no start-up per call). Runs alone (`node dist/bench/agent-figures.js [--tasks N]`, no
-// sshd needed) or as a section of `npm run bench` on its big mailroom.
+// sshd needed) or as a section of `npm run bench` on its big mailroom. MCP_PROF=DIR runs the MCP
+// server under `node --cpu-prof` into DIR (with `BUNDLE_MINIFY=0 npm run build` for readable names).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
@@ -76,7 +77,15 @@ async function mcpLatency(root: string, agent: string, reps: number, budgetMs: n
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [CLI, 'mcp', '--as', agent, '--root', root],
+      args: [
+        ...(process.env.MCP_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MCP_PROF}`] : []),
+        CLI,
+        'mcp',
+        '--as',
+        agent,
+        '--root',
+        root,
+      ],
       env,
     }),
   );
