@@ -52,6 +52,8 @@ export interface PassOutcome {
   problems: Problem[];
   /** When a settling file should be looked at again (ms since epoch). */
   recheckAt?: number;
+  /** Files this pass found new, changed or gone since the last pass (the rescan's back-off). */
+  changedFiles: number;
 }
 
 export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutcome> {
@@ -59,11 +61,13 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   state.seen ??= new Map();
   state.parsed ??= new Map();
   const settling = new Settling(state.seen, now);
-  const out: PassOutcome = { tasks: [], routed: 0, moved: 0, completed: 0, problems: [] };
+  const out: PassOutcome = { tasks: [], routed: 0, moved: 0, completed: 0, problems: [], changedFiles: 0 };
   const scan = await scanBoxes(mr, state.parsed, settling);
   out.problems.push(...scan.problems);
   await reportScan(mr, state, scan, out, now);
+  const gone = [...state.seen.keys()].filter((path) => !scan.listed.has(path)).length;
   await forgetUnlisted(state, scan);
+  out.changedFiles = settling.fresh + gone;
 
   const copies = new Map<string, Entry[]>();
   for (const e of scan.entries) copies.set(e.id, [...(copies.get(e.id) ?? []), e]);

@@ -51,6 +51,11 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   await config.init();
   const known = new KnownStates(mr);
   const notices = noticeQueue(mr);
+  // The rescan is the truth and events are hints: while rescans find nothing the watcher did not
+  // report, they come less often (up to 6x --rescan); one that finds a change no event announced
+  // brings the interval back to --rescan at once.
+  let rescanNow = rescanMs;
+  let hintedSincePass = false;
   const passes: SerialRunner = new SerialRunner(async () => {
     if (opts.signal.aborted) return;
     try {
@@ -58,11 +63,14 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
       await config.reload();
       notices.reconsider(); // notify_interval may have changed
       const started = Date.now();
+      const hinted = hintedSincePass;
+      hintedSincePass = false;
       const outcome = await runPass(mr, state);
       const decision = await supervise(mr, outcome.tasks, status, say, notices);
       await known.save(state);
       await recordPass(mr, status, state, outcome, Date.now() - started, say);
-      passes.reschedule(nextWake(outcome, decision, rescanMs) - Date.now());
+      rescanNow = nextRescanMs(rescanNow, rescanMs, { changed: outcome.changedFiles > 0, hinted });
+      passes.reschedule(nextWake(outcome, decision, rescanNow) - Date.now());
     } catch (err) {
       status.lastError = err instanceof Error ? err.message : String(err);
       say(`pass failed: ${status.lastError}`);
@@ -73,6 +81,7 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   const syncs = new SyncLoops(mr, say);
   let hintTimer: NodeJS.Timeout | undefined;
   const hint = (path: string) => {
+    hintedSincePass = true;
     const under = path.startsWith(`${mr.layout.agentsDir}/`)
       ? path.slice(mr.layout.agentsDir.length + 1)
       : '';
@@ -153,6 +162,23 @@ async function recordPass(
   if (outcome.routed) say(`routed ${outcome.routed} finished task(s) back to their senders`);
   if (outcome.completed) say(`completed ${outcome.completed} dropped file(s) into tasks`);
   await writeDaemonStatus(mr, status);
+}
+
+/** How far the periodic rescan backs off (a multiple of --rescan). */
+const RESCAN_BACKOFF_MAX = 6;
+
+/**
+ * The interval to the next rescan: doubled (up to RESCAN_BACKOFF_MAX x `base`) after a pass that
+ * found no file changed, kept after one whose changes were announced by file events, and back to
+ * `base` after one that found a change no event announced (the watcher missed it).
+ */
+export function nextRescanMs(
+  current: number,
+  base: number,
+  pass: { changed: boolean; hinted: boolean },
+): number {
+  if (!pass.changed) return Math.min(current * 2, base * RESCAN_BACKOFF_MAX);
+  return pass.hinted ? current : base;
 }
 
 /** The next pass: the rescan, a settling file, a supervisor deadline, or soon after acting. */

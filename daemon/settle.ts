@@ -20,6 +20,8 @@ export type SeenForms = Map<string, SeenForm>;
 export class Settling {
   /** When a settling file should be looked at again (ms since epoch). */
   recheckAt: number | undefined;
+  /** Forms of files seen for the first time in this pass (new files, or changed since). */
+  fresh = 0;
 
   constructor(
     private readonly seen: SeenForms,
@@ -35,6 +37,7 @@ export class Settling {
       return false;
     }
     this.seen.set(path, { size, mtimeMs, since: this.now });
+    this.fresh++;
     this.later(this.now);
     return false;
   }
