@@ -94,18 +94,21 @@ function isFatal(err: unknown): boolean {
   return err instanceof MailroomError && err.kind === 'network';
 }
 
+/** A report of nothing done yet (apply fills it; a dry run reports it as it is). */
+export const emptyApplyReport = (): ApplyReport => ({
+  pushed: 0,
+  pulled: 0,
+  merged: 0,
+  deleted: 0,
+  conflicts: [],
+  problems: [],
+  quarantined: [],
+  refused: [],
+  lockSkipped: 0,
+});
+
 export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyReport> {
-  const report: ApplyReport = {
-    pushed: 0,
-    pulled: 0,
-    merged: 0,
-    deleted: 0,
-    conflicts: [],
-    problems: [],
-    quarantined: [],
-    refused: [],
-    lockSkipped: 0,
-  };
+  const report = emptyApplyReport();
   const TASK_LIMIT = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
   const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
   /** A lock under the pass's wait budget; a refusal counts as work skipped. */

@@ -8,7 +8,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
-import { type ApplyReport, applyPlan } from './apply.js';
+import { type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
 import { openHost } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
@@ -223,15 +223,7 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
         ],
         partial: held.paths.size > 0,
         skipped: [...held.paths].sort(),
-        pushed: 0,
-        pulled: 0,
-        merged: 0,
-        deleted: 0,
-        conflicts: [],
-        problems: [],
-        quarantined: [],
-        refused: [],
-        lockSkipped: 0,
+        ...emptyApplyReport(),
         durationMs: 0,
         ...(via ? { transport: via } : {}),
       };
