@@ -3,7 +3,7 @@
 // sync's apply stage runs these through any endpoint; a far agent runs the very same functions on
 // its own side in one request (docs/sync.md, "The far agent"). Links are never written through.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex as sha256 } from '../hash.js';
 import type { Endpoint, EntryStat, WriteOptions } from './endpoint.js';
 
 /** What a conditional step did; `skip` says why the file was left alone (for the next pass). */
@@ -14,8 +14,6 @@ export type TakeLock = (path: string) => ReturnType<Endpoint['lock']>;
 
 /** How the current content's hash is known: from a trusted scan record, or by reading the file. */
 export type HashNow = (path: string, current: EntryStat) => Promise<string>;
-
-export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 export const readHash =
   (e: Endpoint): HashNow =>

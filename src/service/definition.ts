@@ -3,9 +3,9 @@
 // One service per root: its name carries a hash of the absolute root, so two mailrooms on one machine
 // get two services, and installing the same root again replaces (and restarts) the same one.
 
-import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { usageError } from '../errors.js';
+import { sha256Hex } from '../hash.js';
 
 export type ServicePlatform = 'linux' | 'darwin';
 
@@ -36,7 +36,7 @@ export function serviceName(root: string): string {
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '')
       .slice(0, 32) || 'root';
-  const hash = createHash('sha256').update(root).digest('hex').slice(0, 8);
+  const hash = sha256Hex(root).slice(0, 8);
   return `mailroom-${slug}-${hash}`;
 }
 

@@ -6,8 +6,9 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rename, symlink, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { putIfHolds, sha256 } from '../../src/endpoint/conditional.js';
+import { putIfHolds } from '../../src/endpoint/conditional.js';
 import { afterLink, localEndpoint } from '../../src/endpoint/local.js';
+import { sha256Hex as sha256 } from '../../src/hash.js';
 
 const fresh = async () => {
   const root = await mkdtemp(join(tmpdir(), 'mr-create-'));
