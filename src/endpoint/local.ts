@@ -6,7 +6,7 @@
 // Writes are temp + fsync + rename + fsync of the folder, so a crash leaves the old or the new file.
 
 import { constants, lstatSync, type Stats } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { errnoCode, MailroomError, notFound, refused, usageError } from '../errors.js';
@@ -165,15 +165,7 @@ class LocalEndpoint implements Endpoint {
     // A rewrite keeps the file's permission bits (a task kept at 0600 stays 0600).
     const old = this.lstatMode(segments);
     try {
-      const fh = await open(temp, 'wx', old ?? 0o666);
-      try {
-        if (old !== undefined) await fh.chmod(old);
-        await fh.writeFile(data);
-        await settle(fh, opts);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeTemp(temp, data, old, opts);
       await rename(temp, this.abs(segments));
     } catch (err) {
       this.realDirs.clear();
@@ -205,14 +197,7 @@ class LocalEndpoint implements Endpoint {
     const temp = join(dir, tempNameFor(segments.at(-1)!));
     let ino: number;
     try {
-      const fh = await open(temp, 'wx', 0o666);
-      try {
-        await fh.writeFile(data);
-        await settle(fh, opts);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeTemp(temp, data, undefined, opts);
       try {
         await link(temp, dest);
       } catch (err) {
@@ -344,11 +329,25 @@ export function afterLink(look: {
   return look.inoNow() === look.ours ? 'created' : 'contended';
 }
 
-/** The mtime asked for, set on the open temp file (so the file never appears at its name without it). */
-async function settle(fh: FileHandle, opts: WriteOptions | undefined): Promise<void> {
-  if (opts?.mtimeMs === undefined) return;
-  const seconds = opts.mtimeMs / 1000;
-  await fh.utimes(seconds, seconds);
+/**
+ * A new temp file holding `data`, fsynced: with `mode` (a rewrite keeps the file's permission bits),
+ * and the mtime asked for set before the file can appear at its name.
+ */
+async function writeTemp(
+  temp: string,
+  data: Buffer,
+  mode: number | undefined,
+  opts: WriteOptions | undefined,
+): Promise<void> {
+  const fh = await open(temp, 'wx', mode ?? 0o666);
+  try {
+    if (mode !== undefined) await fh.chmod(mode);
+    await fh.writeFile(data);
+    if (opts?.mtimeMs !== undefined) await fh.utimes(opts.mtimeMs / 1000, opts.mtimeMs / 1000);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** lstat; undefined when the entry (or, after a swap, its folder) is gone. */
