@@ -20,16 +20,21 @@ export const readHash =
   async (path) =>
     sha256(await e.readFile(path));
 
+/** How a conditional step looks and locks: by default it reads the file and takes its lock as is. */
+export interface HoldsOptions {
+  hashNow?: HashNow;
+  takeLock?: TakeLock;
+}
+
 /** Replace (or create) `path` with `bytes` if it still holds `expect` (undefined: absent). */
 export async function putIfHolds(
   e: Endpoint,
   path: string,
   bytes: Buffer,
   expect: string | undefined,
-  hashNow: HashNow = readHash(e),
-  takeLock: TakeLock = (p) => e.lock(p),
-  write?: WriteOptions,
+  opts: HoldsOptions & { write?: WriteOptions } = {},
 ): Promise<Outcome> {
+  const { hashNow = readHash(e), takeLock = (p) => e.lock(p), write } = opts;
   // A file that is not there yet is created without its lock where the endpoint can (link(2) never
   // replaces what appeared meanwhile); a writer that may have raced it is waited for and looked at.
   if (expect === undefined && e.createNew) {
@@ -71,9 +76,9 @@ export async function removeIfHolds(
   e: Endpoint,
   path: string,
   expect: string,
-  hashNow: HashNow = readHash(e),
-  takeLock: TakeLock = (p) => e.lock(p),
+  opts: HoldsOptions = {},
 ): Promise<Outcome> {
+  const { hashNow = readHash(e), takeLock = (p) => e.lock(p) } = opts;
   return underLock(path, takeLock, async () => {
     const current = await e.stat(path);
     if (!current) return { done: 'absent' };

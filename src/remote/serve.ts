@@ -252,7 +252,7 @@ class Server {
         this.scanner.forget(rel);
         // Written with a settled mtime and recorded, so the next manifest does not hash it again.
         const mtimeMs = settledMtime(Date.now());
-        const outcome = await putIfHolds(ep, path, bytes, expect, undefined, undefined, { mtimeMs });
+        const outcome = await putIfHolds(ep, path, bytes, expect, { write: { mtimeMs } });
         if ('done' in outcome && outcome.done === 'written')
           await this.scanner.remember(path, bytes, mtimeMs);
         return outcome;

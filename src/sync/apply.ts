@@ -156,15 +156,11 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
     const out = e.putIf
       ? await e.putIf(path, bytes, expect)
-      : await putIfHolds(
-          e,
-          path,
-          bytes,
-          expect,
-          (p, st) => hashNow(s, p, st),
-          (p) => lockOn(s, p),
-          mtimeMs === undefined ? undefined : { mtimeMs },
-        );
+      : await putIfHolds(e, path, bytes, expect, {
+          hashNow: (p, st) => hashNow(s, p, st),
+          takeLock: (p) => lockOn(s, p),
+          ...(mtimeMs === undefined ? {} : { write: { mtimeMs } }),
+        });
     if ('skip' in out) throw new Skip(out.skip);
     if (out.done === 'same') return false;
     // Its size and mtime changed: the next scan re-reads it, unless it is as written (the far agent
@@ -183,13 +179,10 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
     const e = ep(s);
     const out = e.removeIf
       ? await e.removeIf(path, expect)
-      : await removeIfHolds(
-          e,
-          path,
-          expect,
-          (p, st) => hashNow(s, p, st),
-          (p) => lockOn(s, p),
-        );
+      : await removeIfHolds(e, path, expect, {
+          hashNow: (p, st) => hashNow(s, p, st),
+          takeLock: (p) => lockOn(s, p),
+        });
     if ('skip' in out) throw new Skip(out.skip);
     if (out.done === 'removed') delete ctx.state[s][path];
   };
