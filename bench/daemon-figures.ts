@@ -9,12 +9,11 @@
 //     `mailroom watch` process the same way (it runs on the far machine, here the same one).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isoSeconds } from '../src/task/id.js';
-import { HOST, type Hub, taskText } from './fixture.js';
+import { HOST, type Hub, writeNewTask } from './fixture.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
 import { pollUntil, runProcess, type Samples, sampleUnderBudget, summarise } from './measure.js';
 
@@ -178,19 +177,13 @@ export async function benchDaemon(
     /** Write a new task on one side, time until it exists on the other. */
     const propagate = async (from: string, to: string): Promise<number> => {
       const n = hub.tasks.length + 1000 + serial++;
-      const agent = hub.agents[n % hub.agents.length]!;
-      const id = `20260101-000000-${n.toString(36).padStart(4, '0')}`;
-      const dir = join(from, 'agents', agent, 'inbox');
-      const target = join(to, 'agents', agent, 'inbox', `${id}.md`);
-      const text = taskText(n, agent, 0, created);
       const t = performance.now();
-      await writeFile(join(dir, `.${id}.md.tmp`), text);
-      await rename(join(dir, `.${id}.md.tmp`), join(dir, `${id}.md`));
+      const task = await writeNewTask(hub, n, created, { root: from, far: from === farRoot });
       await pollUntil(
-        `${id} on the other side`,
+        `${task.id} on the other side`,
         () => {
           alive();
-          return existsSync(target);
+          return task.arrived(to);
         },
         90_000,
         2,

@@ -3,8 +3,9 @@
 // task) so that 10,000 of them take seconds; their ack timeout is long, so a running daemon's
 // supervisor has nothing to do with them and the figures measure sync and scanning, not routing.
 
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mapLimit } from '../src/map-limit.js';
 import { isoSeconds } from '../src/task/id.js';
 import { renderTask } from '../src/task/render.js';
@@ -141,6 +142,36 @@ export async function buildHub(
 
 export const taskFile = (root: string, t: TaskRef, box: 'inbox' | 'outbox' = 'inbox') =>
   join(root, 'agents', t.agent, box, `${t.id}.md`);
+
+/**
+ * A new task written on one side for a propagation figure (temp file, rename: how every writer does
+ * it). Hub -> far: a task from dispatch in a far agent's inbox. Far -> hub: a task that far agent
+ * sends (its outbox, from itself: the far host is untrusted, and a far task claiming to come from a
+ * hub agent is quarantined, never carried; docs/spec.md §6). `arrived` says whether it exists on the
+ * other side; on the hub, the daemon delivers a task sent from far at once (dispatch's inbox), so
+ * either place counts.
+ */
+export async function writeNewTask(
+  hub: Hub,
+  n: number,
+  created: string,
+  on: { root: string; far: boolean },
+): Promise<{ id: string; arrived: (otherRoot: string) => boolean }> {
+  const agent = hub.agents[n % hub.agents.length]!;
+  const t = { id: taskId(n), agent };
+  const box = on.far ? 'outbox' : 'inbox';
+  const dest = taskFile(on.root, t, box);
+  const temp = join(dirname(dest), `.${t.id}.md.tmp-new`);
+  await mkdir(dirname(dest), { recursive: true }); // a far outbox exists once `host init` ran
+  await writeFile(temp, taskText(n, agent, 0, created, on.far ? 'agent' : undefined));
+  await rename(temp, dest);
+  return {
+    id: t.id,
+    arrived: (other) =>
+      existsSync(taskFile(other, t, box)) ||
+      (on.far && existsSync(taskFile(other, { id: t.id, agent: 'dispatch' }))),
+  };
+}
 
 /** Rewrite tasks the way an editor or the CLI does (temp file, rename): a new body revision. */
 export async function changeTasks(hub: Hub, which: readonly number[], revision: number): Promise<void> {

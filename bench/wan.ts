@@ -6,10 +6,9 @@
 // (and mailroom over SFTP its own hub), so no tool's work helps another's. Method: docs/performance.md.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, rename, writeFile } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openMailroom } from '../src/mailroom.js';
 import { syncChanged } from '../src/sync/changed.js';
@@ -19,7 +18,7 @@ import { isoSeconds } from '../src/task/id.js';
 import type { Sshd } from '../test/support/sshd-core.js';
 import { startDelayProxy } from './delay-proxy.js';
 import { rsyncTree, type SshTarget, unisonRunner } from './far-tools.js';
-import { buildHub, changeTasks, HOST, type Hub, spread, taskFile, taskText } from './fixture.js';
+import { buildHub, changeTasks, HOST, type Hub, spread, taskText, writeNewTask } from './fixture.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
 import { median, mustRun, pollUntil, timed } from './measure.js';
 import { type WriteFloor, writeFloor } from './write-floor.js';
@@ -215,26 +214,11 @@ async function propagation(hub: Hub, far: string, transport: 'agent' | 'sftp', r
     await delay(1000);
     const created = isoSeconds(new Date());
     let serial = 0;
-    // Hub -> far: a task from dispatch in a far agent's inbox. Far -> hub: a task that far agent sends
-    // (its outbox, from itself: the far host is untrusted, and a far task claiming to come from a hub
-    // agent is quarantined, never carried; docs/spec.md §6).
     const one = async (from: string, to: string) => {
       const n = hub.tasks.length + 1000 + serial++;
-      const agent = hub.agents[n % hub.agents.length]!;
-      const t = { id: `20260101-000000-${n.toString(36).padStart(4, '0')}`, agent };
-      const sentBy = from === far ? ('agent' as const) : undefined;
-      const box = sentBy ? 'outbox' : 'inbox';
-      const dest = taskFile(from, t, box);
-      const temp = `${dest}.tmp-new`.replace(/\/([^/]+)$/, '/.$1');
-      await mkdir(dirname(dest), { recursive: true }); // a far outbox exists once `host init` ran
       const started = performance.now();
-      await writeFile(temp, taskText(n, agent, 0, created, sentBy));
-      await rename(temp, dest);
-      // On the hub, the daemon delivers a task sent from far at once (dispatch's inbox): either counts.
-      const arrived = () =>
-        existsSync(taskFile(to, t, box)) ||
-        (sentBy !== undefined && existsSync(taskFile(to, { id: t.id, agent: 'dispatch' })));
-      await pollUntil(`${t.id} on the other side`, arrived, 60_000, 2);
+      const t = await writeNewTask(hub, n, created, { root: from, far: from === far });
+      await pollUntil(`${t.id} on the other side`, () => t.arrived(to), 60_000, 2);
       const ms = performance.now() - started;
       await delay(300 + Math.random() * 300);
       return ms;
