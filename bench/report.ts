@@ -183,7 +183,7 @@ export function toText(info: RunInfo, f: Figures): string {
       `${info.seeded ? 'adopting a pre-copied far folder' : 'pushing every task'} ${sec(s.setup.initialMs.mailroom!)}, ` +
       `rsync full copy ${sec(s.setup.initialMs.rsync!)}` +
       `${s.setup.initialMs.unison !== undefined ? `, unison full copy ${sec(s.setup.initialMs.unison)}` : ''}`,
-    `  fresh \`ssh host true\` ${ms(s.setup.sshTrueMs)}; ssh2 connect + SFTP channel (once, kept) ${ms(s.setup.connectMs)}`,
+    `  fresh \`ssh host true\` ${ms(s.setup.sshTrueMs)}; ssh2 connect + ${s.setup.transport === 'agent' ? 'far mailroom agent' : 'SFTP channel'} (once, kept) ${ms(s.setup.connectMs)}`,
     '',
     `1. incremental sync, ${info.changed} of ${info.tasks} tasks changed on the hub (median, min..max)`,
     row(

@@ -13,7 +13,7 @@ import { openMailroom } from '../src/mailroom.js';
 import type { SftpSession } from '../src/ssh/sftp-session.js';
 import { syncChanged } from '../src/sync/changed.js';
 import { openHost } from '../src/sync/connect-host.js';
-import { type SyncReport, syncHost } from '../src/sync/pass.js';
+import { hostAgents, type SyncReport, syncHost } from '../src/sync/pass.js';
 import { rsyncTree, type SshTarget, sshTrue } from './far-tools.js';
 import { changeTasks, HOST, type Hub, spread } from './fixture.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
@@ -36,7 +36,7 @@ export interface SyncBenchOptions {
 }
 
 export interface SyncFigures {
-  setup: { sshTrueMs: number; connectMs: number; initialMs: Record<string, number> };
+  setup: { sshTrueMs: number; connectMs: number; transport: string; initialMs: Record<string, number> };
   incremental: ToolSamples;
   noop: ToolSamples;
   /** Files re-read (not served from the scan cache) per pass, median: what the pass had to hash. */
@@ -75,7 +75,10 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
   const warnings: string[] = [];
   const mr = await openMailroom(o.hub.root);
   const ssh = await sshTrue(o.ssh);
-  const connect = await timed(() => openHost(HOST, mr.config.hosts[HOST]!));
+  // Opened as the daemon opens it (daemon/sync-loop.ts): the far mailroom agent when the far side has
+  // one, which it has here. Without `agents`, openHost gives SFTP, and the one-shot process (which
+  // uses the agent) would then find a far scan cache that the daemon passes never kept.
+  const connect = await timed(() => openHost(HOST, mr.config.hosts[HOST]!, { agents: hostAgents(mr, HOST) }));
   const link = connect.value;
   try {
     const daemonPass = () => syncHost(mr, HOST, { remote: link.endpoint });
@@ -216,7 +219,7 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
       unison: o.unison ? summarise(s.unison) : undefined,
     });
     return {
-      setup: { sshTrueMs: ssh.ms, connectMs: connect.ms, initialMs },
+      setup: { sshTrueMs: ssh.ms, connectMs: connect.ms, transport: link.transport, initialMs },
       incremental: pick(incremental),
       noop: pick(noop),
       reads: {

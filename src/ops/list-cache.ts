@@ -117,18 +117,32 @@ export interface MemoryCache {
    * but parsed again only when its text differs: the same text is the same task. A long-running
    * server that claims (`next`) lists files it has just changed, so without this each listing within
    * 2 s of a claim parsed every file claimed in that window again.
+   *
+   * A file this process wrote itself carries the stamp it had right after the write, taken under
+   * the task's lock: while the file still has exactly that stamp, it is not even read. The racy
+   * rule's worry (a second write within the same timestamp granule) is then bounded: the file is
+   * read once more when its stamp becomes old enough to cache, so a same-size in-place edit within
+   * a few milliseconds of the claim shows at most RACY_MS late.
    */
-  recent?: Map<string, { text: string; fields: CachedFields }>;
+  recent?: Map<string, Memo>;
+  /** Listings since the last sweep of entries for files that are gone (in-place mode). */
+  listings?: number;
+}
+
+interface Memo {
+  text: string;
+  fields: CachedFields;
+  stamp?: FileStamp;
 }
 
 /**
  * Tell a memory cache what this process just wrote to `task.path` (a claim, say), so the next
- * listing reads the file but does not parse it while it still holds that text.
+ * listing does not parse it while it still holds that text (nor read it while it has `stamp`).
  */
-export function rememberWritten(memory: MemoryCache | undefined, task: LoadedTask): void {
+export function rememberWritten(memory: MemoryCache | undefined, task: LoadedTask, stamp?: FileStamp): void {
   if (!memory) return;
   memory.recent ??= new Map();
-  memory.recent.set(task.path, { text: task.text, fields: fieldsOf(task) });
+  memory.recent.set(task.path, { text: task.text, fields: fieldsOf(task), ...(stamp ? { stamp } : {}) });
 }
 
 /** Whether the file holds exactly the text `memo` was made from (a fresh read; any trouble: no). */
@@ -139,6 +153,26 @@ function sameText(path: string, memo: { text: string }, maxBytes: number): boole
   } catch {
     return false; // gone, a link, too big: the full read says what it is
   }
+}
+
+/** How often (in listings) a long-running reader drops the entries of files that are gone. */
+const SWEEP_EVERY = 64;
+
+/**
+ * Every SWEEP_EVERY listings, drop in-scope entries of files this listing did not see. Between
+ * sweeps such an entry only takes memory: entries are looked up by the paths listed, and a new file
+ * at an old path has a new stamp.
+ */
+function sweepGone(
+  memory: MemoryCache,
+  layout: Layout,
+  refs: readonly TaskRef[],
+  inScope: (rel: string) => boolean,
+) {
+  memory.listings = (memory.listings ?? 0) + 1;
+  if (memory.listings % SWEEP_EVERY !== 0 || !memory.entries) return;
+  const seen = new Set(refs.map((r) => layout.rel(r.path)));
+  for (const rel of memory.entries.keys()) if (inScope(rel) && !seen.has(rel)) memory.entries.delete(rel);
 }
 
 export type CachedResult =
@@ -168,33 +202,45 @@ export async function cachedSummaries(
 ): Promise<CachedResult[]> {
   const first = memory?.entries === undefined;
   const old = memory?.entries ?? loadEntries(layout);
-  const next = new Map<string, Entry>();
-  for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
+  // A long-running reader's own map is updated in place: copying every entry of a 10,000-task
+  // mailroom per listing was a large part of a listing's time and garbage. A map loaded from the
+  // file is shared with other listings in this process, so it is copied.
+  const inPlace = memory !== undefined && !first;
+  const next = inPlace ? old : new Map<string, Entry>();
+  if (!inPlace) for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
   const recent = memory?.recent;
-  const nextRecent = new Map<string, { text: string; fields: CachedFields }>();
+  const nextRecent = new Map<string, Memo>();
   if (recent) for (const [path, m] of recent) if (!inScope(layout.rel(path))) nextRecent.set(path, m);
   let added = 0;
   const out: CachedResult[] = new Array(refs.length);
   const misses: Array<{ i: number; st?: Stats; readStart: number }> = [];
+  const now = Date.now();
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i]!;
     let st: Stats | undefined;
     try {
-      st = lstatSync(ref.path);
+      st = lstatSync(ref.path, { throwIfNoEntry: false });
     } catch {
-      st = undefined; // gone since the listing: read() says so
+      st = undefined; // not readable as a file now: read() says what it is
     }
     const rel = layout.rel(ref.path);
     const e = st ? old.get(rel) : undefined;
     if (st && e && sameStamp(e, st)) {
-      next.set(rel, e);
+      if (!inPlace) next.set(rel, e);
       out[i] = e.fields
         ? { ref, fields: e.fields }
         : { ref, problem: { path: ref.path, ...(e.problem ?? { reason: 'unreadable' }) } };
       continue;
     }
-    const readStart = Date.now();
+    if (inPlace && e) next.delete(rel); // changed: re-entered below if it may be cached
     const memo = st ? recent?.get(ref.path) : undefined;
+    if (st && memo?.stamp && sameStamp(memo.stamp, st) && !cacheable(st, now, racyMs)) {
+      // Still exactly as this process wrote it, and too new to cache: what it showed then.
+      out[i] = { ref, fields: memo.fields };
+      nextRecent.set(ref.path, memo);
+      continue;
+    }
+    const readStart = Date.now();
     if (st && memo && sameText(ref.path, memo, maxBytes)) {
       // Read again just now (after the stat) and the same text as before: the same fields. Trusted
       // by its stamp from now on once the stamp is old enough; until then it stays a memo.
@@ -207,6 +253,7 @@ export async function cachedSummaries(
     }
     misses.push({ i, st, readStart });
   }
+  if (inPlace && memory) sweepGone(memory, layout, refs, inScope);
   if (misses.length > 0) {
     const results = await read(misses.map((m) => refs[m.i]!));
     results.forEach((r, k) => {

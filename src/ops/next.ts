@@ -34,7 +34,7 @@ export async function claimNext(
           note: 'claimed with next',
           onlyIf: (t) => t.parsed.task.state === 'queued' && t.agent === agent && t.box === 'inbox',
         });
-        rememberWritten(cache.memory, claimed.after);
+        rememberWritten(cache.memory, claimed.after, claimed.afterStamp);
         return claimed;
       } catch (err) {
         // Someone else claimed, moved or reassigned it first: the next candidate.

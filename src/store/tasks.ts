@@ -5,6 +5,7 @@
 //   in two places with the same content, never in zero;
 // - a file that does not parse is never rewritten: the change is refused, naming the file and reason.
 
+import { lstatSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errnoCode, MailroomError, notFound, refused, usageError } from '../errors.js';
@@ -16,6 +17,7 @@ import { healInterruptedMove } from './heal.js';
 import type { Box, Layout } from './layout.js';
 import { type Locker, withLocks } from './lock.js';
 import { findExact, type LoadedTask, readTask, scanRefs, type TaskRef } from './scan.js';
+import { type FileStamp, stampOf } from './stamp.js';
 
 export interface StoreContext {
   layout: Layout;
@@ -89,6 +91,8 @@ export interface Mutation {
 export interface UpdateResult {
   before: LoadedTask;
   after: LoadedTask;
+  /** The written file's stamp, taken under the lock right after the write (src/ops/list-cache.ts). */
+  afterStamp?: FileStamp;
 }
 
 /**
@@ -143,7 +147,9 @@ export async function updateTask(
         text: change.text,
         parsed: check.value,
       };
-      return { before, after };
+      // Under the lock: nobody else has written the file since (mailroom writers hold the lock).
+      const st = lstatSync(dest, { throwIfNoEntry: false });
+      return st ? { before, after, afterStamp: stampOf(st) } : { before, after };
     });
     if (outcome) return outcome;
   }

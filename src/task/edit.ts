@@ -2,6 +2,7 @@
 // body. Pure: text in, text out. The result is re-parsed by the caller before it is written.
 
 import { YamlEditor } from '../yaml/document.js';
+import { type FastScalar, fastEdit } from '../yaml/fast-edit.js';
 import { joinFrontmatter, type SplitFile } from './frontmatter.js';
 import type { HistoryEntry, TaskError } from './schema.js';
 
@@ -41,14 +42,33 @@ export function appendResult(body: string, result: string, eol: string): string 
   return `${out}## Result${eol}${eol}${text}${eol}`;
 }
 
-export function applyTaskEdit(file: SplitFile, edit: TaskEdit): string {
+/** The frontmatter after the edit: by the fast editor when it is sure, else by the library's. */
+function editYaml(file: SplitFile, edit: TaskEdit): string {
+  if (!edit.unset?.length && edit.error === undefined) {
+    const fast = fastEdit(file.yaml, {
+      ...(edit.set ? { set: edit.set } : {}),
+      ...(edit.history?.length
+        ? {
+            append: {
+              key: 'history',
+              entries: edit.history.map((h) => compact(h) as Record<string, FastScalar>),
+            },
+          }
+        : {}),
+    });
+    if (fast !== undefined) return fast;
+  }
   const yaml = new YamlEditor(file.yaml, file.eol);
   for (const [key, value] of Object.entries(edit.set ?? {})) yaml.setScalar(key, value);
   for (const key of edit.unset ?? []) yaml.remove(key);
   if (edit.error === null) yaml.remove('error');
   else if (edit.error !== undefined) yaml.setBlock('error', compactError(edit.error));
   for (const entry of edit.history ?? []) yaml.appendToSeq('history', compact(entry));
-  let yamlText = yaml.toString();
+  return yaml.toString();
+}
+
+export function applyTaskEdit(file: SplitFile, edit: TaskEdit): string {
+  let yamlText = editYaml(file, edit);
   if (yamlText.length > 0 && !yamlText.endsWith('\n')) yamlText += file.eol;
   const body = edit.result === undefined ? file.body : appendResult(file.body, edit.result, file.eol);
   return joinFrontmatter({ ...file, yaml: yamlText, body });

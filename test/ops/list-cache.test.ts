@@ -5,6 +5,7 @@ import { readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promi
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMailroom } from '../../src/mailroom.js';
 import { cachedSummaries, cachePath, type MemoryCache } from '../../src/ops/list-cache.js';
+import { claimNext } from '../../src/ops/next.js';
 import { mapLimit, readTask, scanRefs, type TaskRef } from '../../src/store/scan.js';
 import { newMailroom } from '../support/cli.js';
 import { pollUntil } from '../support/poll.js';
@@ -152,5 +153,36 @@ describe('ls cache', () => {
     expect(edited.titles[a]).toBe('KEPT');
     await unlink(pathOf(a));
     expect((await list(Number.NEGATIVE_INFINITY, memory)).titles).toEqual({});
+  });
+
+  it('a memory cache shows its own claim from the stamp it took, and any later write at once', async () => {
+    const a = await send('to claim');
+    const mr = await openMailroom(env.root);
+    const memory: MemoryCache = {};
+    expect((await list(2000, memory)).reads).toBe(1);
+    const claimed = await claimNext(mr, 'human', { memory });
+    expect(claimed?.after.id).toBe(a);
+    expect(memory.recent?.get(pathOf(a))?.stamp).toBeDefined();
+    const own = await list(2000, memory);
+    expect(own.reads).toBe(0);
+    expect(own.titles[a]).toBe('to claim');
+    // Another writer, in place, the same size, with the mtime set back: the stamp no longer holds.
+    const before = await stat(pathOf(a));
+    const text = await readFile(pathOf(a), 'utf8');
+    await writeFile(pathOf(a), text.replace('title: to claim', 'title: TO CLAIM'));
+    await utimes(pathOf(a), before.atime, before.mtime);
+    const edited = await list(2000, memory);
+    expect(edited.reads).toBe(1);
+    expect(edited.titles[a]).toBe('TO CLAIM');
+  });
+
+  it('a memory cache updated in place drops the entries of files that are gone', async () => {
+    const ids = [await send('one'), await send('two')];
+    const memory: MemoryCache = {};
+    await list(Number.NEGATIVE_INFINITY, memory);
+    await unlink(pathOf(ids[0]!));
+    for (let i = 0; i < 64; i++) expect((await list(Number.NEGATIVE_INFINITY, memory)).reads).toBe(0);
+    expect([...memory.entries!.keys()].some((rel) => rel.includes(ids[0]!))).toBe(false);
+    expect([...memory.entries!.keys()].some((rel) => rel.includes(ids[1]!))).toBe(true);
   });
 });
