@@ -1,5 +1,10 @@
 // The text of a task file as an agent's `send` would have written it: queued, from dispatch to
 // research, one history line (docs/spec.md §2). For tests that put a task into an inbox by hand.
+// Also: a task put into an inbox by the store itself, under a chosen id.
+
+import type { Mailroom } from '../../src/mailroom.js';
+import { createTaskFile } from '../../src/store/tasks.js';
+import { taskText } from '../../torture/support.js';
 
 export function queuedTaskFile(id: string, title: string, body = ''): string {
   const head = [
@@ -16,4 +21,9 @@ export function queuedTaskFile(id: string, title: string, body = ''): string {
     '---',
   ];
   return `${head.join('\n')}\n${body}`;
+}
+
+/** A queued task `id` from dispatch, written by the store into `to`'s inbox on `mr` (body `Do ID.`). */
+export async function queueTask(mr: Mailroom, to: string, id: string): Promise<void> {
+  await createTaskFile(mr, to, 'inbox', id, taskText({ id, from: 'dispatch', to }, `Do ${id}.\n`));
 }
