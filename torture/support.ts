@@ -57,10 +57,10 @@ export interface Figure {
 }
 
 /**
- * Defects the torture found (docs/reliability.md; each fixed, with a test in
- * test/torture/regressions.test.ts). A broken promise whose signature matches one of them is labelled
- * with its id, so a defect that comes back is recognised. `npm run torture` counts it like any other
- * failure; the bounded subset in `npm test` tolerates only what its TOLERATE lists (nothing today).
+ * Defects the torture found (docs/reliability.md; each fixed, with a regression test beside the module
+ * it protects, its name starting with the id). A broken promise whose signature matches one of them is
+ * labelled with its id, so a defect that comes back is recognised. `npm run torture` counts it like any
+ * other failure; the bounded subset in `npm test` tolerates only what its TOLERATE lists (nothing today).
  */
 export const KNOWN_DEFECTS = {
   D1: 'the mass-delete guard refuses the clean-up of tasks routed home, and sync stops for good',

@@ -2,9 +2,10 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseTask } from '../../src/task/parse.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'dist/bin/mailroom.js');
@@ -55,7 +56,10 @@ export async function tempDir(
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A new mailroom with agents dispatch, human and research; returns a runner bound to it. */
+/**
+ * A new mailroom with agents dispatch, human and `extraAgents`; returns a runner bound to it, and two
+ * shorthands: `send` (a task from dispatch, its id) and `taskAt` (a task file read and parsed).
+ */
 export async function newMailroom(extraAgents: string[] = ['research']) {
   const { dir, cleanup } = await tempDir();
   const root = join(dir, 'mr');
@@ -67,5 +71,17 @@ export async function newMailroom(extraAgents: string[] = ['research']) {
   }
   const mr = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) =>
     runCli([...args, '--root', root], opts);
-  return { root, dir, mr, cleanup };
+  /** `send TO TITLE --as dispatch`: the new task's id; a send that fails throws, with its stderr. */
+  const send = async (title: string, to = 'research'): Promise<string> => {
+    const r = await mr(['send', to, title, '--as', 'dispatch']);
+    if (r.code !== 0) throw new Error(`send exited ${r.code}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  /** The task file at `rel` (from the root), parsed; an unreadable one throws its problem. */
+  const taskAt = async (rel: string) => {
+    const r = parseTask(await readFile(join(root, rel), 'utf8'));
+    if (!r.ok) throw new Error(r.problem.reason);
+    return r.value;
+  };
+  return { root, dir, mr, send, taskAt, cleanup };
 }

@@ -1,9 +1,14 @@
-// Starts the real `mailroom daemon` as a child process on a test mailroom, and reads what it did.
+// Starts the real `mailroom daemon` as a child process on a test mailroom, or runs its pass function
+// in the test's process, and reads what it did.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type PassOutcome, type PassState, runPass, SETTLE_MS } from '../../daemon/pass.js';
+import { ReportBook } from '../../daemon/reports.js';
 import { readEvents } from '../../src/events/log.js';
+import { openMailroom } from '../../src/mailroom.js';
+import { byId, taskFiles } from '../../torture/support.js';
 import { BIN, requireBuild } from './cli.js';
 import { pollUntil } from './poll.js';
 
@@ -49,6 +54,19 @@ export async function startDaemon(root: string, args: string[] = ['--rescan', '1
   };
 }
 
+/**
+ * The daemon's pass function on `root`, run as the daemon runs it: a file is judged only once it has
+ * stayed unchanged for SETTLE_MS between two passes, so this runs one pass, waits, and runs another.
+ * Without `state`, a fresh one (a daemon just started).
+ */
+export async function daemonPass(root: string, state?: PassState): Promise<PassOutcome> {
+  const mr = await openMailroom(root);
+  state ??= { reports: new ReportBook(mr), known: new Map() };
+  await runPass(mr, state);
+  await new Promise((r) => setTimeout(r, SETTLE_MS + 100));
+  return runPass(mr, state);
+}
+
 export interface LogEvent {
   type: string;
   id?: string;
@@ -87,4 +105,9 @@ export async function locations(root: string): Promise<Map<string, string[]>> {
     }
   }
   return out;
+}
+
+/** Where the copies of task `id` are on one side: their paths from the root (agents/<agent>/<box>/<id>.md). */
+export async function where(root: string, id: string): Promise<string[]> {
+  return (byId(await taskFiles(root)).get(id) ?? []).map((c) => c.rel);
 }

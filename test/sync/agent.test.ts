@@ -14,11 +14,12 @@ import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
 import { connectSsh } from '../../src/ssh/connect.js';
 import { syncHost } from '../../src/sync/pass.js';
 import { taskText } from '../../torture/support.js';
-import { BIN, REPO, runCli, tempDir } from '../support/cli.js';
+import { BIN, REPO } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
 import { endpointContract } from '../support/endpoint-contract.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd, type Sshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 const FAR_MAILROOM = `${process.execPath} ${BIN}`;
 const fake = (mode: string) => `${process.execPath} ${join(REPO, 'test/fixtures/fake-agent.mjs')} ${mode}`;
@@ -43,20 +44,11 @@ async function allNames(dir: string): Promise<string[]> {
 }
 
 describeWithSshd('sync through the far agent', (sshd) => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let sides: TwoMachines;
   let hub: string;
   let far: string;
-  const noAgent = { SSH_AUTH_SOCK: '' };
-  const cli = (root: string, args: string[]) => runCli([...args, '--root', root], { env: noAgent });
-  const useFarCommand = async (command: string) => {
-    const s = sshd();
-    const configPath = join(hub, 'mailroom.yaml');
-    const config = (await readFile(configPath, 'utf8')).replace(/^hosts:\n(?:[ \t].*\n?)*/m, '');
-    await writeFile(
-      configPath,
-      `${config}hosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${s.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${s.knownHostsPath}\n    mailroom: ${command}\n`,
-    );
-  };
+  let cli: TwoMachines['cli'];
+  const useFarCommand = (command: string) => sides.setHost({ mailroom: command });
   /** Runs `body` with `command` as the far mailroom, then puts the real one back. */
   const withFarCommand = async (command: string, body: () => Promise<void>) => {
     await useFarCommand(command);
@@ -68,19 +60,11 @@ describeWithSshd('sync through the far agent', (sshd) => {
   };
 
   beforeAll(async () => {
-    tmp = await tempDir();
-    hub = join(tmp.dir, 'hub');
-    far = join(sshd().dir, 'far-agent-mailroom');
-    for (const args of [
-      ['init', hub],
-      ['init', far],
-      ['agent', 'add', 'research', '--root', far],
-    ])
-      expect((await runCli(args)).code).toBe(0);
+    sides = await twoMachines({ sshd: sshd() });
+    ({ hub, far, cli } = sides);
     await useFarCommand(FAR_MAILROOM);
-    expect((await cli(hub, ['agent', 'add', 'research', '--host', 'vps'])).code).toBe(0);
   });
-  afterAll(async () => tmp.cleanup());
+  afterAll(async () => sides.cleanup());
 
   it('a full sync through the far agent: push, far work, pull; the next pass reads no file again', async () => {
     const ids: string[] = [];
@@ -186,12 +170,12 @@ describeWithSshd('sync through the far agent', (sshd) => {
   ] as const) {
     it(`a far agent that sends ${sends}: the pass ends naming the host, nothing written outside`, async () => {
       await withFarCommand(fake(mode), async () => {
-        const before = await allNames(tmp.dir);
+        const before = await allNames(sides.dir);
         const r = await cli(hub, ['sync', 'vps']);
         expect(r.code, r.stderr).toBe(4);
         expect(r.stderr).toMatch(/sync with vps failed: vps: /);
         expect(r.stderr).toMatch(what);
-        const after = await allNames(tmp.dir);
+        const after = await allNames(sides.dir);
         expect(
           after.filter((n) => !before.includes(n) && !n.startsWith('.') && !n.endsWith('.json')),
         ).toEqual([]);
@@ -201,7 +185,7 @@ describeWithSshd('sync through the far agent', (sshd) => {
   }
 
   it('a far agent killed mid-batch leaves whole files on both sides, and the next pass completes', async () => {
-    const pidFile = join(tmp.dir, 'serve.pid');
+    const pidFile = join(sides.dir, 'serve.pid');
     // The far command records its pid, then becomes `mailroom serve` (the hub appends its arguments).
     await useFarCommand(`sh -c 'echo $$ > ${pidFile}; exec ${FAR_MAILROOM} "$@"' sh`);
     const texts = new Map<string, string>();

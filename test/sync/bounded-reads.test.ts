@@ -6,13 +6,13 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { locations } from '../support/daemon.js';
-import { type HubAndFar, hubAndFar } from '../support/hub-far.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 describeWithSshd('bounded reads from a far host', (sshd) => {
-  let env: HubAndFar;
+  let env: TwoMachines;
   beforeAll(async () => {
-    env = await hubAndFar(sshd(), 'bounded');
+    env = await twoMachines({ sshd: sshd() });
   });
   afterAll(async () => env.cleanup());
 

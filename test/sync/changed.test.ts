@@ -8,23 +8,22 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncChanged } from '../../src/sync/changed.js';
-import { syncHost } from '../../src/sync/pass.js';
 import type { Side } from '../../src/sync/reconcile.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
-import { type TwoSides, twoSides } from '../support/two-sides.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
-let sides: TwoSides;
+let sides: TwoMachines;
 let hub: string;
 let far: string;
 
 beforeEach(async () => {
-  sides = await twoSides(['research', 'writer']);
+  sides = await twoMachines({ agents: ['research', 'writer'] });
   ({ hub, far } = sides);
 });
 afterEach(async () => sides.cleanup());
 
-const full = async () => syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
+const full = () => sides.sync();
 const fast = async (side: Side, paths: string[]) =>
   syncChanged(await openMailroom(hub), 'vps', side, paths, localEndpoint(far));
 const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);

@@ -6,14 +6,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { locations, startDaemon } from '../support/daemon.js';
-import { type HubAndFar, hubAndFar } from '../support/hub-far.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 describeWithSshd('sending across machines', (sshd) => {
-  let env: HubAndFar;
+  let env: TwoMachines;
   beforeAll(async () => {
-    env = await hubAndFar(sshd(), 'cross');
+    env = await twoMachines({ sshd: sshd() });
     // The far mailroom knows the hub's human as living elsewhere (what `host init` writes).
     const config = join(env.far, 'mailroom.yaml');
     const text = await readFile(config, 'utf8');

@@ -6,13 +6,11 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MailroomError } from '../../src/errors.js';
-import { openMailroom } from '../../src/mailroom.js';
-import { syncHost } from '../../src/sync/pass.js';
 import { parseTask } from '../../src/task/parse.js';
 import { renderTask } from '../../src/task/render.js';
-import { tempDir } from '../support/cli.js';
 import { type CutProxy, startCutProxy } from '../support/cut-proxy.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 const FILES = 2000;
 const CHANGED_PER_TRIAL = 300;
@@ -37,7 +35,7 @@ const text = (id: string, version: number) =>
   );
 
 describeWithSshd('sync with the connection cut mid-transfer', (sshd) => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let sides: TwoMachines;
   let proxy: CutProxy;
   let hub: string;
   let far: string;
@@ -45,29 +43,24 @@ describeWithSshd('sync with the connection cut mid-transfer', (sshd) => {
   const version = new Map(ids.map((id) => [id, 0]));
 
   beforeAll(async () => {
-    tmp = await tempDir();
-    hub = join(tmp.dir, 'hub');
-    far = join(sshd().dir, 'cut-far');
-    proxy = await startCutProxy(sshd().port);
     const s = sshd();
+    sides = await twoMachines({ bare: true, sshd: s });
+    ({ hub, far } = sides);
+    proxy = await startCutProxy(s.port);
     // The proxy is a different port, so known_hosts needs the host key under that name too.
-    const knownHosts = join(tmp.dir, 'known_hosts');
+    const knownHosts = join(sides.dir, 'known_hosts');
     await writeFile(knownHosts, `[127.0.0.1]:${proxy.port} ${s.hostPublicKey}\n`);
+    await sides.setHost({ ssh: `${s.user}@127.0.0.1:${proxy.port}`, known_hosts: knownHosts });
     await mkdir(join(hub, 'agents/research/inbox'), { recursive: true });
-    await mkdir(join(far, 'agents'), { recursive: true });
-    await writeFile(
-      join(hub, 'mailroom.yaml'),
-      `agents:\n  dispatch: {}\n  human: {}\n  research: { host: vps }\nhosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${proxy.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${knownHosts}\n`,
-    );
     for (const id of ids) await writeFile(join(hub, `agents/research/inbox/${id}.md`), text(id, 0));
     process.env.SSH_AUTH_SOCK = '';
   });
   afterAll(async () => {
     await proxy.close();
-    await tmp.cleanup();
+    await sides.cleanup();
   });
 
-  const pass = async () => syncHost(await openMailroom(hub), 'vps');
+  const pass = () => sides.sync();
 
   /** Every task file on the far side is whole: it parses and equals one version the hub ever had. */
   const checkFarWhole = async () => {

@@ -9,24 +9,23 @@ import { ReportBook } from '../../daemon/reports.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { networkError } from '../../src/errors.js';
 import { openMailroom } from '../../src/mailroom.js';
-import { syncHost } from '../../src/sync/pass.js';
 import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
-import { type TwoSides, twoSides } from '../support/two-sides.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
-let sides: TwoSides;
+let sides: TwoMachines;
 let hub: string;
 let far: string;
 
 beforeEach(async () => {
-  sides = await twoSides();
+  sides = await twoMachines();
   ({ hub, far } = sides);
 });
 afterEach(async () => sides.cleanup());
 
-const sync = async () => syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
+const sync = () => sides.sync();
 const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);
 const task = async (root: string, rel: string) => {
   const r = parseTask(await readFile(join(root, rel), 'utf8'));
@@ -229,7 +228,7 @@ describe('a file listed but not read (torture defect D12)', () => {
     const cut = failingReads((rel) =>
       rel.endsWith(`${id}.md`) ? networkError('vps: read failed: the connection was lost') : undefined,
     );
-    await expect(syncHost(await openMailroom(hub), 'vps', { remote: cut })).rejects.toThrow(/connection/);
+    await expect(sides.sync({ remote: cut })).rejects.toThrow(/connection/);
     const next = await sync();
     expect(next.deleted).toBe(1);
     expect((await locations(hub)).get(id)).toBeUndefined();
@@ -245,7 +244,7 @@ describe('a file listed but not read (torture defect D12)', () => {
     const denied = failingReads((rel) =>
       rel.endsWith(`${a}.md`) ? new Error('EACCES: permission denied') : undefined,
     );
-    await expect(syncHost(await openMailroom(hub), 'vps', { remote: denied })).rejects.toThrow(
+    await expect(sides.sync({ remote: denied })).rejects.toThrow(
       new RegExp(`cannot read agents/research/inbox/${a}\\.md`),
     );
     expect((await locations(far)).get(b)).toBeUndefined(); // nothing pushed

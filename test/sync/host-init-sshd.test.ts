@@ -6,13 +6,13 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type HubAndFar, hubAndFar } from '../support/hub-far.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 describeWithSshd('host init', (sshd) => {
-  let env: HubAndFar;
+  let env: TwoMachines;
   beforeAll(async () => {
-    env = await hubAndFar(sshd(), 'init');
+    env = await twoMachines({ sshd: sshd() });
     // A bare far folder: what host init must create.
     await rm(join(env.far, 'mailroom.yaml'));
     await rm(join(env.far, 'agents'), { recursive: true });

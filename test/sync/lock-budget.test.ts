@@ -4,18 +4,16 @@
 
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { localEndpoint } from '../../src/endpoint/local.js';
-import { openMailroom } from '../../src/mailroom.js';
-import { syncHost } from '../../src/sync/pass.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
-import { type TwoSides, twoSides } from '../support/two-sides.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
-let sides: TwoSides;
+let sides: TwoMachines;
 let hub: string;
 let far: string;
 
 beforeEach(async () => {
-  sides = await twoSides();
+  sides = await twoMachines();
   ({ hub, far } = sides);
 });
 afterEach(async () => sides.cleanup());
@@ -28,10 +26,7 @@ it('far locks kept fresh: the pass spends one lock-wait budget, skips those file
   const farEp = localEndpoint(far);
   const releases = await Promise.all(ids.map((id) => farEp.lock(`agents/research/inbox/${id}.md`)));
   try {
-    const r = await syncHost(await openMailroom(hub), 'vps', {
-      remote: localEndpoint(far),
-      lockWaitBudgetMs: 300,
-    });
+    const r = await sides.sync({ lockWaitBudgetMs: 300 });
     expect(r.partial).toBe(true);
     expect(r.lockSkipped).toBe(6);
     expect(r.problems.map((p) => p.path).sort()).toEqual(ids.map((id) => `task ${id}`).sort());
@@ -39,7 +34,7 @@ it('far locks kept fresh: the pass spends one lock-wait budget, skips those file
     await Promise.all(releases.map((release) => release()));
   }
   // Free again: the next pass takes them all and is whole.
-  const next = await syncHost(await openMailroom(hub), 'vps', { remote: localEndpoint(far) });
+  const next = await sides.sync();
   expect(next.partial).toBe(false);
   const there = await locations(far);
   for (const id of ids) expect(there.get(id)).toEqual(['research/inbox']);

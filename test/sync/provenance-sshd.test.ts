@@ -6,9 +6,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { events, locations, startDaemon } from '../support/daemon.js';
-import { type HubAndFar, hubAndFar } from '../support/hub-far.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 const OLD = '2026-01-01T00:00:00Z';
 
@@ -33,9 +33,9 @@ function forged(id: string, state: string, extra: string[] = []): string {
 }
 
 describeWithSshd('provenance of far tasks', (sshd) => {
-  let env: HubAndFar;
+  let env: TwoMachines;
   beforeAll(async () => {
-    env = await hubAndFar(sshd(), 'provenance');
+    env = await twoMachines({ sshd: sshd() });
   });
   afterAll(async () => env.cleanup());
 

@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import { escalate, transition } from '../../src/ops/lifecycle.js';
 import {
   type FileDecision,
   type FileVersion,
@@ -9,6 +13,10 @@ import {
   type TaskDecision,
   type TaskVersion,
 } from '../../src/sync/reconcile.js';
+import { parseTask } from '../../src/task/parse.js';
+import { daemonPass, where } from '../support/daemon.js';
+import { queueTask } from '../support/task-file.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 // Versions are written `HASH@PLACE`: the content hash, then a place whose loc and rank are below.
 // `-` is "absent on this side"; as a base, `lost` means there is no base snapshot at all.
@@ -214,6 +222,75 @@ describe('reconcile: a task this machine holds outside the host folders', () => 
           // Without a base for the id, the far host never writes into this machine's copy.
           if (d.kind === 'fold') expect(base, at).toBeDefined();
         }
+  });
+});
+
+describe('a task this machine holds outside the host folders, in sync passes with the daemon routing', () => {
+  let sides: TwoMachines;
+  let hub: string;
+  let far: string;
+  let hubMr: Mailroom;
+  let farMr: Mailroom;
+  beforeEach(async () => {
+    sides = await twoMachines({ agents: ['r0'], bare: true });
+    ({ hub, far } = sides);
+    hubMr = await openMailroom(hub);
+    farMr = await openMailroom(far);
+  });
+  afterEach(async () => sides.cleanup());
+
+  // D2 (S1): a sync pass killed after it pulled a finished task but before it saved the sync state;
+  // the daemon routes the task home; the next pass pulls the far copy again. The hub then holds the
+  // task twice (different files, same bytes) for good: the daemon cannot route the second copy and
+  // reports "exists in 2 places with different content" on every pass; the far copy is never removed.
+  it('D2: a routed task is not pulled back after a pass that died before saving its state', async () => {
+    await queueTask(hubMr, 'r0', 'd2-task');
+    await sides.sync();
+    await transition(farMr, 'd2-task', 'done', { result: 'ok' });
+    const statePath = join(hub, '.mailroom/sync/vps.json');
+    await copyFile(statePath, `${statePath}.before`);
+    await sides.sync(); // pulls the finished task ...
+    await copyFile(`${statePath}.before`, statePath); // ... and "dies" before its state is saved
+    await daemonPass(hub);
+    expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']);
+    await sides.sync();
+    // The defect itself: the pass pulls the far copy back. (The daemon now folds two copies with the
+    // same bytes like an interrupted move, which hides it below; a far edit would not be folded.)
+    expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']); // was: also r0/outbox
+    await daemonPass(hub);
+    await sides.sync();
+    expect(await where(hub, 'd2-task')).toEqual(['agents/dispatch/inbox/d2-task.md']); // was: also r0/outbox
+    expect(await where(far, 'd2-task')).toEqual([]);
+    const t = parseTask(await readFile(join(hub, 'agents/dispatch/inbox/d2-task.md'), 'utf8'));
+    expect(t.ok && t.value.task.state).toBe('done');
+    expect((await daemonPass(hub)).problems).toEqual([]);
+  });
+
+  // D3 (S1, first run): the supervisor escalates a far worker's task on the hub (it moves to the
+  // escalation agent's inbox, outside the host's folders) while the far worker finishes it. The next
+  // pass pulls the finished copy back into r0/outbox: the hub holds two different versions of the task
+  // for good (escalated+queued in human's inbox, done in dispatch's), and the escalated copy is then
+  // reported as an illegal hand edit ("state changed from done to queued").
+  it('D3: a task escalated on the hub while the far worker finishes it ends up once, with both changes', async () => {
+    await queueTask(hubMr, 'r0', 'd3-task');
+    await sides.sync();
+    await escalate(hubMr, 'd3-task', 'not acknowledged within 5m (worker r0 presumed down)');
+    await transition(farMr, 'd3-task', 'running');
+    await transition(farMr, 'd3-task', 'done', { result: 'finished after all' });
+    await sides.sync();
+    await daemonPass(hub);
+    await sides.sync();
+    await daemonPass(hub);
+    const copies = await where(hub, 'd3-task');
+    expect(copies).toHaveLength(1); // was: agents/dispatch/inbox and agents/human/inbox
+    const t = parseTask(await readFile(join(hub, copies[0]!), 'utf8'));
+    if (!t.ok) throw new Error(t.problem.reason);
+    expect(t.value.task.state).toBe('done');
+    expect(t.value.task.history.map((h) => h.note ?? '').join('\n')).toMatch(/escalated to human/);
+    expect(t.value.file.body).toContain('finished after all'); // the far worker's result
+    expect(t.value.file.body).not.toContain('Conflict'); // only the far side changed the body
+    expect(await where(far, 'd3-task')).toEqual([]);
+    expect((await daemonPass(hub)).problems).toEqual([]);
   });
 });
 

@@ -1,6 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import { transition } from '../../src/ops/lifecycle.js';
 import type { FileDecision, Plan, Side, TaskDecision } from '../../src/sync/reconcile.js';
 import { checkSafety } from '../../src/sync/safety.js';
+import { daemonPass, where } from '../support/daemon.js';
+import { queueTask } from '../support/task-file.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 /** A plan deleting `tasks` tasks and `files` files on `side`, plus some harmless decisions. */
 function plan(side: Side, tasks: number, files = 0): Plan {
@@ -86,5 +93,44 @@ describe('checkSafety', () => {
     expect(!remote.ok && remote.reason).toMatch(
       /on the far host would be deleted, because they are missing on this machine/,
     );
+  });
+});
+
+describe('the mass-delete guard in a sync pass, with the daemon routing between passes', () => {
+  let sides: TwoMachines;
+  let hub: string;
+  let far: string;
+  let hubMr: Mailroom;
+  let farMr: Mailroom;
+  beforeEach(async () => {
+    sides = await twoMachines({ agents: ['r0'], bare: true });
+    ({ hub, far } = sides);
+    hubMr = await openMailroom(hub);
+    farMr = await openMailroom(far);
+  });
+  afterEach(async () => sides.cleanup());
+
+  // D1 (S1): the mass-delete guard counts the routine clean-up of tasks that were routed home as a
+  // mass deletion, and then refuses every later pass: far-side work stops syncing for good.
+  it('D1: many far tasks finished and routed home in one interval do not stop the sync', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `d1-${i}`);
+    for (const id of ids) await queueTask(hubMr, 'r0', id);
+    await sides.sync();
+    for (const id of ids) await transition(farMr, id, 'done', { result: 'ok' });
+    await sides.sync(); // pulls the 12 finished tasks into the hub's r0/outbox
+    await daemonPass(hub); // the daemon routes them home to dispatch
+    for (const id of ids) expect(await where(hub, id)).toEqual([`agents/dispatch/inbox/${id}.md`]);
+    const r = await sides.sync(); // was: refused, "12 of the 12 tasks and files on the far host would be deleted"
+    expect(r.deleted).toBe(12);
+    for (const id of ids) expect(await where(far, id)).toEqual([]);
+    // The guard still stands for tasks missing from the whole hub (an emptied folder).
+    const more = Array.from({ length: 12 }, (_, i) => `d1-more-${i}`);
+    for (const id of more) await queueTask(hubMr, 'r0', id);
+    await sides.sync();
+    for (const id of more) await rm(join(hub, `agents/r0/inbox/${id}.md`));
+    await expect(sides.sync()).rejects.toThrow(
+      /12 of the 12 tasks and files on the far host would be deleted/,
+    );
+    for (const id of more) expect(await where(far, id)).toEqual([`agents/r0/inbox/${id}.md`]);
   });
 });

@@ -1,47 +1,28 @@
 // `mailroom sync` over a real OpenSSH sshd (private, loopback, throw-away keys): the two-root round
-// trip of the sync issue, and the refusals that must hold before any file moves.
+// trip of the sync issue, and the refusals that must hold before any file moves (each in the event
+// log too: torture defect D8).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BIN, runCli, tempDir } from '../support/cli.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readEvents } from '../../torture/support.js';
+import { BIN } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 describeWithSshd('mailroom sync over SSH', (sshd) => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let sides: TwoMachines;
   let hub: string;
   let far: string;
-  const noAgent = { SSH_AUTH_SOCK: '' };
-  const cli = (root: string, args: string[]) => runCli([...args, '--root', root], { env: noAgent });
-
-  const writeHostConfig = async (knownHosts: string) => {
-    const s = sshd();
-    const configPath = join(hub, 'mailroom.yaml');
-    const config = (await readFile(configPath, 'utf8')).replace(/^hosts:\n(?:[ \t].*\n?)*/m, '');
-    await writeFile(
-      configPath,
-      `${config}hosts:\n  vps:\n    ssh: ${s.user}@127.0.0.1:${s.port}\n    root: ${far}\n    identity: ${s.clientKeyPath}\n    known_hosts: ${knownHosts}\n`,
-    );
-  };
+  let cli: TwoMachines['cli'];
 
   beforeAll(async () => {
-    tmp = await tempDir();
-    hub = join(tmp.dir, 'hub');
-    far = join(sshd().dir, 'far-mailroom');
-    for (const args of [
-      ['init', hub],
-      ['init', far],
-      ['agent', 'add', 'research', '--root', far],
-    ]) {
-      expect((await runCli(args)).code).toBe(0);
-    }
-    await writeHostConfig(sshd().knownHostsPath);
-    const add = await cli(hub, ['agent', 'add', 'research', '--host', 'vps']);
-    expect(add.code, add.stderr).toBe(0);
+    sides = await twoMachines({ sshd: sshd() });
+    ({ hub, far, cli } = sides);
   });
-  afterAll(async () => tmp.cleanup());
+  afterAll(async () => sides.cleanup());
 
   it('round trip: dispatch sends on the hub, the worker finishes on the far side, the result comes home', async () => {
     const id = (await cli(hub, ['send', 'research', 'Over SSH', '--as', 'dispatch'])).stdout.trim();
@@ -86,9 +67,9 @@ describeWithSshd('mailroom sync over SSH', (sshd) => {
   });
 
   it('an unknown host key is refused with the line to add, and nothing moves', async () => {
-    const empty = join(tmp.dir, 'empty_known_hosts');
+    const empty = join(sides.dir, 'empty_known_hosts');
     await writeFile(empty, '');
-    await writeHostConfig(empty);
+    await sides.setHost({ known_hosts: empty });
     try {
       const id = (await cli(hub, ['send', 'research', 'Never leaves'])).stdout.trim();
       const r = await cli(hub, ['sync']);
@@ -99,26 +80,48 @@ describeWithSshd('mailroom sync over SSH', (sshd) => {
       expect(r.stderr).toContain('ssh-keyscan');
       expect((await locations(far)).get(id)).toBeUndefined();
     } finally {
-      await writeHostConfig(sshd().knownHostsPath);
+      await sides.setHost({});
     }
   });
 
   it('a changed host key is refused loudly', async () => {
-    const wrong = join(tmp.dir, 'wrong_known_hosts');
+    const wrong = join(sides.dir, 'wrong_known_hosts');
     // A valid ed25519 key that is not this server's.
-    await mkdir(tmp.dir, { recursive: true });
+    await mkdir(sides.dir, { recursive: true });
     await writeFile(
       wrong,
       `[127.0.0.1]:${sshd().port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`,
     );
-    await writeHostConfig(wrong);
+    await sides.setHost({ known_hosts: wrong });
     try {
       const r = await cli(hub, ['sync']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/changed|does not match|MITM|man-in-the-middle/i);
     } finally {
-      await writeHostConfig(sshd().knownHostsPath);
+      await sides.setHost({});
     }
+  });
+
+  describe('a refused host key on a fresh hub (nothing logged before)', () => {
+    let fresh: TwoMachines;
+    beforeEach(async () => {
+      fresh = await twoMachines({ agents: ['r0'], bare: true, sshd: sshd() });
+    });
+    afterEach(async () => fresh.cleanup());
+
+    // D8 (S6): a host key that is unknown, changed or revoked is refused (exit 3, a clear message, and
+    // the host's last error in `mailroom status`), but nothing reaches the event log: syncHost logs
+    // `sync.failed` only for failures after it connected, and the daemon only prints a line.
+    it('D8: a refused host key is in the event log', async () => {
+      const empty = join(fresh.dir, 'empty_known_hosts');
+      await writeFile(empty, '');
+      await fresh.setHost({ known_hosts: empty });
+      await expect(fresh.sync()).rejects.toThrow(/known_hosts|ssh-keyscan/);
+      const failed = (await readEvents(fresh.hub)).filter((e) => e.type === 'sync.failed');
+      expect(failed).toHaveLength(1); // was: 0
+      expect(failed[0]).toMatchObject({ host: 'vps' });
+      expect(String(failed[0]!.reason)).toMatch(/known_hosts|ssh-keyscan/);
+    });
   });
 
   it('the daemon pushes local changes, pulls far ones every interval, routes results home, reports the host', async () => {

@@ -5,9 +5,9 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { locations, startDaemon } from '../support/daemon.js';
-import { type HubAndFar, hubAndFar } from '../support/hub-far.js';
 import { pollUntil } from '../support/poll.js';
 import { describeWithSshd } from '../support/sshd.js';
+import { type TwoMachines, twoMachines } from '../support/two-machines.js';
 
 /** Resident memory of a process, from /proc (bytes). */
 async function rssOf(pid: number): Promise<number> {
@@ -17,9 +17,9 @@ async function rssOf(pid: number): Promise<number> {
 }
 
 describeWithSshd('a far change stream without newlines', (sshd) => {
-  let env: HubAndFar;
+  let env: TwoMachines;
   beforeAll(async () => {
-    env = await hubAndFar(sshd(), 'stream');
+    env = await twoMachines({ sshd: sshd() });
   });
   afterAll(async () => env.cleanup());
 

@@ -3,7 +3,8 @@
 // private sshd (skipped with a warning on a machine without one, a failure under CI=true).
 //
 // Every defect the torture found (torture/support.ts KNOWN_DEFECTS) is fixed and has its regression
-// test in regressions.test.ts, so nothing is tolerated here: a defect that comes back fails this file.
+// test beside the module it protects, its name starting with the defect's id (`D1: ...`; grep for
+// it), so nothing is tolerated here: a defect that comes back fails this file.
 // (TOLERATE is where a newly found, not yet fixed defect would go, with an `it.fails` test for it; a
 // tolerated defect never hides a loss: losses fail the test whatever their cause.)
 
