@@ -70,6 +70,9 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
       await known.save(state);
       await recordPass(mr, status, state, outcome, Date.now() - started, say);
       rescanNow = nextRescanMs(rescanNow, rescanMs, { changed: outcome.changedFiles > 0, hinted });
+      // A change no event announced was missed by the sync's fast path too (it hears the same events).
+      // The first pass finds every file new: the sync loops start with a full pass anyway.
+      if (outcome.changedFiles > 0 && !hinted && status.passes > 1) syncs.missedLocalChange();
       passes.reschedule(nextWake(outcome, decision, rescanNow) - Date.now());
     } catch (err) {
       status.lastError = err instanceof Error ? err.message : String(err);

@@ -41,6 +41,22 @@ interface HostLoop {
   pending: Record<Side, Set<string>>;
   /** When the next full pass is due (epoch ms); 0 = at the next run. */
   fullAt: number;
+  /** Full passes in a row that moved nothing while the host was followed (nextFullMs). */
+  quietFulls: number;
+}
+
+/** How far the interval pass backs off while a followed host stays quiet (a multiple of the interval). */
+const FULL_BACKOFF_MAX = 5;
+
+/**
+ * The time to the next full pass after one. A host whose changes stream to us (followed) and whose
+ * full passes keep finding nothing to move needs the interval pass only as a safety net for a
+ * missed stream event: it comes less often, doubling up to FULL_BACKOFF_MAX x the interval. A host
+ * that is not followed (SFTP, no far mailroom) is pulled only by it: always the interval.
+ */
+export function nextFullMs(intervalMs: number, quietFulls: number, followed: boolean): number {
+  if (!followed || quietFulls <= 0) return intervalMs;
+  return intervalMs * Math.min(2 ** quietFulls, FULL_BACKOFF_MAX);
 }
 
 export class SyncLoops {
@@ -66,6 +82,7 @@ export class SyncLoops {
           failures: 0,
           pending: { local: new Set(), remote: new Set() },
           fullAt: 0,
+          quietFulls: 0,
         };
         this.hosts.set(name, loop);
         this.schedule(name, 0);
@@ -98,6 +115,14 @@ export class SyncLoops {
     if (!loop.runner.askAgain()) this.schedule(host, gatherMs);
   }
 
+  /**
+   * The daemon's rescan found a local change that no file event announced: the watcher missed it, so
+   * the sync's fast path never heard of it either. A full pass with every host, soon.
+   */
+  missedLocalChange(): void {
+    for (const name of this.hosts.keys()) this.soon(name, PUSH_GATHER_MS, 'local');
+  }
+
   /** A local change at `path` (relative to the root) under agents/<agent>/: push it to that agent's host, soon. */
   localChange(agent: string, path?: string): void {
     const host = this.mr.config.agents[agent]?.host;
@@ -124,6 +149,7 @@ export class SyncLoops {
             },
           );
           loop.fullAt = 0;
+          loop.quietFulls = 0;
           if (loop.link.transport === 'sftp' && loop.link.note)
             this.say(`sync ${name}: over SFTP (${loop.link.note})`);
           void this.follow(loop, config);
@@ -143,13 +169,20 @@ export class SyncLoops {
             this.say(`sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged 0, deleted 0`);
         }
         if (full) {
-          loop.fullAt = Date.now() + this.intervalMs();
+          const started = Date.now();
+          loop.fullAt = started + this.intervalMs();
           const l = loop.link;
           const r = await syncHost(this.mr, name, {
             remote: l.endpoint,
             via: { kind: l.transport, ...(l.note ? { note: l.note } : {}) },
           });
           const moved = r.pushed + r.pulled + r.merged + r.deleted;
+          const quiet = moved === 0 && r.conflicts.length === 0 && r.problems.length === 0;
+          const followed = loop.stream !== undefined;
+          loop.quietFulls = quiet && followed ? loop.quietFulls + 1 : 0;
+          // Unless a change asked for a full pass meanwhile (fullAt 0), the next is due from this one's start.
+          if (loop.fullAt !== 0)
+            loop.fullAt = started + nextFullMs(this.intervalMs(), loop.quietFulls, followed);
           if (moved > 0)
             this.say(
               `sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged ${r.merged}, deleted ${r.deleted}`,
@@ -162,6 +195,7 @@ export class SyncLoops {
       } catch (err) {
         loop.failures++;
         loop.fullAt = 0; // after a failure, only a full pass knows what is left to do
+        loop.quietFulls = 0;
         const message = err instanceof Error ? err.message : String(err);
         if (loop.failures === 1 || loop.failures % 10 === 0)
           this.say(`sync with ${name} failed (attempt ${loop.failures}): ${message}`);

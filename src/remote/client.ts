@@ -36,6 +36,8 @@ export interface AgentClientOptions {
   agents?: readonly string[];
   maxFrameBytes?: number;
   replyTimeoutMs?: number;
+  /** How often the reply timeout is checked (tests); default min(replyTimeoutMs, 5 s). */
+  replyCheckMs?: number;
   helloTimeoutMs?: number;
 }
 
@@ -49,6 +51,7 @@ export class AgentClient {
   private waiting: (() => void)[] = [];
   private failure: MailroomError | undefined;
   private changeListeners = new Set<(paths: string[]) => void>();
+  /** When the far side last sent anything, or the first request since then went out. */
   private lastHeard = Date.now();
   private timer: NodeJS.Timeout | undefined;
 
@@ -138,13 +141,10 @@ export class AgentClient {
       );
     });
     const timeout = this.opts.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
-    this.timer = setInterval(
-      () => {
-        if (this.pending.size > 0 && Date.now() - this.lastHeard > timeout)
-          this.fail(networkError(`${this.opts.host}: the far mailroom sent nothing for ${timeout / 1000} s`));
-      },
-      Math.min(timeout, 5_000),
-    );
+    this.timer = setInterval(() => {
+      if (this.pending.size > 0 && Date.now() - this.lastHeard > timeout)
+        this.fail(networkError(`${this.opts.host}: the far mailroom sent nothing for ${timeout / 1000} s`));
+    }, this.opts.replyCheckMs ?? Math.min(timeout, 5_000));
     this.timer.unref();
   }
 
@@ -187,6 +187,9 @@ export class AgentClient {
       await new Promise<void>((r) => this.waiting.push(r));
     if (this.failure) throw this.failure;
     const id = this.nextId++;
+    // The silence that counts is the silence while a reply is owed: a link left idle for minutes
+    // between passes (the daemon's interval pass backs off) must not fail the next request at once.
+    if (this.pending.size === 0) this.lastHeard = Date.now();
     const full = { id, ...req } as Request;
     const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.queue.push(full);
