@@ -351,6 +351,7 @@ interface ScanRun {
   keptBytes: number;
 }
 
+/** One side's scan: list, look again for expected tasks the listing missed, hash what changed, collect. */
 export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
