@@ -13,6 +13,7 @@ import type { Mailroom } from '../src/mailroom.js';
 import { problemLine } from '../src/problem.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import type { Decision } from '../src/supervisor/decide.js';
+import type { NotifyQueue } from '../src/supervisor/notify-queue.js';
 import type { KnownState } from './hand-edit.js';
 import { acquireInstance } from './instance.js';
 import { type PassOutcome, type PassState, runPass, watchedAgents } from './pass.js';
@@ -20,7 +21,7 @@ import { ReportBook } from './reports.js';
 import { SerialRunner } from './serial.js';
 import { noticeQueue, supervise } from './supervise.js';
 import { SyncLoops } from './sync-loop.js';
-import { watchPaths } from './watch.js';
+import { type Watcher, watchPaths } from './watch.js';
 
 export interface DaemonOptions {
   /** Full rescan at least this often. */
@@ -35,11 +36,49 @@ export interface DaemonOptions {
 /** How long a burst of file events gathers into one pass. */
 const HINT_GATHER_MS = 30;
 
+/** What the daemon's stages share: the mailroom, its status and pass state, and the rescan pace. */
+interface Daemon {
+  mr: Mailroom;
+  opts: DaemonOptions;
+  say: (line: string) => void;
+  rescanMs: number;
+  status: DaemonStatus;
+  state: PassState;
+  /** Set when the instance lock was lost: the next pass fails with it. */
+  lock: { lost?: Error };
+  /** Releases the instance lock (at the stop). */
+  release: () => Promise<void>;
+  config: ConfigWatch;
+  known: KnownStates;
+  notices: NotifyQueue;
+  /** The current rescan interval (backs off while rescans find nothing new; see nextRescanMs). */
+  rescanNow: number;
+  /** A file event came since the last pass began. */
+  hintedSincePass: boolean;
+  /** The pending pass of a burst of file events being gathered. */
+  hintTimer?: NodeJS.Timeout | undefined;
+}
+
 export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<DaemonStatus> {
+  const d = await startDaemon(mr, opts);
+  const syncs = new SyncLoops(mr, d.say);
+  const passes: SerialRunner = new SerialRunner(() => onePass(d, passes, syncs));
+  const watcher = await watchHints(d, passes, syncs);
+  // The sync loops do not wait for the first pass: a pass may run long (a big backlog) or run again
+  // and again while changes keep arriving, and far work must still flow meanwhile.
+  syncs.start();
+  void passes.run();
+  await aborted(opts.signal);
+  await stopDaemon(d, watcher, syncs, passes);
+  return d.status;
+}
+
+/** The instance lock taken, the reports and known states loaded, the start told (status, log, say). */
+async function startDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daemon> {
   const say = opts.say ?? (() => {});
   const rescanMs = opts.rescanMs ?? 10_000;
-  let lockLost: Error | undefined;
-  const release = await acquireInstance(mr, (err) => (lockLost = err), say);
+  const lock: Daemon['lock'] = {};
+  const release = await acquireInstance(mr, (err) => (lock.lost = err), say);
   const status = newStatus(mr, rescanMs);
   const state: PassState = { reports: new ReportBook(mr), known: await loadKnown(mr) };
   await state.reports.load(watchedAgents(mr));
@@ -49,67 +88,93 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
 
   const config = new ConfigWatch(mr, status, say);
   await config.init();
-  const known = new KnownStates(mr);
-  const notices = noticeQueue(mr);
-  // The rescan is the truth and events are hints: while rescans find nothing the watcher did not
-  // report, they come less often (up to 6x --rescan); one that finds a change no event announced
-  // brings the interval back to --rescan at once.
-  let rescanNow = rescanMs;
-  let hintedSincePass = false;
-  const passes: SerialRunner = new SerialRunner(async () => {
-    if (opts.signal.aborted) return;
-    try {
-      if (lockLost) throw new Error(`daemon lock lost: ${lockLost.message}`);
-      await config.reload();
-      notices.reconsider(); // notify_interval may have changed
-      const started = Date.now();
-      const hinted = hintedSincePass;
-      hintedSincePass = false;
-      const outcome = await runPass(mr, state);
-      const decision = await supervise(mr, outcome.tasks, status, say, notices);
-      await known.save(state);
-      await recordPass(mr, status, state, outcome, Date.now() - started, say);
-      rescanNow = nextRescanMs(rescanNow, rescanMs, { changed: outcome.changedFiles > 0, hinted });
-      // A change no event announced was missed by the sync's fast path too (it hears the same events).
-      // The first pass finds every file new: the sync loops start with a full pass anyway.
-      if (outcome.changedFiles > 0 && !hinted && status.passes > 1) syncs.missedLocalChange();
-      passes.reschedule(nextWake(outcome, decision, rescanNow) - Date.now());
-    } catch (err) {
-      status.lastError = err instanceof Error ? err.message : String(err);
-      say(`pass failed: ${status.lastError}`);
-      passes.reschedule(rescanMs);
-    }
-  });
+  return {
+    mr,
+    opts,
+    say,
+    rescanMs,
+    status,
+    state,
+    lock,
+    release,
+    config,
+    known: new KnownStates(mr),
+    notices: noticeQueue(mr),
+    // The rescan is the truth and events are hints: while rescans find nothing the watcher did not
+    // report, they come less often (up to 6x --rescan); one that finds a change no event announced
+    // brings the interval back to --rescan at once.
+    rescanNow: rescanMs,
+    hintedSincePass: false,
+  };
+}
 
-  const syncs = new SyncLoops(mr, say);
-  let hintTimer: NodeJS.Timeout | undefined;
+/** One pass (scan, judge, act), then supervise, save, record, and schedule the next wake-up. */
+async function onePass(d: Daemon, passes: SerialRunner, syncs: SyncLoops): Promise<void> {
+  const { mr, status, state, say } = d;
+  if (d.opts.signal.aborted) return;
+  try {
+    if (d.lock.lost) throw new Error(`daemon lock lost: ${d.lock.lost.message}`);
+    await d.config.reload();
+    d.notices.reconsider(); // notify_interval may have changed
+    const started = Date.now();
+    const hinted = d.hintedSincePass;
+    d.hintedSincePass = false;
+    const outcome = await runPass(mr, state);
+    const decision = await supervise(mr, outcome.tasks, status, say, d.notices);
+    await d.known.save(state);
+    await recordPass(mr, status, state, outcome, Date.now() - started, say);
+    d.rescanNow = nextRescanMs(d.rescanNow, d.rescanMs, { changed: outcome.changedFiles > 0, hinted });
+    // A change no event announced was missed by the sync's fast path too (it hears the same events).
+    // The first pass finds every file new: the sync loops start with a full pass anyway.
+    if (outcome.changedFiles > 0 && !hinted && status.passes > 1) syncs.missedLocalChange();
+    passes.reschedule(nextWake(outcome, decision, d.rescanNow) - Date.now());
+  } catch (err) {
+    status.lastError = err instanceof Error ? err.message : String(err);
+    say(`pass failed: ${status.lastError}`);
+    passes.reschedule(d.rescanMs);
+  }
+}
+
+/**
+ * File events are hints: each tells the sync loops which agent's folder changed, and asks for a
+ * pass once a burst has gathered (HINT_GATHER_MS).
+ */
+function watchHints(d: Daemon, passes: SerialRunner, syncs: SyncLoops): Promise<Watcher> {
+  const { mr, say } = d;
   const hint = (path: string) => {
-    hintedSincePass = true;
+    d.hintedSincePass = true;
     const under = path.startsWith(`${mr.layout.agentsDir}/`)
       ? path.slice(mr.layout.agentsDir.length + 1)
       : '';
     const agent = under.split('/')[0];
     if (agent) syncs.localChange(agent, `agents/${under}`);
-    hintTimer ??= setTimeout(() => {
-      hintTimer = undefined;
+    d.hintTimer ??= setTimeout(() => {
+      d.hintTimer = undefined;
       void passes.run();
     }, HINT_GATHER_MS);
   };
-  const watcher = await watchPaths([mr.layout.agentsDir, mr.layout.configPath], hint, {
-    polling: opts.polling ?? false,
+  return watchPaths([mr.layout.agentsDir, mr.layout.configPath], hint, {
+    polling: d.opts.polling ?? false,
     onError: (err) => say(`watcher error (the periodic rescan covers it): ${String(err)}`),
   });
+}
 
-  // The sync loops do not wait for the first pass: a pass may run long (a big backlog) or run again
-  // and again while changes keep arriving, and far work must still flow meanwhile.
-  syncs.start();
-  void passes.run();
-  await aborted(opts.signal);
-  if (hintTimer) clearTimeout(hintTimer);
+/**
+ * After the stop: no new hint, the sync loops and the pass in flight finished, notices not sent
+ * logged, the status and the log told, then the instance lock released.
+ */
+async function stopDaemon(
+  d: Daemon,
+  watcher: Watcher,
+  syncs: SyncLoops,
+  passes: SerialRunner,
+): Promise<void> {
+  const { mr, status } = d;
+  if (d.hintTimer) clearTimeout(d.hintTimer);
   await watcher.close();
   await syncs.stop();
   await passes.stop();
-  const unsent = await notices.stop();
+  const unsent = await d.notices.stop();
   if (unsent > 0)
     await mr.log({
       type: 'notify.dropped',
@@ -118,9 +183,8 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   status.state = 'stopped';
   await writeDaemonStatus(mr, status);
   await mr.log({ type: 'daemon.stopped', pid: process.pid });
-  await release().catch(() => {});
-  say('mailroom daemon stopped');
-  return status;
+  await d.release().catch(() => {});
+  d.say('mailroom daemon stopped');
 }
 
 function newStatus(mr: Mailroom, rescanMs: number): DaemonStatus {

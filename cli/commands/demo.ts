@@ -56,10 +56,36 @@ async function clearPreviousDemo(root: string, rel: string): Promise<void> {
 export async function demo(opts: { root?: string }): Promise<void> {
   const root = resolve(opts.root ?? '.mailroom-demo');
   const rel = relative(process.cwd(), root) || '.';
+  const mr = await makeDemoMailroom(root, rel);
+  println(`a fresh local mailroom in ${rel}/ with agents dispatch, human, research and legacy\n`);
+
+  const controller = new AbortController();
+  const daemon = runDaemon(await openMailroom(root), {
+    signal: controller.signal,
+    rescanMs: 1000,
+    say: (line) => println(`   daemon: ${line}`),
+  });
+  await sleep(300);
+  try {
+    await roundTrip(mr);
+    await retried(mr);
+    await escalated(mr, root);
+    await showStatus(mr);
+  } finally {
+    controller.abort();
+    await daemon;
+  }
+  println(
+    `\nlook around: node ${relative(process.cwd(), process.argv[1] ?? 'mailroom')} --root ${rel} status   (and ls, show, log)`,
+  );
+}
+
+/** A new demo mailroom at `root`, with its agents, short timings and a notify command that prints. */
+async function makeDemoMailroom(root: string, rel: string): Promise<Mailroom> {
   await clearPreviousDemo(root, rel);
   await initMailroom(root);
   await writeFile(join(root, DEMO_MARK), 'this mailroom was made by `mailroom demo`, which recreates it\n');
-  let mr = await openMailroom(root);
+  const mr = await openMailroom(root);
   await addAgent(mr, 'research', { role: 'research' });
   await addAgent(mr, 'legacy', {});
   // Short timings so the tour takes seconds, and a notify command that prints to this terminal.
@@ -74,80 +100,72 @@ export async function demo(opts: { root?: string }): Promise<void> {
       `notify: 'echo "$MAILROOM_ID $MAILROOM_TITLE: $MAILROOM_REASON" >> notifications.log'`,
     ),
   );
-  mr = await openMailroom(root);
-  println(`a fresh local mailroom in ${rel}/ with agents dispatch, human, research and legacy\n`);
+  return openMailroom(root);
+}
 
-  const controller = new AbortController();
-  const daemon = runDaemon(await openMailroom(root), {
-    signal: controller.signal,
-    rescanMs: 1000,
-    say: (line) => println(`   daemon: ${line}`),
+async function roundTrip(mr: Mailroom): Promise<void> {
+  println('1. dispatch -> research -> dispatch');
+  const a = await sendTask(mr, {
+    from: 'dispatch',
+    to: 'research',
+    title: 'Summarise five articles on inbox sync',
   });
-  await sleep(300);
-  try {
-    println('1. dispatch -> research -> dispatch');
-    const a = await sendTask(mr, {
-      from: 'dispatch',
-      to: 'research',
-      title: 'Summarise five articles on inbox sync',
-    });
-    println(`   dispatch sends ${a.id} to research`);
-    await transition(mr, a.id, 'acked');
-    await transition(mr, a.id, 'running');
-    await progress(mr, a.id, 'article 3/5');
-    println('   research acks, starts, reports "article 3/5", then finishes with a result');
-    await transition(mr, a.id, 'done', { result: 'Five summaries: ...' });
-    await arrives(mr, 'dispatch', a.id);
-    println(`   the result is back in agents/dispatch/inbox/${a.id}.md\n`);
+  println(`   dispatch sends ${a.id} to research`);
+  await transition(mr, a.id, 'acked');
+  await transition(mr, a.id, 'running');
+  await progress(mr, a.id, 'article 3/5');
+  println('   research acks, starts, reports "article 3/5", then finishes with a result');
+  await transition(mr, a.id, 'done', { result: 'Five summaries: ...' });
+  await arrives(mr, 'dispatch', a.id);
+  println(`   the result is back in agents/dispatch/inbox/${a.id}.md\n`);
+}
 
-    println('2. a retryable failure is retried by the supervisor');
-    const b = await sendTask(mr, {
-      from: 'dispatch',
-      to: 'research',
-      title: 'Fetch the price list',
-      maxAttempts: 3,
-    });
-    await transition(mr, b.id, 'running');
-    await transition(mr, b.id, 'failed', {
-      error: { message: 'HTTP 429 from the price API', retryable: true, tried: 'one request' },
-    });
-    println(`   research fails ${b.id}: HTTP 429, retryable (retry_backoff is 2s in this demo)`);
-    await arrives(mr, 'research', b.id);
-    println("   the task is back in research's inbox as attempt 2; this time it works");
-    await transition(mr, b.id, 'running');
-    await transition(mr, b.id, 'done', { result: 'Prices attached.' });
-    await arrives(mr, 'dispatch', b.id);
-    println('   and its result is routed back to dispatch\n');
+async function retried(mr: Mailroom): Promise<void> {
+  println('2. a retryable failure is retried by the supervisor');
+  const b = await sendTask(mr, {
+    from: 'dispatch',
+    to: 'research',
+    title: 'Fetch the price list',
+    maxAttempts: 3,
+  });
+  await transition(mr, b.id, 'running');
+  await transition(mr, b.id, 'failed', {
+    error: { message: 'HTTP 429 from the price API', retryable: true, tried: 'one request' },
+  });
+  println(`   research fails ${b.id}: HTTP 429, retryable (retry_backoff is 2s in this demo)`);
+  await arrives(mr, 'research', b.id);
+  println("   the task is back in research's inbox as attempt 2; this time it works");
+  await transition(mr, b.id, 'running');
+  await transition(mr, b.id, 'done', { result: 'Prices attached.' });
+  await arrives(mr, 'dispatch', b.id);
+  println('   and its result is routed back to dispatch\n');
+}
 
-    println('3. nobody acknowledges: escalated to the human');
-    const c = await sendTask(mr, {
-      from: 'dispatch',
-      to: 'legacy',
-      title: 'Call the legacy billing API',
-      ackTimeout: '3s',
-    });
-    println(`   dispatch sends ${c.id} to legacy (ack_timeout 3s); legacy is down and has no role mate`);
-    await arrives(mr, 'human', c.id);
-    println(`   escalated: agents/human/inbox/${c.id}.md`);
-    const log = join(root, 'notifications.log');
-    for (let i = 0; i < 100 && !existsSync(log); i++) await sleep(50); // notify runs right after the move
-    const notified = existsSync(log) ? (await readFile(log, 'utf8')).trim() : '(notify did not run)';
-    println(`   the notify command ran, with the task's fields as environment variables: ${notified}\n`);
+async function escalated(mr: Mailroom, root: string): Promise<void> {
+  println('3. nobody acknowledges: escalated to the human');
+  const c = await sendTask(mr, {
+    from: 'dispatch',
+    to: 'legacy',
+    title: 'Call the legacy billing API',
+    ackTimeout: '3s',
+  });
+  println(`   dispatch sends ${c.id} to legacy (ack_timeout 3s); legacy is down and has no role mate`);
+  await arrives(mr, 'human', c.id);
+  println(`   escalated: agents/human/inbox/${c.id}.md`);
+  const log = join(root, 'notifications.log');
+  for (let i = 0; i < 100 && !existsSync(log); i++) await sleep(50); // notify runs right after the move
+  const notified = existsSync(log) ? (await readFile(log, 'utf8')).trim() : '(notify did not run)';
+  println(`   the notify command ran, with the task's fields as environment variables: ${notified}\n`);
+}
 
-    const s = await statusReport(mr);
-    println('where things are now (`mailroom status`):');
-    for (const agent of s.agents) {
-      const counts = Object.entries(agent.counts)
-        .filter(([, n]) => n > 0)
-        .map(([state, n]) => `${n} ${state}`);
-      println(`   ${agent.name.padEnd(9)} ${counts.join(', ') || '-'}`);
-    }
-    println(`   escalated: ${s.escalated.map((e) => e.id).join(', ')}`);
-  } finally {
-    controller.abort();
-    await daemon;
+async function showStatus(mr: Mailroom): Promise<void> {
+  const s = await statusReport(mr);
+  println('where things are now (`mailroom status`):');
+  for (const agent of s.agents) {
+    const counts = Object.entries(agent.counts)
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${n} ${state}`);
+    println(`   ${agent.name.padEnd(9)} ${counts.join(', ') || '-'}`);
   }
-  println(
-    `\nlook around: node ${relative(process.cwd(), process.argv[1] ?? 'mailroom')} --root ${rel} status   (and ls, show, log)`,
-  );
+  println(`   escalated: ${s.escalated.map((e) => e.id).join(', ')}`);
 }

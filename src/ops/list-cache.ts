@@ -180,6 +180,32 @@ export type CachedResult =
   | { ref: TaskRef; problem: StoreProblem }
   | { ref: TaskRef; missing: true };
 
+type ReadResult =
+  | { ok: true; task: LoadedTask }
+  | { ok: false; problem: StoreProblem }
+  | { ok: false; missing: true };
+
+/** A ref the cache could not answer: its index, its stat (none: gone), when its read began. */
+type Miss = { i: number; st?: Stats; readStart: number };
+
+/** One listing: the cache as it was, the cache it becomes, and the summaries found so far. */
+interface Listing {
+  layout: Layout;
+  racyMs: number;
+  maxBytes: number;
+  memory: MemoryCache | undefined;
+  old: Map<string, Entry>;
+  next: Map<string, Entry>;
+  recent: Map<string, Memo> | undefined;
+  nextRecent: Map<string, Memo>;
+  /** Entries put in `next` by this listing (not carried over). */
+  added: number;
+  out: CachedResult[];
+  /** `next` is the memory cache's own map, updated in place (startListing). */
+  inPlace: boolean;
+  now: number;
+}
+
 /**
  * Summaries for `refs`: from the cache where the file is unchanged, otherwise from `read` (which
  * reads and parses the file). Updates the cache file when anything changed; a cache that cannot be
@@ -188,33 +214,70 @@ export type CachedResult =
 export async function cachedSummaries(
   layout: Layout,
   refs: readonly TaskRef[],
-  read: (
-    refs: TaskRef[],
-  ) => Promise<
-    Array<
-      { ok: true; task: LoadedTask } | { ok: false; problem: StoreProblem } | { ok: false; missing: true }
-    >
-  >,
+  read: (refs: TaskRef[]) => Promise<ReadResult[]>,
   inScope: (rel: string) => boolean,
   racyMs = RACY_MS,
   memory?: MemoryCache,
   maxBytes = DEFAULT_LIMITS.taskFile,
 ): Promise<CachedResult[]> {
   const first = memory?.entries === undefined;
+  const l = startListing(layout, refs.length, inScope, racyMs, memory, maxBytes);
+  const misses = fromCache(l, refs);
+  if (l.inPlace && memory) sweepGone(memory, layout, refs, inScope);
+  if (misses.length > 0) fromReads(l, refs, misses, await read(misses.map((m) => refs[m.i]!)));
+  const { next, old, added } = l;
+  // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
+  if (memory) {
+    memory.entries = next;
+    memory.recent = l.nextRecent;
+  }
+  if (first && (added > 0 || next.size - added < old.size)) {
+    const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
+    await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
+  }
+  return l.out;
+}
+
+/** The cache as loaded (or kept in memory), and the new one holding what this listing does not cover. */
+function startListing(
+  layout: Layout,
+  count: number,
+  inScope: (rel: string) => boolean,
+  racyMs: number,
+  memory: MemoryCache | undefined,
+  maxBytes: number,
+): Listing {
   const old = memory?.entries ?? loadEntries(layout);
   // A long-running reader's own map is updated in place: copying every entry of a 10,000-task
   // mailroom per listing was a large part of a listing's time and garbage. A map loaded from the
   // file is shared with other listings in this process, so it is copied.
-  const inPlace = memory !== undefined && !first;
+  const inPlace = memory?.entries !== undefined;
   const next = inPlace ? old : new Map<string, Entry>();
   if (!inPlace) for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
   const recent = memory?.recent;
   const nextRecent = new Map<string, Memo>();
   if (recent) for (const [path, m] of recent) if (!inScope(layout.rel(path))) nextRecent.set(path, m);
-  let added = 0;
-  const out: CachedResult[] = new Array(refs.length);
-  const misses: Array<{ i: number; st?: Stats; readStart: number }> = [];
-  const now = Date.now();
+  const out = new Array(count);
+  return {
+    layout,
+    racyMs,
+    maxBytes,
+    memory,
+    old,
+    next,
+    recent,
+    nextRecent,
+    added: 0,
+    out,
+    inPlace,
+    now: Date.now(),
+  };
+}
+
+/** Each ref answered from its unchanged stamp or from a memo of the same text; the rest are misses. */
+function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
+  const { layout, old, next, recent, out } = l;
+  const misses: Miss[] = [];
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i]!;
     let st: Stats | undefined;
@@ -226,66 +289,58 @@ export async function cachedSummaries(
     const rel = layout.rel(ref.path);
     const e = st ? old.get(rel) : undefined;
     if (st && e && sameStamp(e, st)) {
-      if (!inPlace) next.set(rel, e);
+      if (!l.inPlace) next.set(rel, e);
       out[i] = e.fields
         ? { ref, fields: e.fields }
         : { ref, problem: { path: ref.path, ...(e.problem ?? { reason: 'unreadable' }) } };
       continue;
     }
-    if (inPlace && e) next.delete(rel); // changed: re-entered below if it may be cached
+    if (l.inPlace && e) next.delete(rel); // changed: re-entered below if it may be cached
     const memo = st ? recent?.get(ref.path) : undefined;
-    if (st && memo?.stamp && sameStamp(memo.stamp, st) && !cacheable(st, now, racyMs)) {
+    if (st && memo?.stamp && sameStamp(memo.stamp, st) && !cacheable(st, l.now, l.racyMs)) {
       // Still exactly as this process wrote it, and too new to cache: what it showed then.
       out[i] = { ref, fields: memo.fields };
-      nextRecent.set(ref.path, memo);
+      l.nextRecent.set(ref.path, memo);
       continue;
     }
     const readStart = Date.now();
-    if (st && memo && sameText(ref.path, memo, maxBytes)) {
+    if (st && memo && sameText(ref.path, memo, l.maxBytes)) {
       // Read again just now (after the stat) and the same text as before: the same fields. Trusted
       // by its stamp from now on once the stamp is old enough; until then it stays a memo.
       out[i] = { ref, fields: memo.fields };
-      if (cacheable(st, readStart, racyMs)) {
+      if (cacheable(st, readStart, l.racyMs)) {
         next.set(rel, { ...stampOf(st), fields: memo.fields });
-        added++;
-      } else nextRecent.set(ref.path, memo);
+        l.added++;
+      } else l.nextRecent.set(ref.path, memo);
       continue;
     }
     misses.push({ i, st, readStart });
   }
-  if (inPlace && memory) sweepGone(memory, layout, refs, inScope);
-  if (misses.length > 0) {
-    const results = await read(misses.map((m) => refs[m.i]!));
-    results.forEach((r, k) => {
-      const { i, st, readStart } = misses[k]!;
-      const ref = refs[i]!;
-      let entry: Entry | undefined;
-      if (r.ok) {
-        const fields = fieldsOf(r.task);
-        out[i] = { ref, fields };
-        if (st) entry = { ...stampOf(st), fields };
-      } else if ('problem' in r) {
-        out[i] = { ref, problem: r.problem };
-        const { path: _path, ...problem } = r.problem;
-        if (st) entry = { ...stampOf(st), problem };
-      } else out[i] = { ref, missing: true };
-      // The stat was taken before the read; if the file changed in between, the entry's stat no
-      // longer matches and the next listing re-reads it. Racy entries are not kept at all.
-      if (entry && st && cacheable(st, readStart, racyMs)) {
-        next.set(layout.rel(ref.path), entry);
-        added++;
-      } else if (memory && r.ok && st)
-        nextRecent.set(ref.path, { text: r.task.text, fields: entry?.fields ?? fieldsOf(r.task) });
-    });
-  }
-  // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
-  if (memory) {
-    memory.entries = next;
-    memory.recent = nextRecent;
-  }
-  if (first && (added > 0 || next.size - added < old.size)) {
-    const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
-    await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
-  }
-  return out;
+  return misses;
+}
+
+/** The misses' summaries from `read`, and their entries (or memos) for the next listing. */
+function fromReads(l: Listing, refs: readonly TaskRef[], misses: Miss[], results: ReadResult[]): void {
+  const { layout, next, nextRecent, memory, out } = l;
+  results.forEach((r, k) => {
+    const { i, st, readStart } = misses[k]!;
+    const ref = refs[i]!;
+    let entry: Entry | undefined;
+    if (r.ok) {
+      const fields = fieldsOf(r.task);
+      out[i] = { ref, fields };
+      if (st) entry = { ...stampOf(st), fields };
+    } else if ('problem' in r) {
+      out[i] = { ref, problem: r.problem };
+      const { path: _path, ...problem } = r.problem;
+      if (st) entry = { ...stampOf(st), problem };
+    } else out[i] = { ref, missing: true };
+    // The stat was taken before the read; if the file changed in between, the entry's stat no
+    // longer matches and the next listing re-reads it. Racy entries are not kept at all.
+    if (entry && st && cacheable(st, readStart, l.racyMs)) {
+      next.set(layout.rel(ref.path), entry);
+      l.added++;
+    } else if (memory && r.ok && st)
+      nextRecent.set(ref.path, { text: r.task.text, fields: entry?.fields ?? fieldsOf(r.task) });
+  });
 }

@@ -9,7 +9,7 @@
 import { basename, dirname } from 'node:path';
 import { DEFAULT_LIMITS, type Limits } from '../config/limits.js';
 import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
-import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
+import type { Endpoint, EntryStat, ReadLimit } from '../endpoint/endpoint.js';
 import { MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import { placeRank } from '../store/heal.js';
@@ -107,326 +107,401 @@ export const emptyApplyReport = (): ApplyReport => ({
   lockSkipped: 0,
 });
 
+/** One applyPlan call: its context, what it did so far, and its lock and checkpoint clocks. */
+interface Run {
+  ctx: ApplyContext;
+  report: ApplyReport;
+  base: NonNullable<SyncState['base']>;
+  taskLimit: ReadLimit;
+  /** When the pass's lock wait budget is spent (performance.now()). */
+  lockDeadline: number;
+  /** Decisions that changed a file since the last checkpoint, and when that was. */
+  sinceCheckpoint: number;
+  checkpointedAt: number;
+  /** The first network failure: no new decision starts, and the pass ends with it. */
+  fatal: unknown;
+}
+
+/** What to report a failed step under, the step, and whether it changes files (counts to a checkpoint). */
+type Step = [what: string, step: () => Promise<void>, changes: boolean];
+
 export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyReport> {
   const report = emptyApplyReport();
-  const TASK_LIMIT = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
+  const taskLimit = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
   const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
-  /** A lock under the pass's wait budget; a refusal counts as work skipped. */
-  const lockOn = async (s: Side, path: string) => {
-    const left = Math.max(0, Math.min(15_000, lockDeadline - performance.now()));
-    try {
-      return await ep(s).lock(path, { timeoutMs: left });
-    } catch (err) {
-      if (err instanceof MailroomError && err.kind === 'refused') report.lockSkipped++;
-      throw err;
-    }
-  };
   if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
-  const base = ctx.state.base;
-  const ep = (s: Side) => (s === 'local' ? ctx.local : ctx.remote);
-  let sinceCheckpoint = 0;
-  let checkpointedAt = performance.now();
-  const count = (written: Side) => {
-    if (written === 'remote') report.pushed++;
-    else report.pulled++;
+  const run: Run = {
+    ctx,
+    report,
+    base: ctx.state.base,
+    taskLimit,
+    lockDeadline,
+    sinceCheckpoint: 0,
+    checkpointedAt: performance.now(),
+    fatal: undefined,
   };
+  await runSteps(run, planSteps(run, plan));
+  if (run.sinceCheckpoint > 0) await ctx.checkpoint();
+  if (run.fatal) throw run.fatal;
+  return report;
+}
 
-  /**
-   * What `path` on side `s` holds now (its lstat just taken, under the lock), by hash: the scan's hash
-   * when the size and mtime are still what the scan saw and that mtime was already settled then (the
-   * scan's own racy rule, on that side's clock: any write since would have given a newer mtime); else
-   * the file is read. Saves reading the far copy of every file a pass overwrites.
-   */
-  const hashNow = async (s: Side, path: string, current: EntryStat): Promise<string> => {
-    const seen = ctx.state[s][path];
-    if (current.kind === 'file' && recordHolds(seen, current)) return seen.hash;
-    return sha256(await ep(s).readFile(path));
-  };
-
-  /** Replace (or create) `path` on side `s` with `bytes`, if the side still holds `expect` there. */
-  const put = async (
-    s: Side,
-    path: string,
-    bytes: Buffer,
-    expect: string | undefined,
-    removeAfter?: { path: string; hash: string },
-  ) => {
-    const e = ep(s);
-    // On this machine's disk the file gets a settled mtime, and is recorded below as written.
-    const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
-    const out = e.putIf
-      ? await e.putIf(path, bytes, expect)
-      : await putIfHolds(e, path, bytes, expect, {
-          hashNow: (p, st) => hashNow(s, p, st),
-          takeLock: (p) => lockOn(s, p),
-          ...(mtimeMs === undefined ? {} : { write: { mtimeMs } }),
-        });
-    if ('skip' in out) throw new Skip(out.skip);
-    if (out.done === 'same') return false;
-    // Its size and mtime changed: the next scan re-reads it, unless it is as written (the far agent
-    // records its own writes the same way).
-    delete ctx.state[s][path];
-    if (mtimeMs !== undefined) {
-      const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now());
-      if (record) ctx.state[s][path] = record;
-    }
-    if (removeAfter) await remove(s, removeAfter.path, removeAfter.hash);
-    return true;
-  };
-
-  /** Remove `path` on side `s` if it still holds `expect`. */
-  const remove = async (s: Side, path: string, expect: string) => {
-    const e = ep(s);
-    const out = e.removeIf
-      ? await e.removeIf(path, expect)
-      : await removeIfHolds(e, path, expect, {
-          hashNow: (p, st) => hashNow(s, p, st),
-          takeLock: (p) => lockOn(s, p),
-        });
-    if ('skip' in out) throw new Skip(out.skip);
-    if (out.done === 'removed') delete ctx.state[s][path];
-  };
-
-  /** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
-  const placeTask = async (s: Side, id: string, loc: string, bytes: Buffer) => {
-    const cur = ctx.scans[s].tasks.get(id);
-    const target = taskPath(id, loc);
-    // This side held exactly this content at this place when scanned: a put would find it the
-    // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
-    // source side is every task).
-    if (cur && cur.path === target && cur.hash === sha256(bytes)) return;
-    if (!cur) {
-      // The scan saw no copy on this side; one that appeared in another box since (a move during
-      // the listing) must not get a second, stale copy beside it: the next pass sees both.
-      const agent = loc.split('/')[0]!;
-      const others = BOXES.map((box) => taskPath(id, `${agent}/${box}`)).filter(
-        (path) => path !== target && !ctx.scans[s].files.has(path),
-      );
-      // Looked at side by side: over a far link that is one round trip, not one per box.
-      const seen = await Promise.all(others.map((path) => ep(s).stat(path)));
-      const at = others.find((_, i) => seen[i] !== undefined);
-      if (at !== undefined)
-        throw new Skip(
-          `task ${id} appeared at ${at} on ${ep(s).label} during the sync; the next pass takes it`,
-        );
-    }
-    const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
-    const expect = cur && cur.path === target ? cur.hash : undefined;
-    if (await put(s, target, bytes, expect, old)) count(s);
-    else if (old) await remove(s, old.path, old.hash);
-  };
-
-  // `seen`: the scan's view of this content at this place, whose rank needs no second parse.
-  const rememberTask = (id: string, loc: string, bytes: Buffer, seen?: ScannedTask) => {
-    const text = bytes.toString('utf8');
-    const hash = sha256(bytes);
-    let rank: number;
-    if (seen && seen.loc === loc && seen.hash === hash) rank = seen.rank;
-    else {
-      const parsed = parseTask(text, id);
-      const [agent, box] = loc.split('/') as [string, Box];
-      rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
-    }
-    const b = baseOf(text);
-    base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
-    const who = b ? identityOf(id, b.fields) : undefined;
-    const had = ctx.sent?.get(id);
-    if (who && ctx.sent && (had?.from !== who.from || had.to !== who.to || had.attempt !== who.attempt)) {
-      ctx.sent.set(id, who);
-      report.sentChanged = true;
-    }
-  };
-
-  /** For a `same` task: the base already holds this content with its fields. */
-  const baseIsCurrent = (id: string) => {
-    const b = base.tasks[id];
-    return b !== undefined && b.hash === ctx.scans.local.tasks.get(id)!.hash && b.base !== undefined;
-  };
-
-  /** What this machine holds of task `id` (a copy here, else the base), for the provenance rule. */
-  const knownOf = async (id: string): Promise<Identity | undefined> => {
-    const here = ctx.scans.local.tasks.get(id) ?? ctx.elsewhere?.get(id);
-    if (here) {
-      const parsed = parseTask((await ctx.local.readFile(here.path, TASK_LIMIT)).toString('utf8'), id);
-      if (parsed.ok) return identityOf(id, { ...parsed.value.task });
-    }
-    const b = base.tasks[id]?.base;
-    const fromBase = b ? identityOf(id, b.fields) : undefined;
-    return fromBase ?? ctx.sent?.get(id);
-  };
-
-  /**
-   * A version that came from the host, before it enters this machine: accepted, repaired (its
-   * from/to/attempt set back, the refusal reported), or undefined when it is quarantined.
-   */
-  const guard = async (id: string, bytes: Buffer): Promise<Buffer | undefined> => {
-    const parsed = parseTask(bytes.toString('utf8'), id);
-    const incoming = parsed.ok ? identityOf(id, { ...parsed.value.task }) : undefined;
-    if (!parsed.ok || !incoming) return bytes; // not a task: reconcile only takes tasks that parse
-    const verdict = judgeProvenance({
-      host: ctx.host,
-      hostAgents: ctx.hostAgents,
-      known: await knownOf(id),
-      incoming,
-    });
-    if (verdict.kind === 'accept') return bytes;
-    if (verdict.kind === 'repair') {
-      report.refused.push({ id, reason: verdict.reason });
-      return Buffer.from(applyTaskEdit(parsed.value.file, { set: verdict.set }), 'utf8');
-    }
-    const r = ctx.scans.remote.tasks.get(id)!;
-    report.quarantined.push({ id, path: r.path, hash: r.hash, reason: verdict.reason });
-    return undefined;
-  };
-
-  const doTask = async (d: TaskDecision) => {
-    if (d.kind === 'same') {
-      const v = ctx.scans.local.tasks.get(d.id)!;
-      if (!baseIsCurrent(d.id))
-        rememberTask(d.id, v.loc, ctx.scans.local.read?.get(v.path) ?? (await ctx.local.readFile(v.path)), v);
-      return;
-    }
-    if (d.kind === 'delete') {
-      const v = ctx.scans[d.side].tasks.get(d.id)!;
-      await remove(d.side, v.path, v.hash);
-      delete base.tasks[d.id];
-      report.deleted++;
-      return;
-    }
-    if (d.kind === 'keep') {
-      report.problems.push({ path: `task ${d.id}`, reason: d.reason });
-      return;
-    }
-    if (d.kind === 'fold') {
-      await foldTask(d.id);
-      return;
-    }
-    let bytes: Buffer;
-    let seen: ScannedTask | undefined;
-    if (d.kind === 'take') {
-      seen = ctx.scans[d.from].tasks.get(d.id)!;
-      bytes = ctx.scans[d.from].read?.get(seen.path) ?? (await ep(d.from).readFile(seen.path, TASK_LIMIT));
-      if (d.from === 'remote') {
-        const judged = await guard(d.id, bytes);
-        if (judged === undefined) return;
-        bytes = judged;
-      }
-    } else {
-      const l = ctx.scans.local.tasks.get(d.id)!;
-      const r = ctx.scans.remote.tasks.get(d.id)!;
-      const [lt, rt] = await Promise.all([ctx.local.readFile(l.path), ctx.remote.readFile(r.path)]);
-      const merged = mergeTask(base.tasks[d.id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
-        remoteLabel: ctx.host,
-      });
-      const judged = await guard(d.id, Buffer.from(merged.text, 'utf8'));
-      if (judged === undefined) return;
-      bytes = judged;
-      report.merged++;
-      for (const c of merged.conflicts) report.conflicts.push(`task ${d.id}: ${c}`);
-    }
-    // The side that supplied the content may still need to move it to the chosen location.
-    for (const s of ['local', 'remote'] as const) await placeTask(s, d.id, d.loc, bytes);
-    rememberTask(d.id, d.loc, bytes, seen);
-  };
-
-  /**
-   * The task left the host's folders here (it is at another agent's box); merge the far copy into
-   * it where it is, then remove the far copy. The base goes only when both are done.
-   */
-  const foldTask = async (id: string) => {
-    const e = ctx.elsewhere?.get(id);
-    const r = ctx.scans.remote.tasks.get(id)!;
-    if (!e) throw new Skip(`task ${id}: its copy on this machine is no longer where the scan saw it`);
-    const [et, rt] = await Promise.all([ctx.local.readFile(e.path), ctx.remote.readFile(r.path)]);
-    const merged = mergeTask(base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
-      remoteLabel: ctx.host,
-    });
-    const judged = await guard(id, Buffer.from(merged.text, 'utf8'));
-    if (judged === undefined) return;
-    if (await put('local', e.path, judged, e.hash)) report.merged++;
-    for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
-    await remove('remote', r.path, r.hash);
-    report.deleted++;
-    delete base.tasks[id];
-  };
-
-  const conflictName = (path: string) => {
-    const stamp = ctx.now().toISOString().replace(/[-:]/g, '').slice(0, 15);
-    const name = basename(path);
-    const dot = name.lastIndexOf('.');
-    const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-    return `${dirname(path)}/${stem}.conflict-${ctx.host}-${stamp}${ext}`;
-  };
-
-  const doFile = async (d: FileDecision) => {
-    const lv = ctx.scans.local.files.get(d.path);
-    const rv = ctx.scans.remote.files.get(d.path);
-    if (d.kind === 'same') {
-      base.files[d.path] = { hash: lv!.hash };
-    } else if (d.kind === 'delete') {
-      await remove(d.side, d.path, (d.side === 'local' ? lv : rv)!.hash);
-      delete base.files[d.path];
-      report.deleted++;
-    } else if (d.kind === 'take') {
-      const bytes = await ep(d.from).readFile(d.path);
-      const to = other(d.from);
-      if (await put(to, d.path, bytes, (to === 'local' ? lv : rv)?.hash)) count(to);
-      base.files[d.path] = { hash: sha256(bytes) };
-    } else {
-      // Both changed: the local version stays at the path on both sides, the far one is kept beside it.
-      const [lb, rb] = await Promise.all([ctx.local.readFile(d.path), ctx.remote.readFile(d.path)]);
-      const copy = conflictName(d.path);
-      await put('local', copy, rb, undefined);
-      await put('remote', copy, rb, undefined);
-      await put('remote', d.path, lb, rv!.hash);
-      base.files[d.path] = { hash: sha256(lb) };
-      base.files[copy] = { hash: sha256(rb) };
-      report.conflicts.push(
-        `${d.path}: changed on both sides; the version from ${ctx.host} is kept as ${basename(copy)}`,
-      );
-    }
-  };
-
-  // A `same` decision changes no file, only the in-memory base: most are settled here at once, and
-  // none counts toward checkpoints (at 10,000 tasks, counting them rewrote the state file 20 times
-  // per pass that changed nothing). Those that must read the local copy first (a base without the
-  // task's fields) only read: if the pass is cut, the next one sees "both equal" again and reads again.
-  type Step = [what: string, step: () => Promise<void>, changes: boolean];
+/**
+ * One step per decision that has work to do. A `same` decision changes no file, only the in-memory
+ * base: most are settled here at once, and none counts toward checkpoints (at 10,000 tasks, counting
+ * them rewrote the state file 20 times per pass that changed nothing). Those that must read the local
+ * copy first (a base without the task's fields) only read: if the pass is cut, the next one sees
+ * "both equal" again and reads again.
+ */
+function planSteps(run: Run, plan: Plan): Step[] {
   const steps: Step[] = [];
   for (const d of plan.tasks) {
-    if (d.kind !== 'same') steps.push([`task ${d.id}`, () => doTask(d), true]);
-    else if (!baseIsCurrent(d.id)) steps.push([`task ${d.id}`, () => doTask(d), false]);
+    if (d.kind !== 'same') steps.push([`task ${d.id}`, () => applyTask(run, d), true]);
+    else if (!baseIsCurrent(run, d.id)) steps.push([`task ${d.id}`, () => applyTask(run, d), false]);
   }
   for (const d of plan.files) {
-    if (d.kind === 'same') base.files[d.path] = { hash: ctx.scans.local.files.get(d.path)!.hash };
-    else steps.push([d.path, () => doFile(d), true]);
+    if (d.kind === 'same') run.base.files[d.path] = { hash: run.ctx.scans.local.files.get(d.path)!.hash };
+    else steps.push([d.path, () => applyFile(run, d), true]);
   }
-  // Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP
-  // requests are pipelined over the one connection, which is what makes a pass fast at scale.
-  let fatal: unknown;
+  return steps;
+}
+
+/**
+ * Decisions touch disjoint paths (one id or one path each), so they run side by side; SFTP requests
+ * are pipelined over the one connection, which is what makes a pass fast at scale. A failed step is
+ * that decision's problem, except a network failure, which stops the pass (run.fatal).
+ */
+async function runSteps(run: Run, steps: Step[]): Promise<void> {
+  const { ctx, report } = run;
   const parallel = Math.max(
     ctx.local.parallelism ?? APPLY_CONCURRENCY,
     ctx.remote.parallelism ?? APPLY_CONCURRENCY,
   );
   await mapLimit(steps, parallel, async ([what, step, changes]) => {
-    if (fatal) return;
+    if (run.fatal) return;
     try {
       await step();
     } catch (err) {
-      if (isFatal(err)) fatal ??= err;
+      if (isFatal(err)) run.fatal ??= err;
       else report.problems.push({ path: what, reason: err instanceof Error ? err.message : String(err) });
     }
-    // The state is saved every 500 changes, at most every 2 s: a pass cut short redoes little, and
-    // a first copy of 10,000 tasks saves it a few times instead of 20 (each save writes all of it).
-    if (changes && ++sinceCheckpoint >= 500 && performance.now() - checkpointedAt >= CHECKPOINT_MS) {
-      sinceCheckpoint = 0;
-      checkpointedAt = performance.now();
-      await ctx.checkpoint();
-    }
+    if (changes && checkpointDue(run)) await ctx.checkpoint();
   }).catch((err: unknown) => {
-    fatal ??= err;
+    run.fatal ??= err;
   });
-  if (sinceCheckpoint > 0) await ctx.checkpoint();
-  if (fatal) throw fatal;
-  return report;
+}
+
+/**
+ * Counts one applied change; true when the state is to be saved now. The state is saved every 500
+ * changes, at most every 2 s: a pass cut short redoes little, and a first copy of 10,000 tasks saves
+ * it a few times instead of 20 (each save writes all of it).
+ */
+function checkpointDue(run: Run): boolean {
+  if (++run.sinceCheckpoint >= 500 && performance.now() - run.checkpointedAt >= CHECKPOINT_MS) {
+    run.sinceCheckpoint = 0;
+    run.checkpointedAt = performance.now();
+    return true;
+  }
+  return false;
+}
+
+const ep = (ctx: ApplyContext, s: Side): Endpoint => (s === 'local' ? ctx.local : ctx.remote);
+
+const count = (report: ApplyReport, written: Side) => {
+  if (written === 'remote') report.pushed++;
+  else report.pulled++;
+};
+
+async function applyTask(run: Run, d: TaskDecision): Promise<void> {
+  const { ctx, report, base } = run;
+  if (d.kind === 'same') {
+    // Both sides hold the scanned copy; the base may still lack its fields (planSteps).
+    const v = ctx.scans.local.tasks.get(d.id)!;
+    if (baseIsCurrent(run, d.id)) return;
+    const bytes = ctx.scans.local.read?.get(v.path) ?? (await ctx.local.readFile(v.path));
+    rememberTask(run, d.id, v.loc, bytes, v);
+    return;
+  }
+  if (d.kind === 'delete') {
+    const v = ctx.scans[d.side].tasks.get(d.id)!;
+    await remove(run, d.side, v.path, v.hash);
+    delete base.tasks[d.id];
+    report.deleted++;
+    return;
+  }
+  if (d.kind === 'keep') {
+    report.problems.push({ path: `task ${d.id}`, reason: d.reason });
+    return;
+  }
+  if (d.kind === 'fold') {
+    await foldTask(run, d.id);
+    return;
+  }
+  let bytes: Buffer | undefined;
+  let seen: ScannedTask | undefined;
+  if (d.kind === 'take') {
+    seen = ctx.scans[d.from].tasks.get(d.id)!;
+    bytes =
+      ctx.scans[d.from].read?.get(seen.path) ?? (await ep(ctx, d.from).readFile(seen.path, run.taskLimit));
+    if (d.from === 'remote') bytes = await guard(run, d.id, bytes);
+  } else bytes = await mergedTask(run, d.id);
+  if (bytes === undefined) return; // quarantined
+  // The side that supplied the content may still need to move it to the chosen location.
+  for (const s of ['local', 'remote'] as const) await placeTask(run, s, d.id, d.loc, bytes);
+  rememberTask(run, d.id, d.loc, bytes, seen);
+}
+
+/** Both sides changed task `id`: the merge of both copies, as guard lets it in (undefined: quarantined). */
+async function mergedTask(run: Run, id: string): Promise<Buffer | undefined> {
+  const { ctx, report } = run;
+  const l = ctx.scans.local.tasks.get(id)!;
+  const r = ctx.scans.remote.tasks.get(id)!;
+  const [lt, rt] = await Promise.all([ctx.local.readFile(l.path), ctx.remote.readFile(r.path)]);
+  const merged = mergeTask(run.base.tasks[id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
+    remoteLabel: ctx.host,
+  });
+  const judged = await guard(run, id, Buffer.from(merged.text, 'utf8'));
+  if (judged === undefined) return undefined;
+  report.merged++;
+  for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
+  return judged;
+}
+
+/**
+ * The task left the host's folders here (it is at another agent's box); merge the far copy into
+ * it where it is, then remove the far copy. The base goes only when both are done.
+ */
+async function foldTask(run: Run, id: string): Promise<void> {
+  const { ctx, report } = run;
+  const e = ctx.elsewhere?.get(id);
+  const r = ctx.scans.remote.tasks.get(id)!;
+  if (!e) throw new Skip(`task ${id}: its copy on this machine is no longer where the scan saw it`);
+  const [et, rt] = await Promise.all([ctx.local.readFile(e.path), ctx.remote.readFile(r.path)]);
+  const merged = mergeTask(run.base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
+    remoteLabel: ctx.host,
+  });
+  const judged = await guard(run, id, Buffer.from(merged.text, 'utf8'));
+  if (judged === undefined) return;
+  if (await put(run, 'local', e.path, judged, e.hash)) report.merged++;
+  for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
+  await remove(run, 'remote', r.path, r.hash);
+  report.deleted++;
+  delete run.base.tasks[id];
+}
+
+async function applyFile(run: Run, d: FileDecision): Promise<void> {
+  const { ctx, report, base } = run;
+  const lv = ctx.scans.local.files.get(d.path);
+  const rv = ctx.scans.remote.files.get(d.path);
+  if (d.kind === 'same') {
+    base.files[d.path] = { hash: lv!.hash };
+  } else if (d.kind === 'delete') {
+    await remove(run, d.side, d.path, (d.side === 'local' ? lv : rv)!.hash);
+    delete base.files[d.path];
+    report.deleted++;
+  } else if (d.kind === 'take') {
+    const bytes = await ep(ctx, d.from).readFile(d.path);
+    const to = other(d.from);
+    if (await put(run, to, d.path, bytes, (to === 'local' ? lv : rv)?.hash)) count(report, to);
+    base.files[d.path] = { hash: sha256(bytes) };
+  } else {
+    // Both changed: the local version stays at the path on both sides, the far one is kept beside it.
+    const [lb, rb] = await Promise.all([ctx.local.readFile(d.path), ctx.remote.readFile(d.path)]);
+    const copy = conflictName(ctx, d.path);
+    await put(run, 'local', copy, rb, undefined);
+    await put(run, 'remote', copy, rb, undefined);
+    await put(run, 'remote', d.path, lb, rv!.hash);
+    base.files[d.path] = { hash: sha256(lb) };
+    base.files[copy] = { hash: sha256(rb) };
+    report.conflicts.push(
+      `${d.path}: changed on both sides; the version from ${ctx.host} is kept as ${basename(copy)}`,
+    );
+  }
+}
+
+function conflictName(ctx: ApplyContext, path: string): string {
+  const stamp = ctx.now().toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const name = basename(path);
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  return `${dirname(path)}/${stem}.conflict-${ctx.host}-${stamp}${ext}`;
+}
+
+/** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
+async function placeTask(run: Run, s: Side, id: string, loc: string, bytes: Buffer): Promise<void> {
+  const { ctx } = run;
+  const cur = ctx.scans[s].tasks.get(id);
+  const target = taskPath(id, loc);
+  // This side held exactly this content at this place when scanned: a put would find it the
+  // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
+  // source side is every task).
+  if (cur && cur.path === target && cur.hash === sha256(bytes)) return;
+  if (!cur) {
+    const at = await appearedElsewhere(run, s, id, loc, target);
+    if (at !== undefined)
+      throw new Skip(
+        `task ${id} appeared at ${at} on ${ep(ctx, s).label} during the sync; the next pass takes it`,
+      );
+  }
+  const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
+  const expect = cur && cur.path === target ? cur.hash : undefined;
+  if (await put(run, s, target, bytes, expect, old)) count(run.report, s);
+  else if (old) await remove(run, s, old.path, old.hash);
+}
+
+/**
+ * The scan saw no copy of task `id` on side `s`: where one has appeared since in another of its
+ * agent's boxes (a move during the listing), if anywhere. Such a task must not get a second, stale
+ * copy beside it: the next pass sees both.
+ */
+async function appearedElsewhere(
+  run: Run,
+  s: Side,
+  id: string,
+  loc: string,
+  target: string,
+): Promise<string | undefined> {
+  const agent = loc.split('/')[0]!;
+  const others = BOXES.map((box) => taskPath(id, `${agent}/${box}`)).filter(
+    (path) => path !== target && !run.ctx.scans[s].files.has(path),
+  );
+  // Looked at side by side: over a far link that is one round trip, not one per box.
+  const seen = await Promise.all(others.map((path) => ep(run.ctx, s).stat(path)));
+  return others.find((_, i) => seen[i] !== undefined);
+}
+
+/** Replace (or create) `path` on side `s` with `bytes`, if the side still holds `expect` there. */
+async function put(
+  run: Run,
+  s: Side,
+  path: string,
+  bytes: Buffer,
+  expect: string | undefined,
+  removeAfter?: { path: string; hash: string },
+): Promise<boolean> {
+  const { ctx } = run;
+  const e = ep(ctx, s);
+  // On this machine's disk the file gets a settled mtime, and is recorded below as written.
+  const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
+  const out = e.putIf
+    ? await e.putIf(path, bytes, expect)
+    : await putIfHolds(e, path, bytes, expect, {
+        hashNow: (p, st) => hashNow(run, s, p, st),
+        takeLock: (p) => lockOn(run, s, p),
+        ...(mtimeMs === undefined ? {} : { write: { mtimeMs } }),
+      });
+  if ('skip' in out) throw new Skip(out.skip);
+  if (out.done === 'same') return false;
+  // Its size and mtime changed: the next scan re-reads it, unless it is as written (the far agent
+  // records its own writes the same way).
+  delete ctx.state[s][path];
+  if (mtimeMs !== undefined) {
+    const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now());
+    if (record) ctx.state[s][path] = record;
+  }
+  if (removeAfter) await remove(run, s, removeAfter.path, removeAfter.hash);
+  return true;
+}
+
+/** Remove `path` on side `s` if it still holds `expect`. */
+async function remove(run: Run, s: Side, path: string, expect: string): Promise<void> {
+  const e = ep(run.ctx, s);
+  const out = e.removeIf
+    ? await e.removeIf(path, expect)
+    : await removeIfHolds(e, path, expect, {
+        hashNow: (p, st) => hashNow(run, s, p, st),
+        takeLock: (p) => lockOn(run, s, p),
+      });
+  if ('skip' in out) throw new Skip(out.skip);
+  if (out.done === 'removed') delete run.ctx.state[s][path];
+}
+
+/** A lock under the pass's wait budget; a refusal counts as work skipped. */
+async function lockOn(run: Run, s: Side, path: string) {
+  const left = Math.max(0, Math.min(15_000, run.lockDeadline - performance.now()));
+  try {
+    return await ep(run.ctx, s).lock(path, { timeoutMs: left });
+  } catch (err) {
+    if (err instanceof MailroomError && err.kind === 'refused') run.report.lockSkipped++;
+    throw err;
+  }
+}
+
+/**
+ * What `path` on side `s` holds now (its lstat just taken, under the lock), by hash: the scan's hash
+ * when the size and mtime are still what the scan saw and that mtime was already settled then (the
+ * scan's own racy rule, on that side's clock: any write since would have given a newer mtime); else
+ * the file is read. Saves reading the far copy of every file a pass overwrites.
+ */
+async function hashNow(run: Run, s: Side, path: string, current: EntryStat): Promise<string> {
+  const seen = run.ctx.state[s][path];
+  if (current.kind === 'file' && recordHolds(seen, current)) return seen.hash;
+  return sha256(await ep(run.ctx, s).readFile(path));
+}
+
+// The base entry of task `id` as now held on both sides. `seen`: the scan's view of this content at
+// this place, whose rank needs no second parse.
+function rememberTask(run: Run, id: string, loc: string, bytes: Buffer, seen?: ScannedTask): void {
+  const { ctx } = run;
+  const text = bytes.toString('utf8');
+  const hash = sha256(bytes);
+  let rank: number;
+  if (seen && seen.loc === loc && seen.hash === hash) rank = seen.rank;
+  else {
+    const parsed = parseTask(text, id);
+    const [agent, box] = loc.split('/') as [string, Box];
+    rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
+  }
+  const b = baseOf(text);
+  run.base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
+  const who = b ? identityOf(id, b.fields) : undefined;
+  const had = ctx.sent?.get(id);
+  if (who && ctx.sent && (had?.from !== who.from || had.to !== who.to || had.attempt !== who.attempt)) {
+    ctx.sent.set(id, who);
+    run.report.sentChanged = true;
+  }
+}
+
+/** For a `same` task: the base already holds this content with its fields. */
+function baseIsCurrent(run: Run, id: string): boolean {
+  const b = run.base.tasks[id];
+  return b !== undefined && b.hash === run.ctx.scans.local.tasks.get(id)!.hash && b.base !== undefined;
+}
+
+/** What this machine holds of task `id` (a copy here, else the base), for the provenance rule. */
+async function knownOf(run: Run, id: string): Promise<Identity | undefined> {
+  const { ctx } = run;
+  const here = ctx.scans.local.tasks.get(id) ?? ctx.elsewhere?.get(id);
+  if (here) {
+    const parsed = parseTask((await ctx.local.readFile(here.path, run.taskLimit)).toString('utf8'), id);
+    if (parsed.ok) return identityOf(id, { ...parsed.value.task });
+  }
+  const b = run.base.tasks[id]?.base;
+  const fromBase = b ? identityOf(id, b.fields) : undefined;
+  return fromBase ?? ctx.sent?.get(id);
+}
+
+/**
+ * A version that came from the host, before it enters this machine: accepted, repaired (its
+ * from/to/attempt set back, the refusal reported), or undefined when it is quarantined.
+ */
+async function guard(run: Run, id: string, bytes: Buffer): Promise<Buffer | undefined> {
+  const { ctx, report } = run;
+  const parsed = parseTask(bytes.toString('utf8'), id);
+  const incoming = parsed.ok ? identityOf(id, { ...parsed.value.task }) : undefined;
+  if (!parsed.ok || !incoming) return bytes; // not a task: reconcile only takes tasks that parse
+  const verdict = judgeProvenance({
+    host: ctx.host,
+    hostAgents: ctx.hostAgents,
+    known: await knownOf(run, id),
+    incoming,
+  });
+  if (verdict.kind === 'accept') return bytes;
+  if (verdict.kind === 'repair') {
+    report.refused.push({ id, reason: verdict.reason });
+    return Buffer.from(applyTaskEdit(parsed.value.file, { set: verdict.set }), 'utf8');
+  }
+  const r = ctx.scans.remote.tasks.get(id)!;
+  report.quarantined.push({ id, path: r.path, hash: r.hash, reason: verdict.reason });
+  return undefined;
 }

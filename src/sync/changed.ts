@@ -28,7 +28,7 @@ import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
 import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
 import { loadSent, saveSent } from './sent.js';
-import { keepUnchanged, loadSyncState, saveSyncState, syncDir } from './state.js';
+import { keepUnchanged, loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
   | { kind: 'done'; pushed: number; pulled: number; tasks: number }
@@ -119,6 +119,30 @@ const scanOf = (tasks: ScannedTask[]): SideScan => ({
   skipped: new Set(),
 });
 
+type Full = Extract<ChangedResult, { kind: 'full' }>;
+
+/** One fast-path sync, as its stages see it. */
+interface FastPass {
+  mr: Mailroom;
+  host: string;
+  /** The side that reported the change, and the other one. */
+  side: Side;
+  other: Side;
+  agents: string[];
+  /**
+   * On this machine a task may also sit outside the host's folders (routed home, escalated): a new
+   * far id is new only if no agent here holds it.
+   */
+  everyAgentHere: string[];
+  local: Endpoint;
+  remote: Endpoint;
+  /** performance.now() when it began, for the debug timings. */
+  started: number;
+}
+
+/** What one id's look found: a reason for a full pass, a take to apply, or nothing to do. */
+type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
+
 /**
  * Sync the tasks at `paths` (relative to the root), changed on `side`, with `host`. The far side must
  * be open already (the daemon's connection). Holds the host's sync lock, like a full pass.
@@ -132,8 +156,36 @@ export async function syncChanged(
 ): Promise<ChangedResult> {
   const agents = hostAgents(mr, host);
   const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
-  const ep = (s: Side) => (s === 'local' ? local : remote);
-  /** id -> the agents whose folders reported it (a move between agents reports both). */
+  const ids = await reportedIds(host, agents, paths, side === 'local' ? local : remote);
+  if (!(ids instanceof Map)) return ids;
+  if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+  const other: Side = side === 'local' ? 'remote' : 'local';
+  const everyAgentHere = Object.keys(mr.config.agents).sort();
+  await mkdir(syncDir(mr), { recursive: true });
+  const f: FastPass = {
+    mr,
+    host,
+    side,
+    other,
+    agents,
+    everyAgentHere,
+    local,
+    remote,
+    started: performance.now(),
+  };
+  return mr.locker(join(syncDir(mr), host), () => lockedFastPass(f, ids));
+}
+
+/**
+ * The reported paths as task ids, each with the agents whose folders reported it (a move between
+ * agents reports both); a path that is not a task file in the host's folders asks for a full pass.
+ */
+async function reportedIds(
+  host: string,
+  agents: readonly string[],
+  paths: readonly string[],
+  ep: Endpoint,
+): Promise<Map<string, Set<string>> | Full> {
   const ids = new Map<string, Set<string>>();
   for (const p of paths) {
     const t = taskOf(p);
@@ -148,107 +200,126 @@ export async function syncChanged(
     const name = p.split('/').pop() ?? '';
     if (isNeverATask(name)) continue;
     if (!isSafeRel(p)) return { kind: 'full', reason: `${JSON.stringify(p)} is not a path in the root` };
-    const st = await ep(side).stat(p);
+    const st = await ep.stat(p);
     if (st?.kind === 'dir') continue;
     // A task's result folder that came and went (created empty, then moved with its task).
     if (!st && name.endsWith('.files') && taskOf(`${p.slice(0, -'.files'.length)}.md`)) continue;
     return { kind: 'full', reason: `${p} is not a task file` };
   }
-  if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+  return ids;
+}
 
-  const other: Side = side === 'local' ? 'remote' : 'local';
-  // On this machine a task may also sit outside the host's folders (routed home, escalated): a new
-  // far id is new only if no agent here holds it.
-  const everyAgentHere = Object.keys(mr.config.agents).sort();
+const endpointOf = (f: FastPass, s: Side): Endpoint => (s === 'local' ? f.local : f.remote);
 
-  await mkdir(syncDir(mr), { recursive: true });
-  const started = performance.now();
-  const mark = (what: string) => {
-    if (process.env.MAILROOM_DEBUG_TIMING)
-      process.stderr.write(`  fast path ${what}: ${(performance.now() - started).toFixed(0)} ms\n`);
+function mark(f: FastPass, what: string): void {
+  if (process.env.MAILROOM_DEBUG_TIMING)
+    process.stderr.write(`  fast path ${what}: ${(performance.now() - f.started).toFixed(0)} ms\n`);
+}
+
+/** Under the host's sync lock: look at each id on both sides, then apply the takes, or decline. */
+async function lockedFastPass(f: FastPass, ids: Map<string, Set<string>>): Promise<ChangedResult> {
+  const { mr, host, side, other } = f;
+  mark(f, 'locked');
+  const state = await loadSyncState(mr, host);
+  mark(f, 'state loaded');
+  // Returned unchanged where the fast path declines or finds nothing: the next load needs no parse.
+  const untouched = (r: ChangedResult): ChangedResult => {
+    keepUnchanged(mr, state);
+    return r;
   };
-  return mr.locker(join(syncDir(mr), host), async () => {
-    mark('locked');
-    const state = await loadSyncState(mr, host);
-    mark('state loaded');
-    // Returned unchanged where the fast path declines or finds nothing: the next load needs no parse.
-    const untouched = (r: ChangedResult): ChangedResult => {
-      keepUnchanged(mr, state);
-      return r;
-    };
-    if (!state.base) return untouched({ kind: 'full', reason: 'no sync yet' });
-    const base = state.base;
-    const decisions: TaskDecision[] = [];
-    const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
-    type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
-    // Each id looked at on both sides; the ids side by side (over SFTP their requests pipeline).
-    const looks = await mapLimit(
-      [...ids],
-      Math.max(16, remote.parallelism ?? 16),
-      async ([id, reported]): Promise<Look> => {
-        const b = base.tasks[id];
-        // On the changed side, the boxes of the agents that reported it and of its place at the last
-        // sync (a copy anywhere else is for the next full pass, which looks everywhere).
-        const where = new Set(reported);
-        if (b) where.add(b.loc.split('/')[0]!);
-        const mine = await copiesOf(ep(side), id, [...where].filter((a) => agents.includes(a)).sort());
-        if (typeof mine === 'string') return { full: mine };
-        if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
-        if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
-        const changed = mine[0]!;
-        const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? everyAgentHere : agents;
-        const theirs = await copiesOf(ep(other), id, theirAgents, state[other]);
-        if (typeof theirs === 'string') return { full: theirs };
-        if (b) {
-          const t = theirs[0];
-          if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
-            return { full: `task ${id} changed on both sides, or moved, since the last sync` };
-        } else if (theirs.length > 0) {
-          return { full: `task ${id} is new here and exists there` };
-        }
-        if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
-        return { take: { changed, theirs } };
-      },
-    );
-    mark('looked');
-    for (const look of looks) {
-      if ('full' in look) return untouched({ kind: 'full', reason: look.full });
-      if (!look.take) continue;
-      const { changed, theirs } = look.take;
-      scans[side].push(changed);
-      scans[other].push(...theirs);
-      decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
-    }
-    if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, tasks: 0 });
-    const sent = await loadSent(mr, host);
-    const applied = await applyPlan(
-      {
-        local,
-        remote,
-        host,
-        scans: { local: scanOf(scans.local), remote: scanOf(scans.remote) },
-        state,
-        now: mr.now,
-        checkpoint: async () => {},
-        hostAgents: agents,
-        limits: limitsOf(mr.config),
-        sent,
-      },
-      { tasks: decisions, files: [] },
-    );
-    mark('applied');
-    await saveSent(mr, host, sent, applied.sentChanged === true);
-    await recordQuarantine(mr, host, applied.quarantined, { replace: false });
-    for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
-    // The changed side's scan record is stale now (its size or mtime moved): the next full pass
-    // re-reads those files rather than trusting a cached hash.
-    for (const t of scans[side]) delete state[side][t.path];
-    await saveSyncState(mr, state);
-    mark('saved');
-    if (applied.problems.length > 0)
-      return { kind: 'full', reason: applied.problems.map((p) => `${p.path}: ${p.reason}`).join('; ') };
-    if (applied.pushed + applied.pulled > 0)
-      await mr.log({ type: 'sync.pass', host, pushed: applied.pushed, pulled: applied.pulled, fast: true });
-    return { kind: 'done', pushed: applied.pushed, pulled: applied.pulled, tasks: decisions.length };
-  });
+  if (!state.base) return untouched({ kind: 'full', reason: 'no sync yet' });
+  const base = state.base;
+  // Each id looked at on both sides; the ids side by side (over SFTP their requests pipeline).
+  const looks = await mapLimit([...ids], Math.max(16, f.remote.parallelism ?? 16), ([id, reported]) =>
+    lookAt(f, state, base, id, reported),
+  );
+  mark(f, 'looked');
+  const decisions: TaskDecision[] = [];
+  const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
+  for (const look of looks) {
+    if ('full' in look) return untouched({ kind: 'full', reason: look.full });
+    if (!look.take) continue;
+    const { changed, theirs } = look.take;
+    scans[side].push(changed);
+    scans[other].push(...theirs);
+    decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
+  }
+  if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, tasks: 0 });
+  return applyTakes(f, state, decisions, scans);
+}
+
+/**
+ * Task `id` on both sides: a take when the changed side holds one copy and the other side holds
+ * exactly the base (or, for a new id, nothing); else why a full pass must decide.
+ */
+async function lookAt(
+  f: FastPass,
+  state: SyncState,
+  base: NonNullable<SyncState['base']>,
+  id: string,
+  reported: Set<string>,
+): Promise<Look> {
+  const { side, other, agents } = f;
+  const b = base.tasks[id];
+  // On the changed side, the boxes of the agents that reported it and of its place at the last
+  // sync (a copy anywhere else is for the next full pass, which looks everywhere).
+  const where = new Set(reported);
+  if (b) where.add(b.loc.split('/')[0]!);
+  const mine = await copiesOf(endpointOf(f, side), id, [...where].filter((a) => agents.includes(a)).sort());
+  if (typeof mine === 'string') return { full: mine };
+  if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
+  if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
+  const changed = mine[0]!;
+  const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? f.everyAgentHere : agents;
+  const theirs = await copiesOf(endpointOf(f, other), id, theirAgents, state[other]);
+  if (typeof theirs === 'string') return { full: theirs };
+  if (b) {
+    const t = theirs[0];
+    if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
+      return { full: `task ${id} changed on both sides, or moved, since the last sync` };
+  } else if (theirs.length > 0) {
+    return { full: `task ${id} is new here and exists there` };
+  }
+  if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
+  return { take: { changed, theirs } };
+}
+
+/** The takes through the full pass's applier, then the state saved; any problem asks for a full pass. */
+async function applyTakes(
+  f: FastPass,
+  state: SyncState,
+  decisions: TaskDecision[],
+  scans: Record<Side, ScannedTask[]>,
+): Promise<ChangedResult> {
+  const { mr, host, side } = f;
+  const sent = await loadSent(mr, host);
+  const applied = await applyPlan(
+    {
+      local: f.local,
+      remote: f.remote,
+      host,
+      scans: { local: scanOf(scans.local), remote: scanOf(scans.remote) },
+      state,
+      now: mr.now,
+      checkpoint: async () => {},
+      hostAgents: f.agents,
+      limits: limitsOf(mr.config),
+      sent,
+    },
+    { tasks: decisions, files: [] },
+  );
+  mark(f, 'applied');
+  await saveSent(mr, host, sent, applied.sentChanged === true);
+  await recordQuarantine(mr, host, applied.quarantined, { replace: false });
+  for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
+  // The changed side's scan record is stale now (its size or mtime moved): the next full pass
+  // re-reads those files rather than trusting a cached hash.
+  for (const t of scans[side]) delete state[side][t.path];
+  await saveSyncState(mr, state);
+  mark(f, 'saved');
+  if (applied.problems.length > 0)
+    return { kind: 'full', reason: applied.problems.map((p) => `${p.path}: ${p.reason}`).join('; ') };
+  if (applied.pushed + applied.pulled > 0)
+    await mr.log({ type: 'sync.pass', host, pushed: applied.pushed, pulled: applied.pulled, fast: true });
+  return { kind: 'done', pushed: applied.pushed, pulled: applied.pulled, tasks: decisions.length };
 }

@@ -3,19 +3,20 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { limitsOf } from '../config/limits.js';
+import { type Limits, limitsOf } from '../config/limits.js';
+import type { HostConfig } from '../config/schema.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
-import { type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
-import { openHost } from './connect-host.js';
+import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
+import { type HostLink, openHost } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
-import { type Plan, reconcile, type SyncInputs } from './reconcile.js';
+import { type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
 import { limitScan, type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
-import { loadSent, saveSent } from './sent.js';
-import { loadSyncState, saveSyncState, syncDir } from './state.js';
+import { loadSent, type SentLedger, saveSent } from './sent.js';
+import { loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
 
 export interface SyncReport extends ApplyReport {
   host: string;
@@ -132,180 +133,320 @@ export async function syncHost(mr: Mailroom, host: string, opts: SyncOptions = {
       'list hosts with `mailroom host ls`; add one with `mailroom host add`',
     );
   await mkdir(syncDir(mr), { recursive: true });
-  return mr.locker(join(syncDir(mr), host), async () => {
-    const started = Date.now();
-    const mark = (what: string) => {
-      if (process.env.MAILROOM_DEBUG_TIMING) process.stderr.write(`  ${what}: ${Date.now() - started} ms\n`);
-    };
-    // The connection is made while this side's state is loaded and its folders scanned: neither
-    // needs the far side (a one-shot pass at 40 ms of round trip spends about 600 ms connecting).
-    const connecting = opts.remote
-      ? undefined
-      : openHost(host, config, {
-          agents: hostAgents(mr, host),
-          ...(opts.transport ? { transport: opts.transport } : {}),
-        });
-    connecting?.catch(() => {});
-    const state = await loadSyncState(mr, host);
-    state.lastAttemptAt = mr.now().toISOString();
-    const agents = hostAgents(mr, host);
-    const expect = new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc]));
-    const limits = limitsOf(mr.config);
-    const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
-    const localScan0 = scanSide(local, agents, state.local, {
-      clockMs: Date.now(),
-      expect,
-      limits,
-      keepBytes: KEEP_BYTES,
-    });
-    localScan0.catch(() => {});
-    const link = connecting
-      ? await connecting.catch(async (err) => {
-          state.lastError = err instanceof Error ? err.message : String(err);
-          await saveSyncState(mr, state);
-          // A refused host key or an unreachable host is a failed sync too: it belongs in the log.
-          await mr.log({ type: 'sync.failed', host, reason: state.lastError });
-          throw err;
-        })
-      : undefined;
-    const remote = opts.remote ?? link!.endpoint;
-    const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
-    if (via)
-      state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
-    mark('connected');
-    try {
-      // A far agent's scan does not need the folder to exist: its look runs beside the scan.
-      const scanRemote0 = remote.scan?.(agents);
-      scanRemote0?.catch(() => {});
-      if (!(await remote.stat('agents'))) {
-        // The far side needs only sshd and the folder: make sure it is the folder we think it is.
-        try {
-          await remote.mkdirp('agents');
-        } catch (err) {
-          throw networkError(
-            `${host}: cannot use ${config.root} on that machine (${err instanceof Error ? err.message : String(err)})`,
-            `create it there (mkdir -p ${config.root}, or \`mailroom init ${config.root}\`), or fix hosts.${host}.root`,
-          );
-        }
-      }
-      const budget = { left: limits.syncPass, total: limits.syncPass };
-      // A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it.
-      const scanRemote = async () =>
-        scanRemote0
-          ? limitScan(await scanRemote0, limits)
-          : scanSide(remote, agents, state.remote, {
-              reportForeignAgents: true,
-              clockMs: await sideClock(remote),
-              expect,
-              limits,
-              budget,
-            });
-      const [localScan, remoteScan] = await Promise.all([localScan0, scanRemote()]);
-      mark('scanned');
-      const held = heldBack(localScan, remoteScan);
-      const sent = await loadSent(mr, host);
-      // Far tasks missing from the host's folders here may have left them (routed home, escalated):
-      // find those ids anywhere else on this machine, so they are settled, not pulled back.
-      const elsewhere = await scanElsewhere(
-        local,
-        agents,
-        new Set([...remoteScan.tasks.keys()].filter((id) => !localScan.tasks.has(id))),
-      );
-      const plan = reconcile(toInputs(state, localScan, remoteScan, elsewhere, held));
-      const report: SyncReport = {
-        host,
-        dryRun: opts.dryRun === true,
-        plan: summarise(plan, localScan, remoteScan),
-        reads: { local: localScan.reads, remote: remoteScan.reads },
-        scanProblems: [
-          ...localScan.problems.map((p) => ({ side: 'local' as const, ...p })),
-          ...remoteScan.problems.map((p) => ({ side: 'remote' as const, ...p })),
-        ],
-        partial: held.paths.size > 0,
-        skipped: [...held.paths].sort(),
-        ...emptyApplyReport(),
-        durationMs: 0,
-        ...(via ? { transport: via } : {}),
-      };
-      if (opts.dryRun) {
-        report.durationMs = Date.now() - started;
-        return report;
-      }
-      const safety = checkSafety(
-        plan,
-        {
-          local: localScan.tasks.size + localScan.files.size,
-          remote: remoteScan.tasks.size + remoteScan.files.size,
-        },
-        { elsewhere: new Set(elsewhere.keys()) },
-      );
-      if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
-      state.local = localScan.cache;
-      state.remote = remoteScan.cache;
-      // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
-      // again on every pass. Without one, a copy that reappears is copied, never deleted.
-      for (const id of Object.keys(state.base?.tasks ?? {}))
-        if (!localScan.tasks.has(id) && !remoteScan.tasks.has(id) && !held.ids.has(id))
-          delete state.base!.tasks[id];
-      const applied = await applyPlan(
-        {
-          local,
-          remote,
-          host,
-          scans: { local: localScan, remote: remoteScan },
-          elsewhere,
-          state,
-          now: mr.now,
-          checkpoint: () => saveSyncState(mr, state),
-          hostAgents: agents,
-          limits,
-          sent,
-          ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
-        },
-        plan,
-      );
-      Object.assign(report, applied);
-      await saveSent(mr, host, sent, applied.sentChanged === true);
-      report.partial = report.partial || applied.lockSkipped > 0;
-      // Never routed, retried or notified: reported in status, doctor and the event log.
-      await recordQuarantine(mr, host, applied.quarantined, { replace: true });
-      for (const r of applied.refused)
-        await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
-      mark('applied');
-      state.lastSyncAt = mr.now().toISOString();
-      state.lastDurationMs = Date.now() - started;
-      delete state.lastError;
-      await saveSyncState(mr, state);
-      report.durationMs = Date.now() - started;
-      if (report.partial)
-        await mr.log({
-          type: 'sync.partial',
-          host,
-          reason: `${report.skipped.length + report.lockSkipped} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}${report.lockSkipped ? ` (${report.lockSkipped} locked)` : ''}`,
-        });
-      mark('saved');
-      if (
-        applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
-        applied.conflicts.length > 0
-      ) {
-        await mr.log({
-          type: 'sync.pass',
-          host,
-          pushed: applied.pushed,
-          pulled: applied.pulled,
-          merged: applied.merged,
-          deleted: applied.deleted,
-          conflicts: applied.conflicts.length,
-        });
-      }
-      return report;
-    } catch (err) {
-      state.lastError = err instanceof Error ? err.message : String(err);
-      await saveSyncState(mr, state).catch(() => {});
-      if (err instanceof MailroomError) await mr.log({ type: 'sync.failed', host, reason: err.message });
-      throw err;
-    } finally {
-      await link?.close().catch(() => {});
-    }
+  return mr.locker(join(syncDir(mr), host), () => lockedPass(mr, host, config, opts));
+}
+
+/** One pass with one host, as its stages see it. */
+interface Pass {
+  mr: Mailroom;
+  host: string;
+  config: HostConfig;
+  opts: SyncOptions;
+  /** When the pass started (Date.now()), for its duration and the debug timings. */
+  started: number;
+  state: SyncState;
+  agents: string[];
+  /** Where the base last saw each task (id -> `agent/box`): scans look again for one they miss. */
+  expect: Map<string, string>;
+  limits: Limits;
+  local: Endpoint;
+}
+
+type Via = SyncReport['transport'];
+
+/** Under the host's sync lock: connect, then sync both sides; a failure is saved and logged. */
+async function lockedPass(
+  mr: Mailroom,
+  host: string,
+  config: HostConfig,
+  opts: SyncOptions,
+): Promise<SyncReport> {
+  const started = Date.now();
+  // The connection is made while this side's state is loaded and its folders scanned: neither
+  // needs the far side (a one-shot pass at 40 ms of round trip spends about 600 ms connecting).
+  const connecting = opts.remote
+    ? undefined
+    : openHost(host, config, {
+        agents: hostAgents(mr, host),
+        ...(opts.transport ? { transport: opts.transport } : {}),
+      });
+  connecting?.catch(() => {});
+  const pass = await openPass(mr, host, config, opts, started);
+  const localScan = scanHere(pass);
+  const link = connecting ? await connected(pass, connecting) : undefined;
+  const remote = opts.remote ?? link!.endpoint;
+  const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
+  if (via)
+    pass.state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
+  mark(pass, 'connected');
+  try {
+    return await syncSides(pass, remote, via, localScan);
+  } catch (err) {
+    await recordFailure(pass, err);
+    throw err;
+  } finally {
+    await link?.close().catch(() => {});
+  }
+}
+
+/** The pass's state loaded (its attempt noted) and what its stages share. */
+async function openPass(
+  mr: Mailroom,
+  host: string,
+  config: HostConfig,
+  opts: SyncOptions,
+  started: number,
+): Promise<Pass> {
+  const state = await loadSyncState(mr, host);
+  state.lastAttemptAt = mr.now().toISOString();
+  return {
+    mr,
+    host,
+    config,
+    opts,
+    started,
+    state,
+    agents: hostAgents(mr, host),
+    expect: new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc])),
+    limits: limitsOf(mr.config),
+    local: localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` }),
+  };
+}
+
+function mark(pass: Pass, what: string): void {
+  if (process.env.MAILROOM_DEBUG_TIMING) process.stderr.write(`  ${what}: ${Date.now() - pass.started} ms\n`);
+}
+
+/** This side's scan, started at once (it needs no connection); awaited with the far one. */
+function scanHere(pass: Pass): Promise<SideScan> {
+  const scan = scanSide(pass.local, pass.agents, pass.state.local, {
+    clockMs: Date.now(),
+    expect: pass.expect,
+    limits: pass.limits,
+    keepBytes: KEEP_BYTES,
   });
+  scan.catch(() => {});
+  return scan;
+}
+
+/** The link once connected; a refused host key or an unreachable host is a failed sync too. */
+function connected(pass: Pass, connecting: Promise<HostLink>): Promise<HostLink> {
+  const { mr, host, state } = pass;
+  return connecting.catch(async (err) => {
+    state.lastError = err instanceof Error ? err.message : String(err);
+    await saveSyncState(mr, state);
+    // It belongs in the log, like any failed sync.
+    await mr.log({ type: 'sync.failed', host, reason: state.lastError });
+    throw err;
+  });
+}
+
+/** Scan both sides, reconcile, check safety, apply, save. */
+async function syncSides(
+  pass: Pass,
+  remote: Endpoint,
+  via: Via,
+  localScan: Promise<SideScan>,
+): Promise<SyncReport> {
+  const { mr, host, state } = pass;
+  const scans = await scanBoth(pass, remote, localScan);
+  mark(pass, 'scanned');
+  const held = heldBack(scans.local, scans.remote);
+  const sent = await loadSent(mr, host);
+  // Far tasks missing from the host's folders here may have left them (routed home, escalated):
+  // find those ids anywhere else on this machine, so they are settled, not pulled back.
+  const elsewhere = await scanElsewhere(
+    pass.local,
+    pass.agents,
+    new Set([...scans.remote.tasks.keys()].filter((id) => !scans.local.tasks.has(id))),
+  );
+  const plan = reconcile(toInputs(state, scans.local, scans.remote, elsewhere, held));
+  const report = newReport(pass, plan, scans, held, via);
+  if (pass.opts.dryRun) {
+    report.durationMs = Date.now() - pass.started;
+    return report;
+  }
+  refuseUnsafe(host, plan, scans, elsewhere);
+  adoptScans(state, scans, held);
+  const applied = await applyPlan(applyContext(pass, remote, scans, elsewhere, sent), plan);
+  await recordApplied(pass, report, applied, sent);
+  await commitPass(pass, report, applied);
+  return report;
+}
+
+/** This side's scan (started before connecting) and the far side's, side by side. */
+async function scanBoth(
+  pass: Pass,
+  remote: Endpoint,
+  localScan: Promise<SideScan>,
+): Promise<Record<Side, SideScan>> {
+  // A far agent's scan does not need the folder to exist: its look runs beside the scan.
+  const farScan = remote.scan?.(pass.agents);
+  farScan?.catch(() => {});
+  await ensureFarFolder(pass, remote);
+  const [local, far] = await Promise.all([localScan, scanFar(pass, remote, farScan)]);
+  return { local, remote: far };
+}
+
+/** The far side needs only sshd and the folder: make sure it is the folder we think it is. */
+async function ensureFarFolder(pass: Pass, remote: Endpoint): Promise<void> {
+  if (await remote.stat('agents')) return;
+  const { host, config } = pass;
+  try {
+    await remote.mkdirp('agents');
+  } catch (err) {
+    throw networkError(
+      `${host}: cannot use ${config.root} on that machine (${err instanceof Error ? err.message : String(err)})`,
+      `create it there (mkdir -p ${config.root}, or \`mailroom init ${config.root}\`), or fix hosts.${host}.root`,
+    );
+  }
+}
+
+/** A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it. */
+async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> | undefined) {
+  const { limits } = pass;
+  if (farScan) return limitScan(await farScan, limits);
+  const budget = { left: limits.syncPass, total: limits.syncPass };
+  return scanSide(remote, pass.agents, pass.state.remote, {
+    reportForeignAgents: true,
+    clockMs: await sideClock(remote),
+    expect: pass.expect,
+    limits,
+    budget,
+  });
+}
+
+/** The report before apply: the plan's counts and what the scans found or skipped. */
+function newReport(
+  pass: Pass,
+  plan: Plan,
+  scans: Record<Side, SideScan>,
+  held: HeldBack,
+  via: Via,
+): SyncReport {
+  return {
+    host: pass.host,
+    dryRun: pass.opts.dryRun === true,
+    plan: summarise(plan, scans.local, scans.remote),
+    reads: { local: scans.local.reads, remote: scans.remote.reads },
+    scanProblems: [
+      ...scans.local.problems.map((p) => ({ side: 'local' as const, ...p })),
+      ...scans.remote.problems.map((p) => ({ side: 'remote' as const, ...p })),
+    ],
+    partial: held.paths.size > 0,
+    skipped: [...held.paths].sort(),
+    ...emptyApplyReport(),
+    durationMs: 0,
+    ...(via ? { transport: via } : {}),
+  };
+}
+
+/** A plan that would empty a side (an emptied or unmounted folder) stops the pass before any write. */
+function refuseUnsafe(
+  host: string,
+  plan: Plan,
+  scans: Record<Side, SideScan>,
+  elsewhere: ReadonlyMap<string, ScannedTask>,
+): void {
+  const safety = checkSafety(
+    plan,
+    {
+      local: scans.local.tasks.size + scans.local.files.size,
+      remote: scans.remote.tasks.size + scans.remote.files.size,
+    },
+    { elsewhere: new Set(elsewhere.keys()) },
+  );
+  if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
+}
+
+/** The scans become the sides' caches, and the base forgets tasks gone from both sides. */
+function adoptScans(state: SyncState, scans: Record<Side, SideScan>, held: HeldBack): void {
+  state.local = scans.local.cache;
+  state.remote = scans.remote.cache;
+  // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
+  // again on every pass. Without one, a copy that reappears is copied, never deleted.
+  for (const id of Object.keys(state.base?.tasks ?? {}))
+    if (!scans.local.tasks.has(id) && !scans.remote.tasks.has(id) && !held.ids.has(id))
+      delete state.base!.tasks[id];
+}
+
+/** What apply works with: both sides and their scans, the state it updates and checkpoints. */
+function applyContext(
+  pass: Pass,
+  remote: Endpoint,
+  scans: Record<Side, SideScan>,
+  elsewhere: ReadonlyMap<string, ScannedTask>,
+  sent: SentLedger,
+): ApplyContext {
+  const { mr, host, state, opts } = pass;
+  return {
+    local: pass.local,
+    remote,
+    host,
+    scans,
+    elsewhere,
+    state,
+    now: mr.now,
+    checkpoint: () => saveSyncState(mr, state),
+    hostAgents: pass.agents,
+    limits: pass.limits,
+    sent,
+    ...(opts.lockWaitBudgetMs === undefined ? {} : { lockWaitBudgetMs: opts.lockWaitBudgetMs }),
+  };
+}
+
+/** What apply did: into the report, the sent ledger, the quarantine and the event log. */
+async function recordApplied(
+  pass: Pass,
+  report: SyncReport,
+  applied: ApplyReport,
+  sent: SentLedger,
+): Promise<void> {
+  const { mr, host } = pass;
+  Object.assign(report, applied);
+  await saveSent(mr, host, sent, applied.sentChanged === true);
+  report.partial = report.partial || applied.lockSkipped > 0;
+  // Never routed, retried or notified: reported in status, doctor and the event log.
+  await recordQuarantine(mr, host, applied.quarantined, { replace: true });
+  for (const r of applied.refused) await mr.log({ type: 'sync.refused', host, id: r.id, reason: r.reason });
+  mark(pass, 'applied');
+}
+
+/** The pass's end: the new state saved (the commit), then the event log told what it did. */
+async function commitPass(pass: Pass, report: SyncReport, applied: ApplyReport): Promise<void> {
+  const { mr, host, state } = pass;
+  state.lastSyncAt = mr.now().toISOString();
+  state.lastDurationMs = Date.now() - pass.started;
+  delete state.lastError;
+  await saveSyncState(mr, state);
+  report.durationMs = Date.now() - pass.started;
+  if (report.partial)
+    await mr.log({
+      type: 'sync.partial',
+      host,
+      reason: `${report.skipped.length + report.lockSkipped} file(s) left for a later pass: ${report.skipped.slice(0, 5).join(', ')}${report.lockSkipped ? ` (${report.lockSkipped} locked)` : ''}`,
+    });
+  mark(pass, 'saved');
+  if (
+    applied.pushed + applied.pulled + applied.merged + applied.deleted > 0 ||
+    applied.conflicts.length > 0
+  ) {
+    await mr.log({
+      type: 'sync.pass',
+      host,
+      pushed: applied.pushed,
+      pulled: applied.pulled,
+      merged: applied.merged,
+      deleted: applied.deleted,
+      conflicts: applied.conflicts.length,
+    });
+  }
+}
+
+/** A failed pass: its error kept in the state (for status) and, if it is one of ours, in the log. */
+async function recordFailure(pass: Pass, err: unknown): Promise<void> {
+  const { mr, host, state } = pass;
+  state.lastError = err instanceof Error ? err.message : String(err);
+  await saveSyncState(mr, state).catch(() => {});
+  if (err instanceof MailroomError) await mr.log({ type: 'sync.failed', host, reason: err.message });
 }

@@ -316,62 +316,83 @@ export function limitScan(scan: SideScan, limits: Limits = DEFAULT_LIMITS): Side
   return scan;
 }
 
+export interface ScanOptions {
+  reportForeignAgents?: boolean;
+  clockMs: number;
+  /**
+   * Tasks this side held at the last sync (id -> `agent/box`). One the listing did not find is
+   * looked for again, by name in its agent's boxes: a task moved from a box not listed yet to one
+   * already listed is seen in neither, and must not read as deleted.
+   */
+  expect?: ReadonlyMap<string, string>;
+  /** Size limits (task files, other files); defaults as in mailroom.yaml's `limits:`. */
+  limits?: Limits;
+  /** This pass's read budget on this side; unbounded when absent. */
+  budget?: ReadBudget;
+  /**
+   * Keep the bytes of the files read, up to this many in all: a first sync pushes every file it
+   * hashed, and reading each twice cost the hub a third of its time (docs/performance.md).
+   */
+  keepBytes?: number;
+}
+
+/** One scanSide call: what it found, what it read and what it reports, as its stages fill them in. */
+interface ScanRun {
+  ep: Endpoint;
+  opts: ScanOptions;
+  limits: Limits;
+  found: Found[];
+  /** Per entry of `found`: its record (cached or just hashed); undefined when it was not read. */
+  records: (SideRecord | undefined)[];
+  problems: SideScan['problems'];
+  skipped: Set<string>;
+  reads: number;
+  kept: Map<string, Buffer> | undefined;
+  keptBytes: number;
+}
+
+/** One side's scan: list, look again for expected tasks the listing missed, hash what changed, collect. */
 export async function scanSide(
   ep: Endpoint,
   agents: readonly string[],
   prev: SideCache,
-  opts: {
-    reportForeignAgents?: boolean;
-    clockMs: number;
-    /**
-     * Tasks this side held at the last sync (id -> `agent/box`). One the listing did not find is
-     * looked for again, by name in its agent's boxes: a task moved from a box not listed yet to one
-     * already listed is seen in neither, and must not read as deleted.
-     */
-    expect?: ReadonlyMap<string, string>;
-    /** Size limits (task files, other files); defaults as in mailroom.yaml's `limits:`. */
-    limits?: Limits;
-    /** This pass's read budget on this side; unbounded when absent. */
-    budget?: ReadBudget;
-    /**
-     * Keep the bytes of the files read, up to this many in all: a first sync pushes every file it
-     * hashed, and reading each twice cost the hub a third of its time (docs/performance.md).
-     */
-    keepBytes?: number;
-  },
+  opts: ScanOptions,
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
-  const skipped = new Set<string>();
-  const limits = opts.limits ?? DEFAULT_LIMITS;
-  const limitOf = (f: Found): ReadLimit =>
-    f.task
-      ? { maxBytes: limits.taskFile, limitKey: 'limits.task_file' }
-      : { maxBytes: limits.attachmentFile, limitKey: 'limits.attachment_file' };
-  /** Over a limit or the budget: reported by name, skipped; the rest of the pass goes on. */
-  const overLimit = (f: Found): boolean => {
-    const limit = limitOf(f);
-    if (f.stat.size > limit.maxBytes) {
-      problems.push({
-        path: f.path,
-        reason: `${tooBigReason(f.stat.size, limit.maxBytes)} (raise ${limit.limitKey} in mailroom.yaml to take it)`,
-      });
-    } else if (opts.budget && f.stat.size > opts.budget.left) {
-      problems.push({
-        path: f.path,
-        reason: `${formatSize(f.stat.size)} left for the next pass: this pass read its budget of ${formatSize(opts.budget.total)} (limits.sync_pass)`,
-      });
-    } else {
-      if (opts.budget) opts.budget.left -= f.stat.size;
-      return false;
-    }
-    skipped.add(f.path);
-    return true;
+  const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems);
+  if (opts.expect) await findMissed(ep, agents, opts.expect, found);
+  const run: ScanRun = {
+    ep,
+    opts,
+    limits: opts.limits ?? DEFAULT_LIMITS,
+    found,
+    records: new Array<SideRecord | undefined>(found.length),
+    problems,
+    skipped: new Set<string>(),
+    reads: 0,
+    kept: opts.keepBytes ? new Map<string, Buffer>() : undefined,
+    keptBytes: 0,
   };
-  // Agents are listed side by side (over SFTP their requests pipeline on the one channel, so the far
-  // listing costs a few round trips instead of one per folder); what they find and report is kept
-  // in agent order all the same.
+  await hashFound(run, prev);
+  const { tasks, files, cache } = collect(found, run.records);
+  const { reads, skipped, kept } = run;
+  return { tasks, files, cache, problems, reads, skipped, ...(kept ? { read: kept } : {}) };
+}
+
+/**
+ * Every file of the given agents' folders, in agent order, and (with `reportForeign`) a problem per
+ * folder of an agent not configured on the host. Agents are listed side by side (over SFTP their
+ * requests pipeline on the one channel, so the far listing costs a few round trips instead of one
+ * per folder); what they find and report is kept in agent order all the same.
+ */
+async function listSide(
+  ep: Endpoint,
+  agents: readonly string[],
+  reportForeign: boolean,
+  problems: SideScan['problems'],
+): Promise<Found[]> {
   const [foreign, perAgent] = await Promise.all([
-    opts.reportForeignAgents ? ep.list('agents') : [],
+    reportForeign ? ep.list('agents') : [],
     mapLimit(
       agents.filter((a) => isAgentName(a)),
       LIST_CONCURRENCY,
@@ -390,87 +411,139 @@ export async function scanSide(
     }
   }
   for (const a of perAgent) problems.push(...a.problems);
-  const found = perAgent.flatMap((a) => a.found);
+  return perAgent.flatMap((a) => a.found);
+}
 
-  if (opts.expect) {
-    const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
-    const missing = [...opts.expect].filter(([id, loc]) => {
-      const agent = loc.split('/')[0] ?? '';
-      return !listed.has(id) && isTaskId(id) && agents.includes(agent) && isAgentName(agent);
-    });
-    await mapLimit(missing, 16, async ([id, loc]) => {
-      const agent = loc.split('/')[0]!;
-      for (const box of BOXES) {
-        const path = `agents/${agent}/${box}/${id}.md`;
-        const st = await ep.stat(path);
-        if (st?.kind === 'file') found.push({ path, stat: st, task: { id, agent, box } });
-      }
-    });
-  }
+/** Tasks of `expect` the listing missed, looked for by name in their agent's boxes (added to `found`). */
+async function findMissed(
+  ep: Endpoint,
+  agents: readonly string[],
+  expect: ReadonlyMap<string, string>,
+  found: Found[],
+): Promise<void> {
+  const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
+  const missing = [...expect].filter(([id, loc]) => {
+    const agent = loc.split('/')[0] ?? '';
+    return !listed.has(id) && isTaskId(id) && agents.includes(agent) && isAgentName(agent);
+  });
+  await mapLimit(missing, 16, async ([id, loc]) => {
+    const agent = loc.split('/')[0]!;
+    for (const box of BOXES) {
+      const path = `agents/${agent}/${box}/${id}.md`;
+      const st = await ep.stat(path);
+      if (st?.kind === 'file') found.push({ path, stat: st, task: { id, agent, box } });
+    }
+  });
+}
 
-  // Cache hits are settled at once; only the files to re-read wait for IO (16 at a time). Records
-  // are then taken in listing order, so which of two copies of one id wins does not depend on timing.
-  const records = new Array<SideRecord | undefined>(found.length);
+/**
+ * A record for every entry of `found` (run.records): cache hits are settled at once; only the files
+ * to re-read wait for IO. Records are then taken in listing order, so which of two copies of one id
+ * wins does not depend on timing.
+ */
+async function hashFound(run: ScanRun, prev: SideCache): Promise<void> {
+  const { found, records, ep } = run;
   const misses: number[] = [];
   found.forEach((f, i) => {
     const old = prev[f.path];
     if (recordHolds(old, f.stat)) records[i] = old;
     else misses.push(i);
   });
-  let reads = 0;
-  const kept = opts.keepBytes ? new Map<string, Buffer>() : undefined;
-  let keptBytes = 0;
   // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
-  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
-    const f = found[i]!;
-    if (overLimit(f)) return;
-    let bytes: Buffer;
-    try {
-      bytes = await ep.readFile(f.path, limitOf(f));
-    } catch (err) {
-      if (err instanceof TooBigError) {
-        // It grew past the limit since the listing.
-        problems.push({
-          path: f.path,
-          reason: `${tooBigReason(err.size, err.limit)} (raise ${limitOf(f).limitKey} in mailroom.yaml to take it)`,
-        });
-        skipped.add(f.path);
-        return;
-      }
-      // A file listed but not read must never read as deleted: the other side's copy would be
-      // deleted (or, once the ancestor is dropped, a deleted copy brought back). Only a file gone
-      // since the listing counts as gone; a lost connection ends the pass, and any other failure
-      // stops it before anything changes.
-      const reason = err instanceof Error ? err.message : String(err);
-      if (err instanceof MailroomError && err.kind === 'notFound') {
-        problems.push({ path: f.path, reason });
-        return;
-      }
-      if (err instanceof MailroomError && err.kind === 'network') throw err;
-      throw refused(
-        `${ep.label}: cannot read ${f.path} (${reason}); the sync stopped before changing anything`,
-        'make the file a readable plain file, or move it out of agents/',
-      );
-    }
-    reads++;
-    if (kept && keptBytes + bytes.length <= (opts.keepBytes ?? 0)) {
-      kept.set(f.path, bytes);
-      keptBytes += bytes.length;
-    }
-    const record: SideRecord = {
-      size: f.stat.size,
-      mtimeMs: f.stat.mtimeMs,
-      hash: sha256(bytes),
-      checkedAt: opts.clockMs,
-    };
-    if (f.task) {
-      const decoded = decodeTaskBytes(bytes);
-      const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
-      if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
-    }
-    records[i] = record;
-  });
+  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), (i) => hashOne(run, i));
+}
 
+/** Read and hash `found[i]` into its record, unless it is over a limit or the budget, or unreadable. */
+async function hashOne(run: ScanRun, i: number): Promise<void> {
+  const f = run.found[i]!;
+  if (overLimit(run, f)) return;
+  let bytes: Buffer;
+  try {
+    bytes = await run.ep.readFile(f.path, limitOf(run.limits, f));
+  } catch (err) {
+    readFailed(run, f, err);
+    return;
+  }
+  run.reads++;
+  if (run.kept && run.keptBytes + bytes.length <= (run.opts.keepBytes ?? 0)) {
+    run.kept.set(f.path, bytes);
+    run.keptBytes += bytes.length;
+  }
+  const record: SideRecord = {
+    size: f.stat.size,
+    mtimeMs: f.stat.mtimeMs,
+    hash: sha256(bytes),
+    checkedAt: run.opts.clockMs,
+  };
+  if (f.task) {
+    const decoded = decodeTaskBytes(bytes);
+    const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
+    if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
+  }
+  run.records[i] = record;
+}
+
+function limitOf(limits: Limits, f: Found): ReadLimit {
+  return f.task
+    ? { maxBytes: limits.taskFile, limitKey: 'limits.task_file' }
+    : { maxBytes: limits.attachmentFile, limitKey: 'limits.attachment_file' };
+}
+
+/** Over a limit or the budget: reported by name, skipped; the rest of the pass goes on. */
+function overLimit(run: ScanRun, f: Found): boolean {
+  const { budget } = run.opts;
+  const limit = limitOf(run.limits, f);
+  if (f.stat.size > limit.maxBytes) {
+    run.problems.push({
+      path: f.path,
+      reason: `${tooBigReason(f.stat.size, limit.maxBytes)} (raise ${limit.limitKey} in mailroom.yaml to take it)`,
+    });
+  } else if (budget && f.stat.size > budget.left) {
+    run.problems.push({
+      path: f.path,
+      reason: `${formatSize(f.stat.size)} left for the next pass: this pass read its budget of ${formatSize(budget.total)} (limits.sync_pass)`,
+    });
+  } else {
+    if (budget) budget.left -= f.stat.size;
+    return false;
+  }
+  run.skipped.add(f.path);
+  return true;
+}
+
+/**
+ * A file listed but not read must never read as deleted: the other side's copy would be deleted
+ * (or, once the ancestor is dropped, a deleted copy brought back). Only a file gone since the
+ * listing counts as gone, and one grown past its limit is skipped; a lost connection ends the pass,
+ * and any other failure stops it before anything changes (thrown).
+ */
+function readFailed(run: ScanRun, f: Found, err: unknown): void {
+  if (err instanceof TooBigError) {
+    // It grew past the limit since the listing.
+    run.problems.push({
+      path: f.path,
+      reason: `${tooBigReason(err.size, err.limit)} (raise ${limitOf(run.limits, f).limitKey} in mailroom.yaml to take it)`,
+    });
+    run.skipped.add(f.path);
+    return;
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  if (err instanceof MailroomError && err.kind === 'notFound') {
+    run.problems.push({ path: f.path, reason });
+    return;
+  }
+  if (err instanceof MailroomError && err.kind === 'network') throw err;
+  throw refused(
+    `${run.ep.label}: cannot read ${f.path} (${reason}); the sync stopped before changing anything`,
+    'make the file a readable plain file, or move it out of agents/',
+  );
+}
+
+/** The scan's result from the records, in listing order: tasks by id, other files by path, the cache. */
+function collect(
+  found: Found[],
+  records: (SideRecord | undefined)[],
+): Pick<SideScan, 'tasks' | 'files' | 'cache'> {
   const cache: SideCache = {};
   const tasks = new Map<string, ScannedTask>();
   const files = new Map<string, { hash: string }>();
@@ -493,5 +566,5 @@ export async function scanSide(
       files.set(f.path, { hash: record.hash });
     }
   });
-  return { tasks, files, cache, problems, reads, skipped, ...(kept ? { read: kept } : {}) };
+  return { tasks, files, cache };
 }

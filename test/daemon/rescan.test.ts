@@ -4,7 +4,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { nextRescanMs } from '../../daemon/run.js';
-import { nextFullMs } from '../../daemon/sync-loop.js';
 
 describe('nextRescanMs', () => {
   const base = 10_000;
@@ -25,22 +24,5 @@ describe('nextRescanMs', () => {
     let ms = base;
     for (let i = 0; i < 50; i++) ms = nextRescanMs(ms, base, { changed: false, hinted: false });
     expect(ms).toBe(6 * base);
-  });
-});
-
-describe('nextFullMs', () => {
-  const interval = 60_000;
-  it.each([
-    // quiet full passes in a row, followed (the far side streams its changes), next full pass in
-    [0, true, 60_000],
-    [1, true, 120_000],
-    [2, true, 240_000],
-    [3, true, 300_000],
-    [20, true, 300_000],
-    // not followed (SFTP, no far mailroom): the interval pass is the only pull, never backed off
-    [0, false, 60_000],
-    [5, false, 60_000],
-  ])('after %i quiet full passes, followed %s: %i ms', (quiet, followed, next) => {
-    expect(nextFullMs(interval, quiet, followed)).toBe(next);
   });
 });

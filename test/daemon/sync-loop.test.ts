@@ -4,7 +4,8 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nextFullMs } from '../../daemon/sync-loop.js';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { taskText, waitFor } from '../../torture/support.js';
 import { describeWithSshd } from '../support/sshd.js';
@@ -62,5 +63,23 @@ describeWithSshd('the sync loop under a stream of local changes', (sshd) => {
     } finally {
       await daemon.stop();
     }
+  });
+});
+
+// The interval pass backs off while a followed host stays quiet (README, "Two machines").
+describe('nextFullMs', () => {
+  const interval = 60_000;
+  it.each([
+    // quiet full passes in a row, followed (the far side streams its changes), next full pass in
+    [0, true, 60_000],
+    [1, true, 120_000],
+    [2, true, 240_000],
+    [3, true, 300_000],
+    [20, true, 300_000],
+    // not followed (SFTP, no far mailroom): the interval pass is the only pull, never backed off
+    [0, false, 60_000],
+    [5, false, 60_000],
+  ])('after %i quiet full passes, followed %s: %i ms', (quiet, followed, next) => {
+    expect(nextFullMs(interval, quiet, followed)).toBe(next);
   });
 });
