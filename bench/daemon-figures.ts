@@ -19,6 +19,8 @@ import { pollUntil, runProcess, type Samples, sampleUnderBudget, summarise } fro
 
 export interface Footprint {
   windowMs: number;
+  /** Sync passes with the host that ended in the window (the interval pass; it backs off). */
+  syncPasses?: number;
   cpuPercent: number;
   rssMb: number;
   hwmMb: number;
@@ -223,11 +225,17 @@ export async function benchDaemon(
     const measure = async (p: number) => ({ pid: p, ticks: await cpuTicks(p) });
     const before = await Promise.all([measure(pid), ...(watcherPid ? [measure(watcherPid)] : [])]);
     const w0 = performance.now();
+    // Sync passes in the window: each one saves the host's state with a new lastSyncAt.
+    const seen = new Set<number>([await lastSyncAt(hub)]);
+    const watchSync = setInterval(() => void lastSyncAt(hub).then((t) => seen.add(t)), 1000);
     await delay(opts.idleMs);
     await pollUntil('the next daemon pass to end', async () => (await passes(hub)) > p1, 30_000, 20).catch(
       () => {},
     );
     const windowMs = performance.now() - w0;
+    clearInterval(watchSync);
+    seen.add(await lastSyncAt(hub));
+    const syncPasses = seen.size - 1;
     const footprints = await Promise.all(
       before.map(async (b): Promise<Footprint> => {
         const ticks = await cpuTicks(b.pid);
@@ -246,7 +254,7 @@ export async function benchDaemon(
       push: summarise(push),
       streamed: streamed.length > 0 ? summarise(streamed) : undefined,
       ...(streamProblem ? { streamProblem } : {}),
-      footprint: footprints[0]!,
+      footprint: { ...footprints[0]!, syncPasses },
       ...(footprints[1] ? { farWatcher: footprints[1] } : {}),
     };
   } finally {
