@@ -131,13 +131,16 @@ export async function listTasks(
     cache.memory,
     limitsOf(mr.config).taskFile,
   );
+  // Filtered before a summary is built: `next` lists 500 tasks to find the few still queued.
   const summaries: TaskSummary[] = [];
   for (const r of results) {
-    if ('fields' in r) summaries.push(fromFields(mr, r.ref, r.fields));
-    else if ('problem' in r) problems.push(r.problem);
+    if ('fields' in r) {
+      if (states === undefined || states.includes(r.fields.state as TaskState))
+        summaries.push(fromFields(mr, r.ref, r.fields));
+    } else if ('problem' in r) problems.push(r.problem);
   }
   return {
-    tasks: sortByUrgencyThenAge(summaries.filter((s) => states === undefined || states.includes(s.state))),
+    tasks: sortByUrgencyThenAge(summaries),
     problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
   };
 }
