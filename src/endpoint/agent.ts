@@ -159,34 +159,38 @@ export class AgentEndpoint implements Endpoint {
    * they were checked against: a daemon's every pass receives the same 10,000 paths, and checking
    * each again was a third of the hub's CPU for a pass that found nothing to do.
    */
-  private checked: { agents: string; paths: Set<string>; tasks: Set<string> } | undefined;
+  private checked: { agents: string; paths: Set<string>; tasks: Map<string, string> } | undefined;
 
   private checkedFor(agents: readonly string[]) {
     const key = agents.join('\n');
     if (this.checked?.agents !== key || this.checked.paths.size > 1_000_000)
-      this.checked = { agents: key, paths: new Set(), tasks: new Set() };
+      this.checked = { agents: key, paths: new Set(), tasks: new Map() };
     return this.checked;
   }
 
   private toScan(m: Manifest, agents: readonly string[]): SideScan {
     const checked = this.checkedFor(agents);
     const cache: SideCache = {};
-    for (const [path, r] of Object.entries(m.records)) {
+    // Own keys only (Object.keys): a `__proto__` key must never bring inherited ones along.
+    for (const path of Object.keys(m.records)) {
       if (!checked.paths.has(path)) {
         if (!agentPath(path, agents)) throw this.broken(`the path ${JSON.stringify(path)} in the manifest`);
         checked.paths.add(path);
       }
-      cache[path] = recordOf(r);
+      cache[path] = recordOf(m.records[path]!);
     }
     const tasks: SideScan['tasks'] = new Map();
     for (const [id, path] of m.tasks) {
       const r = cache[path];
-      const pair = `${id}\n${path}`;
-      const shaped = checked.tasks.has(pair) || (taskPathOk(id, path, agents) && checked.tasks.add(pair));
+      let shaped = checked.tasks.get(id) === path;
+      if (!shaped && taskPathOk(id, path, agents)) {
+        checked.tasks.set(id, path);
+        shaped = true;
+      }
       if (!shaped || r?.rank === undefined || tasks.has(id))
         throw this.broken(`the task ${JSON.stringify(id)} at ${JSON.stringify(path)} in the manifest`);
-      const [, agent, box] = path.split('/');
-      tasks.set(id, { id, loc: `${agent}/${box}`, path, hash: r.hash, rank: r.rank });
+      // agents/<agent>/<box>/<id>.md (checked above): the location is what lies between.
+      tasks.set(id, { id, loc: path.slice(7, path.lastIndexOf('/')), path, hash: r.hash, rank: r.rank });
     }
     const files: SideScan['files'] = new Map();
     for (const path of m.files) {

@@ -4,11 +4,13 @@
 // what it did; this ledger is never pruned by a pass, so a task the hub sent is never mistaken for a
 // new task from the host (and quarantined) after a crash (docs/spec.md §6, provenance.ts).
 
+import { lstatSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mailroom } from '../mailroom.js';
 import { checkHostName } from '../names.js';
 import { writeFileAtomic } from '../store/atomic.js';
+import { type FileStamp, sameStamp, stampOf } from '../store/stamp.js';
 import type { Identity } from './provenance.js';
 
 export type SentLedger = Map<string, Identity>;
@@ -16,10 +18,31 @@ export type SentLedger = Map<string, Identity>;
 const pathOf = (mr: Mailroom, host: string) =>
   join(mr.layout.stateDir, 'sync', `${checkHostName(host)}.sent.json`);
 
+/**
+ * The ledger as this process last read or wrote it, by file, with the file's stamp then: a daemon
+ * loads it on every pass, and parsing 10,000 entries was a tenth of a pass that found nothing to do.
+ * Every writer replaces the file by rename under the host's sync lock, so an unchanged stamp (inode,
+ * size, mtime, ctime) is an unchanged file. Callers get a copy: a pass that changes its ledger and
+ * then fails before saving must not leave its changes here.
+ */
+const last = new Map<string, { stamp: FileStamp; ledger: SentLedger }>();
+
+function remember(path: string, ledger: SentLedger): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st) last.set(path, { stamp: stampOf(st), ledger: new Map(ledger) });
+  else last.delete(path);
+}
+
 export async function loadSent(mr: Mailroom, host: string): Promise<SentLedger> {
+  const path = pathOf(mr, host);
+  const kept = last.get(path);
+  const st = kept ? lstatSync(path, { throwIfNoEntry: false }) : undefined;
+  if (kept && st && sameStamp(kept.stamp, st)) return new Map(kept.ledger);
   try {
-    const data = JSON.parse(await readFile(pathOf(mr, host), 'utf8')) as Record<string, Identity>;
-    return new Map(Object.entries(data));
+    const data = JSON.parse(await readFile(path, 'utf8')) as Record<string, Identity>;
+    const ledger: SentLedger = new Map(Object.entries(data));
+    remember(path, ledger);
+    return ledger;
   } catch {
     return new Map();
   }
@@ -33,5 +56,7 @@ export async function saveSent(
   changed: boolean,
 ): Promise<void> {
   if (!changed) return;
-  await writeFileAtomic(pathOf(mr, host), JSON.stringify(Object.fromEntries(ledger)), { mkdir: true });
+  const path = pathOf(mr, host);
+  await writeFileAtomic(path, JSON.stringify(Object.fromEntries(ledger)), { mkdir: true });
+  remember(path, ledger);
 }
