@@ -49,7 +49,7 @@ function parseFlagsOrThrow() {
       agents: { type: 'string', default: '20' },
       changed: { type: 'string', default: '10' },
       reps: { type: 'string', default: '5' },
-      'idle-seconds': { type: 'string', default: '60' },
+      'idle-seconds': { type: 'string', default: '300' },
       json: { type: 'boolean', default: false },
       'initial-push': { type: 'boolean', default: false },
       rtt: { type: 'string' },
@@ -168,9 +168,9 @@ async function main(): Promise<void> {
   if (o.only === 'board') return mainBoard(o);
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
-  // The whole run, build included, must end within 6 minutes on this 2-core machine even when it is
+  // The whole run, build included, must end within 10 minutes (5 of them the idle daemon's window) on this 2-core machine even when it is
   // busy: sampled sections share what is left (at least one sample each), fixed ones are reserved.
-  const plan = new TimePlan(started + 315_000, [
+  const plan = new TimePlan(started + 555_000, [
     { name: 'sync-noop', ms: 25_000 },
     { name: 'sync-incremental', ms: 45_000 },
     { name: 'cli', ms: 25_000 },

@@ -245,7 +245,7 @@ export function toText(info: RunInfo, f: Figures): string {
     row('mailroom ack ID', f.cli.ack, by('`mailroom ack` vs `node -e 0`')),
     row('mailroom ls (inbox + outbox, all agents)', f.cli.ls, by('`mailroom ls` vs `node -e 0`')),
     '',
-    `5. daemon footprint, idle with ${info.tasks} tasks (window ${sec(f.daemon.footprint.windowMs)}: whole rescan cycles, backing off from 10 s to 60 s; ${f.daemon.footprint.syncPasses ?? 0} full sync pass(es) with the host, whose interval backs off from 60 s to 5 min)`,
+    `5. daemon footprint, idle with ${info.tasks} tasks (window ${sec(f.daemon.footprint.windowMs)}, from 10 s after the last change: the slowest periodic work, the interval pass with the host, backs off from 60 s to 5 min; ${f.daemon.footprint.syncPasses ?? 0} sync pass(es) and the rescans, backing off from 10 s to 60 s, in it)`,
     `  CPU share ${by('daemon idle CPU')}`,
     `  RSS ${by('daemon idle RSS')} (peak VmHWM ${f.daemon.footprint.hwmMb.toFixed(1)} MB)`,
     f.daemon.farWatcher
