@@ -70,7 +70,11 @@ export async function runPass(mr: Mailroom, state: PassState): Promise<PassOutco
   out.changedFiles = settling.fresh + gone;
 
   const copies = new Map<string, Entry[]>();
-  for (const e of scan.entries) copies.set(e.id, [...(copies.get(e.id) ?? []), e]);
+  for (const e of scan.entries) {
+    const same = copies.get(e.id);
+    if (same) same.push(e);
+    else copies.set(e.id, [e]); // one array per id, not a new one per copy (an idle pass's garbage)
+  }
   const ctx: JudgeContext = {
     known: (id) => state.known.get(id),
     copies: (name) => copies.get(name)?.length ?? 0,
