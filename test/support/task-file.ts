@@ -49,3 +49,20 @@ export function scriptedTaskFile(id: string, at: string): string {
 export async function queueTask(mr: Mailroom, to: string, id: string): Promise<void> {
   await createTaskFile(mr, to, 'inbox', id, taskText({ id, from: 'dispatch', to }, `Do ${id}.\n`));
 }
+
+/** The frontmatter (between the fences) of a task as mailroom writes it, with two history entries. */
+export const FRONTMATTER = `id: 20260101-000000-0005
+title: Summarise source batch 5
+from: dispatch
+to: a01
+state: queued
+priority: high
+created: 2026-01-01T00:00:00Z
+attempt: 1
+max_attempts: 3
+ack_timeout: 30d
+run_timeout: 30m
+history:
+  - { state: queued, at: 2026-01-01T00:00:00Z, by: dispatch }
+  - { state: acked, at: 2026-01-01T00:01:00Z, by: a01, note: took it }
+`;

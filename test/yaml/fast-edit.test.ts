@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { YamlEditor } from '../../src/yaml/document.js';
 import { type FastEditOps, type FastScalar, fastEdit } from '../../src/yaml/fast-edit.js';
+import { FRONTMATTER as TASK } from '../support/task-file.js';
 
 const library = (text: string, ops: FastEditOps): string => {
   const ed = new YamlEditor(text, '\n');
@@ -19,21 +20,6 @@ const agrees = (text: string, ops: FastEditOps): boolean => {
   if (fast !== undefined) expect(fast, JSON.stringify({ text, ops })).toBe(library(text, ops));
   return fast !== undefined;
 };
-
-const TASK = `id: 20260101-000000-0005
-title: Summarise source batch 5
-from: dispatch
-to: a01
-state: queued
-priority: high
-created: 2026-01-01T00:00:00Z
-attempt: 1
-max_attempts: 3
-ack_timeout: 30d
-run_timeout: 30m
-history:
-  - { state: queued, at: 2026-01-01T00:00:00Z, by: dispatch }
-`;
 
 const claim: FastEditOps = {
   set: { state: 'acked' },

@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { renderTask } from '../../src/task/render.js';
 import { parseYaml } from '../../src/yaml/document.js';
 import { fastYaml } from '../../src/yaml/fast.js';
+import { FRONTMATTER as TASK } from '../support/task-file.js';
 
 const library = (text: string): unknown => {
   const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, prettyErrors: false });
@@ -19,22 +20,6 @@ const agrees = (text: string) => {
   if (fast !== undefined) expect(fast, JSON.stringify(text)).toEqual(library(text));
   return fast !== undefined;
 };
-
-const TASK = `id: 20260101-000000-0005
-title: Summarise source batch 5
-from: dispatch
-to: a01
-state: queued
-priority: high
-created: 2026-01-01T00:00:00Z
-attempt: 1
-max_attempts: 3
-ack_timeout: 30d
-run_timeout: 30m
-history:
-  - { state: queued, at: 2026-01-01T00:00:00Z, by: dispatch }
-  - { state: acked, at: 2026-01-01T00:01:00Z, by: a01, note: took it }
-`;
 
 describe('fastYaml', () => {
   it('reads the frontmatter mailroom writes, exactly as the library does', () => {
