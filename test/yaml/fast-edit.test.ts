@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { YamlEditor } from '../../src/yaml/document.js';
 import { type FastEditOps, type FastScalar, fastEdit } from '../../src/yaml/fast-edit.js';
 import { FRONTMATTER as TASK } from '../support/task-file.js';
+import { seededRand, TRICKY_ATOMS } from '../support/yaml-gen.js';
 
 const library = (text: string, ops: FastEditOps): string => {
   const ed = new YamlEditor(text, '\n');
@@ -85,11 +86,7 @@ describe('fastEdit', () => {
   });
 
   it('thousands of generated texts and edits: never a different text from the library', () => {
-    let seed = 20261127;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const rand = seededRand(20261127);
     const safe = [
       'a',
       'Z9',
@@ -106,35 +103,7 @@ describe('fastEdit', () => {
       'x:y',
       'ü',
     ];
-    const risky = [
-      '0',
-      '7',
-      '42',
-      '-',
-      ':',
-      ' ',
-      '.',
-      ',',
-      '#',
-      "'",
-      '"',
-      '{',
-      '}',
-      'e',
-      '!',
-      '&',
-      '*',
-      '|',
-      '~',
-      'true',
-      'null',
-      'no',
-      '1.5',
-      '0x1',
-      '%',
-      ' - ',
-      ': ',
-    ];
+    const risky = TRICKY_ATOMS;
     const atom = () => (rand(15) === 0 ? risky[rand(risky.length)]! : safe[rand(safe.length)]!);
     const text = () => Array.from({ length: 1 + rand(3) }, atom).join(rand(4) === 0 ? ' ' : '');
     const value = (): FastScalar => (rand(8) === 0 ? (rand(3) === 0 ? 1.5 : rand(100)) : text());
