@@ -8,18 +8,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PassState } from '../../daemon/pass.js';
 import { ReportBook } from '../../daemon/reports.js';
 import { watchPaths } from '../../daemon/watch.js';
-import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import type { Mailroom } from '../../src/mailroom.js';
 import { readEvents, taskText, waitFor } from '../../torture/support.js';
 import { daemonPass, where } from '../support/daemon.js';
-import { type TwoMachines, twoMachines } from '../support/two-machines.js';
+import { bareR0, type TwoMachines } from '../support/two-machines.js';
 
 let sides: TwoMachines;
 let hub: string;
 let hubMr: Mailroom;
 beforeEach(async () => {
-  sides = await twoMachines({ agents: ['r0'], bare: true });
-  ({ hub } = sides);
-  hubMr = await openMailroom(hub);
+  ({ hub, hubMr } = sides = await bareR0());
 });
 afterEach(async () => sides.cleanup());
 

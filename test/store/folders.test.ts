@@ -18,7 +18,7 @@ import { readEvents, taskText } from '../../torture/support.js';
 import { runCli } from '../support/cli.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
-import { type TwoMachines, twoMachines } from '../support/two-machines.js';
+import { bareR0, type TwoMachines } from '../support/two-machines.js';
 
 let dir: string;
 let layout: Layout;
@@ -125,9 +125,7 @@ describe('box folders on a hub with a far host (torture defects)', () => {
   let hub: string;
   let hubMr: Mailroom;
   beforeEach(async () => {
-    sides = await twoMachines({ agents: ['r0'], bare: true });
-    ({ hub } = sides);
-    hubMr = await openMailroom(hub);
+    ({ hub, hubMr } = sides = await bareR0());
   });
   afterEach(async () => sides.cleanup());
 

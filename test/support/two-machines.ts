@@ -10,7 +10,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localEndpoint } from '../../src/endpoint/local.js';
-import { openMailroom } from '../../src/mailroom.js';
+import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { type SyncOptions, type SyncReport, syncHost } from '../../src/sync/pass.js';
 import { makeRoot } from '../../torture/support.js';
 import { runCli, tempDir } from './cli.js';
@@ -107,4 +107,10 @@ export async function twoMachines(opts: TwoMachinesOptions = {}): Promise<TwoMac
       ...syncOpts,
     });
   return { hub, far, dir: tmp.dir, cli, sync, setHost, cleanup: tmp.cleanup };
+}
+
+/** The torture's two machines (bare, agent r0 on the far host), with both mailrooms open. */
+export async function bareR0(): Promise<TwoMachines & { hubMr: Mailroom; farMr: Mailroom }> {
+  const sides = await twoMachines({ agents: ['r0'], bare: true });
+  return Object.assign(sides, { hubMr: await openMailroom(sides.hub), farMr: await openMailroom(sides.far) });
 }

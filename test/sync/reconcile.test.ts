@@ -1,7 +1,7 @@
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import type { Mailroom } from '../../src/mailroom.js';
 import { escalate, transition } from '../../src/ops/lifecycle.js';
 import {
   type FileDecision,
@@ -16,7 +16,7 @@ import {
 import { parseTask } from '../../src/task/parse.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
-import { type TwoMachines, twoMachines } from '../support/two-machines.js';
+import { bareR0, type TwoMachines } from '../support/two-machines.js';
 
 // Versions are written `HASH@PLACE`: the content hash, then a place whose loc and rank are below.
 // `-` is "absent on this side"; as a base, `lost` means there is no base snapshot at all.
@@ -232,10 +232,7 @@ describe('a task this machine holds outside the host folders, in sync passes wit
   let hubMr: Mailroom;
   let farMr: Mailroom;
   beforeEach(async () => {
-    sides = await twoMachines({ agents: ['r0'], bare: true });
-    ({ hub, far } = sides);
-    hubMr = await openMailroom(hub);
-    farMr = await openMailroom(far);
+    ({ hub, far, hubMr, farMr } = sides = await bareR0());
   });
   afterEach(async () => sides.cleanup());
 

@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import type { Mailroom } from '../../src/mailroom.js';
 import { transition } from '../../src/ops/lifecycle.js';
 import type { FileDecision, Plan, Side, TaskDecision } from '../../src/sync/reconcile.js';
 import { checkSafety } from '../../src/sync/safety.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
-import { type TwoMachines, twoMachines } from '../support/two-machines.js';
+import { bareR0, type TwoMachines } from '../support/two-machines.js';
 
 /** A plan deleting `tasks` tasks and `files` files on `side`, plus some harmless decisions. */
 function plan(side: Side, tasks: number, files = 0): Plan {
@@ -103,10 +103,7 @@ describe('the mass-delete guard in a sync pass, with the daemon routing between 
   let hubMr: Mailroom;
   let farMr: Mailroom;
   beforeEach(async () => {
-    sides = await twoMachines({ agents: ['r0'], bare: true });
-    ({ hub, far } = sides);
-    hubMr = await openMailroom(hub);
-    farMr = await openMailroom(far);
+    ({ hub, far, hubMr, farMr } = sides = await bareR0());
   });
   afterEach(async () => sides.cleanup());
 

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/endpoint/endpoint.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
-import { type Mailroom, openMailroom } from '../../src/mailroom.js';
+import type { Mailroom } from '../../src/mailroom.js';
 import { transition } from '../../src/ops/lifecycle.js';
 import { updateTask } from '../../src/store/tasks.js';
 import { applyTaskEdit } from '../../src/task/edit.js';
 import { parseTask } from '../../src/task/parse.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
-import { type TwoMachines, twoMachines } from '../support/two-machines.js';
+import { bareR0, type TwoMachines } from '../support/two-machines.js';
 
 let sides: TwoMachines;
 let hub: string;
@@ -23,10 +23,7 @@ let far: string;
 let hubMr: Mailroom;
 let farMr: Mailroom;
 beforeEach(async () => {
-  sides = await twoMachines({ agents: ['r0'], bare: true });
-  ({ hub, far } = sides);
-  hubMr = await openMailroom(hub);
-  farMr = await openMailroom(far);
+  ({ hub, far, hubMr, farMr } = sides = await bareR0());
 });
 afterEach(async () => sides.cleanup());
 
