@@ -27,21 +27,21 @@ const pathOf = (mr: Mailroom, host: string) =>
  */
 const last = new Map<string, { stamp: FileStamp; ledger: SentLedger }>();
 
-function remember(path: string, ledger: SentLedger): void {
-  const st = lstatSync(path, { throwIfNoEntry: false });
+function remember(path: string, ledger: SentLedger, st = lstatSync(path, { throwIfNoEntry: false })): void {
   if (st) last.set(path, { stamp: stampOf(st), ledger: new Map(ledger) });
   else last.delete(path);
 }
 
 export async function loadSent(mr: Mailroom, host: string): Promise<SentLedger> {
   const path = pathOf(mr, host);
+  // The stamp before the read: a rewrite in between leaves an older stamp, so the next load reads again.
+  const st = lstatSync(path, { throwIfNoEntry: false });
   const kept = last.get(path);
-  const st = kept ? lstatSync(path, { throwIfNoEntry: false }) : undefined;
   if (kept && st && sameStamp(kept.stamp, st)) return new Map(kept.ledger);
   try {
     const data = JSON.parse(await readFile(path, 'utf8')) as Record<string, Identity>;
     const ledger: SentLedger = new Map(Object.entries(data));
-    remember(path, ledger);
+    remember(path, ledger, st);
     return ledger;
   } catch {
     return new Map();

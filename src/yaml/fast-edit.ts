@@ -8,7 +8,7 @@
 // Invariant (test/yaml/fast-edit.test.ts): for any text and edit, fastEdit gives undefined or
 // exactly the text YamlEditor gives.
 
-import { fastYaml } from './fast.js';
+import { fastYaml, KEY, SMALL_INT } from './fast.js';
 
 export type FastScalar = string | number | boolean;
 
@@ -25,7 +25,6 @@ export interface FastEditOps {
 const SAFE = /^[A-Za-z0-9_][A-Za-z0-9_.@+\-:/]*(?: [A-Za-z0-9_.@+\-/][A-Za-z0-9_.@+\-:/]*)*$/;
 const LOOKS_TYPED =
   /^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[Tt]rue|TRUE|[Ff]alse|FALSE|[Nn]ull|NULL|[Yy]es|YES|[Nn]o|NO|[Oo]n|ON|[Oo]ff|OFF|[Yy]|[Nn])$/;
-const SMALL_INT = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /** The value as the library renders it plain, or undefined when unsure. */
 function plain(value: FastScalar): string | undefined {
@@ -39,8 +38,6 @@ function plain(value: FastScalar): string | undefined {
   if (value.includes(': ') || value.endsWith(':') || /(?:^|\s)-(?:\s|$)/.test(value)) return undefined;
   return value;
 }
-
-const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 function flowMap(entry: Record<string, FastScalar>): string | undefined {
   const parts: string[] = [];
