@@ -401,4 +401,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 endQuietlyOnClosedPipe();
-process.exitCode = await main(process.argv);
+// No top-level await: the bundle is CommonJS (scripts/bundle.mjs, launch.ts).
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -63,7 +63,10 @@ async function rotate(path: string, ino: number, keep: number): Promise<void> {
   const now = await stat(path).catch(() => undefined);
   if (now?.ino !== ino) return; // another process rotated it already
   const stamp = new Date().toISOString().replace(/[-:.]/g, '');
-  await rename(path, join(dirname(path), `events.${stamp}-${process.pid}-${++rotations}.jsonl`)).catch(
+  // Names sort in rotation order (rotatedFiles): the counter is padded, so a 10th rotation within
+  // one millisecond does not sort before the 9th.
+  const name = `events.${stamp}-${process.pid}-${String(++rotations).padStart(9, '0')}.jsonl`;
+  await rename(path, join(dirname(path), name)).catch(
     (err: unknown) => {
       if (errnoCode(err) !== 'ENOENT') throw err;
     },

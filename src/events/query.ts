@@ -78,8 +78,7 @@ export async function followEvents(
         await handle?.close();
         // Several rotations may have happened since the last look: step to the file rotated right
         // after ours, not to the current one, so no file in between is skipped.
-        const next = mine ? await fileAfter(path, mine.ino) : path;
-        handle = await open(next, 'r').catch(() => undefined);
+        handle = await openAfter(path, mine?.ino);
         offset = 0;
         carry = '';
         continue;
@@ -97,6 +96,24 @@ async function openIfPresent(path: string, signal?: AbortSignal): Promise<FileHa
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' && !signal?.aborted) return undefined;
     throw err;
+  }
+}
+
+/**
+ * Opens the file that follows the one with inode `ino` (or the log itself when there was none). The
+ * log may rotate again between finding that file and opening it: opening `events.jsonl` then would
+ * skip the file it just became, so the choice is checked after the open and made again if it moved.
+ */
+async function openAfter(path: string, ino: number | undefined): Promise<FileHandle | undefined> {
+  if (ino === undefined) return open(path, 'r').catch(() => undefined);
+  for (;;) {
+    const next = await fileAfter(path, ino);
+    const handle = await open(next, 'r').catch(() => undefined);
+    if (!handle) return undefined;
+    const opened = (await handle.stat()).ino;
+    const still = await stat(await fileAfter(path, ino)).catch(() => undefined);
+    if (still?.ino === opened) return handle;
+    await handle.close();
   }
 }
 

@@ -1,0 +1,116 @@
+// The installed command's code cache (cli/compile-cache.ts, cli/launch.ts): where it lives, that it is
+// only ever a speed-up (a missing, foreign, linked or corrupt cache file never changes what a command
+// does), and that a run writes one and a later run uses it.
+
+import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cacheFileFor,
+  cacheFolder,
+  pruneOtherBuilds,
+  readCache,
+  writeCache,
+} from '../../cli/compile-cache.js';
+import { runCli, tempDir } from '../support/cli.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  tmp = await tempDir('mailroom-ccache-');
+});
+afterAll(async () => tmp.cleanup());
+
+const BUILD = { size: 1000, mtimeMs: 1234.5 };
+
+describe('where the cache lives', () => {
+  it('is $XDG_CACHE_HOME/agent-mailroom, else ~/Library/Caches on macOS, else ~/.cache', () => {
+    expect(cacheFolder({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' }, 'linux')).toBe(
+      '/x/cache/agent-mailroom',
+    );
+    expect(cacheFolder({ HOME: '/home/u' }, 'linux')).toBe('/home/u/.cache/agent-mailroom');
+    expect(cacheFolder({ HOME: '/Users/u' }, 'darwin')).toBe('/Users/u/Library/Caches/agent-mailroom');
+    // A relative XDG_CACHE_HOME is ignored, as the XDG spec says.
+    expect(cacheFolder({ XDG_CACHE_HOME: 'rel', HOME: '/home/u' }, 'linux')).toBe(
+      '/home/u/.cache/agent-mailroom',
+    );
+  });
+
+  it('has one file per build, Node, CPU and verb; a verb that is not a plain word is "other"', () => {
+    const ls = cacheFileFor('/c', BUILD, 'ls');
+    expect(ls).toBe(`/c/mailroom-1000-1234-${process.version}-${process.arch}-ls.v8cache`);
+    expect(cacheFileFor('/c', BUILD, '../../etc/x')).toBe(ls.replace('-ls.', '-other.'));
+    expect(cacheFileFor('/c', BUILD, '--root')).toBe(ls.replace('-ls.', '-other.'));
+    expect(cacheFileFor('/c', BUILD, undefined)).toBe(ls.replace('-ls.', '-other.'));
+    expect(cacheFileFor('/c', { ...BUILD, size: 1001 }, 'ls')).not.toBe(ls);
+  });
+});
+
+describe('reading and writing a cache file', () => {
+  it('writes (temp file and rename, 0600) and reads back what it wrote', () => {
+    const path = join(tmp.dir, 'rw', 'a.v8cache');
+    writeCache(path, Buffer.from('cached'));
+    expect(readCache(path)?.toString()).toBe('cached');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(tmp.dir, 'rw'))).toEqual(['a.v8cache']);
+  });
+
+  it('ignores a file others can write, a symbolic link and a missing file', () => {
+    const dir = join(tmp.dir, 'refused');
+    mkdirSync(dir);
+    const loose = join(dir, 'loose.v8cache');
+    writeFileSync(loose, 'x');
+    chmodSync(loose, 0o622);
+    expect(readCache(loose)).toBeUndefined();
+    const real = join(dir, 'real.v8cache');
+    writeFileSync(real, 'x', { mode: 0o600 });
+    expect(readCache(real)?.toString()).toBe('x');
+    symlinkSync(real, join(dir, 'link.v8cache'));
+    expect(readCache(join(dir, 'link.v8cache'))).toBeUndefined();
+    expect(readCache(join(dir, 'missing.v8cache'))).toBeUndefined();
+  });
+
+  it('prunes the files of other builds and keeps this build and anything not a cache file', () => {
+    const dir = join(tmp.dir, 'prune');
+    mkdirSync(dir);
+    const mine = cacheFileFor(dir, BUILD, 'ls');
+    const old = cacheFileFor(dir, { size: 999, mtimeMs: 1 }, 'ls');
+    for (const p of [mine, old, join(dir, 'notes.txt')]) writeFileSync(p, 'x');
+    pruneOtherBuilds(dir, BUILD);
+    expect(readdirSync(dir).sort()).toEqual([mine.slice(dir.length + 1), 'notes.txt'].sort());
+  });
+});
+
+describe('the installed command with its cache', () => {
+  const env = (cache: string) => ({ XDG_CACHE_HOME: cache });
+
+  it('writes a cache on its first run, uses it on the next (not rewritten), and works the same', async () => {
+    const cache = join(tmp.dir, 'e2e');
+    const first = await runCli(['--version'], { env: env(cache) });
+    expect(first).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+    const [file] = readdirSync(join(cache, 'agent-mailroom'));
+    expect(file).toMatch(/-other\.v8cache$/);
+    const path = join(cache, 'agent-mailroom', file!);
+    const written = statSync(path).mtimeMs;
+    const second = await runCli(['--version'], { env: env(cache) });
+    expect(second).toEqual(first);
+    expect(statSync(path).mtimeMs).toBe(written);
+  });
+
+  it('runs correctly with a corrupt cache file, and replaces it', async () => {
+    const cache = join(tmp.dir, 'corrupt');
+    await runCli(['--version'], { env: env(cache) });
+    const [file] = readdirSync(join(cache, 'agent-mailroom'));
+    const path = join(cache, 'agent-mailroom', file!);
+    writeFileSync(path, Buffer.alloc(4096, 7), { mode: 0o600 });
+    const run = await runCli(['--version'], { env: env(cache) });
+    expect(run).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(statSync(path).size).toBeGreaterThan(10_000); // V8 rejected the garbage; a real cache replaced it
+  });
+
+  it('MAILROOM_COMPILE_CACHE=0 writes nothing', async () => {
+    const cache = join(tmp.dir, 'off');
+    const run = await runCli(['--version'], { env: { ...env(cache), MAILROOM_COMPILE_CACHE: '0' } });
+    expect(run.code).toBe(0);
+    expect(() => readdirSync(join(cache, 'agent-mailroom'))).toThrow(/ENOENT/);
+  });
+});
