@@ -174,6 +174,10 @@ export async function benchSync(o: SyncBenchOptions): Promise<SyncFigures> {
       noop.oneShot.push(await oneShot(0));
       await runOthers(noop);
     });
+    // The far agent's scan records carry its own stamps; SFTP v3 reports whole-second mtimes, so the
+    // first SFTP pass after agent passes re-reads every far file once (a transport switch costs
+    // that). Counted from the second: what a daemon on the SFTP fallback pays per no-op pass.
+    await countRequests({});
     await countRequests(counts.noop);
     // Still nothing in the racy window: this pass reads exactly the K changed files.
     await changeTasks(o.hub, spread(o.hub, o.changed, 0, o.reserved), 1);

@@ -7,6 +7,7 @@ import { startBoard } from '../../board/server.js';
 import { usageError } from '../../src/errors.js';
 import { requireAgent } from '../../src/mailroom.js';
 import { actingAs, type CommonOptions, open } from '../context.js';
+import { tuneForLongRunning } from '../long-running.js';
 import { println, warn } from '../output.js';
 
 function parsePort(raw: string | undefined): number {
@@ -39,6 +40,7 @@ function lowerPriority(): void {
 export async function board(
   opts: CommonOptions & { port?: string; open?: boolean; polling?: boolean },
 ): Promise<void> {
+  tuneForLongRunning();
   const mr = await open(opts);
   const as = requireAgent(mr, actingAs(opts) ?? mr.config.escalate_to);
   const b = await startBoard(mr, { port: parsePort(opts.port), as, polling: opts.polling === true });

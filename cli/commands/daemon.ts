@@ -12,11 +12,13 @@ import { safeLines, safeText } from '../../src/safe-text.js';
 import { CONFIG_FILE } from '../../src/store/layout.js';
 import { STATES } from '../../src/task/state.js';
 import { type CommonOptions, open } from '../context.js';
+import { tuneForLongRunning } from '../long-running.js';
 import { printJson, table } from '../output.js';
 
 export async function daemon(
   opts: CommonOptions & { rescan?: string; polling?: boolean; init?: boolean },
 ): Promise<void> {
+  tuneForLongRunning();
   if (opts.init) {
     const root = resolve(opts.root ?? process.env.MAILROOM_ROOT ?? '.');
     if (!existsSync(join(root, CONFIG_FILE))) {

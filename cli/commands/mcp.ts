@@ -4,8 +4,10 @@
 import { usageError } from '../../src/errors.js';
 import { requireAgent } from '../../src/mailroom.js';
 import { actingAs, type CommonOptions, open } from '../context.js';
+import { tuneForLongRunning } from '../long-running.js';
 
 export async function mcp(opts: CommonOptions): Promise<void> {
+  tuneForLongRunning();
   const agent = actingAs(opts);
   if (agent === undefined)
     throw usageError('mailroom mcp serves one agent: which?', 'add --as AGENT or set $MAILROOM_AGENT');

@@ -7,8 +7,10 @@ import { watchPaths } from '../../daemon/watch.js';
 import { findRoot } from '../../src/root.js';
 import { Layout } from '../../src/store/layout.js';
 import type { CommonOptions } from '../context.js';
+import { tuneForLongRunning } from '../long-running.js';
 
 export async function watch(opts: CommonOptions): Promise<void> {
+  tuneForLongRunning();
   // A far machine may have only the folder (no mailroom.yaml): --root is taken as given.
   const layout = new Layout(opts.root ? resolve(opts.root) : findRoot(undefined));
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -1,0 +1,23 @@
+// V8's memory reducer, tuned for mailroom's long-running processes (daemon, serve, watch, mcp, board).
+//
+// After a burst of allocation V8 waits 8 s and then runs up to three full garbage collections to give
+// memory back. An idle daemon with 10,000 tasks allocates in a burst at every rescan and sync pass
+// (once a minute or so), so it paid that trio again and again: about half of its idle CPU, measured
+// with --trace-gc (docs/performance.md, "Idle CPU and the memory reducer"). Here the reducer runs one
+// collection instead of three, and only after five minutes without a burst: a mailroom left alone
+// still gives memory back; one with a steady pulse of small passes no longer churns its whole heap.
+//
+// These flags are read by V8 each time the reducer decides, so setting them at run time works
+// (`--no-memory-reducer` does not: that one is read once, when the heap is set up).
+
+import { setFlagsFromString } from 'node:v8';
+
+const FLAGS = [
+  '--memory-reducer-single-gc',
+  '--gc-memory-reducer-start-delay-ms=300000',
+  '--no-memory-reducer-for-small-heaps',
+] as const;
+
+export function tuneForLongRunning(): void {
+  for (const flag of FLAGS) setFlagsFromString(flag);
+}
