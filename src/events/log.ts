@@ -66,11 +66,9 @@ async function rotate(path: string, ino: number, keep: number): Promise<void> {
   // Names sort in rotation order (rotatedFiles): the counter is padded, so a 10th rotation within
   // one millisecond does not sort before the 9th.
   const name = `events.${stamp}-${process.pid}-${String(++rotations).padStart(9, '0')}.jsonl`;
-  await rename(path, join(dirname(path), name)).catch(
-    (err: unknown) => {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-    },
-  );
+  await rename(path, join(dirname(path), name)).catch((err: unknown) => {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  });
   const rotated = await rotatedFiles(path);
   for (const file of rotated.slice(0, Math.max(0, rotated.length - keep)))
     await unlink(file).catch((err: unknown) => {
