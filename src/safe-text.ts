@@ -11,6 +11,11 @@ const UNSAFE_BUT_NEWLINE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: as above, keeping newlines (and CRLF ends)
   /\r(?!\n)|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
+// The same sets without /g, to test first: most text has nothing to escape, and a test is four
+// times cheaper than a replace that finds nothing (80,000 cells of `mailroom ls`: 20 -> 5 ms).
+const ANY_UNSAFE = new RegExp(UNSAFE.source);
+const ANY_UNSAFE_BUT_NEWLINE = new RegExp(UNSAFE_BUT_NEWLINE.source);
+
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeChar(c: string): string {
@@ -22,10 +27,10 @@ function escapeChar(c: string): string {
 
 /** One line for a terminal: every control character (newlines too) and bidi override escaped. */
 export function safeText(s: string): string {
-  return s.replace(UNSAFE, escapeChar);
+  return ANY_UNSAFE.test(s) ? s.replace(UNSAFE, escapeChar) : s;
 }
 
 /** Several lines for a terminal (a task file shown whole): as safeText, but newlines and tabs stay. */
 export function safeLines(s: string): string {
-  return s.replace(UNSAFE_BUT_NEWLINE, escapeChar);
+  return ANY_UNSAFE_BUT_NEWLINE.test(s) ? s.replace(UNSAFE_BUT_NEWLINE, escapeChar) : s;
 }
