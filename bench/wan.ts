@@ -250,7 +250,7 @@ export function wanText(figs: readonly WanFigures[]): string {
     lines.push(
       '',
       `== ${f.rttMs} ms round trip (delay proxy), ${f.tasks} tasks; load average ${f.load[0].toFixed(1)} -> ${f.load[1].toFixed(1)} ==`,
-      `${'figure'.padEnd(38)}${'agent'.padStart(16)}${'sftp'.padStart(16)}${'rsync'.padStart(10)}${'unison'.padStart(10)}`,
+      `${'figure'.padEnd(38)}${'agent'.padStart(16)}${'sftp'.padStart(16)}${'rsync'.padStart(10)}${'unison'.padStart(16)}`,
     );
     const row = (name: string, r: Row, ref?: number) => {
       const cell = (t: Tool) => {
@@ -260,7 +260,7 @@ export function wanText(figs: readonly WanFigures[]): string {
         return `${fmt(v)}${ratio}`;
       };
       lines.push(
-        `${name.padEnd(38)}${cell('agent').padStart(16)}${cell('sftp').padStart(16)}${cell('rsync').padStart(10)}${cell('unison').padStart(10)}`,
+        `${name.padEnd(38)}${cell('agent').padStart(16)}${cell('sftp').padStart(16)}${cell('rsync').padStart(10)}${cell('unison').padStart(16)}`,
       );
     };
     row('first copy', f.firstCopy, f.firstCopy.rsync);

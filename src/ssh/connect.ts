@@ -203,6 +203,9 @@ async function handshake(
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => {
       link.open = true;
+      // Small requests and replies are the whole protocol: Nagle's algorithm would hold one back
+      // until the peer's (often delayed) acknowledgement of the one before.
+      client.setNoDelay(true);
       resolve();
     });
     client.on('close', () => {

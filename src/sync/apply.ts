@@ -54,6 +54,13 @@ export interface ApplyContext {
   limits?: Limits;
   /** Tasks synced with this host before (sent.ts): known even when the base forgot them. */
   sent?: SentLedger;
+  /**
+   * Per side and task id, the agents in whose boxes the scans looked for that id just before this
+   * apply (the fast path looks at every box of them, one round trip earlier): a copy that appeared
+   * there since the look is what the look itself could as well have missed, so it is not looked
+   * for again (appearedElsewhere), and a new task's push costs one round trip, not two.
+   */
+  lookedJustNow?: Partial<Record<Side, ReadonlyMap<string, ReadonlySet<string>>>>;
 }
 
 /** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
@@ -362,6 +369,7 @@ async function appearedElsewhere(
   target: string,
 ): Promise<string | undefined> {
   const agent = loc.split('/')[0]!;
+  if (run.ctx.lookedJustNow?.[s]?.get(id)?.has(agent)) return undefined;
   const others = BOXES.map((box) => taskPath(id, `${agent}/${box}`)).filter(
     (path) => path !== target && !run.ctx.scans[s].files.has(path),
   );

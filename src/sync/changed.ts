@@ -64,7 +64,8 @@ async function copiesOf(
   ep: Endpoint,
   id: string,
   agents: readonly string[],
-  cache?: SideCache,
+  cache: SideCache | undefined,
+  reads: Map<string, Buffer>,
 ): Promise<ScannedTask[] | string> {
   const places = agents.flatMap((agent) => BOXES.map((box) => ({ agent, box })));
   // Without a cache to consult, an endpoint that batches is asked for the bytes at once: one round
@@ -101,6 +102,7 @@ async function copiesOf(
     if (f.size > DEFAULT_LIMITS.taskFile) return `${f.path} on ${ep.label} is over the task file limit`;
     const bytes =
       'bytes' in f && f.bytes ? f.bytes : await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
+    reads.set(f.path, bytes); // apply sends these bytes: over a far link, a round trip not made again
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
     if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;
@@ -110,8 +112,9 @@ async function copiesOf(
   return out;
 }
 
-const scanOf = (tasks: ScannedTask[]): SideScan => ({
+const scanOf = (tasks: ScannedTask[], read: Map<string, Buffer>): SideScan => ({
   tasks: new Map(tasks.map((t) => [t.id, t])),
+  read,
   files: new Map(),
   cache: {},
   problems: [],
@@ -138,6 +141,10 @@ interface FastPass {
   remote: Endpoint;
   /** performance.now() when it began, for the debug timings. */
   started: number;
+  /** The bytes the looks read, per side (apply sends them without reading them again). */
+  reads: Record<Side, Map<string, Buffer>>;
+  /** Per side and id, the agents whose boxes the look covered (ApplyContext.lookedJustNow). */
+  looked: Record<Side, Map<string, Set<string>>>;
 }
 
 /** What one id's look found: a reason for a full pass, a take to apply, or nothing to do. */
@@ -172,6 +179,8 @@ export async function syncChanged(
     local,
     remote,
     started: performance.now(),
+    reads: { local: new Map(), remote: new Map() },
+    looked: { local: new Map(), remote: new Map() },
   };
   return mr.locker(join(syncDir(mr), host), () => lockedFastPass(f, ids));
 }
@@ -265,13 +274,16 @@ async function lookAt(
   // sync (a copy anywhere else is for the next full pass, which looks everywhere).
   const where = new Set(reported);
   if (b) where.add(b.loc.split('/')[0]!);
-  const mine = await copiesOf(endpointOf(f, side), id, [...where].filter((a) => agents.includes(a)).sort());
+  const mineAgents = [...where].filter((a) => agents.includes(a)).sort();
+  f.looked[side].set(id, new Set(mineAgents));
+  const mine = await copiesOf(endpointOf(f, side), id, mineAgents, undefined, f.reads[side]);
   if (typeof mine === 'string') return { full: mine };
   if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
   if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
   const changed = mine[0]!;
   const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? f.everyAgentHere : agents;
-  const theirs = await copiesOf(endpointOf(f, other), id, theirAgents, state[other]);
+  f.looked[other].set(id, new Set(theirAgents));
+  const theirs = await copiesOf(endpointOf(f, other), id, theirAgents, state[other], f.reads[other]);
   if (typeof theirs === 'string') return { full: theirs };
   if (b) {
     const t = theirs[0];
@@ -298,7 +310,8 @@ async function applyTakes(
       local: f.local,
       remote: f.remote,
       host,
-      scans: { local: scanOf(scans.local), remote: scanOf(scans.remote) },
+      scans: { local: scanOf(scans.local, f.reads.local), remote: scanOf(scans.remote, f.reads.remote) },
+      lookedJustNow: f.looked,
       state,
       now: mr.now,
       checkpoint: async () => {},
