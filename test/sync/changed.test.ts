@@ -82,6 +82,58 @@ describe('sync fast path', () => {
     await nothingLeft();
   });
 
+  /** The far side as a folder, with every call of the named methods recorded as `method path`. */
+  const countedFar = (methods: readonly string[], calls: string[]) =>
+    new Proxy(localEndpoint(far), {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof prop !== 'string' || !methods.includes(prop) || typeof value !== 'function') return value;
+        return (rel: string, ...rest: unknown[]) => {
+          calls.push(`${prop} ${rel}`);
+          return value.call(target, rel, ...rest);
+        };
+      },
+    });
+
+  it('a pull reads the far file once: apply sends the bytes the look read (over a far link, a round trip)', async () => {
+    const id = await send();
+    await full();
+    expect((await cli(far, ['ack', id])).code).toBe(0);
+    const calls: string[] = [];
+    const r = await syncChanged(
+      await openMailroom(hub),
+      'vps',
+      'remote',
+      [inbox(id)],
+      countedFar(['readFile'], calls),
+    );
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(calls).toEqual([`readFile ${inbox(id)}`]);
+    expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
+    await nothingLeft();
+  });
+
+  it('a new task is pushed after one look at the far boxes, not a second one before the write', async () => {
+    await send('writer');
+    await full(); // a base exists
+    const id = await send();
+    const calls: string[] = [];
+    const r = await syncChanged(
+      await openMailroom(hub),
+      'vps',
+      'local',
+      [inbox(id)],
+      countedFar(['stat'], calls),
+    );
+    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    // The look: each box of each of the host's agents, once (research and writer: 2 x 3 boxes).
+    const stats = calls.filter((c) => c.includes(id));
+    expect(stats.length).toBe(6);
+    expect(new Set(stats).size).toBe(6);
+    expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
+    await nothingLeft();
+  });
+
   it('a move on one side (finished into the outbox) is carried over, old copy removed', async () => {
     const id = await send();
     await full();
