@@ -13,6 +13,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -49,13 +50,26 @@ export function cacheFileFor(
 const buildPrefix = (bundle: { size: number; mtimeMs: number }) =>
   `mailroom-${bundle.size}-${Math.trunc(bundle.mtimeMs)}-`;
 
-/** Cache files of other builds (an upgrade leaves them behind): removed when a new one is written. */
-export function pruneOtherBuilds(folder: string, bundle: { size: number; mtimeMs: number }): void {
+/** How long a cache file of another build is kept: two installs used side by side keep theirs. */
+const OTHER_BUILDS_KEPT_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Cache files of other builds (an upgrade leaves them behind) not written for a week: removed when a
+ * new one is written. A week, not at once: a global install and a checkout used in turn would
+ * otherwise remove each other's caches on every run.
+ */
+export function pruneOtherBuilds(
+  folder: string,
+  bundle: { size: number; mtimeMs: number },
+  nowMs = Date.now(),
+): void {
   try {
     const keep = buildPrefix(bundle);
-    for (const name of readdirSync(folder))
-      if (name.startsWith('mailroom-') && name.endsWith('.v8cache') && !name.startsWith(keep))
-        rmSync(join(folder, name), { force: true });
+    for (const name of readdirSync(folder)) {
+      if (!name.startsWith('mailroom-') || !name.endsWith('.v8cache') || name.startsWith(keep)) continue;
+      const path = join(folder, name);
+      if (nowMs - lstatSync(path).mtimeMs > OTHER_BUILDS_KEPT_MS) rmSync(path, { force: true });
+    }
   } catch {
     // Only disk space.
   }

@@ -2,7 +2,7 @@
 // only ever a speed-up (a missing, foreign, linked or corrupt cache file never changes what a command
 // does), and that a run writes one and a later run uses it.
 
-import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -69,14 +69,18 @@ describe('reading and writing a cache file', () => {
     expect(readCache(join(dir, 'missing.v8cache'))).toBeUndefined();
   });
 
-  it('prunes the files of other builds and keeps this build and anything not a cache file', () => {
+  it('prunes the files of other builds not written for a week; keeps this build, recent ones and other files', () => {
     const dir = join(tmp.dir, 'prune');
     mkdirSync(dir);
     const mine = cacheFileFor(dir, BUILD, 'ls');
     const old = cacheFileFor(dir, { size: 999, mtimeMs: 1 }, 'ls');
-    for (const p of [mine, old, join(dir, 'notes.txt')]) writeFileSync(p, 'x');
+    const recent = cacheFileFor(dir, { size: 998, mtimeMs: 1 }, 'ls');
+    for (const p of [mine, old, recent, join(dir, 'notes.txt')]) writeFileSync(p, 'x');
+    const eightDaysAgo = (Date.now() - 8 * 24 * 3600 * 1000) / 1000;
+    for (const p of [mine, old, join(dir, 'notes.txt')]) utimesSync(p, eightDaysAgo, eightDaysAgo);
     pruneOtherBuilds(dir, BUILD);
-    expect(readdirSync(dir).sort()).toEqual([mine.slice(dir.length + 1), 'notes.txt'].sort());
+    const left = readdirSync(dir).sort();
+    expect(left).toEqual([mine, recent, join(dir, 'notes.txt')].map((p) => p.slice(dir.length + 1)).sort());
   });
 });
 
