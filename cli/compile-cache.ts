@@ -1,10 +1,11 @@
 // The V8 code cache of the installed `mailroom` command (launch.ts), so that a quick verb does not
 // compile ~1 MB of JavaScript on every run. Node 20 has no `module.enableCompileCache()` (Node 22
-// does); this is the same idea by hand (as v8-compile-cache does): the bundle is compiled as one `vm.Script` with the cached data of an earlier run, and a run
-// that had no usable cache writes one at its exit (it then holds every function that run compiled).
+// does); this is the same idea by hand (as v8-compile-cache does): the bundle is compiled as one
+// `vm.Script` with the cached data of an earlier run, and a run that had no usable cache writes one
+// at its exit (it then holds every function that run compiled).
 //
 // The cache lives in the user's own cache folder (never next to the package, which a global install
-// makes root's), one file per bundle build and Node version. It is only a speed-up: a file that is
+// makes root's), one file per bundle build, Node version and verb. It is only a speed-up: a file that is
 // missing, unreadable, not ours, writable by others, or rejected by V8 is ignored (V8 checks its
 // version, flags and the source), and a write that fails is dropped. MAILROOM_COMPILE_CACHE=0 turns
 // it off. Only Node's own modules: the launcher bundles this file, and it runs before anything else.
@@ -94,12 +95,13 @@ export function readCache(path: string): Buffer | undefined {
 
 /** Temp file and rename (a reader sees the old file or the new one, never half of one); best effort. */
 export function writeCache(path: string, data: Buffer): void {
+  const temp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const temp = `${path}.${process.pid}.tmp`;
     writeFileSync(temp, data, { mode: 0o600 });
     renameSync(temp, path);
   } catch {
     // A cache that cannot be written only costs the next run its compile.
+    rmSync(temp, { force: true });
   }
 }

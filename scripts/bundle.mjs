@@ -18,33 +18,32 @@ const noZodLocales = {
 };
 
 await rm('dist/bin', { recursive: true, force: true }); // stale files of an earlier layout
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  minify: process.env.BUNDLE_MINIFY !== '0', // BUNDLE_MINIFY=0 for readable profiles
+  logLevel: 'warning',
+};
 // The CLI: one CommonJS file, which launch.ts compiles with a V8 code cache (Node 20 has no compile
 // cache for ES modules). ESM chunks split per command cost a module resolution each and could not
 // be cached; one cached script loads faster than either.
 await build({
+  ...common,
   entryPoints: { mailroom: 'dist/cli/main.js' },
   outfile: 'dist/bin/mailroom.cjs',
-  bundle: true,
   format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minify: process.env.BUNDLE_MINIFY !== '0', // BUNDLE_MINIFY=0 for readable profiles
   external: ['ssh2', 'cpu-features'],
   // launch.ts passes the bundle's URL in; CommonJS has no import.meta.
   define: { 'import.meta.url': '__mailroom_url' },
   plugins: [noZodLocales],
-  logLevel: 'warning',
 });
 // The command itself: the launcher, Node's own modules only.
 await build({
+  ...common,
   entryPoints: { mailroom: 'dist/cli/launch.js' },
   outdir: 'dist/bin',
-  bundle: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: process.env.BUNDLE_MINIFY !== '0',
   banner: { js: '#!/usr/bin/env node' },
-  logLevel: 'warning',
 });
 await chmod('dist/bin/mailroom.js', 0o755);

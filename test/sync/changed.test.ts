@@ -36,6 +36,19 @@ const nothingLeft = async () => {
   expect(r.pushed + r.pulled + r.merged + r.deleted, JSON.stringify(r.plan)).toBe(0);
 };
 
+/** The far side as a folder, with every call of the named methods recorded as `method path`. */
+const countedFar = (methods: readonly string[], calls: string[]) =>
+  new Proxy(localEndpoint(far), {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof prop !== 'string' || !methods.includes(prop) || typeof value !== 'function') return value;
+      return (rel: string, ...rest: unknown[]) => {
+        calls.push(`${prop} ${rel}`);
+        return value.call(target, rel, ...rest);
+      };
+    },
+  });
+
 describe('sync fast path', () => {
   it('pushes a hub edit and pulls a far edit exactly as a full pass would', async () => {
     const id = await send();
@@ -64,36 +77,18 @@ describe('sync fast path', () => {
       (await read(hub, inbox(id))).replace('priority: normal', 'priority: high'),
     );
     const reads: string[] = [];
-    const remote = localEndpoint(far);
-    const counted = new Proxy(remote, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (prop !== 'readFile' || typeof value !== 'function') return value;
-        return (rel: string) => {
-          reads.push(rel);
-          return value.call(target, rel);
-        };
-      },
-    });
-    const r = await syncChanged(await openMailroom(hub), 'vps', 'local', [inbox(id)], counted);
+    const r = await syncChanged(
+      await openMailroom(hub),
+      'vps',
+      'local',
+      [inbox(id)],
+      countedFar(['readFile'], reads),
+    );
     expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
     expect(reads).toEqual([]);
     expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
     await nothingLeft();
   });
-
-  /** The far side as a folder, with every call of the named methods recorded as `method path`. */
-  const countedFar = (methods: readonly string[], calls: string[]) =>
-    new Proxy(localEndpoint(far), {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof prop !== 'string' || !methods.includes(prop) || typeof value !== 'function') return value;
-        return (rel: string, ...rest: unknown[]) => {
-          calls.push(`${prop} ${rel}`);
-          return value.call(target, rel, ...rest);
-        };
-      },
-    });
 
   it('a pull reads the far file once: apply sends the bytes the look read (over a far link, a round trip)', async () => {
     const id = await send();
