@@ -5,6 +5,7 @@
 import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../src/endpoint/endpoint.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncChanged } from '../../src/sync/changed.js';
@@ -24,8 +25,8 @@ beforeEach(async () => {
 afterEach(async () => sides.cleanup());
 
 const full = () => sides.sync();
-const fast = async (side: Side, paths: string[]) =>
-  syncChanged(await openMailroom(hub), 'vps', side, paths, localEndpoint(far));
+const fast = async (side: Side, paths: string[], remote: Endpoint = localEndpoint(far)) =>
+  syncChanged(await openMailroom(hub), 'vps', side, paths, remote);
 const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);
 const send = async (to = 'research') =>
   (await cli(hub, ['send', to, 'A task', '--as', 'dispatch'])).stdout.trim();
@@ -77,13 +78,7 @@ describe('sync fast path', () => {
       (await read(hub, inbox(id))).replace('priority: normal', 'priority: high'),
     );
     const reads: string[] = [];
-    const r = await syncChanged(
-      await openMailroom(hub),
-      'vps',
-      'local',
-      [inbox(id)],
-      countedFar(['readFile'], reads),
-    );
+    const r = await fast('local', [inbox(id)], countedFar(['readFile'], reads));
     expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
     expect(reads).toEqual([]);
     expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
@@ -95,13 +90,7 @@ describe('sync fast path', () => {
     await full();
     expect((await cli(far, ['ack', id])).code).toBe(0);
     const calls: string[] = [];
-    const r = await syncChanged(
-      await openMailroom(hub),
-      'vps',
-      'remote',
-      [inbox(id)],
-      countedFar(['readFile'], calls),
-    );
+    const r = await fast('remote', [inbox(id)], countedFar(['readFile'], calls));
     expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
     expect(calls).toEqual([`readFile ${inbox(id)}`]);
     expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
@@ -113,13 +102,7 @@ describe('sync fast path', () => {
     await full(); // a base exists
     const id = await send();
     const calls: string[] = [];
-    const r = await syncChanged(
-      await openMailroom(hub),
-      'vps',
-      'local',
-      [inbox(id)],
-      countedFar(['stat'], calls),
-    );
+    const r = await fast('local', [inbox(id)], countedFar(['stat'], calls));
     expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
     // The look: each box of each of the host's agents, once (research and writer: 2 x 3 boxes).
     const stats = calls.filter((c) => c.includes(id));
