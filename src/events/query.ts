@@ -53,6 +53,10 @@ export async function followEvents(
 ): Promise<void> {
   let handle = await openIfPresent(path, opts.signal);
   let offset = opts.fromStart ? 0 : ((await handle?.stat())?.size ?? 0);
+  // The inode of the file being read, kept when the next one could not be opened yet (the log is
+  // renamed away before a new one is created): the next look steps on from it, not to whatever the
+  // log is by then, which may be several rotations later.
+  let reading = handle ? (await handle.stat()).ino : undefined;
   let carry = '';
   opts.onStart?.();
   const drain = async () => {
@@ -72,13 +76,13 @@ export async function followEvents(
     while (!opts.signal?.aborted) {
       await drain();
       const current = await stat(path).catch(() => undefined);
-      const mine = handle ? await handle.stat() : undefined;
-      if (current && current.ino !== mine?.ino) {
+      if (current && current.ino !== reading) {
         await drain(); // the rest of the rotated file
         await handle?.close();
         // Several rotations may have happened since the last look: step to the file rotated right
         // after ours, not to the current one, so no file in between is skipped.
-        handle = await openAfter(path, mine?.ino);
+        handle = await openAfter(path, reading);
+        if (handle) reading = (await handle.stat()).ino;
         offset = 0;
         carry = '';
         continue;
