@@ -13,6 +13,7 @@ import { MailroomError } from '../src/errors.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { listTasks } from '../src/ops/list.js';
 import type { MemoryCache } from '../src/ops/list-cache.js';
+import { ChangeHints } from '../src/ops/list-kept.js';
 import { loadTask } from '../src/store/tasks.js';
 import { TOOLS } from './tools.js';
 
@@ -36,10 +37,13 @@ function errorResult(err: unknown) {
   return { ...text(`unexpected error: ${err instanceof Error ? err.message : String(err)}`), isError: true };
 }
 
-export function buildServer(mr: Mailroom, agent: string): McpServer {
-  // One ls cache for the server's life (src/ops/list-cache.ts): every listing checks each file's
-  // stamp, so a change by any process is seen on the next call; only changed files are read again.
-  const cache: MemoryCache = {};
+/**
+ * One ls cache for the server's life (src/ops/list-cache.ts): a listing checks each file's stamp, so
+ * a change by any process is seen on the next call and only changed files are read again. With the
+ * watcher's hints (serveMcp, on Linux) a listing nothing has touched is given again without the
+ * stats (src/ops/list-kept.ts).
+ */
+export function buildServer(mr: Mailroom, agent: string, cache: MemoryCache = {}): McpServer {
   const server = new McpServer(
     { name: 'mailroom', version: VERSION },
     {
@@ -110,8 +114,11 @@ export function urisFor(agentsDir: string, path: string, subscribed: Iterable<st
   return out;
 }
 
-/** Subscriptions, and a watcher that turns file events into `notifications/resources/updated`. */
-async function wireSubscriptions(server: McpServer, mr: Mailroom) {
+/**
+ * Subscriptions, and a watcher that turns file events into `notifications/resources/updated` and
+ * tells them to the ls cache's hints, when it has some.
+ */
+async function wireSubscriptions(server: McpServer, mr: Mailroom, hints?: ChangeHints) {
   const subscribed = new Set<string>();
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -128,16 +135,23 @@ async function wireSubscriptions(server: McpServer, mr: Mailroom) {
     for (const uri of pending) void server.server.sendResourceUpdated({ uri }).catch(() => {});
     pending.clear();
   };
-  return watchPaths([mr.layout.agentsDir], (path) => {
-    if (subscribed.size === 0) return;
-    for (const uri of urisFor(mr.layout.agentsDir, path, subscribed)) pending.add(uri);
-    if (pending.size > 0 && !timer) timer = setTimeout(flush, NOTIFY_COALESCE_MS);
-  });
+  return watchPaths(
+    [mr.layout.agentsDir],
+    (path) => {
+      hints?.note(path);
+      if (subscribed.size === 0) return;
+      for (const uri of urisFor(mr.layout.agentsDir, path, subscribed)) pending.add(uri);
+      if (pending.size > 0 && !timer) timer = setTimeout(flush, NOTIFY_COALESCE_MS);
+    },
+    { onError: () => hints?.fail() },
+  );
 }
 
 export async function serveMcp(mr: Mailroom, agent: string): Promise<void> {
-  const server = buildServer(mr, agent);
-  const watcher = await wireSubscriptions(server, mr);
+  // Hints only where a watch event is queued by the write itself (inotify): see src/ops/list-kept.ts.
+  const hints = process.platform === 'linux' ? new ChangeHints() : undefined;
+  const server = buildServer(mr, agent, hints ? { hints } : {});
+  const watcher = await wireSubscriptions(server, mr, hints);
   const transport = new StdioServerTransport();
   await server.connect(transport);
   // The client closing stdin ends the session (the SDK's transport reports it as a close).

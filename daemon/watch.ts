@@ -49,9 +49,10 @@ export async function watchPaths(
         // report what is in it already (written before the watch began, or moved in with it).
         if (event === 'rename' && depth > 0 && name && !noise(path)) void addTree(path, depth - 1, true);
       });
-      w.on('error', () => {
+      w.on('error', (err) => {
         w.close();
         watchers.delete(key);
+        opts.onError?.(err); // events from this folder may be missing from now on
       });
       watchers.set(key, w);
     } catch (err) {

@@ -17,6 +17,7 @@ import { readRegularFileSync } from '../store/read-file.js';
 import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 import { decodeTaskBytes } from '../task/parse.js';
+import type { ChangeHints, KeptListing } from './list-kept.js';
 
 const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
 
@@ -127,6 +128,12 @@ export interface MemoryCache {
   recent?: Map<string, Memo>;
   /** Listings since the last sweep of entries for files that are gone (in-place mode). */
   listings?: number;
+  /**
+   * A watcher's change hints (src/ops/list-kept.ts), given by a lister that keeps one (`mailroom
+   * mcp` on Linux), and the listings it may then give again without a stat per file.
+   */
+  hints?: ChangeHints;
+  kept?: Map<string, KeptListing>;
 }
 
 interface Memo {

@@ -10,7 +10,14 @@ import { type LoadedTask, mapLimit, readTask, scanRefs, type TaskRef } from '../
 import { isoSeconds } from '../task/id.js';
 import { PRIORITY_RANK } from '../task/schema.js';
 import { STATES, type TaskState } from '../task/state.js';
-import { type CachedFields, cachedSummaries, fieldsOf, type MemoryCache } from './list-cache.js';
+import {
+  type CachedFields,
+  type CachedResult,
+  cachedSummaries,
+  fieldsOf,
+  type MemoryCache,
+} from './list-cache.js';
+import { keepListing, keptListing, type ListingScope, listingMark } from './list-kept.js';
 
 export interface ListFilter {
   agent?: string;
@@ -106,11 +113,39 @@ export async function listTasks(
     throw usageError(`invalid --box ${JSON.stringify(filter.box)}`, 'use inbox, outbox or archive');
   }
   const boxes: Box[] = filter.box ? [filter.box as Box] : ['inbox', 'outbox'];
-  const opts = filter.agent ? { agents: [filter.agent], boxes } : { boxes };
-  const { refs, problems } = await scanRefs(mr.layout, opts);
+  const scope = { ...(filter.agent !== undefined ? { agent: filter.agent } : {}), boxes };
+  const found =
+    (await keptListing(mr.layout, cache.memory, scope)) ?? (await listInFull(mr, scope, cache.memory));
+  const problems = [...found.problems];
+  // Filtered before a summary is built: `next` lists 500 tasks to find the few still queued.
+  const summaries: TaskSummary[] = [];
+  for (const r of found.results) {
+    if ('fields' in r) {
+      if (states === undefined || states.includes(r.fields.state as TaskState))
+        summaries.push(fromFields(mr, r.ref, r.fields));
+    } else if ('problem' in r) problems.push(r.problem);
+  }
+  return {
+    tasks: sortByUrgencyThenAge(summaries),
+    problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
+  };
+}
+
+/** Every file of `scope` checked against the ls cache (read where its stamp changed), and kept. */
+async function listInFull(
+  mr: Mailroom,
+  scope: ListingScope,
+  memory: MemoryCache | undefined,
+): Promise<{ results: CachedResult[]; problems: Problem[] }> {
+  const start = listingMark(memory);
+  const { boxes } = scope;
+  const { refs, problems } = await scanRefs(
+    mr.layout,
+    scope.agent ? { agents: [scope.agent], boxes } : { boxes },
+  );
   // Which cache entries this listing speaks for (the others are kept as they are).
-  const prefix = filter.agent ? `agents/${filter.agent}/` : 'agents/';
-  const scope = (rel: string): boolean => {
+  const prefix = scope.agent ? `agents/${scope.agent}/` : 'agents/';
+  const inScope = (rel: string): boolean => {
     if (!rel.startsWith(prefix)) return false;
     const slash = rel.indexOf('/', 7); // after "agents/<agent>"
     const box = rel.slice(slash + 1, rel.indexOf('/', slash + 1));
@@ -126,21 +161,11 @@ export async function listTasks(
         if (i % 64 === 63) await new Promise<void>((resolve) => setImmediate(resolve));
         return readTask(r, limitsOf(mr.config).taskFile);
       }),
-    scope,
+    inScope,
     undefined,
-    cache.memory,
+    memory,
     limitsOf(mr.config).taskFile,
   );
-  // Filtered before a summary is built: `next` lists 500 tasks to find the few still queued.
-  const summaries: TaskSummary[] = [];
-  for (const r of results) {
-    if ('fields' in r) {
-      if (states === undefined || states.includes(r.fields.state as TaskState))
-        summaries.push(fromFields(mr, r.ref, r.fields));
-    } else if ('problem' in r) problems.push(r.problem);
-  }
-  return {
-    tasks: sortByUrgencyThenAge(summaries),
-    problems: problems.map((p) => ({ ...p, path: mr.layout.rel(p.path) })),
-  };
+  keepListing(memory, scope, start, results, problems);
+  return { results, problems };
 }
