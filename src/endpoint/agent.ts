@@ -13,11 +13,11 @@ import { recordOf } from '../remote/far-scan.js';
 import {
   agentPath,
   BytesSchema,
+  checkManifest,
   ListSchema,
   LockSchema,
   MAX_FILE_BYTES,
   type Manifest,
-  ManifestSchema,
   OutcomeSchema,
   StatSchema,
   taskPathOk,
@@ -150,7 +150,8 @@ export class AgentEndpoint implements Endpoint {
 
   /** The far side's own scan of `agents`' folders, checked name by name. */
   async scan(agents: readonly string[]): Promise<SideScan> {
-    const m = this.check(ManifestSchema, await this.client.call({ op: 'manifest' }), 'the manifest');
+    const m = checkManifest(await this.client.call({ op: 'manifest' }));
+    if (!m) throw this.broken('a malformed reply to the manifest');
     return this.toScan(m, agents);
   }
 

@@ -110,15 +110,67 @@ export const OutcomeSchema = z.union([
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
 /** [size, mtimeMs, hash, rank or null, checkedAt]: one file's scan record, far-computed. */
-const RecordSchema = z.tuple([count, time, z.string().regex(HASH), z.number().int().nullable(), time]);
-export const ManifestSchema = z.object({
-  records: z.record(text(4096), RecordSchema),
-  tasks: z.array(z.tuple([text(128), text(4096)])).max(MAX_MANIFEST_ENTRIES),
-  files: z.array(text(4096)).max(MAX_MANIFEST_ENTRIES),
-  problems: z.array(z.object({ path: text(4096), reason: text(2000) })).max(10_000),
-  reads: count,
-});
-export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestRecord = [
+  size: number,
+  mtimeMs: number,
+  hash: string,
+  rank: number | null,
+  checkedAt: number,
+];
+
+/** The far side's scan of its agents' folders, in one reply (`manifest`). */
+export interface Manifest {
+  records: Record<string, ManifestRecord>;
+  tasks: [id: string, path: string][];
+  files: string[];
+  problems: { path: string; reason: string }[];
+  reads: number;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isRecord(v: unknown): v is ManifestRecord {
+  return (
+    Array.isArray(v) &&
+    v.length === 5 &&
+    isCount(v[0]) &&
+    isTime(v[1]) &&
+    typeof v[2] === 'string' &&
+    HASH.test(v[2]) &&
+    (v[3] === null || Number.isSafeInteger(v[3])) &&
+    isTime(v[4])
+  );
+}
+
+const isTaskPair = (v: unknown): v is [string, string] =>
+  Array.isArray(v) && v.length === 2 && isText(v[0], 128) && isText(v[1], 4096);
+
+const isProblem = (v: unknown): boolean => isPlain(v) && isText(v.path, 4096) && isText(v.reason, 2000);
+
+/**
+ * A manifest as received (parsed JSON), checked in place: the shape and every bound, or undefined.
+ * Written out rather than a zod schema: a manifest of 10,000 tasks arrives at every full pass, and
+ * zod's copy of each record was about 25 MB of garbage per pass in an idle daemon (docs/performance.md,
+ * "Idle memory"). test/remote/manifest-check.test.ts holds it to the zod schema it replaced.
+ */
+export function checkManifest(v: unknown): Manifest | undefined {
+  if (!isPlain(v)) return undefined;
+  const { records, tasks, files, problems, reads } = v;
+  if (!isPlain(records) || !isCount(reads)) return undefined;
+  if (!Array.isArray(tasks) || tasks.length > MAX_MANIFEST_ENTRIES || !tasks.every(isTaskPair))
+    return undefined;
+  if (!Array.isArray(files) || files.length > MAX_MANIFEST_ENTRIES || !files.every((f) => isText(f, 4096)))
+    return undefined;
+  if (!Array.isArray(problems) || problems.length > 10_000 || !problems.every(isProblem)) return undefined;
+  const keys = Object.keys(records);
+  if (keys.length > MAX_MANIFEST_ENTRIES) return undefined;
+  for (const key of keys) if (key.length > 4096 || !isRecord(records[key])) return undefined;
+  return v as unknown as Manifest;
+}
 
 /** A path under one of `agents`' folders, each part a plain name: what a far side may name. */
 export function agentPath(rel: string, agents: readonly string[]): boolean {
