@@ -3,6 +3,8 @@
 // over the cap is refused from its length alone, before its body is buffered, so a hostile peer cannot
 // make the reader hold more than the cap.
 
+import { StringDecoder } from 'node:string_decoder';
+
 /** The largest frame either side accepts: a batch is cut well below this, one file is under it. */
 export const MAX_FRAME_BYTES = 48 * 1024 * 1024;
 /** A batch of requests or replies is sent once it holds about this many bytes. */
@@ -33,19 +35,12 @@ export class FrameReader {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const out: unknown[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      if (this.chunks[0]!.length < 4) this.chunks = [Buffer.concat(this.chunks)];
-      const length = this.chunks[0]!.readUInt32BE(0);
+    while (this.buffered >= 4) {
+      const length = this.head();
       if (length > this.maxBytes)
         throw new FrameError(`a frame of ${length} bytes, over the cap of ${this.maxBytes}`);
-      // Joined only once the whole frame is here: a big frame in many chunks is copied once.
       if (this.buffered < 4 + length) break;
-      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      const body = all.subarray(4, 4 + length).toString('utf8');
-      const rest = all.subarray(4 + length);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.buffered = rest.length;
+      const body = this.take(length);
       try {
         out.push(JSON.parse(body));
       } catch {
@@ -53,5 +48,44 @@ export class FrameReader {
       }
     }
     return out;
+  }
+
+  /** The length in the next frame's head (its 4 bytes may lie across chunks). */
+  private head(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    const head = Buffer.alloc(4);
+    let n = 0;
+    for (const c of this.chunks) {
+      n += c.copy(head, n, 0, Math.min(c.length, 4 - n));
+      if (n === 4) break;
+    }
+    return head.readUInt32BE(0);
+  }
+
+  /**
+   * The next frame's body as text, decoded chunk by chunk: a frame of megabytes (a manifest) is never
+   * copied into one Buffer, whose memory the C allocator kept after it was freed (docs/performance.md,
+   * "Idle memory").
+   */
+  private take(length: number): string {
+    const decoder = new StringDecoder('utf8');
+    let body = '';
+    let skip = 4; // the head's bytes
+    let need = length;
+    let used = 0;
+    let rest: Buffer | undefined;
+    while (skip + need > 0) {
+      const c = this.chunks[used++]!;
+      const from = Math.min(skip, c.length);
+      skip -= from;
+      const to = Math.min(c.length, from + need);
+      if (to > from) body += decoder.write(c.subarray(from, to));
+      need -= to - from;
+      if (skip + need === 0 && to < c.length) rest = c.subarray(to);
+    }
+    this.chunks = rest ? [rest, ...this.chunks.slice(used)] : this.chunks.slice(used);
+    this.buffered -= 4 + length;
+    return body + decoder.end();
   }
 }

@@ -16,6 +16,22 @@ describe('frame reader', () => {
     }
   });
 
+  it('decodes characters of 2 to 4 bytes split between chunks at any byte, and frames fed a byte at a time', () => {
+    const messages = [{ t: 'é ü ß' }, { t: '€ 中文 ✓' }, { t: '😀 🚀 𝄞' }, { t: '' }, []];
+    const bytes = Buffer.concat(messages.map((m) => encodeFrame(m)));
+    for (let a = 0; a <= bytes.length; a += 3)
+      for (let b = a; b <= bytes.length; b += 5) {
+        const r = new FrameReader();
+        const out = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)].flatMap((c) => r.push(c));
+        expect(out).toEqual(messages);
+      }
+    const r = new FrameReader();
+    const out: unknown[] = [];
+    for (let i = 0; i < bytes.length; i++) out.push(...r.push(bytes.subarray(i, i + 1)));
+    expect(out).toEqual(messages);
+    expect(r.pending).toBe(0);
+  });
+
   it('a frame over the cap is refused from its 4-byte length, before any body arrives', () => {
     const r = new FrameReader(1000);
     const head = Buffer.alloc(4);
