@@ -2,7 +2,7 @@
 // and mailroom.js, the command, which loads it with a code cache (cli/launch.ts). Loading one bundle
 // instead of ~300 ES modules is most of the CLI's start-up time (docs/performance.md). ssh2 stays
 // external: it is CommonJS with an optional native addon, and only `sync`, `daemon` and `doctor` load it.
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const noZodLocales = {
@@ -14,6 +14,31 @@ const noZodLocales = {
       args.importer.includes('/zod/') ? { path: 'zod-locales', namespace: 'stub' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+const lazyBuiltins = {
+  // commander requires child_process when it loads (for executable subcommands, which mailroom has
+  // none of): a few ms of every command's start. A package's CommonJS require of it gets a stand-in
+  // that loads the real module on first use. Only for CommonJS importers: esbuild's ES-module interop
+  // would read every property at once.
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.importer.includes('/node_modules/') && args.kind === 'require-call'
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `let real;
+const load = () => (real ??= require('node:${args.path}'));
+module.exports = new Proxy(function () {}, {
+  get: (_, key) => load()[key],
+  apply: (_, self, argv) => Reflect.apply(load(), self, argv),
+  has: (_, key) => key in load(),
+});`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -36,14 +61,19 @@ await build({
   external: ['ssh2', 'cpu-features'],
   // launch.ts passes the bundle's URL in; CommonJS has no import.meta.
   define: { 'import.meta.url': '__mailroom_url' },
-  plugins: [noZodLocales],
+  plugins: [noZodLocales, lazyBuiltins],
 });
-// The command itself: the launcher, Node's own modules only.
+// The command itself: the launcher, Node's own modules only, as CommonJS. An ES module as the
+// entry point made Node set up its ES module loader first: about 14 ms of every command's start
+// (docs/performance.md, "CLI start-up"). dist/bin/package.json makes `.js` there CommonJS.
 await build({
   ...common,
   entryPoints: { mailroom: 'dist/cli/launch.js' },
   outdir: 'dist/bin',
-  format: 'esm',
+  format: 'cjs',
   banner: { js: '#!/usr/bin/env node' },
+  define: { 'import.meta.url': '__launcher_url' },
+  inject: ['scripts/launcher-url.mjs'],
 });
+await writeFile('dist/bin/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 await chmod('dist/bin/mailroom.js', 0o755);

@@ -48,7 +48,7 @@ describe('the npm package', () => {
     const paths = entry.files.map((f) => f.path).sort();
     const outside = paths.filter(
       (p) =>
-        !/^dist\/bin\/mailroom\.c?js$/.test(p) &&
+        !/^dist\/bin\/(mailroom\.c?js|package\.json)$/.test(p) && // package.json: CommonJS there
         !p.startsWith('inbox-template/') &&
         !/^docs\/[\w-]+\.(md|png)$/.test(p) &&
         !/^board\/page\/[\w-]+\.(html|css|js)$/.test(p) && // the web board's static page
