@@ -3,7 +3,8 @@
 //   exactly the content the scan saw; anything changed since is left alone for the next pass (so an
 //   edit made during a pass is never lost);
 // - every write is atomic on its side (temp, fsync, rename), so a pass cut off at any byte leaves
-//   whole files; the base is updated only for decisions fully applied, so the next pass redoes the rest;
+//   whole files; a decision fully applied gives an Outcome, and only outcomes change the base
+//   (transition.ts, before each checkpoint and at the end), so the next pass redoes the rest;
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
@@ -30,6 +31,7 @@ import {
 } from './scan.js';
 import type { SentLedger } from './sent.js';
 import type { SyncState } from './state.js';
+import { type Base, type Outcome, transition } from './transition.js';
 
 export interface ApplyContext {
   local: Endpoint;
@@ -118,7 +120,13 @@ export const emptyApplyReport = (): ApplyReport => ({
 interface Run {
   ctx: ApplyContext;
   report: ApplyReport;
-  base: NonNullable<SyncState['base']>;
+  /**
+   * The base: each decision reads only its own task's or file's record, which no other decision of
+   * the pass changes; outcomes reach it only through transition (settle).
+   */
+  base: Base;
+  /** What finished decisions left on both sides, not yet folded into the state's base. */
+  outcomes: Outcome[];
   taskLimit: ReadLimit;
   /** When the pass's lock wait budget is spent (performance.now()). */
   lockDeadline: number;
@@ -136,21 +144,38 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   const report = emptyApplyReport();
   const taskLimit = { maxBytes: (ctx.limits ?? DEFAULT_LIMITS).taskFile, limitKey: 'limits.task_file' };
   const lockDeadline = performance.now() + (ctx.lockWaitBudgetMs ?? 20_000);
-  if (!ctx.state.base) ctx.state.base = { tasks: {}, files: {} };
   const run: Run = {
     ctx,
     report,
-    base: ctx.state.base,
+    base: ctx.state.base ?? { tasks: {}, files: {} },
+    outcomes: [],
     taskLimit,
     lockDeadline,
     sinceCheckpoint: 0,
     checkpointedAt: performance.now(),
     fatal: undefined,
   };
-  await runSteps(run, planSteps(run, plan));
-  if (run.sinceCheckpoint > 0) await ctx.checkpoint();
+  try {
+    await runSteps(run, planSteps(run, plan));
+    if (run.sinceCheckpoint > 0) await checkpoint(run);
+  } finally {
+    settle(run);
+  }
   if (run.fatal) throw run.fatal;
   return report;
+}
+
+/** The outcomes so far, folded into the state's base (the one place apply's work reaches it). */
+function settle(run: Run): void {
+  const { state } = run.ctx;
+  state.base = transition(state.base, run.outcomes);
+  run.base = state.base;
+  run.outcomes = [];
+}
+
+async function checkpoint(run: Run): Promise<void> {
+  settle(run);
+  await run.ctx.checkpoint();
 }
 
 /**
@@ -167,7 +192,12 @@ function planSteps(run: Run, plan: Plan): Step[] {
     else if (!baseIsCurrent(run, d.id)) steps.push([`task ${d.id}`, () => applyTask(run, d), false]);
   }
   for (const d of plan.files) {
-    if (d.kind === 'same') run.base.files[d.path] = { hash: run.ctx.scans.local.files.get(d.path)!.hash };
+    if (d.kind === 'same')
+      run.outcomes.push({
+        kind: 'file-held',
+        path: d.path,
+        hash: run.ctx.scans.local.files.get(d.path)!.hash,
+      });
     else steps.push([d.path, () => applyFile(run, d), true]);
   }
   return steps;
@@ -192,7 +222,7 @@ async function runSteps(run: Run, steps: Step[]): Promise<void> {
       if (isFatal(err)) run.fatal ??= err;
       else report.problems.push({ path: what, reason: err instanceof Error ? err.message : String(err) });
     }
-    if (changes && checkpointDue(run)) await ctx.checkpoint();
+    if (changes && checkpointDue(run)) await checkpoint(run);
   }).catch((err: unknown) => {
     run.fatal ??= err;
   });
@@ -220,7 +250,7 @@ const count = (report: ApplyReport, written: Side) => {
 };
 
 async function applyTask(run: Run, d: TaskDecision): Promise<void> {
-  const { ctx, report, base } = run;
+  const { ctx, report } = run;
   if (d.kind === 'same') {
     // Both sides hold the scanned copy; the base may still lack its fields (planSteps).
     const v = ctx.scans.local.tasks.get(d.id)!;
@@ -232,7 +262,7 @@ async function applyTask(run: Run, d: TaskDecision): Promise<void> {
   if (d.kind === 'delete') {
     const v = ctx.scans[d.side].tasks.get(d.id)!;
     await remove(run, d.side, v.path, v.hash);
-    delete base.tasks[d.id];
+    run.outcomes.push({ kind: 'task-gone', id: d.id });
     report.deleted++;
     return;
   }
@@ -293,24 +323,24 @@ async function foldTask(run: Run, id: string): Promise<void> {
   for (const c of merged.conflicts) report.conflicts.push(`task ${id}: ${c}`);
   await remove(run, 'remote', r.path, r.hash);
   report.deleted++;
-  delete run.base.tasks[id];
+  run.outcomes.push({ kind: 'task-gone', id });
 }
 
 async function applyFile(run: Run, d: FileDecision): Promise<void> {
-  const { ctx, report, base } = run;
+  const { ctx, report, outcomes } = run;
   const lv = ctx.scans.local.files.get(d.path);
   const rv = ctx.scans.remote.files.get(d.path);
   if (d.kind === 'same') {
-    base.files[d.path] = { hash: lv!.hash };
+    outcomes.push({ kind: 'file-held', path: d.path, hash: lv!.hash });
   } else if (d.kind === 'delete') {
     await remove(run, d.side, d.path, (d.side === 'local' ? lv : rv)!.hash);
-    delete base.files[d.path];
+    outcomes.push({ kind: 'file-gone', path: d.path });
     report.deleted++;
   } else if (d.kind === 'take') {
     const bytes = await ep(ctx, d.from).readFile(d.path);
     const to = other(d.from);
     if (await put(run, to, d.path, bytes, (to === 'local' ? lv : rv)?.hash)) count(report, to);
-    base.files[d.path] = { hash: sha256(bytes) };
+    outcomes.push({ kind: 'file-held', path: d.path, hash: sha256(bytes) });
   } else {
     // Both changed: the local version stays at the path on both sides, the far one is kept beside it.
     const [lb, rb] = await Promise.all([ctx.local.readFile(d.path), ctx.remote.readFile(d.path)]);
@@ -318,8 +348,8 @@ async function applyFile(run: Run, d: FileDecision): Promise<void> {
     await put(run, 'local', copy, rb, undefined);
     await put(run, 'remote', copy, rb, undefined);
     await put(run, 'remote', d.path, lb, rv!.hash);
-    base.files[d.path] = { hash: sha256(lb) };
-    base.files[copy] = { hash: sha256(rb) };
+    outcomes.push({ kind: 'file-held', path: d.path, hash: sha256(lb) });
+    outcomes.push({ kind: 'file-held', path: copy, hash: sha256(rb) });
     report.conflicts.push(
       `${d.path}: changed on both sides; the version from ${ctx.host} is kept as ${basename(copy)}`,
     );
@@ -461,7 +491,7 @@ function rememberTask(run: Run, id: string, loc: string, bytes: Buffer, seen?: S
     rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
   }
   const b = baseOf(text);
-  run.base.tasks[id] = { loc, hash, rank, ...(b ? { base: b } : {}) };
+  run.outcomes.push({ kind: 'task-held', id, loc, hash, rank, ...(b ? { fields: b } : {}) });
   const who = b ? identityOf(id, b.fields) : undefined;
   const had = ctx.sent?.get(id);
   if (who && ctx.sent && (had?.from !== who.from || had.to !== who.to || had.attempt !== who.attempt)) {
