@@ -131,7 +131,7 @@ export class AgentEndpoint implements Endpoint {
     };
   }
 
-  async putIf(relPath: string, data: Buffer, expect: string | undefined): Promise<Outcome> {
+  async putIf(relPath: string, data: Buffer, expect: string | undefined, rank?: number): Promise<Outcome> {
     const rel = this.rel(relPath);
     this.sizeOk(rel, data);
     const reply = await this.client.call({
@@ -139,6 +139,7 @@ export class AgentEndpoint implements Endpoint {
       rel,
       data: data.toString('base64'),
       expect: expect ?? null,
+      ...(rank !== undefined ? { rank } : {}),
     });
     return this.check(OutcomeSchema, reply, `write ${rel}`);
   }

@@ -75,7 +75,7 @@ export interface Endpoint {
    * Optional, for an endpoint that can do it in one request (a far agent): the lock + re-check +
    * write of conditional.ts's putIfHolds / removeIfHolds, run on the endpoint's own side.
    */
-  putIf?(rel: string, data: Buffer, expect: string | undefined): Promise<Outcome>;
+  putIf?(rel: string, data: Buffer, expect: string | undefined, rank?: number): Promise<Outcome>;
   removeIf?(rel: string, expect: string): Promise<Outcome>;
   /** Optional: the endpoint's side scans itself (a far agent, with its own cache) and sends the result. */
   scan?(agents: readonly string[]): Promise<SideScan>;

@@ -3,9 +3,9 @@
 // segment, no NUL), and an operation refuses to pass through a parent folder that is a symbolic link,
 // so neither a crafted name nor a link planted on either machine can lead outside the root.
 
-import { randomBytes } from 'node:crypto';
 import { usageError } from '../errors.js';
 import { hiddenNameFitting } from '../names.js';
+import { randomHex } from '../random-hex.js';
 import type { EntryKind } from './endpoint.js';
 import { notADir } from './refusals.js';
 
@@ -33,8 +33,7 @@ export function parseRelPath(rel: string, label: string, opts: { allowRoot?: boo
 export const joinRel = (segments: readonly string[]): string => segments.join('/');
 
 /** `.<name>.tmp-<random>`: starts with `.` and holds `.tmp`, so no scan takes it for a task (docs/spec.md §1). */
-export const tempNameFor = (name: string): string =>
-  hiddenNameFitting(name, `.tmp-${randomBytes(6).toString('hex')}`);
+export const tempNameFor = (name: string): string => hiddenNameFitting(name, `.tmp-${randomHex(6)}`);
 
 /** True for names writeFileAtomic leaves behind only if it was cut off (for doctor and tests). */
 export const isTempName = (name: string): boolean => /^\..+\.tmp-[0-9a-f]{12}$/.test(name);

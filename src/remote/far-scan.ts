@@ -69,8 +69,8 @@ export class FarScanner {
    * A file this agent wrote with `mtimeMs` set (settledMtime): recorded, so the next manifest does
    * not read it again, if it still has that mtime and size (a later write stamps "now").
    */
-  async remember(path: string, bytes: Buffer, mtimeMs: number): Promise<void> {
-    const record = recordOfWritten(path, bytes, await this.ep.stat(path), mtimeMs, Date.now());
+  async remember(path: string, bytes: Buffer, mtimeMs: number, rank?: number): Promise<void> {
+    const record = recordOfWritten(path, bytes, await this.ep.stat(path), mtimeMs, Date.now(), rank);
     if (!record) return;
     (await this.load())[path] = record;
     this.dirty = true;

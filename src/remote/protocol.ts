@@ -51,6 +51,12 @@ export interface Request {
   maxBytes?: number;
   /** read: the mailroom.yaml key of that limit, for the message. */
   limitKey?: string;
+  /**
+   * put of a task file: the rank (placeRank) of this content at this place, as the hub knows it, so
+   * the far agent records its write without parsing the task again. A far agent that does not know
+   * this field parses, as before.
+   */
+  rank?: number;
 }
 
 export type Reply =

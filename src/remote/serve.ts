@@ -254,7 +254,12 @@ class Server {
         const mtimeMs = settledMtime(Date.now());
         const outcome = await putIfHolds(ep, path, bytes, expect, { write: { mtimeMs } });
         if ('done' in outcome && outcome.done === 'written')
-          await this.scanner.remember(path, bytes, mtimeMs);
+          await this.scanner.remember(
+            path,
+            bytes,
+            mtimeMs,
+            Number.isSafeInteger(r.rank) ? r.rank : undefined,
+          );
         return outcome;
       }
       case 'drop':

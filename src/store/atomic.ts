@@ -2,14 +2,14 @@
 // the target (or hard-linked, when the target must not exist yet). A reader sees the old whole file
 // or the new whole file, never a mix, and a crash leaves at worst a stray temp file that is never a task.
 
-import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { hiddenNameFitting } from '../names.js';
+import { randomHex } from '../random-hex.js';
 
 export function tempPathFor(path: string): string {
-  const suffix = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const suffix = `.tmp-${process.pid}-${randomHex(4)}`;
   return join(dirname(path), hiddenNameFitting(basename(path), suffix));
 }
 

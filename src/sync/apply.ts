@@ -256,7 +256,7 @@ async function applyTask(run: Run, d: TaskDecision): Promise<void> {
     const v = ctx.scans.local.tasks.get(d.id)!;
     if (baseIsCurrent(run, d.id)) return;
     const bytes = ctx.scans.local.read?.get(v.path) ?? (await ctx.local.readFile(v.path));
-    rememberTask(run, d.id, v.loc, bytes, v);
+    rememberTask(run, d.id, v.loc, placed(d.id, v.loc, bytes, v));
     return;
   }
   if (d.kind === 'delete') {
@@ -283,9 +283,31 @@ async function applyTask(run: Run, d: TaskDecision): Promise<void> {
     if (d.from === 'remote') bytes = await guard(run, d.id, bytes);
   } else bytes = await mergedTask(run, d.id);
   if (bytes === undefined) return; // quarantined
+  const content = placed(d.id, d.loc, bytes, seen);
   // The side that supplied the content may still need to move it to the chosen location.
-  for (const s of ['local', 'remote'] as const) await placeTask(run, s, d.id, d.loc, bytes);
-  rememberTask(run, d.id, d.loc, bytes, seen);
+  for (const s of ['local', 'remote'] as const) await placeTask(run, s, d.id, d.loc, content);
+  rememberTask(run, d.id, d.loc, content);
+}
+
+/** A task's bytes as apply places them, with their hash and their rank at the decision's place. */
+interface Placed {
+  bytes: Buffer;
+  hash: string;
+  /** placeRank at that place; undefined when the bytes do not parse as a task. */
+  rank: number | undefined;
+}
+
+/**
+ * `bytes` of task `id` to be held at `loc`: hashed once, and ranked from the scan when it saw this
+ * very content there (a first copy: every task), else parsed once. The rank travels with the writes,
+ * so neither this machine nor the far agent parses the task again to record them.
+ */
+function placed(id: string, loc: string, bytes: Buffer, seen?: ScannedTask): Placed {
+  const hash = sha256(bytes);
+  if (seen && seen.loc === loc && seen.hash === hash) return { bytes, hash, rank: seen.rank };
+  const parsed = parseTask(bytes.toString('utf8'), id);
+  const [agent, box] = loc.split('/') as [string, Box];
+  return { bytes, hash, rank: parsed.ok ? placeRank(parsed.value.task, agent, box) : undefined };
 }
 
 /** Both sides changed task `id`: the merge of both copies, as guard lets it in (undefined: quarantined). */
@@ -364,15 +386,15 @@ function conflictName(ctx: ApplyContext, path: string): string {
   return `${dirname(path)}/${stem}.conflict-${ctx.host}-${stamp}${ext}`;
 }
 
-/** Make side `s` hold the task `id` with `bytes` at `loc` (and nowhere else). */
-async function placeTask(run: Run, s: Side, id: string, loc: string, bytes: Buffer): Promise<void> {
+/** Make side `s` hold the task `id` with `content` at `loc` (and nowhere else). */
+async function placeTask(run: Run, s: Side, id: string, loc: string, content: Placed): Promise<void> {
   const { ctx } = run;
   const cur = ctx.scans[s].tasks.get(id);
   const target = taskPath(id, loc);
   // This side held exactly this content at this place when scanned: a put would find it the
   // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
   // source side is every task).
-  if (cur && cur.path === target && cur.hash === sha256(bytes)) return;
+  if (cur && cur.path === target && cur.hash === content.hash) return;
   if (!cur) {
     const at = await appearedElsewhere(run, s, id, loc, target);
     if (at !== undefined)
@@ -382,7 +404,7 @@ async function placeTask(run: Run, s: Side, id: string, loc: string, bytes: Buff
   }
   const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
   const expect = cur && cur.path === target ? cur.hash : undefined;
-  if (await put(run, s, target, bytes, expect, old)) count(run.report, s);
+  if (await put(run, s, target, content.bytes, expect, old, content.rank)) count(run.report, s);
   else if (old) await remove(run, s, old.path, old.hash);
 }
 
@@ -416,13 +438,15 @@ async function put(
   bytes: Buffer,
   expect: string | undefined,
   removeAfter?: { path: string; hash: string },
+  /** A task file's rank at `path`, so that recording the write needs no parse (placed()). */
+  rank?: number,
 ): Promise<boolean> {
   const { ctx } = run;
   const e = ep(ctx, s);
   // On this machine's disk the file gets a settled mtime, and is recorded below as written.
   const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
   const out = e.putIf
-    ? await e.putIf(path, bytes, expect)
+    ? await e.putIf(path, bytes, expect, rank)
     : await putIfHolds(e, path, bytes, expect, {
         hashNow: (p, st) => hashNow(run, s, p, st),
         takeLock: (p) => lockOn(run, s, p),
@@ -434,7 +458,7 @@ async function put(
   // records its own writes the same way).
   delete ctx.state[s][path];
   if (mtimeMs !== undefined) {
-    const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now());
+    const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now(), rank);
     if (record) ctx.state[s][path] = record;
   }
   if (removeAfter) await remove(run, s, removeAfter.path, removeAfter.hash);
@@ -477,20 +501,11 @@ async function hashNow(run: Run, s: Side, path: string, current: EntryStat): Pro
   return sha256(await ep(run.ctx, s).readFile(path));
 }
 
-// The base entry of task `id` as now held on both sides. `seen`: the scan's view of this content at
-// this place, whose rank needs no second parse.
-function rememberTask(run: Run, id: string, loc: string, bytes: Buffer, seen?: ScannedTask): void {
+// The base entry of task `id` as now held on both sides.
+function rememberTask(run: Run, id: string, loc: string, content: Placed): void {
   const { ctx } = run;
-  const text = bytes.toString('utf8');
-  const hash = sha256(bytes);
-  let rank: number;
-  if (seen && seen.loc === loc && seen.hash === hash) rank = seen.rank;
-  else {
-    const parsed = parseTask(text, id);
-    const [agent, box] = loc.split('/') as [string, Box];
-    rank = parsed.ok ? placeRank(parsed.value.task, agent, box) : 0;
-  }
-  const b = baseOf(text);
+  const b = baseOf(content.bytes.toString('utf8'));
+  const { hash, rank = 0 } = content;
   run.outcomes.push({ kind: 'task-held', id, loc, hash, rank, ...(b ? { fields: b } : {}) });
   const who = b ? identityOf(id, b.fields) : undefined;
   const had = ctx.sent?.get(id);

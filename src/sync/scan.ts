@@ -82,6 +82,8 @@ export function recordOfWritten(
   stat: EntryStat | undefined,
   setMtimeMs: number,
   checkedAt: number,
+  /** For a task file: its rank here when the writer knows it (no second parse); else it is parsed. */
+  rank?: number,
 ): SideRecord | undefined {
   if (stat?.kind !== 'file' || stat.size !== bytes.length || Math.abs(stat.mtimeMs - setMtimeMs) >= 1)
     return undefined;
@@ -90,6 +92,10 @@ export function recordOfWritten(
   const [top, agent, box, name] = parts;
   const id = name?.endsWith('.md') ? name.slice(0, -3) : '';
   if (parts.length === 4 && top === 'agents' && (BOXES as readonly string[]).includes(box!) && isTaskId(id)) {
+    if (rank !== undefined) {
+      record.rank = rank;
+      return record;
+    }
     const decoded = decodeTaskBytes(bytes);
     const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
     if (parsed?.ok) record.rank = placeRank(parsed.value.task, agent!, box as Box);

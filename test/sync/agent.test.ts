@@ -12,7 +12,9 @@ import { openMailroom } from '../../src/mailroom.js';
 import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
 import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
 import { connectSsh } from '../../src/ssh/connect.js';
+import { placeRank } from '../../src/store/heal.js';
 import { syncHost } from '../../src/sync/pass.js';
+import { parseTask } from '../../src/task/parse.js';
 import { taskText } from '../../torture/support.js';
 import { BIN, REPO } from '../support/cli.js';
 import { locations, startDaemon } from '../support/daemon.js';
@@ -123,6 +125,15 @@ describeWithSshd('sync through the far agent', (sshd) => {
         await utimes(join(root, 'agents/research', rel), old, old);
     const copy = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
     expect(copy.pushed).toBe(4);
+    // The far agent recorded each write with the rank the hub sent (it did not parse them): the
+    // rank a parse of the file gives there.
+    const records = JSON.parse(await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8'));
+    for (const id of ids) {
+      const rel = `agents/research/inbox/${id}.md`;
+      const parsed = parseTask(await readFile(join(far, rel), 'utf8'), id);
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) expect(records[rel]?.rank, rel).toBe(placeRank(parsed.value.task, 'research', 'inbox'));
+    }
     // The far agent wrote them with a settled mtime and recorded them: nothing is hashed again.
     const after = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
     expect(after.reads).toEqual({ local: 0, remote: 0 });
