@@ -34,6 +34,8 @@ export interface AgentClientOptions {
   command: string;
   /** Scopes the far side's writes to these agents' folders. Absent: the whole root. */
   agents?: readonly string[];
+  /** The first request will be a manifest: the far side may start its scan at the hello. */
+  prefetchManifest?: boolean;
   maxFrameBytes?: number;
   replyTimeoutMs?: number;
   /** How often the reply timeout is checked (tests); default min(replyTimeoutMs, 5 s). */
@@ -71,6 +73,7 @@ export class AgentClient {
       protocol: PROTOCOL_VERSION,
       version: MAILROOM_VERSION,
       ...(opts.agents ? { agents: [...opts.agents] } : {}),
+      ...(opts.prefetchManifest && opts.agents ? { prefetch: 'manifest' as const } : {}),
     };
     channel.write(encodeFrame(hello));
     const far = await new Promise<{ protocol: number; version: string; refused?: string }>(

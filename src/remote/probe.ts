@@ -24,7 +24,13 @@ export type AgentStart = { kind: 'agent'; client: AgentClient } | { kind: 'missi
 /** Starts the far agent; `missing` when there is none to start. Throws on a refused handshake. */
 export async function startAgent(
   connection: SshConnection,
-  opts: { host: string; command: string; root: string; agents?: readonly string[] },
+  opts: {
+    host: string;
+    command: string;
+    root: string;
+    agents?: readonly string[];
+    prefetchManifest?: boolean;
+  },
 ): Promise<AgentStart> {
   const line = serveCommand(opts.command, opts.root);
   const channel = await connection.channel(line);
@@ -33,6 +39,7 @@ export async function startAgent(
       host: opts.host,
       command: opts.command,
       ...(opts.agents ? { agents: opts.agents } : {}),
+      ...(opts.prefetchManifest ? { prefetchManifest: true } : {}),
     });
     return { kind: 'agent', client };
   } catch (err) {

@@ -69,6 +69,12 @@ export interface HubHello {
   protocol: number;
   version: string;
   agents?: string[];
+  /**
+   * `manifest`: the hub's first request will be a manifest, so the far agent starts that scan as soon
+   * as it has the hello, during the round trip its answer takes. A far agent that does not know this
+   * field waits for the request, as before.
+   */
+  prefetch?: 'manifest';
 }
 
 export const HASH = /^[0-9a-f]{64}$/;

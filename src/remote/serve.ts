@@ -17,6 +17,7 @@ import {
   agentPath,
   MAILROOM_VERSION,
   MAX_FILE_BYTES,
+  type Manifest,
   PROTOCOL_VERSION,
   type Reply,
   type Request,
@@ -41,10 +42,15 @@ export async function serveAgent(opts: ServeOptions): Promise<void> {
   await server.run();
 }
 
+/** Requests that change nothing on this side. */
+const READ_ONLY = new Set<string>(['manifest', 'stat', 'list', 'read', 'watch']);
+
 class Server {
   private readonly reader = new FrameReader(MAX_FRAME_BYTES);
   private agents: string[] | undefined;
   private greeted = false;
+  /** The manifest scan started at the hello (`prefetch`), for the first manifest request. */
+  private prefetched: Promise<Manifest> | undefined;
   private readonly todo: Request[] = [];
   private active = 0;
   private replies: Reply[] = [];
@@ -94,7 +100,13 @@ class Server {
   }
 
   private onFrame(frame: unknown): void {
-    const f = frame as { t?: unknown; protocol?: unknown; agents?: unknown; reqs?: unknown };
+    const f = frame as {
+      t?: unknown;
+      protocol?: unknown;
+      agents?: unknown;
+      prefetch?: unknown;
+      reqs?: unknown;
+    };
     if (!this.greeted) {
       if (f?.t !== 'hello') {
         this.done();
@@ -112,6 +124,7 @@ class Server {
           : { refused: `this side speaks protocol ${PROTOCOL_VERSION}, the hub ${String(f.protocol)}` }),
       });
       if (!ok) this.done();
+      else if (f.prefetch === 'manifest' && this.agents) this.prefetched = this.scan(this.agents);
       return;
     }
     if (f?.t !== 'req' || !Array.isArray(f.reqs)) {
@@ -204,9 +217,19 @@ class Server {
     return b;
   }
 
+  /** A manifest of `agents`' folders, as a new pass sees them. */
+  private scan(agents: string[]): Promise<Manifest> {
+    this.opts.endpoint.newPass?.();
+    const manifest = this.scanner.manifest(agents);
+    manifest.catch(() => {}); // a prefetch nobody asks for must not be an unhandled rejection
+    return manifest;
+  }
+
   private async handle(r: Request): Promise<unknown> {
     const ep = this.opts.endpoint;
     const rel = typeof r.rel === 'string' ? r.rel : '';
+    // A prefetched scan is given only to a manifest asked for before anything was written.
+    if (!READ_ONLY.has(r.op)) this.prefetched = undefined;
     switch (r.op) {
       case 'list':
         return ep.list(rel);
@@ -266,10 +289,12 @@ class Server {
         if (typeof r.expect !== 'string') throw refused('a remove without the expected content');
         this.scanner.forget(rel);
         return removeIfHolds(ep, this.writable(r.rel), r.expect);
-      case 'manifest':
+      case 'manifest': {
         if (!this.agents) throw refused('a manifest needs the agents named in the hello');
-        ep.newPass?.();
-        return this.scanner.manifest(this.agents);
+        const early = this.prefetched;
+        this.prefetched = undefined;
+        return early ?? this.scan(this.agents);
+      }
       case 'watch':
         return this.startWatch();
       default:

@@ -57,6 +57,7 @@ export async function openHost(
         command,
         root: host.root,
         agents: opts.agents,
+        prefetchManifest: true, // a pass begins with the far side's scan
       });
       if (started.kind === 'agent') {
         const agent = new AgentEndpoint(started.client, label, name);

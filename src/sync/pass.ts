@@ -186,6 +186,7 @@ async function lockedPass(
     throw err;
   } finally {
     await link?.close().catch(() => {});
+    mark(pass, 'closed');
   }
 }
 
@@ -214,7 +215,10 @@ async function openPass(
 }
 
 function mark(pass: Pass, what: string): void {
-  if (process.env.MAILROOM_DEBUG_TIMING) process.stderr.write(`  ${what}: ${Date.now() - pass.started} ms\n`);
+  if (process.env.MAILROOM_DEBUG_TIMING)
+    process.stderr.write(
+      `  ${what}: ${Date.now() - pass.started} ms (process: ${performance.now().toFixed(0)} ms)\n`,
+    );
 }
 
 /** This side's scan, started at once (it needs no connection); awaited with the far one. */
