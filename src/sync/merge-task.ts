@@ -34,8 +34,11 @@ import type { Task } from '../task/schema.js';
 import { furthest } from '../task/state.js';
 import { parseYaml, renderFlowMap, renderYaml, YamlEditor } from '../yaml/document.js';
 
-/** What the sync state keeps of the base version of a task. */
-export interface TaskBase {
+/**
+ * What a field-level merge needs of a task's base version (the version both sides last agreed on):
+ * its frontmatter and its body's hash. The sync state keeps it in each base record (`BaseTask.base`).
+ */
+export interface MergeFields {
   /** The frontmatter as plain data, exactly as written (no defaults filled in). */
   fields: Record<string, unknown>;
   /** sha256 (hex) of the body with line endings normalised to `\n`. */
@@ -63,7 +66,7 @@ function frontmatterFields(yaml: string): Fields | undefined {
 }
 
 /** What to keep of a synced task as the base of the next merge; undefined when it is not a task file. */
-export function baseOf(text: string): TaskBase | undefined {
+export function baseOf(text: string): MergeFields | undefined {
   const split = splitFrontmatter(text);
   if (!split.ok) return undefined;
   const fields = frontmatterFields(split.file.yaml);
@@ -216,7 +219,7 @@ function conflictBody(local: string, remote: string, remoteLabel: string, eol: s
  * The result parses with parseTask and keeps the local file's formatting where fields did not change.
  */
 export function mergeTask(
-  base: TaskBase | undefined,
+  base: MergeFields | undefined,
   local: string,
   remote: string,
   opts: { remoteLabel: string },

@@ -22,15 +22,16 @@ import { join } from 'node:path';
 import type { Mailroom } from '../mailroom.js';
 import { checkHostName } from '../names.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import type { TaskBase } from './merge-task.js';
+import type { MergeFields } from './merge-task.js';
 import type { SideCache } from './scan.js';
 
+/** The base's record of one task: where and what both sides held after the last sync. */
 export interface BaseTask {
   loc: string;
   hash: string;
   rank: number;
   /** The base version's frontmatter fields and body hash, for field-level merges. */
-  base?: TaskBase;
+  base?: MergeFields;
 }
 
 export interface SyncState {

@@ -6,7 +6,7 @@
 // As in Mutagen, where the synchronizer's transition step applies changes and reports what it
 // managed, and the controller alone turns those results into the new ancestor.
 
-import type { TaskBase } from './merge-task.js';
+import type { MergeFields } from './merge-task.js';
 import type { SyncState } from './state.js';
 
 export type Base = NonNullable<SyncState['base']>;
@@ -14,7 +14,7 @@ export type Base = NonNullable<SyncState['base']>;
 /** What one finished decision left on both sides. */
 export type Outcome =
   /** Both sides hold task `id` at `loc` with these bytes (their hash, the rank of where it is). */
-  | { kind: 'task-held'; id: string; loc: string; hash: string; rank: number; fields?: TaskBase }
+  | { kind: 'task-held'; id: string; loc: string; hash: string; rank: number; fields?: MergeFields }
   /** Task `id` is on neither side's copy of the host's folders any more (deleted, or folded elsewhere). */
   | { kind: 'task-gone'; id: string }
   /** Both sides hold the file at `path` with this hash. */

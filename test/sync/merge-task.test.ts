@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseOf, mergeTask, type TaskBase, unionHistory } from '../../src/sync/merge-task.js';
+import { baseOf, type MergeFields, mergeTask, unionHistory } from '../../src/sync/merge-task.js';
 import { parseTask } from '../../src/task/parse.js';
 import type { Task } from '../../src/task/schema.js';
 
@@ -54,7 +54,7 @@ function task(text: string): Task {
 
 const bodyOf = (text: string): string => text.slice(text.indexOf('\n---\n') + 5);
 const label = { remoteLabel: 'vps' };
-const base = (spec: Spec = {}): TaskBase => baseOf(doc(spec))!;
+const base = (spec: Spec = {}): MergeFields => baseOf(doc(spec))!;
 const ats = (t: Task) =>
   t.history.map((h) => `${h.state}@${h.at.slice(11, 16)}${h.note ? ` ${h.note}` : ''}`);
 
@@ -436,7 +436,7 @@ describe('mergeTask: preconditions and baseOf', () => {
 
   it('survives a JSON round trip (the sync state stores it as JSON)', () => {
     const b = base();
-    const stored = JSON.parse(JSON.stringify(b)) as TaskBase;
+    const stored = JSON.parse(JSON.stringify(b)) as MergeFields;
     const out = mergeTask(stored, doc({ title: 'New' }), doc({ state: 'done' }), label);
     expect(out.conflicts).toEqual([]);
     expect([task(out.text).title, task(out.text).state]).toEqual(['New', 'done']);

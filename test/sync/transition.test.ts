@@ -3,12 +3,12 @@
 // pass can do to it.
 
 import { describe, expect, it } from 'vitest';
-import type { TaskBase } from '../../src/sync/merge-task.js';
+import type { MergeFields } from '../../src/sync/merge-task.js';
 import { type Base, type Outcome, transition } from '../../src/sync/transition.js';
 
 const H1 = '1'.repeat(64);
 const H2 = '2'.repeat(64);
-const fields: TaskBase = { fields: { title: 'T', state: 'queued' }, bodyHash: H1 };
+const fields: MergeFields = { fields: { title: 'T', state: 'queued' }, bodyHash: H1 };
 const A = '20260101-000000-aaaa';
 const B = '20260101-000000-bbbb';
 const held = (id: string, hash: string, loc = 'w/inbox', rank = 1): Outcome => ({
