@@ -13,7 +13,6 @@ import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, EntryStat, ReadLimit } from '../endpoint/endpoint.js';
 import { MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
-import { placeRank } from '../store/heal.js';
 import { BOXES, type Box } from '../store/layout.js';
 import { applyTaskEdit } from '../task/edit.js';
 import { parseTask } from '../task/parse.js';
@@ -21,6 +20,7 @@ import { baseOf, mergeTask } from './merge-task.js';
 import { type Identity, identityOf, judgeProvenance } from './provenance.js';
 import type { FileDecision, Plan, Side, TaskDecision } from './reconcile.js';
 import {
+  rankOf,
   recordHolds,
   recordOfWritten,
   type ScannedTask,
@@ -305,9 +305,8 @@ interface Placed {
 function placed(id: string, loc: string, bytes: Buffer, seen?: ScannedTask): Placed {
   const hash = sha256(bytes);
   if (seen && seen.loc === loc && seen.hash === hash) return { bytes, hash, rank: seen.rank };
-  const parsed = parseTask(bytes.toString('utf8'), id);
   const [agent, box] = loc.split('/') as [string, Box];
-  return { bytes, hash, rank: parsed.ok ? placeRank(parsed.value.task, agent, box) : undefined };
+  return { bytes, hash, rank: rankOf(bytes, id, agent, box) };
 }
 
 /** Both sides changed task `id`: the merge of both copies, as guard lets it in (undefined: quarantined). */

@@ -19,14 +19,20 @@ import { MailroomError } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
-import { placeRank } from '../store/heal.js';
 import { BOXES, type Box, isNeverATask } from '../store/layout.js';
-import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
 import { recordQuarantine } from './quarantine.js';
 import type { Side, TaskDecision } from './reconcile.js';
-import { recordHolds, type ScannedTask, type SideCache, type SideScan, sha256, taskPath } from './scan.js';
+import {
+  rankOf,
+  recordHolds,
+  type ScannedTask,
+  type SideCache,
+  type SideScan,
+  sha256,
+  taskPath,
+} from './scan.js';
 import { loadSent, saveSent } from './sent.js';
 import { keepUnchanged, loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
 
@@ -103,10 +109,8 @@ async function copiesOf(
     const bytes =
       'bytes' in f && f.bytes ? f.bytes : await ep.readFile(f.path, { maxBytes: DEFAULT_LIMITS.taskFile });
     reads.set(f.path, bytes); // apply sends these bytes: over a far link, a round trip not made again
-    const decoded = decodeTaskBytes(bytes);
-    const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
-    if (!parsed?.ok) return `${f.path} on ${ep.label} is not a readable task`;
-    const rank = placeRank(parsed.value.task, f.agent, f.box);
+    const rank = rankOf(bytes, id, f.agent, f.box);
+    if (rank === undefined) return `${f.path} on ${ep.label} is not a readable task`;
     out.push({ id, loc: `${f.agent}/${f.box}`, path: f.path, hash: sha256(bytes), rank });
   }
   return out;

@@ -76,6 +76,13 @@ export const settledMtime = (nowMs: number): number => nowMs - RACY_MS - 1_000;
  * A scan record for `bytes` just written at `path` (relative) with mtime `setMtimeMs`, as scanSide
  * would make it; undefined when the file is no longer as written (a later write stamps "now").
  */
+/** Where task `id`'s `bytes` belong at `agent`'s `box` (placeRank); undefined when they are not a task. */
+export function rankOf(bytes: Buffer, id: string, agent: string, box: Box): number | undefined {
+  const decoded = decodeTaskBytes(bytes);
+  const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
+  return parsed?.ok ? placeRank(parsed.value.task, agent, box) : undefined;
+}
+
 export function recordOfWritten(
   path: string,
   bytes: Buffer,
@@ -92,13 +99,8 @@ export function recordOfWritten(
   const [top, agent, box, name] = parts;
   const id = name?.endsWith('.md') ? name.slice(0, -3) : '';
   if (parts.length === 4 && top === 'agents' && (BOXES as readonly string[]).includes(box!) && isTaskId(id)) {
-    if (rank !== undefined) {
-      record.rank = rank;
-      return record;
-    }
-    const decoded = decodeTaskBytes(bytes);
-    const parsed = decoded.ok ? parseTask(decoded.text, id) : undefined;
-    if (parsed?.ok) record.rank = placeRank(parsed.value.task, agent!, box as Box);
+    const known = rank ?? rankOf(bytes, id, agent!, box as Box);
+    if (known !== undefined) record.rank = known;
   }
   return record;
 }
@@ -183,10 +185,8 @@ async function readTaskAt(
   task: { id: string; agent: string; box: Box },
 ): Promise<ScannedTask | undefined> {
   const bytes = await ep.readFile(path, { maxBytes: DEFAULT_LIMITS.taskFile, limitKey: 'limits.task_file' });
-  const decoded = decodeTaskBytes(bytes);
-  const parsed = decoded.ok ? parseTask(decoded.text, task.id) : undefined;
-  if (!parsed?.ok) return undefined;
-  const rank = placeRank(parsed.value.task, task.agent, task.box);
+  const rank = rankOf(bytes, task.id, task.agent, task.box);
+  if (rank === undefined) return undefined;
   return { id: task.id, loc: `${task.agent}/${task.box}`, path, hash: sha256(bytes), rank };
 }
 
@@ -482,9 +482,8 @@ async function hashOne(run: ScanRun, i: number): Promise<void> {
     checkedAt: run.opts.clockMs,
   };
   if (f.task) {
-    const decoded = decodeTaskBytes(bytes);
-    const parsed = decoded.ok ? parseTask(decoded.text, f.task.id) : undefined;
-    if (parsed?.ok) record.rank = placeRank(parsed.value.task, f.task.agent, f.task.box);
+    const rank = rankOf(bytes, f.task.id, f.task.agent, f.task.box);
+    if (rank !== undefined) record.rank = rank;
   }
   run.records[i] = record;
 }
