@@ -42,15 +42,18 @@ export async function serveAgent(opts: ServeOptions): Promise<void> {
   await server.run();
 }
 
-/** Requests that change nothing on this side. */
-const READ_ONLY = new Set<string>(['manifest', 'stat', 'list', 'read', 'watch']);
+/**
+ * A scan started at the hello answers only a manifest that is the connection's first request and
+ * comes within this long: a daemon may keep a connection for hours before its first full pass.
+ */
+const PREFETCH_FRESH_MS = 2_000;
 
 class Server {
   private readonly reader = new FrameReader(MAX_FRAME_BYTES);
   private agents: string[] | undefined;
   private greeted = false;
   /** The manifest scan started at the hello (`prefetch`), for the first manifest request. */
-  private prefetched: Promise<Manifest> | undefined;
+  private prefetched: { manifest: Promise<Manifest>; at: number } | undefined;
   private readonly todo: Request[] = [];
   private active = 0;
   private replies: Reply[] = [];
@@ -124,7 +127,8 @@ class Server {
           : { refused: `this side speaks protocol ${PROTOCOL_VERSION}, the hub ${String(f.protocol)}` }),
       });
       if (!ok) this.done();
-      else if (f.prefetch === 'manifest' && this.agents) this.prefetched = this.scan(this.agents);
+      else if (f.prefetch === 'manifest' && this.agents)
+        this.prefetched = { manifest: this.scan(this.agents), at: Date.now() };
       return;
     }
     if (f?.t !== 'req' || !Array.isArray(f.reqs)) {
@@ -228,8 +232,9 @@ class Server {
   private async handle(r: Request): Promise<unknown> {
     const ep = this.opts.endpoint;
     const rel = typeof r.rel === 'string' ? r.rel : '';
-    // A prefetched scan is given only to a manifest asked for before anything was written.
-    if (!READ_ONLY.has(r.op)) this.prefetched = undefined;
+    // A prefetched scan is given only to a manifest that is the first request, and fresh.
+    const early = this.prefetched;
+    this.prefetched = undefined;
     switch (r.op) {
       case 'list':
         return ep.list(rel);
@@ -291,9 +296,8 @@ class Server {
         return removeIfHolds(ep, this.writable(r.rel), r.expect);
       case 'manifest': {
         if (!this.agents) throw refused('a manifest needs the agents named in the hello');
-        const early = this.prefetched;
-        this.prefetched = undefined;
-        return early ?? this.scan(this.agents);
+        const fresh = early && Date.now() - early.at < PREFETCH_FRESH_MS;
+        return fresh ? early.manifest : this.scan(this.agents);
       }
       case 'watch':
         return this.startWatch();
