@@ -76,6 +76,7 @@ export const KNOWN_DEFECTS = {
   D11: 'a task moving between two boxes on the far side while a pass lists it is missed, and a stale copy is pushed back',
   D12: 'a file listed but not read (a connection cut mid-scan) reads as deleted: a hub delete is undone by the next pass',
   D13: 'a bad file whose name holds a newline is reported again after a daemon restart',
+  D14: 'a far copy written back after a pass dropped its base record is left beside the copy home for good',
 } as const;
 export type DefectId = keyof typeof KNOWN_DEFECTS;
 
@@ -283,6 +284,20 @@ export async function clearDeadLocks(root: string): Promise<number> {
   await walk(join(root, 'agents'), 4);
   await walk(join(root, '.mailroom/sync'), 0);
   return n;
+}
+
+/**
+ * The pids of processes whose command line (arguments joined by spaces) contains `needle`. Linux
+ * only (/proc); elsewhere none are seen.
+ */
+export async function processesWith(needle: string): Promise<number[]> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
+  const found: number[] = [];
+  for (const pid of pids) {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.replaceAll('\0', ' ').includes(needle)) found.push(Number(pid));
+  }
+  return found;
 }
 
 /** Every kept event, rotated files included. */

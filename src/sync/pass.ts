@@ -78,6 +78,7 @@ function toInputs(
   remote: SideScan,
   elsewhere: ReadonlyMap<string, ScannedTask>,
   held: HeldBack,
+  sent: SentLedger,
 ): SyncInputs {
   // A file skipped on one side is left out on both sides and in the base: unread is never "deleted".
   const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
@@ -101,6 +102,7 @@ function toInputs(
       : undefined,
     local: side(local),
     remote: side(remote),
+    synced: new Set(sent.keys()),
   };
 }
 
@@ -264,7 +266,7 @@ async function syncSides(
     pass.agents,
     new Set([...scans.remote.tasks.keys()].filter((id) => !scans.local.tasks.has(id))),
   );
-  const plan = reconcile(toInputs(state, scans.local, scans.remote, elsewhere, held));
+  const plan = reconcile(toInputs(state, scans.local, scans.remote, elsewhere, held, sent));
   const report = newReport(pass, plan, scans, held, via);
   if (pass.opts.dryRun) {
     report.durationMs = Date.now() - pass.started;

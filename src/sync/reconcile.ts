@@ -36,9 +36,17 @@
 //   | unchanged since the base                               | delete on remote                 |
 //   | changed since the base                                 | fold: merge it into the copy     |
 //   |                                                        | where it is, then delete on remote |
-//   | no base for the id                                     | keep both, report (never synced: |
-//   |                                                        | a far host may not write a task  |
-//   |                                                        | outside its folders)             |
+//   | no base, but synced with the host before (`synced`)    | fold, as above (the base forgot  |
+//   |                                                        | it: see below)                   |
+//   | no base for the id, never synced with the host         | keep both, report (a far host    |
+//   |                                                        | may not write a task outside its |
+//   |                                                        | folders that it never got)       |
+//
+// How a base forgets a task the far side still holds: a pass that sees it on neither side drops its
+// record, and a write of an earlier pass can land after that scan (a hub that crashed mid-pass and
+// restarted at once: the far agent of the dead connection finishes the requests it had in hand
+// while the new pass scans), or the sync state was lost. The sent ledger, never pruned by a pass,
+// still knows the task went to that host, so its far copy is a version of ours and is folded in.
 //
 // Plain files (AGENT.md, files inside `<id>.files/`) are keyed by relative path and have only content:
 // both changed differently is a `conflict` (the applier keeps both), never a merge.
@@ -74,6 +82,8 @@ export interface SyncInputs {
    * for ids the local snapshot lacks. Only ids the remote side holds matter; may be undefined.
    */
   elsewhere?: ReadonlyMap<string, TaskVersion>;
+  /** Ids this machine has synced with the host before (the sent ledger); may be undefined. */
+  synced?: ReadonlySet<string>;
 }
 
 export type TaskDecision =
@@ -149,10 +159,16 @@ function chooseContent(base: TaskVersion | undefined, l: TaskVersion, r: TaskVer
 }
 
 /** The far copy of a task that this machine holds outside the host's folders (`e`, at another place). */
-function decideAway(id: string, base: TaskVersion | undefined, r: TaskVersion, e: TaskVersion): TaskDecision {
+function decideAway(
+  id: string,
+  base: TaskVersion | undefined,
+  r: TaskVersion,
+  e: TaskVersion,
+  synced: boolean,
+): TaskDecision {
   const unchanged = base !== undefined && r.hash === base.hash && r.loc === base.loc;
   if (r.hash === e.hash || unchanged) return { id, kind: 'delete', side: 'remote' };
-  if (base === undefined) {
+  if (base === undefined && !synced) {
     return {
       id,
       kind: 'keep',
@@ -171,9 +187,10 @@ function decideTask(
   l: TaskVersion | undefined,
   r: TaskVersion | undefined,
   e: TaskVersion | undefined,
+  synced: boolean,
 ): TaskDecision | undefined {
   if (l === undefined && r === undefined) return undefined;
-  if (l === undefined && r !== undefined && e !== undefined) return decideAway(id, base, r, e);
+  if (l === undefined && r !== undefined && e !== undefined) return decideAway(id, base, r, e, synced);
   if (l === undefined || r === undefined) {
     const [present, side] = l !== undefined ? [l, 'local' as const] : [r!, 'remote' as const];
     const unchanged = base !== undefined && present.hash === base.hash && present.loc === base.loc;
@@ -221,6 +238,7 @@ export function reconcile(inputs: SyncInputs): Plan {
       local.tasks.get(id),
       remote.tasks.get(id),
       inputs.elsewhere?.get(id),
+      inputs.synced?.has(id) === true,
     );
     if (d) tasks.push(d);
   }

@@ -1,8 +1,8 @@
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailroom } from '../../src/mailroom.js';
-import { escalate, transition } from '../../src/ops/lifecycle.js';
+import { archive, escalate, transition } from '../../src/ops/lifecycle.js';
 import {
   type FileDecision,
   type FileVersion,
@@ -13,6 +13,7 @@ import {
   type TaskDecision,
   type TaskVersion,
 } from '../../src/sync/reconcile.js';
+import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
@@ -175,6 +176,16 @@ const AWAY_CASES: [string, string, string, string, string, string][] = [
   ['never synced, same bytes: nothing to lose', '-', '-', 'B@out', 'B@back', 'delete remote'],
   ['never synced, different bytes: both left alone', '-', '-', 'B@out', 'C@back', 'keep'],
   ['base lost, different bytes: both left alone', 'lost', '-', 'B@out', 'C@back', 'keep'],
+  ['no base but synced before (the ledger): fold it in', '-', '-', 'B@out', 'C@back', 'fold back synced'],
+  [
+    'base lost but synced before (the ledger): fold it in',
+    'lost',
+    '-',
+    'B@out',
+    'C@back',
+    'fold back synced',
+  ],
+  ['no base, synced before, same bytes: removed', '-', '-', 'B@out', 'B@back', 'delete remote synced'],
   [
     'a copy in the host folders too: elsewhere plays no part',
     'A@in',
@@ -188,7 +199,13 @@ const AWAY_CASES: [string, string, string, string, string, string][] = [
 
 describe('reconcile: a task this machine holds outside the host folders', () => {
   it.each(AWAY_CASES)('%s (base %s, local %s, remote %s, elsewhere %s) -> %s', (_w, b, l, r, e, expected) => {
-    const inputs = { ...taskInputs(b, l, r), elsewhere: new Map([['t1', version(e)!]]) };
+    const synced = expected.endsWith(' synced');
+    const inputs = {
+      ...taskInputs(b, l, r),
+      elsewhere: new Map([['t1', version(e)!]]),
+      ...(synced ? { synced: new Set(['t1']) } : {}),
+    };
+    expected = expected.replace(/ synced$/, '');
     const [kind, a] = expected.split(' ');
     const d = reconcile(inputs).tasks[0];
     if (kind === 'fold') expect(d).toEqual({ id: 't1', kind: 'fold', loc: PLACES[a!]!.loc });
@@ -201,27 +218,34 @@ describe('reconcile: a task this machine holds outside the host folders', () => 
     const DOMAIN = ['A@in', 'A@out', 'B@in', 'B@out', 'C@out'];
     for (const b of ['lost', '-', ...DOMAIN])
       for (const r of DOMAIN)
-        for (const eh of ['A', 'B', 'C']) {
-          const at = `base ${b}, remote ${r}, elsewhere ${eh}@back`;
-          const e = version(`${eh}@back`)!;
-          const inputs = { ...taskInputs(b, '-', r), elsewhere: new Map([['t1', e]]) };
-          const d = reconcile(inputs).tasks[0];
-          const base = b === 'lost' ? undefined : version(b);
-          const rv = version(r)!;
-          expect(d, at).toBeDefined();
-          if (!d) continue;
-          // Never pulled back into the host folders as a second copy.
-          expect(d.kind, at).not.toBe('take');
-          expect(d.kind, at).not.toBe('merge');
-          // The far copy goes only when its bytes are kept: unchanged since the base, or equal to the
-          // copy elsewhere; a changed far copy is folded into the copy elsewhere, never just dropped.
-          if (d.kind === 'delete') {
-            expect(d.side, at).toBe('remote');
-            expect(rv.hash === e.hash || (base?.hash === rv.hash && base.loc === rv.loc), at).toBe(true);
+        for (const eh of ['A', 'B', 'C'])
+          for (const synced of [false, true]) {
+            const at = `base ${b}, remote ${r}, elsewhere ${eh}@back, synced before: ${synced}`;
+            const e = version(`${eh}@back`)!;
+            const inputs = {
+              ...taskInputs(b, '-', r),
+              elsewhere: new Map([['t1', e]]),
+              synced: new Set(synced ? ['t1'] : []),
+            };
+            const d = reconcile(inputs).tasks[0];
+            const base = b === 'lost' ? undefined : version(b);
+            const rv = version(r)!;
+            expect(d, at).toBeDefined();
+            if (!d) continue;
+            // Never pulled back into the host folders as a second copy.
+            expect(d.kind, at).not.toBe('take');
+            expect(d.kind, at).not.toBe('merge');
+            // The far copy goes only when its bytes are kept: unchanged since the base, or equal to the
+            // copy elsewhere; a changed far copy is folded into the copy elsewhere, never just dropped.
+            if (d.kind === 'delete') {
+              expect(d.side, at).toBe('remote');
+              expect(rv.hash === e.hash || (base?.hash === rv.hash && base.loc === rv.loc), at).toBe(true);
+            }
+            // Without a base for the id, the far host writes into this machine's copy only when this
+            // machine synced that task with it before (the sent ledger).
+            if (d.kind === 'fold') expect(base !== undefined || synced, at).toBe(true);
+            if (synced && rv.hash !== e.hash) expect(d.kind, at).not.toBe('keep');
           }
-          // Without a base for the id, the far host never writes into this machine's copy.
-          if (d.kind === 'fold') expect(base, at).toBeDefined();
-        }
   });
 });
 
@@ -261,6 +285,35 @@ describe('a task this machine holds outside the host folders, in sync passes wit
     const t = parseTask(await readFile(join(hub, 'agents/dispatch/inbox/d2-task.md'), 'utf8'));
     expect(t.ok && t.value.task.state).toBe('done');
     expect((await daemonPass(hub)).problems).toEqual([]);
+  });
+
+  // D14 (S1 in CI): a hub killed mid-pass and restarted at once. The far agent of the dead connection
+  // finishes the requests it had in hand (a write of the task into r0/outbox) after the new pass has
+  // scanned the far side; that pass saw the task on neither side (routed home here, not yet written
+  // there) and dropped its base record. The far copy then had no base and differed from the copy
+  // home: it was left beside it for good, reported on every pass.
+  it('D14: a far copy written back after its base record was dropped is folded in, not left for good', async () => {
+    await queueTask(hubMr, 'r0', 'd14-task');
+    await sides.sync();
+    await transition(farMr, 'd14-task', 'running');
+    const late = await readFile(join(far, 'agents/r0/inbox/d14-task.md')); // an earlier version
+    await transition(farMr, 'd14-task', 'done', { result: 'ok' });
+    await sides.sync(); // pulled
+    await daemonPass(hub); // routed home
+    await sides.sync(); // the far copy goes, and so does the base record
+    expect(await where(far, 'd14-task')).toEqual([]);
+    expect(Object.keys((await loadSyncState(hubMr, 'vps')).base?.tasks ?? {})).not.toContain('d14-task');
+    await archive(hubMr, 'd14-task', { as: 'dispatch' }); // the copy home moves on
+    await writeFile(join(far, 'agents/r0/inbox/d14-task.md'), late); // the late write lands
+    const r = await sides.sync();
+    expect(r.problems).toEqual([]); // was: "d14-task is at dispatch/archive ... left alone"
+    expect(await where(far, 'd14-task')).toEqual([]); // was: agents/r0/outbox/d14-task.md
+    expect(await where(hub, 'd14-task')).toEqual(['agents/dispatch/archive/d14-task.md']);
+    const t = parseTask(await readFile(join(hub, 'agents/dispatch/archive/d14-task.md'), 'utf8'));
+    if (!t.ok) throw new Error(t.problem.reason);
+    expect(t.value.task.state).toBe('done');
+    const again = await sides.sync();
+    expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
   });
 
   // D3 (S1, first run): the supervisor escalates a far worker's task on the hub (it moves to the

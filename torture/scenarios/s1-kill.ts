@@ -15,9 +15,11 @@
 // At the end the actors finish every task and the daemon converges: each task once, home in
 // dispatch's inbox or archive, with every acknowledged note, and nothing left on the far side.
 //
-// Locks held by the killed daemon are removed before the restart (its holder is dead, and waiting
-// out the 10 s stale time per trial would only slow the torture down; stale take-over is tested in
-// test/ssh and test/store). The daemon's own single-instance lock is left, so its take-over is tested.
+// Locks held by the killed daemon on the hub are removed before the restart (its holder is dead, and
+// waiting out the 10 s stale time per trial would only slow the torture down; stale take-over is
+// tested in test/ssh and test/store). The daemon's own single-instance lock is left, so its take-over
+// is tested. The far side's locks are left alone: the far agent of the dead connection holds them
+// while it finishes what it had in hand, and releases them itself.
 
 import { lstat, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +28,8 @@ import { MailroomError } from '../../src/errors.js';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { archive, progress, transition } from '../../src/ops/lifecycle.js';
 import { createTaskFile, loadTask } from '../../src/store/tasks.js';
+import { loadSent } from '../../src/sync/sent.js';
+import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { RANK, type TaskState } from '../../src/task/state.js';
 import type { Sshd } from '../../test/support/sshd-core.js';
@@ -39,6 +43,7 @@ import {
   type DefectId,
   type Figure,
   makeRoot,
+  processesWith,
   sha256,
   Tally,
   type Tally as TallyT,
@@ -226,6 +231,7 @@ export async function runS1(opts: S1Options): Promise<Figure> {
   let daemon = await DaemonProc.start(hub, ['--rescan', '1s'], env);
   let healedSeen = 0;
   let killsMidSync = 0;
+  let farAgentsOutlived = 0;
   let repaired = 0;
   const seen = new Set<string>();
   const phase = { run: 0, restart: 0, firstPass: 0, firstSync: 0, check: 0 };
@@ -255,8 +261,11 @@ export async function runS1(opts: S1Options): Promise<Figure> {
       await pause();
       t = lap('run', t);
       await daemon.kill();
+      // The far agent of the dead connection may still be finishing the requests it had in hand,
+      // under their locks, while the new daemon connects and scans (D14): the far locks are alive,
+      // and it releases them itself when it exits. Only the hub's locks died with the daemon.
+      if ((await processesWith(`serve --root ${far}`)).length > 0) farAgentsOutlived++;
       await clearDeadLocks(hub);
-      await clearDeadLocks(far);
       const restartAt = Date.now();
       try {
         daemon = await DaemonProc.start(hub, ['--rescan', '1s'], env);
@@ -382,6 +391,7 @@ export async function runS1(opts: S1Options): Promise<Figure> {
   tally.facts.push(
     `${opts.tasks} tasks, ${acknowledged} acknowledged changes (${notes} notes)`,
     `${killsMidSync} kills during a sync pass`,
+    `${farAgentsOutlived} far agents outlived the kill`,
     `${healedSeen} interrupted moves seen`,
     `${repaired} stale copies (D2, D11) removed by hand`,
     `time: ${Object.entries(phase)
@@ -561,10 +571,39 @@ async function check(
   if (freshD2.length > 0)
     tally.defect('D2', `${freshD2.length} new duplicate(s) of routed tasks, first: ${freshD2[0]}`);
   if (fresh.length > 0) {
+    const stuck = fresh.map((p) => /^(s1-\d+) is still on the far side/.exec(p)?.[1]).find(Boolean);
     tally.fail(
-      `${final ? 'final state: ' : ''}${fresh.length} new problem(s), first: ${fresh.slice(0, 3).join(' | ')}`,
+      `${final ? 'final state: ' : ''}${fresh.length} new problem(s), first: ${fresh.slice(0, 3).join(' | ')}` +
+        (stuck ? `\n${await evidence(hub, far, stuck)}` : ''),
       lostTasks + lostEdits + broken,
     );
   }
   return sameInode;
+}
+
+/**
+ * What the hub knows of task `id` when a check fails on it: its sync base record, the sent ledger's
+ * entry, the far agent's scan record and the last events naming it (CI keeps no folders).
+ */
+async function evidence(hub: string, far: string, id: string): Promise<string> {
+  const lines: string[] = [];
+  const hubMr = await openMailroom(hub);
+  const state = await loadSyncState(hubMr, 'vps').catch((err: Error) => err);
+  lines.push(
+    state instanceof Error
+      ? `  sync state: ${state.message}`
+      : `  base record: ${JSON.stringify(state.base?.tasks[id] ? { ...state.base.tasks[id], base: undefined } : null)}`,
+  );
+  const sent = await loadSent(hubMr, 'vps').catch(() => new Map());
+  lines.push(`  sent ledger: ${JSON.stringify(sent.get(id) ?? null)}`);
+  const scan = await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8').catch(() => '{}');
+  const records = Object.entries(JSON.parse(scan) as Record<string, unknown>).filter(([k]) => k.includes(id));
+  lines.push(`  far scan records: ${JSON.stringify(records)}`);
+  const events = await readFile(join(hub, '.mailroom/events.jsonl'), 'utf8').catch(() => '');
+  const named = events.split('\n').filter((l) => l.includes(id));
+  lines.push(
+    `  hub events naming it (${named.length}, last 12):`,
+    ...named.slice(-12).map((l) => `    ${l}`),
+  );
+  return lines.join('\n');
 }
