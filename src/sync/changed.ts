@@ -2,13 +2,14 @@
 // the far `mailroom watch`), so that a change reaches the other machine in the time of a few file
 // operations instead of a full two-sided scan (docs/sync.md, "Fast path").
 //
-// It handles only the plain case, and says so otherwise: one side changed a task, and the other
-// side's copy is exactly what both held after the last sync (the base), or the task is new and the
-// other side has no copy of that id anywhere. That is the case where the full reconcile would take
-// the changed side's version, and this pass applies it through the same applier (its locks and
-// content checks). Anything else (a delete, a change on both sides, a move on the other side, a plain
-// file, a task that does not parse, no base yet) returns `full`, and the caller runs a full pass,
-// which remains the only place where deletes, merges and conflicts are decided.
+// It decides with the same reconcile as a full pass, on a narrow scan (the changed side's copy, the
+// other side's copies in the boxes where the last sync left the task, that id's base record), once it
+// knows the narrow scan is enough: one copy on the changed side, and on the other side one copy in
+// those boxes (or, for a new id, none anywhere). It applies only a take of the changed side's content,
+// through the same applier (its locks and content checks). Anything else (a delete, a merge, a take
+// the other way, a copy elsewhere, a plain file, a task that does not parse, no base yet) returns
+// `full`, and the caller runs a full pass, which remains the only place where deletes, merges and
+// conflicts are applied.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
 import { recordQuarantine } from './quarantine.js';
-import type { Side, TaskDecision } from './reconcile.js';
+import { reconcile, type Side, type TaskDecision, type TaskVersion } from './reconcile.js';
 import {
   rankOf,
   recordHolds,
@@ -152,7 +153,9 @@ interface FastPass {
 }
 
 /** What one id's look found: a reason for a full pass, a take to apply, or nothing to do. */
-type Look = { full: string } | { take?: { changed: ScannedTask; theirs: ScannedTask[] } };
+type Look =
+  | { full: string }
+  | { take?: { decision: TaskDecision; changed: ScannedTask; theirs: ScannedTask[] } };
 
 /**
  * Sync the tasks at `paths` (relative to the root), changed on `side`, with `host`. The far side must
@@ -252,10 +255,10 @@ async function lockedFastPass(f: FastPass, ids: Map<string, Set<string>>): Promi
   for (const look of looks) {
     if ('full' in look) return untouched({ kind: 'full', reason: look.full });
     if (!look.take) continue;
-    const { changed, theirs } = look.take;
+    const { decision, changed, theirs } = look.take;
     scans[side].push(changed);
     scans[other].push(...theirs);
-    decisions.push({ kind: 'take', id: changed.id, from: side, loc: changed.loc });
+    decisions.push(decision);
   }
   if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, tasks: 0 });
   return applyTakes(f, state, decisions, scans);
@@ -289,15 +292,26 @@ async function lookAt(
   f.looked[other].set(id, new Set(theirAgents));
   const theirs = await copiesOf(endpointOf(f, other), id, theirAgents, state[other], f.reads[other]);
   if (typeof theirs === 'string') return { full: theirs };
-  if (b) {
-    const t = theirs[0];
-    if (theirs.length !== 1 || t?.loc !== b.loc || t.hash !== b.hash)
-      return { full: `task ${id} changed on both sides, or moved, since the last sync` };
-  } else if (theirs.length > 0) {
-    return { full: `task ${id} is new here and exists there` };
-  }
-  if (b && changed.loc === b.loc && changed.hash === b.hash) return {}; // nothing new (an echo)
-  return { take: { changed, theirs } };
+  // The look covered the other side's boxes where the last sync left the task: it must find the
+  // task there once (elsewhere or twice is for the full pass, which looks everywhere); a new id must
+  // be nowhere there.
+  if (b && theirs.length !== 1)
+    return { full: `task ${id}: ${theirs.length} copies on ${other} where the last sync left it` };
+  if (!b && theirs.length > 0) return { full: `task ${id} is new here and exists there` };
+  // The same reconcile as a full pass, on these copies: only a take of the changed side's content
+  // is applied here; anything else (a merge, a delete, a take the other way) is the full pass's.
+  const version = (t: TaskVersion | undefined) =>
+    new Map<string, TaskVersion>(t ? [[id, { loc: t.loc, hash: t.hash, rank: t.rank }]] : []);
+  const [mineV, theirsV] = [version(changed), version(theirs[0])];
+  const d = reconcile({
+    base: { tasks: version(b), files: new Map() },
+    local: { tasks: side === 'local' ? mineV : theirsV, files: new Map() },
+    remote: { tasks: side === 'local' ? theirsV : mineV, files: new Map() },
+  }).tasks[0];
+  if (d === undefined || d.kind === 'same') return {}; // nothing new (an echo)
+  if (d.kind === 'take' && d.from === side) return { take: { decision: d, changed, theirs } };
+  const what = d.kind === 'take' ? `a take from ${d.from}` : `a ${d.kind}`;
+  return { full: `task ${id}: ${what}, changed on both sides or moved since the last sync` };
 }
 
 /** The takes through the full pass's applier, then the state saved; any problem asks for a full pass. */

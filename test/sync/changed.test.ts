@@ -208,6 +208,35 @@ describe('sync fast path', () => {
     });
   });
 
+  it('decides with the same reconcile as a full pass: an edit here and a move there is one take', async () => {
+    const id = await send();
+    await full();
+    // The far side moved the task within its agent's boxes; the hub edited it where it was.
+    await rename(join(far, inbox(id)), join(far, `agents/research/archive/${id}.md`));
+    const edited = (await read(hub, inbox(id))).replace('priority: normal', 'priority: high');
+    await writeFile(join(hub, inbox(id)), edited);
+    expect(await fast('local', [inbox(id)])).toMatchObject({ kind: 'done', pushed: 1 });
+    // Content from the hub, place from the far side, on both: what the full pass would have done.
+    expect((await locations(hub)).get(id)).toEqual(['research/archive']);
+    expect((await locations(far)).get(id)).toEqual(['research/archive']);
+    expect(await read(far, `agents/research/archive/${id}.md`)).toBe(edited);
+    await nothingLeft();
+  });
+
+  it('leaves a take the other way to the full pass (the reported side holds the base)', async () => {
+    const id = await send();
+    await full();
+    const farBefore = await read(far, inbox(id));
+    // The hub's watcher reports the file, but only the far side changed it.
+    expect((await cli(far, ['ack', id])).code).toBe(0);
+    const acked = await read(far, inbox(id));
+    const r = await fast('local', [inbox(id)]);
+    expect(r).toMatchObject({ kind: 'full', reason: expect.stringMatching(/a take from remote/) });
+    expect(await read(far, inbox(id))).toBe(acked);
+    expect(acked).not.toBe(farBefore);
+    expect(await read(hub, inbox(id))).toMatch(/state: queued/);
+  });
+
   it('declines a new id that the other side already holds, and before the first full pass', async () => {
     const id = await send();
     expect(await fast('local', [inbox(id)])).toMatchObject({ kind: 'full', reason: 'no sync yet' });
