@@ -116,7 +116,7 @@ export async function removeHost(
   await editConfig(mr.layout.configPath, mr.locker, (config) =>
     Object.hasOwn(config.hosts, name) ? { keyPath: ['hosts', name], remove: true } : undefined,
   );
-  // The sync state goes too: a stale ancestor, were the host added again, could turn differences
+  // The sync state goes too: a stale base, were the host added again, could turn differences
   // into deletions. The status file is the commit point, so it goes first.
   await rm(join(syncDir(mr), `${name}.json`), { force: true });
   for (const f of await readdir(syncDir(mr)).catch(() => [] as string[]))

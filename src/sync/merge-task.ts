@@ -214,7 +214,7 @@ function conflictBody(local: string, remote: string, remoteLabel: string, eol: s
 }
 
 /**
- * Merge two versions of one task that both changed since `base` (undefined: no common ancestor, so
+ * Merge two versions of one task that both changed since `base` (undefined: no base, so
  * every difference counts as changed on both sides). Both texts must be valid tasks with the same id.
  * The result parses with parseTask and keeps the local file's formatting where fields did not change.
  */

@@ -369,7 +369,7 @@ function refuseUnsafe(
 function adoptScans(state: SyncState, scans: Record<Side, SideScan>, held: HeldBack): void {
   state.local = scans.local.cache;
   state.remote = scans.remote.cache;
-  // A task gone from both sides needs no ancestor any more; kept, the scans would look for it
+  // A task gone from both sides needs no base record any more; kept, the scans would look for it
   // again on every pass. Without one, a copy that reappears is copied, never deleted.
   for (const id of Object.keys(state.base?.tasks ?? {}))
     if (!scans.local.tasks.has(id) && !scans.remote.tasks.has(id) && !held.ids.has(id))

@@ -136,7 +136,7 @@ function sortedKeys(...maps: (ReadonlyMap<string, unknown> | undefined)[]): stri
   return [...keys].sort(byKey);
 }
 
-/** The location both sides end up at, when both versions exist. `base` undefined: no common ancestor. */
+/** The location both sides end up at, when both versions exist. `base` undefined: none. */
 function chooseLoc(base: TaskVersion | undefined, l: TaskVersion, r: TaskVersion): string {
   if (l.loc === r.loc) return l.loc;
   const lMoved = base === undefined || l.loc !== base.loc;

@@ -518,7 +518,7 @@ function overLimit(run: ScanRun, f: Found): boolean {
 
 /**
  * A file listed but not read must never read as deleted: the other side's copy would be deleted
- * (or, once the ancestor is dropped, a deleted copy brought back). Only a file gone since the
+ * (or, once the base record is dropped, a deleted copy brought back). Only a file gone since the
  * listing counts as gone, and one grown past its limit is skipped; a lost connection ends the pass,
  * and any other failure stops it before anything changes (thrown).
  */

@@ -1,7 +1,7 @@
-// The sync state kept per host under .mailroom/sync/ (machine-local, never synced): the ancestor of
-// the three-way reconcile (what both sides held after the last successful sync, with the base
-// version's fields for field-level merges) and each side's scan cache. A missing or unreadable state
-// means "no ancestor", which makes the next pass conservative (nothing is deleted, differences are merged).
+// The sync state kept per host under .mailroom/sync/ (machine-local, never synced): the base (the
+// common ancestor) of the three-way reconcile (what both sides held after the last successful sync,
+// with the base version's fields for field-level merges) and each side's scan cache. A missing or unreadable state
+// means "no base", which makes the next pass conservative (nothing is deleted, differences are merged).
 //
 // On disk, so that a pass pays for what changed and not for the whole state (9 MB at 10,000 tasks):
 //   <host>.json           the status (last sync, last error) and the commit point: which snapshot,
@@ -43,7 +43,7 @@ export interface SyncState {
   lastDurationMs?: number;
   /** How the last pass reached the host: `far agent`, or `SFTP` with why it fell back. */
   lastTransport?: string;
-  /** null: no ancestor (never synced, or the state was lost). */
+  /** null: no base (never synced, or the state was lost). */
   base: { tasks: Record<string, BaseTask>; files: Record<string, { hash: string }> } | null;
   local: SideCache;
   remote: SideCache;
@@ -201,7 +201,7 @@ export async function loadSyncState(mr: Mailroom, host: string): Promise<SyncSta
     const records = JSON.parse(text) as Records;
     Object.assign(state, { base: records.base, local: records.local, remote: records.remote });
   } catch {
-    return state; // the snapshot is gone: no ancestor
+    return state; // the snapshot is gone: no base
   }
   let compact = false;
   if (status.journalBytes > 0) {

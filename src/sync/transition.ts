@@ -4,7 +4,7 @@
 // claim is decided here, in one step that touches nothing but the base it is given and that
 // test/sync/transition.test.ts tests as a table.
 // As in Mutagen, where the synchronizer's transition step applies changes and reports what it
-// managed, and the controller alone turns those results into the new ancestor.
+// managed, and the controller alone turns those results into the new ancestor (our base).
 
 import type { MergeFields } from './merge-task.js';
 import type { SyncState } from './state.js';
