@@ -14,7 +14,15 @@ import { type HostLink, openHost } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
-import { limitScan, type ScannedTask, type SideScan, scanElsewhere, scanSide, sideClock } from './scan.js';
+import {
+  limitScan,
+  lookAgain,
+  type ScannedTask,
+  type SideScan,
+  scanElsewhere,
+  scanSide,
+  sideClock,
+} from './scan.js';
 import { loadSent, type SentLedger, saveSent } from './sent.js';
 import { loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
 
@@ -311,7 +319,11 @@ async function ensureFarFolder(pass: Pass, remote: Endpoint): Promise<void> {
 /** A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it. */
 async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> | undefined) {
   const { limits } = pass;
-  if (farScan) return limitScan(await farScan, limits);
+  if (farScan) {
+    const scan = limitScan(await farScan, limits);
+    await lookAgain(remote, pass.agents, pass.expect, scan, limits);
+    return scan;
+  }
   const budget = { left: limits.syncPass, total: limits.syncPass };
   return scanSide(remote, pass.agents, pass.state.remote, {
     reportForeignAgents: true,

@@ -366,7 +366,7 @@ export async function scanSide(
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
   const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems);
-  if (opts.expect) await findMissed(ep, agents, opts.expect, found);
+  if (opts.expect) await findMissed(ep, agents, opts.expect, found, listedIds(found));
   const run: ScanRun = {
     ep,
     opts,
@@ -420,14 +420,16 @@ async function listSide(
   return perAgent.flatMap((a) => a.found);
 }
 
+const listedIds = (found: Found[]): Set<string> => new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
+
 /** Tasks of `expect` the listing missed, looked for by name in their agent's boxes (added to `found`). */
 async function findMissed(
   ep: Endpoint,
   agents: readonly string[],
   expect: ReadonlyMap<string, string>,
   found: Found[],
+  listed: ReadonlySet<string>,
 ): Promise<void> {
-  const listed = new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
   const missing = [...expect].filter(([id, loc]) => {
     const agent = loc.split('/')[0] ?? '';
     return !listed.has(id) && isTaskId(id) && agents.includes(agent) && isAgentName(agent);
@@ -440,6 +442,44 @@ async function findMissed(
       if (st?.kind === 'file') found.push({ path, stat: st, task: { id, agent, box } });
     }
   });
+}
+
+/**
+ * Tasks of `expect` that a scan made on the far side (the far agent's manifest) did not find, looked
+ * for again by name in their agent's boxes through `ep`, read, and added to `scan`. The far agent
+ * looks again only for the tasks its own previous scan saw, and one started after a crash may not
+ * know the latest (its cache file is saved when it exits); the base knows them all. Their records
+ * are never trusted by a later look (no far clock here): the next scan hashes them again.
+ */
+export async function lookAgain(
+  ep: Endpoint,
+  agents: readonly string[],
+  expect: ReadonlyMap<string, string>,
+  scan: SideScan,
+  limits?: Limits,
+): Promise<void> {
+  const found: Found[] = [];
+  await findMissed(ep, agents, expect, found, new Set(scan.tasks.keys()));
+  const fresh = found.filter((f) => scan.cache[f.path] === undefined);
+  if (fresh.length === 0) return;
+  const run: ScanRun = {
+    ep,
+    opts: { clockMs: 0 },
+    limits: limits ?? DEFAULT_LIMITS,
+    found: fresh,
+    records: new Array<SideRecord | undefined>(fresh.length),
+    problems: scan.problems,
+    skipped: scan.skipped,
+    reads: 0,
+    kept: undefined,
+    keptBytes: 0,
+  };
+  await hashFound(run, {});
+  const more = collect(fresh, run.records);
+  Object.assign(scan.cache, more.cache);
+  for (const [path, f] of more.files) scan.files.set(path, f);
+  for (const [id, t] of more.tasks) scan.tasks.set(id, t);
+  scan.reads += run.reads;
 }
 
 /**

@@ -11,6 +11,7 @@ import { localEndpoint } from '../../src/endpoint/local.js';
 import type { Mailroom } from '../../src/mailroom.js';
 import { transition } from '../../src/ops/lifecycle.js';
 import { updateTask } from '../../src/store/tasks.js';
+import { scanSide } from '../../src/sync/scan.js';
 import { applyTaskEdit } from '../../src/task/edit.js';
 import { parseTask } from '../../src/task/parse.js';
 import { daemonPass, where } from '../support/daemon.js';
@@ -67,6 +68,32 @@ describe('a task moved on the far side while a pass lists it', () => {
     if (!t.ok) throw new Error(t.problem.reason);
     expect(t.value.task.state).toBe('done');
     expect(t.value.task.priority).toBe('high');
+  });
+
+  // D11 through the far agent: its manifest is its own scan, which looks again only for the tasks its
+  // previous scan saw. A far agent started after a crash (its cache file saved when the old one
+  // exits, which may be later) may not know a task, and then a move during its listing hides it: the
+  // hub read "gone there, unchanged here" and deleted its own copy (the next pass pulled it back).
+  it('D11 over the far agent: a task its manifest missed is looked for by the base, not deleted here', async () => {
+    await queueTask(hubMr, 'r0', 'd11c-task');
+    await sides.sync();
+    await transition(farMr, 'd11c-task', 'done', { result: 'done on the far side' });
+    const real = localEndpoint(far);
+    // The far agent's manifest, as a listing that missed the task while it moved.
+    const missed = Object.assign(real, {
+      scan: async (agents: readonly string[]) => {
+        const scan = await scanSide(real, agents, {}, { clockMs: Date.now() });
+        scan.tasks.delete('d11c-task');
+        for (const path of Object.keys(scan.cache)) if (path.includes('d11c-task')) delete scan.cache[path];
+        return scan;
+      },
+    });
+    const r = await sides.sync({ remote: missed });
+    expect(r.deleted).toBe(0); // was: 1, the hub's own copy
+    expect(await where(hub, 'd11c-task')).toEqual(['agents/r0/outbox/d11c-task.md']); // was: []
+    const t = parseTask(await readFile(join(hub, 'agents/r0/outbox/d11c-task.md'), 'utf8'));
+    expect(t.ok && t.value.task.state).toBe('done');
+    expect(await where(far, 'd11c-task')).toEqual(['agents/r0/outbox/d11c-task.md']);
   });
 
   // D11's race for a task with no base (a pass pushed it and died before saving its state): the
