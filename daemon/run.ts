@@ -7,7 +7,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/config/parse.js';
 import { type DaemonStatus, writeDaemonStatus } from '../src/daemon-status.js';
 import type { Mailroom } from '../src/mailroom.js';
 import { problemLine } from '../src/problem.js';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Locker } from '../store/lock.js';
 import { deleteYamlIn, setYamlIn } from '../yaml/document.js';
-import { parseConfig } from './load.js';
+import { parseConfig } from './parse.js';
 import type { Config } from './schema.js';
 
 /** Locked read-modify-write of the configuration; the result is validated before it is written. */

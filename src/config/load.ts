@@ -1,116 +1,16 @@
-// Loads and validates mailroom.yaml. A bad configuration stops every command with a message in
-// mailroom's words: the file and line, the key, and a fix that works. A fix is always an edit of the
-// file: a command that would change the configuration (`agent add`) cannot run while it is invalid.
+// Loads mailroom.yaml for a command (parse.ts validates it). Every command starts here, so a valid
+// file's result is kept in <root>/.mailroom/config-cache.json, keyed by the file's bytes and this
+// build of mailroom: a command whose configuration has not changed since the last one neither parses
+// the YAML nor builds the schemas (a fifth of a short command's time on a small machine).
 
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errnoCode, usageError } from '../errors.js';
-import { closest } from '../suggest.js';
-import { parseYaml } from '../yaml/document.js';
-import {
-  AgentConfigSchema,
-  type Config,
-  ConfigSchema,
-  HostConfigSchema,
-  SyncConfigSchema,
-} from './schema.js';
-
-const NAME_RULE = '1-63 characters: a lowercase letter, then lowercase letters, digits, - or _';
-
-/** The keys allowed in the mapping at `path`, and how to name that mapping in a message. */
-function keysAt(path: string[]): { keys: string[]; where: string } {
-  const [first, name] = path;
-  if (path.length === 0) return { keys: Object.keys(ConfigSchema.shape), where: 'at the top level' };
-  if (first === 'sync') return { keys: Object.keys(SyncConfigSchema.shape), where: 'in sync:' };
-  if (first === 'agents') return { keys: Object.keys(AgentConfigSchema.shape), where: `in agent ${name}` };
-  return { keys: Object.keys(HostConfigSchema.shape), where: `in host ${name}` };
-}
-
-/** One validation issue as [message, hint], in mailroom's words. */
-function explain(issue: z.core.$ZodIssue, keyPath: string[]): [string, string] {
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? '';
-    const { keys, where } = keysAt(keyPath.slice(0, -1));
-    const near = closest(key, keys);
-    const password =
-      keyPath[0] === 'hosts' ? ' (passwords are never stored: use ssh-agent or a key file)' : '';
-    return [
-      `unknown key "${key}" ${where}${near ? ` (did you mean "${near}"?)` : ''}`,
-      near ? `rename it to ${near}` : `remove it (the keys ${where}: ${keys.join(', ')})${password}`,
-    ];
-  }
-  if (issue.code === 'invalid_key') {
-    const what = keyPath[0] === 'hosts' ? 'host' : 'agent';
-    return [`"${keyPath.at(-1)}" is not a valid ${what} name`, `rename it: ${what} names are ${NAME_RULE}`];
-  }
-  if (keyPath.length === 0)
-    return [
-      'expected settings (agents:, hosts:, escalate_to: ...) at the top level',
-      'see README, "Configuration"',
-    ];
-  const last = keyPath.at(-1) ?? '';
-  const message = issue.message.startsWith(last) ? issue.message : `${keyPath.join('.')}: ${issue.message}`;
-  return [message, 'fix mailroom.yaml (see README, "Configuration")'];
-}
-
-export function parseConfig(text: string, path: string): Config {
-  const parsed = parseYaml(text);
-  if (!parsed.ok) {
-    throw usageError(
-      `${path}:${parsed.problem.line ?? 1}: invalid YAML: ${parsed.problem.message}`,
-      'fix the file and run again',
-    );
-  }
-  if (parsed.value === null || parsed.value === undefined)
-    throw usageError(
-      `${path}: the file has no settings; a mailroom needs at least its agents`,
-      'write into it what `mailroom init` writes: agents: { dispatch: {}, human: {} }',
-    );
-  const result = ConfigSchema.safeParse(parsed.value);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const keyPath = issue.path.map(String);
-    if (issue.code === 'unrecognized_keys') keyPath.push(issue.keys[0] ?? '');
-    const line = parsed.lineOf(keyPath);
-    const [message, hint] = explain(issue, keyPath);
-    throw usageError(`${path}${line ? `:${line}` : ''}: ${message}`, hint);
-  }
-  checkReferences(result.data, path, parsed.lineOf);
-  return result.data;
-}
-
-/** Names that must point at something else in the file: an agent's host, and escalate_to. */
-function checkReferences(config: Config, path: string, lineOf: (p: string[]) => number | undefined): void {
-  const at = (keyPath: string[]) => `${path}${lineOf(keyPath) ? `:${lineOf(keyPath)}` : ''}`;
-  for (const [name, agent] of Object.entries(config.agents)) {
-    if (agent?.host && agent.elsewhere)
-      throw usageError(
-        `${at(['agents', name, 'elsewhere'])}: agents.${name}: host: and elsewhere: together`,
-        'on the hub use host: (its folders are synced); on a far machine use elsewhere: true (docs/spec.md §6)',
-      );
-    if (agent?.host && !Object.hasOwn(config.hosts, agent.host)) {
-      const near = closest(agent.host, Object.keys(config.hosts));
-      throw usageError(
-        `${at(['agents', name, 'host'])}: agents.${name}.host: no host named "${agent.host}"${near ? ` (did you mean "${near}"?)` : ''}`,
-        near
-          ? `change it to ${near}`
-          : `add ${agent.host} under hosts: (with ssh: and root:), or remove host: to keep ${name} on this machine`,
-      );
-    }
-  }
-  const target = config.escalate_to;
-  if (!Object.hasOwn(config.agents, target)) {
-    const agents = Object.keys(config.agents);
-    const near = closest(target, agents);
-    const given = lineOf(['escalate_to']) !== undefined;
-    throw usageError(
-      `${at(['escalate_to'])}: escalate_to: no agent named "${target}"${given ? '' : ' (the default)'}${near ? ` (did you mean "${near}"?)` : ''}`,
-      near
-        ? `change it to ${near}`
-        : `add "${target}: {}" under agents:${agents.length > 0 ? `, or set escalate_to: to one of ${agents.join(', ')}` : ''}`,
-    );
-  }
-}
+import { sha256Hex } from '../hash.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import type { Config } from './schema.js';
 
 export async function loadConfig(path: string): Promise<Config> {
   let text: string;
@@ -121,5 +21,39 @@ export async function loadConfig(path: string): Promise<Config> {
       throw usageError(`no configuration at ${path}`, 'create a mailroom with: mailroom init');
     throw err;
   }
-  return parseConfig(text, path);
+  const cachePath = join(dirname(path), '.mailroom', 'config-cache.json');
+  const key = cacheKey(text);
+  const hit = readCache(cachePath, key);
+  if (hit) return hit;
+  const { parseConfig } = await import('./parse.js');
+  const config = parseConfig(text, path);
+  // Best effort: a mailroom without its state folder yet, or a read-only one, only parses again.
+  if (key) await writeFileAtomic(cachePath, JSON.stringify({ key, config })).catch(() => {});
+  return config;
+}
+
+/** This build of mailroom (the file this code runs from), so an upgrade never reads an older result. */
+let build: string | undefined;
+function cacheKey(text: string): string | undefined {
+  try {
+    if (build === undefined) {
+      const st = statSync(fileURLToPath(import.meta.url));
+      build = `${st.size}-${Math.trunc(st.mtimeMs)}`;
+    }
+  } catch {
+    return undefined;
+  }
+  return `${build}-${sha256Hex(text)}`;
+}
+
+function readCache(path: string, key: string | undefined): Config | undefined {
+  if (!key) return undefined;
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as { key?: unknown; config?: unknown };
+    // Written only by loadConfig from a validated file: a matching key is that file's result.
+    if (data.key === key && data.config && typeof data.config === 'object') return data.config as Config;
+  } catch {
+    // missing, half-written by a crash before its rename (never), or not ours: parse the file
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { MailroomError } from '../../src/errors.js';
 import { DEFAULT_CONFIG } from '../../src/ops/setup.js';
 import { closest } from '../../src/suggest.js';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { BIN, REPO, requireBuild, tempDir } from '../support/cli.js';
 import { pollUntil } from '../support/poll.js';
 import { type ReadmeBlock, readmeBlocks, scenarioScript } from '../support/readme-blocks.js';
