@@ -9,6 +9,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
+import { parseTask } from '../task/parse.js';
 import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
 import { type HostLink, openHost } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
@@ -86,7 +87,7 @@ function toInputs(
   remote: SideScan,
   elsewhere: ReadonlyMap<string, ScannedTask>,
   held: HeldBack,
-  sent: SentLedger,
+  synced: ReadonlySet<string>,
 ): SyncInputs {
   // A file skipped on one side is left out on both sides and in the base: unread is never "deleted".
   const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
@@ -110,8 +111,33 @@ function toInputs(
       : undefined,
     local: side(local),
     remote: side(remote),
-    synced: new Set(sent.keys()),
+    synced,
   };
+}
+
+/**
+ * Ids of tasks this machine holds outside the host's folders that the host was given: in the sent
+ * ledger, or, for one without a base record, this machine's copy names one of the host's agents as
+ * `to` or `from` (the ledger misses a task whose only recorded pass died before saving it). A far
+ * copy of such a task is a version of ours and is folded in (reconcile.ts); another far host's
+ * reuse of an id it was never given is left alone.
+ */
+async function givenToHost(
+  pass: Pass,
+  elsewhere: ReadonlyMap<string, ScannedTask>,
+  sent: SentLedger,
+): Promise<Set<string>> {
+  const given = new Set(sent.keys());
+  for (const [id, e] of elsewhere) {
+    if (given.has(id) || pass.state.base?.tasks[id]) continue;
+    const bytes = await pass.local
+      .readFile(e.path, { maxBytes: pass.limits.taskFile })
+      .catch(() => undefined);
+    const parsed = bytes && parseTask(bytes.toString('utf8'), id);
+    if (parsed?.ok && [parsed.value.task.to, parsed.value.task.from].some((a) => pass.agents.includes(a)))
+      given.add(id);
+  }
+  return given;
 }
 
 function summarise(plan: Plan, localScan: SideScan, remoteScan: SideScan): SyncReport['plan'] {
@@ -274,7 +300,8 @@ async function syncSides(
     pass.agents,
     new Set([...scans.remote.tasks.keys()].filter((id) => !scans.local.tasks.has(id))),
   );
-  const plan = reconcile(toInputs(state, scans.local, scans.remote, elsewhere, held, sent));
+  const given = await givenToHost(pass, elsewhere, sent);
+  const plan = reconcile(toInputs(state, scans.local, scans.remote, elsewhere, held, given));
   const report = newReport(pass, plan, scans, held, via);
   if (pass.opts.dryRun) {
     report.durationMs = Date.now() - pass.started;

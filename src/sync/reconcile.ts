@@ -36,7 +36,7 @@
 //   | unchanged since the base                               | delete on remote                 |
 //   | changed since the base                                 | fold: merge it into the copy     |
 //   |                                                        | where it is, then delete on remote |
-//   | no base, but synced with the host before (`synced`)    | fold, as above (the base forgot  |
+//   | no base, but the host was given it (`synced`)          | fold, as above (the base forgot  |
 //   |                                                        | it: see below)                   |
 //   | no base for the id, never synced with the host         | keep both, report (a far host    |
 //   |                                                        | may not write a task outside its |
@@ -46,7 +46,9 @@
 // record, and a write of an earlier pass can land after that scan (a hub that crashed mid-pass and
 // restarted at once: the far agent of the dead connection finishes the requests it had in hand
 // while the new pass scans), or the sync state was lost. The sent ledger, never pruned by a pass,
-// still knows the task went to that host, so its far copy is a version of ours and is folded in.
+// still knows the task went to that host (or, when the only pass that recorded it died before saving
+// the ledger too, this machine's copy names one of the host's agents as to or from), so its far copy
+// is a version of ours and is folded in.
 //
 // Plain files (AGENT.md, files inside `<id>.files/`) are keyed by relative path and have only content:
 // both changed differently is a `conflict` (the applier keeps both), never a merge.
@@ -82,7 +84,10 @@ export interface SyncInputs {
    * for ids the local snapshot lacks. Only ids the remote side holds matter; may be undefined.
    */
   elsewhere?: ReadonlyMap<string, TaskVersion>;
-  /** Ids this machine has synced with the host before (the sent ledger); may be undefined. */
+  /**
+   * Ids this machine knows the host was given (the sent ledger, or its own copy is addressed to or
+   * from one of the host's agents: pass.ts givenToHost); may be undefined.
+   */
   synced?: ReadonlySet<string>;
 }
 

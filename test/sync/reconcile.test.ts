@@ -1,4 +1,4 @@
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailroom } from '../../src/mailroom.js';
@@ -318,6 +318,27 @@ describe('a task this machine holds outside the host folders, in sync passes wit
     expect(t.value.task.state).toBe('done');
     const again = await sides.sync();
     expect(again.pushed + again.pulled + again.merged + again.deleted).toBe(0);
+  });
+
+  // D14, as S1 met it again (a full local run, kept folders read): the only pass that recorded the
+  // task died before saving its state and its sent ledger, so neither knows it. The far copy is still
+  // a version of ours: the copy here is addressed to one of the host's agents.
+  it('D14: with neither a base record nor a ledger entry, a far copy of a task given to the host is folded in', async () => {
+    await queueTask(hubMr, 'r0', 'd14b-task');
+    await sides.sync();
+    await transition(farMr, 'd14b-task', 'running');
+    const late = await readFile(join(far, 'agents/r0/inbox/d14b-task.md'));
+    await transition(farMr, 'd14b-task', 'done', { result: 'ok' });
+    await sides.sync();
+    await daemonPass(hub);
+    await sides.sync();
+    await archive(hubMr, 'd14b-task', { as: 'dispatch' });
+    await rm(join(hub, '.mailroom/sync/vps.sent.json')); // the ledger never knew it
+    await writeFile(join(far, 'agents/r0/inbox/d14b-task.md'), late);
+    const r = await sides.sync();
+    expect(r.problems).toEqual([]); // was: "d14b-task is at dispatch/archive ... left alone"
+    expect(await where(far, 'd14b-task')).toEqual([]);
+    expect(await where(hub, 'd14b-task')).toEqual(['agents/dispatch/archive/d14b-task.md']);
   });
 
   // D3 (S1, first run): the supervisor escalates a far worker's task on the hub (it moves to the
