@@ -7,8 +7,8 @@ import { type Mailroom, requireAgent } from '../mailroom.js';
 import type { Problem } from '../problem.js';
 import { type Box, isBox } from '../store/layout.js';
 import { type LoadedTask, mapLimit, readTask, scanRefs, type TaskRef } from '../store/scan.js';
+import { PRIORITY_RANK } from '../task/fields.js';
 import { isoSeconds } from '../task/id.js';
-import { PRIORITY_RANK } from '../task/schema.js';
 import { STATES, type TaskState } from '../task/state.js';
 import {
   type CachedFields,

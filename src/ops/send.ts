@@ -5,9 +5,9 @@ import { checkDuration } from '../duration.js';
 import { usageError } from '../errors.js';
 import { type Mailroom, requireAgent } from '../mailroom.js';
 import { createTaskFile, TargetExistsError } from '../store/tasks.js';
+import { PRIORITIES, type Priority } from '../task/fields.js';
 import { isoSeconds, newTaskId } from '../task/id.js';
 import { renderTask } from '../task/render.js';
-import { PRIORITIES, type Priority } from '../task/schema.js';
 
 export interface SendInput {
   to: string;

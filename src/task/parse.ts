@@ -1,8 +1,9 @@
 // Task file text -> a validated task, or a problem a person can act on (line and reason). Pure.
 
 import { parseYaml } from '../yaml/document.js';
+import { checkTask } from './check-task.js';
 import { type SplitFile, splitFrontmatter } from './frontmatter.js';
-import { type Task, TaskSchema } from './schema.js';
+import type { Task } from './schema.js';
 
 export interface TaskProblem {
   /** 1-based line in the file. */
@@ -57,17 +58,14 @@ export function parseTask(text: string, expectedId?: string): ParseResult {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return fail('frontmatter must be YAML fields (key: value), not a list or a single value', 2);
   }
-  const result = TaskSchema.safeParse(data);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map(String);
+  const result = checkTask(data as Record<string, unknown>);
+  if (!result.ok) {
+    const path = result.path.map(String);
     const line = parsed.lineOf(path);
-    const missing =
-      issue.code === 'invalid_type' && (data as Record<string, unknown>)[path[0] ?? ''] === undefined;
-    const reason = missing && path.length === 1 ? `missing required field "${path[0]}"` : issue.message;
+    const reason = result.missing ? `missing required field "${path[0]}"` : result.message;
     return fail(reason, line === undefined ? undefined : line + yamlLine0);
   }
-  const task = result.data;
+  const task = result.task;
   if (expectedId !== undefined && task.id !== expectedId) {
     return fail(
       `id "${task.id}" does not match the file name "${expectedId}.md": rename the file or fix the id`,

@@ -4,21 +4,10 @@
 import { z } from 'zod';
 import { isDuration } from '../duration.js';
 import { AGENT_NAME, isTaskId } from '../names.js';
+import { isRfc3339, PRIORITIES, TIME_HINT } from './fields.js';
 import { STATES } from './state.js';
 
-export const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
-
-/**
- * RFC 3339 date-times with any offset (`Z`, `+00:00`, `-05:00`; `T`/`t` and `Z`/`z`): what
- * `date -u -Iseconds`, Python's `isoformat()` and JavaScript's `toISOString()` print. mailroom itself
- * writes `Z`; times are compared as instants, never as strings.
- */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const TIME_HINT = 'expected an RFC 3339 time like 2026-11-22T10:15:00Z or 2026-11-22T11:15:00+01:00';
-
-export const isRfc3339 = (s: string): boolean => RFC3339.test(s) && !Number.isNaN(Date.parse(s));
+export { isRfc3339, PRIORITIES, PRIORITY_RANK, type Priority } from './fields.js';
 
 const agent = (field: string) =>
   z.string({ error: `${field}: expected an agent name` }).regex(AGENT_NAME, {
