@@ -7,7 +7,7 @@
 
 import { isDuration } from '../duration.js';
 import { AGENT_NAME, isTaskId } from '../names.js';
-import { isRfc3339, PRIORITIES, TIME_HINT } from './fields.js';
+import { isRfc3339, PRIORITIES, TASK_FIELDS, TIME_HINT } from './fields.js';
 import type { Task } from './schema.js';
 import { STATES } from './state.js';
 
@@ -16,22 +16,7 @@ export type TaskCheck =
   /** `missing`: a top-level field is absent where a value is required (the schema's "invalid_type"). */
   | { ok: false; path: (string | number)[]; message: string; missing: boolean };
 
-const TASK_KEYS = new Set([
-  'id',
-  'title',
-  'from',
-  'to',
-  'state',
-  'priority',
-  'created',
-  'attempt',
-  'max_attempts',
-  'ack_timeout',
-  'run_timeout',
-  'history',
-  'error',
-  'kind',
-]);
+const TASK_KEYS: ReadonlySet<string> = new Set(TASK_FIELDS);
 const ENTRY_KEYS = new Set(['state', 'at', 'by', 'note']);
 const ERROR_KEYS = new Set(['message', 'retryable', 'tried']);
 

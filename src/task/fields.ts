@@ -14,3 +14,21 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 export const TIME_HINT = 'expected an RFC 3339 time like 2026-11-22T10:15:00Z or 2026-11-22T11:15:00+01:00';
 
 export const isRfc3339 = (s: string): boolean => RFC3339.test(s) && !Number.isNaN(Date.parse(s));
+
+/** A task's fields in the schema's order: the order a new task file is written in (render.ts). */
+export const TASK_FIELDS = [
+  'id',
+  'title',
+  'from',
+  'to',
+  'state',
+  'priority',
+  'created',
+  'attempt',
+  'max_attempts',
+  'ack_timeout',
+  'run_timeout',
+  'history',
+  'error',
+  'kind',
+] as const;

@@ -1,21 +1,15 @@
 // Renders a brand-new task file in the canonical layout of docs/spec.md §2. Pure.
 
 import { renderFlowMap, renderYaml } from '../yaml/document.js';
+import { TASK_FIELDS } from './fields.js';
 import type { Task } from './schema.js';
 
-const FIELD_ORDER = [
-  'id',
-  'title',
-  'from',
-  'to',
-  'state',
-  'priority',
-  'created',
-  'attempt',
-  'max_attempts',
-  'ack_timeout',
-  'run_timeout',
-] as const;
+// The head of the file: every field but history (written last) and the optional error and kind
+// (written with the other fields a task may carry, in the task's own order).
+const FIELD_ORDER = TASK_FIELDS.filter(
+  (k): k is Exclude<(typeof TASK_FIELDS)[number], 'history' | 'error' | 'kind'> =>
+    k !== 'history' && k !== 'error' && k !== 'kind',
+);
 
 export function renderTask(task: Task, body: string): string {
   const head: Record<string, unknown> = {};
