@@ -87,7 +87,7 @@ function toInputs(
   remote: SideScan,
   elsewhere: ReadonlyMap<string, ScannedTask>,
   held: HeldBack,
-  synced: ReadonlySet<string>,
+  synced: Pick<ReadonlySet<string>, 'has'>,
 ): SyncInputs {
   // A file skipped on one side is left out on both sides and in the base: unread is never "deleted".
   const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
@@ -126,8 +126,10 @@ async function givenToHost(
   pass: Pass,
   elsewhere: ReadonlyMap<string, ScannedTask>,
   sent: SentLedger,
-): Promise<Set<string>> {
-  const given = new Set(sent.keys());
+): Promise<Pick<ReadonlySet<string>, 'has'>> {
+  // The ledger as it is (10,000 ids at scale: not copied per pass), and the few found here.
+  const named = new Set<string>();
+  const given = { has: (id: string) => sent.has(id) || named.has(id) };
   for (const [id, e] of elsewhere) {
     if (given.has(id) || pass.state.base?.tasks[id]) continue;
     const bytes = await pass.local
@@ -135,7 +137,7 @@ async function givenToHost(
       .catch(() => undefined);
     const parsed = bytes && parseTask(bytes.toString('utf8'), id);
     if (parsed?.ok && [parsed.value.task.to, parsed.value.task.from].some((a) => pass.agents.includes(a)))
-      given.add(id);
+      named.add(id);
   }
   return given;
 }

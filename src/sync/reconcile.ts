@@ -88,7 +88,7 @@ export interface SyncInputs {
    * Ids this machine knows the host was given (the sent ledger, or its own copy is addressed to or
    * from one of the host's agents: pass.ts givenToHost); may be undefined.
    */
-  synced?: ReadonlySet<string>;
+  synced?: Pick<ReadonlySet<string>, 'has'>;
 }
 
 export type TaskDecision =

@@ -72,10 +72,6 @@ const RACY_MS = 2_000;
  */
 export const settledMtime = (nowMs: number): number => nowMs - RACY_MS - 1_000;
 
-/**
- * A scan record for `bytes` just written at `path` (relative) with mtime `setMtimeMs`, as scanSide
- * would make it; undefined when the file is no longer as written (a later write stamps "now").
- */
 /** Where task `id`'s `bytes` belong at `agent`'s `box` (placeRank); undefined when they are not a task. */
 export function rankOf(bytes: Buffer, id: string, agent: string, box: Box): number | undefined {
   const decoded = decodeTaskBytes(bytes);
@@ -83,6 +79,10 @@ export function rankOf(bytes: Buffer, id: string, agent: string, box: Box): numb
   return parsed?.ok ? placeRank(parsed.value.task, agent, box) : undefined;
 }
 
+/**
+ * A scan record for `bytes` just written at `path` (relative) with mtime `setMtimeMs`, as scanSide
+ * would make it; undefined when the file is no longer as written (a later write stamps "now").
+ */
 export function recordOfWritten(
   path: string,
   bytes: Buffer,

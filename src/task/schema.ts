@@ -1,13 +1,12 @@
-// What a task's frontmatter must hold (docs/spec.md §2). Validation messages name the field and the
-// fix, because a human will read them next to the file they wrote.
+// What a task's frontmatter must hold (docs/spec.md §2), as a zod schema: the source of the Task type
+// and the reference that check-task.ts, which parse.ts runs, is held to by its tests. Validation
+// messages name the field and the fix, because a human will read them next to the file they wrote.
 
 import { z } from 'zod';
 import { isDuration } from '../duration.js';
 import { AGENT_NAME, isTaskId } from '../names.js';
 import { isRfc3339, PRIORITIES, TIME_HINT } from './fields.js';
 import { STATES } from './state.js';
-
-export { isRfc3339, PRIORITIES, PRIORITY_RANK, type Priority } from './fields.js';
 
 const agent = (field: string) =>
   z.string({ error: `${field}: expected an agent name` }).regex(AGENT_NAME, {
