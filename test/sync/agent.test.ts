@@ -126,8 +126,13 @@ describeWithSshd('sync through the far agent', (sshd) => {
     const copy = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
     expect(copy.pushed).toBe(4);
     // The far agent recorded each write with the rank the hub sent (it did not parse them): the
-    // rank a parse of the file gives there.
-    const records = JSON.parse(await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8'));
+    // rank a parse of the file gives there. It saves those records when the hub hangs up, which
+    // may be just after our `sync` returned (docs/sync.md): wait for them, with a deadline.
+    const records = await pollUntil('the far agent to save its scan cache', async () => {
+      const text = await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8').catch(() => '{}');
+      const saved = JSON.parse(text);
+      return ids.every((id) => saved[`agents/research/inbox/${id}.md`]) ? saved : undefined;
+    });
     for (const id of ids) {
       const rel = `agents/research/inbox/${id}.md`;
       const parsed = parseTask(await readFile(join(far, rel), 'utf8'), id);
