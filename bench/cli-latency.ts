@@ -32,3 +32,16 @@ export async function benchCli(
   });
   return { node: summarise(node), ack: summarise(ack), ls: summarise(ls) };
 }
+
+/** `--only cli`: the three rows and the two ratios, as the full run's section 4 gives them. */
+export function cliText(f: CliFigures, tasks: number): string {
+  const ms = (s: Samples) =>
+    `${s.medianMs.toFixed(0)} ms (min ${s.minMs.toFixed(0)}, max ${s.maxMs.toFixed(0)}, n=${s.samplesMs.length})`;
+  const x = (s: Samples) => `${(s.medianMs / f.node.medianMs).toFixed(2)}x`;
+  return [
+    `CLI latency on the ${tasks}-task mailroom (medians):`,
+    `  node -e 0                                  ${ms(f.node)}`,
+    `  mailroom ack ID                            ${ms(f.ack)}   ${x(f.ack)} node, target <= 1.5x`,
+    `  mailroom ls (inbox + outbox, all agents)   ${ms(f.ls)}   ${x(f.ls)} node, target <= 3x`,
+  ].join('\n');
+}

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { startSshd } from '../test/support/sshd-core.js';
 import { agentText, benchAgents } from './agent-figures.js';
 import { benchBoard, boardText } from './board-figures.js';
-import { benchCli } from './cli-latency.js';
+import { benchCli, cliText } from './cli-latency.js';
 import { benchDaemon } from './daemon-figures.js';
 import { toolVersion, unisonRunner } from './far-tools.js';
 import { buildHub } from './fixture.js';
@@ -29,7 +29,7 @@ import { benchSync } from './sync-passes.js';
 import { benchWan, type WanFigures, wanText } from './wan.js';
 
 const USAGE =
-  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--only board] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison] [--no-sftp]';
+  'usage: npm run bench -- [--tasks N] [--agents A] [--changed K] [--reps R] [--idle-seconds S] [--initial-push] [--json] [--only board|cli] [--rtt MS[,MS]] [--wan-tasks N] [--no-unison] [--no-sftp]';
 
 /** Bad flags: said in one line with the usage, no stack. */
 class UsageError extends Error {}
@@ -89,7 +89,8 @@ function options() {
     sftp: !values['no-sftp'],
     only: values.only,
   };
-  if (o.only !== undefined && o.only !== 'board') throw new UsageError(`--only takes board\n${USAGE}`);
+  if (o.only !== undefined && o.only !== 'board' && o.only !== 'cli')
+    throw new UsageError(`--only takes board or cli\n${USAGE}`);
   if (o.changed * 2 + o.reps > o.tasks)
     throw new UsageError(`--tasks ${o.tasks} is too few for --changed ${o.changed}`);
   if (o.agents > 99) throw new UsageError('--agents must be at most 99');
@@ -159,6 +160,34 @@ async function mainBoard(o: ReturnType<typeof options>): Promise<void> {
   }
 }
 
+/** The CLI latency figures only (`--only cli`): the same mailroom and runs as the full bench's section 4. */
+async function mainCli(o: ReturnType<typeof options>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-'));
+  const t = performance.now();
+  const say = (line: string) =>
+    process.stderr.write(`bench [${((performance.now() - t) / 1000).toFixed(0)} s]: ${line}\n`);
+  try {
+    say(`generating ${o.tasks} tasks across ${o.agents} agents...`);
+    // A host in the configuration as in the full run; nothing here connects to it.
+    const nowhere = join(dir, 'nowhere');
+    const far = {
+      user: 'nobody',
+      port: 1,
+      root: nowhere,
+      identity: nowhere,
+      knownHosts: nowhere,
+      mailroom: 'mailroom',
+    };
+    const hub = await buildHub(join(dir, 'hub'), { tasks: o.tasks, agents: o.agents, far });
+    const ackTasks = Array.from({ length: o.reps * 2 }, (_, i) => o.tasks - 1 - i);
+    say('CLI latency...');
+    const cli = await benchCli(hub, { reps: o.reps * 2, budgetMs: 120_000, ackTasks });
+    console.log(o.json ? JSON.stringify({ cli }, null, 2) : cliText(cli, o.tasks));
+  } finally {
+    removeInBackground(dir);
+  }
+}
+
 async function main(): Promise<void> {
   const o = options();
   if (o.rtts) {
@@ -166,6 +195,7 @@ async function main(): Promise<void> {
     return;
   }
   if (o.only === 'board') return mainBoard(o);
+  if (o.only === 'cli') return mainCli(o);
   const started = performance.now();
   const loadAtStart = loadavg()[0]!;
   // The whole run, build included, must end within 10 minutes (5 of them the idle daemon's window) on this 2-core machine even when it is

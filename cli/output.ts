@@ -38,17 +38,23 @@ export function table(rows: string[][]): string {
   const widths: number[] = [];
   // Cells are escaped whole (a newline in a title must not forge a row), before widths are taken.
   const safe = rows.map((row) => row.map(safeText));
-  for (const row of safe) {
-    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  for (const row of safe)
+    for (let i = 0; i < row.length; i++) if (!(widths[i]! >= row[i]!.length)) widths[i] = row[i]!.length;
+  // Plain loops: `ls` formats 10,000 rows, and the iterators and closures of map/entries were most
+  // of its formatting time.
+  const lines = new Array<string>(safe.length);
+  for (let r = 0; r < safe.length; r++) {
+    const row = safe[r]!;
+    let line = '';
+    for (let i = 0; i < row.length - 1; i++) line += `${row[i]!.padEnd(widths[i]!)}  `;
+    lines[r] = (line + (row[row.length - 1] ?? '')).trimEnd();
   }
-  return safe
-    .map((row) =>
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return lines.join('\n');
+}
+
+/** A table (above) on standard output: its cells are escaped already, so the text is not scanned again. */
+export function printTable(rows: string[][]): void {
+  process.stdout.write(`${table(rows)}\n`);
 }
 
 /** Exit code of `next`, `wait` and `ask --wait` when nothing came in time (docs/spec.md §4). */

@@ -5,7 +5,7 @@ import { hostInit as hostInitOp } from '../../src/ops/host-init.js';
 import { removeAgent, removeHost } from '../../src/ops/remove.js';
 import { addAgent, addHost, initMailroom } from '../../src/ops/setup.js';
 import { type CommonOptions, open } from '../context.js';
-import { printJson, println, table } from '../output.js';
+import { printJson, println, printTable } from '../output.js';
 
 export async function init(dir: string | undefined, opts: CommonOptions): Promise<void> {
   const layout = await initMailroom(resolve(dir ?? opts.root ?? '.'));
@@ -42,7 +42,7 @@ export async function agentLs(opts: CommonOptions): Promise<void> {
     role: a?.role ?? null,
   }));
   if (opts.json) printJson({ agents });
-  else println(table([['AGENT', 'HOST', 'ROLE'], ...agents.map((a) => [a.name, a.host, a.role ?? '-'])]));
+  else printTable([['AGENT', 'HOST', 'ROLE'], ...agents.map((a) => [a.name, a.host, a.role ?? '-'])]);
 }
 
 export async function hostAdd(
@@ -74,7 +74,7 @@ export async function hostLs(opts: CommonOptions): Promise<void> {
   if (opts.json) printJson({ hosts });
   else if (hosts.length === 0)
     println('no hosts: everything is local (add one with: mailroom host add NAME USER@HOST --root PATH)');
-  else println(table([['HOST', 'SSH', 'ROOT'], ...hosts.map((h) => [h.name, h.ssh, h.root])]));
+  else printTable([['HOST', 'SSH', 'ROOT'], ...hosts.map((h) => [h.name, h.ssh, h.root])]);
 }
 
 export async function agentRm(name: string, opts: CommonOptions & { force?: boolean }): Promise<void> {

@@ -9,6 +9,7 @@ import { requireAgent } from '../../src/mailroom.js';
 import { actingAs, type CommonOptions, open } from '../context.js';
 import { tuneForLongRunning } from '../long-running.js';
 import { println, warn } from '../output.js';
+import { onStopSignal } from '../stop-signal.js';
 
 function parsePort(raw: string | undefined): number {
   if (raw === undefined) return 0;
@@ -55,8 +56,7 @@ export async function board(
   warn(`acting as ${as}; listening on 127.0.0.1 only. Ctrl-C stops it.`);
   if (opts.open) openBrowser(b.url);
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    onStopSignal(['SIGINT', 'SIGTERM'], resolve);
   });
   await b.close();
 }

@@ -14,6 +14,7 @@ import { STATES } from '../../src/task/state.js';
 import { type CommonOptions, open } from '../context.js';
 import { tuneForLongRunning } from '../long-running.js';
 import { printJson, table } from '../output.js';
+import { onStopSignal } from '../stop-signal.js';
 
 export async function daemon(
   opts: CommonOptions & { rescan?: string; polling?: boolean; init?: boolean },
@@ -33,8 +34,7 @@ export async function daemon(
     throw usageError(`invalid --rescan ${JSON.stringify(opts.rescan)}`, 'durations look like 500ms, 10s, 1m');
   const controller = new AbortController();
   const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  onStopSignal(['SIGINT', 'SIGTERM'], stop);
   // A full UTC timestamp (2026-11-27T16:40:05Z): service logs outlive a day and cross time zones.
   const say = (line: string) =>
     process.stderr.write(`${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${safeText(line)}\n`);
@@ -107,7 +107,7 @@ export async function status(opts: CommonOptions & { watch?: boolean; check?: bo
     return opts.check && r.needsYou.length > 0 ? 1 : 0;
   }
   let stopped = false;
-  process.once('SIGINT', () => {
+  onStopSignal(['SIGINT'], () => {
     stopped = true;
   });
   while (!stopped) {

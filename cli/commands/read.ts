@@ -13,7 +13,8 @@ import type { LoadedTask } from '../../src/store/scan.js';
 import { loadTask } from '../../src/store/tasks.js';
 import { splitResult } from '../../src/task/result.js';
 import { actingAs, type CommonOptions, open } from '../context.js';
-import { printJson, println, table, warn } from '../output.js';
+import { printJson, println, printTable, warn } from '../output.js';
+import { onStopSignal } from '../stop-signal.js';
 
 export async function ls(opts: CommonOptions & Omit<ListFilter, 'mine'> & { mine?: boolean }): Promise<void> {
   const mr = await open(opts);
@@ -47,7 +48,7 @@ export async function ls(opts: CommonOptions & Omit<ListFilter, 'mine'> & { mine
         t.from,
         t.title,
       ]);
-    println(table(rows));
+    printTable(rows);
   }
   for (const p of problems)
     warn(`unreadable: ${safeText(p.path)}${p.line ? `:${p.line}` : ''}: ${safeText(p.reason)}`);
@@ -116,7 +117,7 @@ export async function log(opts: LogOptions): Promise<void> {
   if (opts.fromStart || query.last !== undefined || query.since !== undefined)
     for (const e of await queryEvents(layout.eventsPath, query)) emit(e);
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
+  onStopSignal(['SIGINT'], () => controller.abort());
   await followEvents(layout.eventsPath, emit, { signal: controller.signal });
 }
 

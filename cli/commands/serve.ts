@@ -10,13 +10,13 @@ import { findRoot } from '../../src/root.js';
 import { Layout } from '../../src/store/layout.js';
 import type { CommonOptions } from '../context.js';
 import { tuneForLongRunning } from '../long-running.js';
+import { onStopSignal } from '../stop-signal.js';
 
 export async function serve(opts: CommonOptions): Promise<void> {
   tuneForLongRunning();
   // A far machine may have only the folder (no mailroom.yaml): --root is taken as given.
   const layout = new Layout(opts.root ? resolve(opts.root) : findRoot(undefined));
-  process.once('SIGTERM', () => process.stdin.destroy());
-  process.once('SIGHUP', () => process.stdin.destroy());
+  onStopSignal(['SIGTERM', 'SIGHUP'], () => process.stdin.destroy());
   await serveAgent({
     endpoint: localEndpoint(layout.root, { label: layout.root }),
     input: process.stdin,

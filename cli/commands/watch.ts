@@ -8,6 +8,7 @@ import { findRoot } from '../../src/root.js';
 import { Layout } from '../../src/store/layout.js';
 import type { CommonOptions } from '../context.js';
 import { tuneForLongRunning } from '../long-running.js';
+import { onStopSignal } from '../stop-signal.js';
 
 export async function watch(opts: CommonOptions): Promise<void> {
   tuneForLongRunning();
@@ -19,8 +20,7 @@ export async function watch(opts: CommonOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     process.stdin.on('end', resolve);
     process.stdin.on('close', resolve);
-    process.once('SIGTERM', resolve);
-    process.once('SIGHUP', resolve);
+    onStopSignal(['SIGTERM', 'SIGHUP'], resolve);
     process.stdin.resume();
   });
   await watcher.close();

@@ -1,58 +1,25 @@
 // A cache of what `mailroom ls` shows for each task file, so that listing 10,000 tasks reads and
 // parses only the files that changed since the last listing (docs/performance.md).
 //
-// `.mailroom/cache/ls.json` maps a file's path (relative to the root) to its (size, mtime, ctime,
-// inode) and either its summary fields or the reason it is not a task. An entry is used only when
+// The cache (list-cache-file.ts: a snapshot and a journal in .mailroom/cache/) maps a file's path
+// (relative to the root) to its (size, mtime, ctime, inode) and either its summary fields or the
+// reason it is not a task. An entry is used only when
 // all four still match, and only if the read was not racy (src/store/stamp.ts: git's rule, with the
 // ctime as well as the mtime). The cache is advisory: it is never a source of truth,
 // a missing, old or malformed cache is rebuilt, and deleting it is always safe.
 
-import { lstatSync, readFileSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, type Stats } from 'node:fs';
 import { DEFAULT_LIMITS } from '../config/limits.js';
-import type { Problem } from '../problem.js';
-import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readRegularFileSync } from '../store/read-file.js';
 import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 import { decodeTaskBytes } from '../task/parse.js';
+import { type CachedFields, type Entry, type LoadedCache, loadCache, saveCache } from './list-cache-file.js';
 import type { ChangeHints, KeptListing } from './list-kept.js';
 
-const VERSION = 3; // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated
-
-/** The task fields `ls` shows (the rest of a summary comes from where the file is). */
-export interface CachedFields {
-  title: string;
-  state: string;
-  priority: string;
-  from: string;
-  to: string;
-  created: string;
-  updated: string;
-  attempt: number;
-  max_attempts: number;
-  ack_timeout: string;
-  run_timeout: string;
-  /** Who wrote the last history entry: the board's "last sign of life" of an agent. */
-  last_by?: string;
-  /** `kind: question` marks a question (docs/spec.md §4, `ask`); other kinds are kept as written. */
-  kind?: string;
-  /** When the task was escalated (the `escalated` field as text); absent when it is not. */
-  escalated?: string;
-}
-
-interface Entry extends FileStamp {
-  fields?: CachedFields;
-  problem?: Omit<Problem, 'path'>;
-}
-
-interface CacheFile {
-  version: number;
-  entries: Record<string, Entry>;
-}
-
-export const cachePath = (layout: Layout): string => join(layout.stateDir, 'cache', 'ls.json');
+export type { CachedFields } from './list-cache-file.js';
+export { cachePath, journalPath } from './list-cache-file.js';
 
 export function fieldsOf(t: LoadedTask): CachedFields {
   const task = t.parsed.task;
@@ -77,32 +44,6 @@ export function fieldsOf(t: LoadedTask): CachedFields {
 /** A field only when the task has it as text (hand-written files may hold anything else). */
 function optionalText<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
   return typeof value === 'string' && value !== '' ? ({ [key]: value } as Record<K, string>) : {};
-}
-
-/**
- * The cache as last parsed by this process, with the file's identity then. A long-running process
- * (`mailroom mcp`) lists again and again: it re-parses the file only when the file was replaced
- * (every write is a rename, so a new inode) or changed. Never mutated: each listing builds a new map.
- */
-let parsed: { path: string; key: string; entries: Map<string, Entry> } | undefined;
-
-const fileKey = (st: Stats) => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-
-function loadEntries(layout: Layout): Map<string, Entry> {
-  const path = cachePath(layout);
-  try {
-    const key = fileKey(lstatSync(path));
-    if (parsed?.path === path && parsed.key === key) return parsed.entries;
-    const data = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-    if (data?.version === VERSION && data.entries && typeof data.entries === 'object') {
-      const entries = new Map(Object.entries(data.entries));
-      parsed = { path, key, entries };
-      return entries;
-    }
-  } catch {
-    // no cache yet, or not one we can read: start afresh
-  }
-  return new Map();
 }
 
 /**
@@ -205,8 +146,10 @@ interface Listing {
   next: Map<string, Entry>;
   recent: Map<string, Memo> | undefined;
   nextRecent: Map<string, Memo>;
-  /** Entries put in `next` by this listing (not carried over). */
-  added: number;
+  /** The cache file as loaded, when this listing started from it (not from a memory cache). */
+  loaded: LoadedCache | undefined;
+  /** Paths whose entries this listing put in `next` (not carried over). */
+  added: string[];
   out: CachedResult[];
   /** `next` is the memory cache's own map, updated in place (startListing). */
   inPlace: boolean;
@@ -232,16 +175,12 @@ export async function cachedSummaries(
   const misses = fromCache(l, refs);
   if (l.inPlace && memory) sweepGone(memory, layout, refs, inScope);
   if (misses.length > 0) fromReads(l, refs, misses, await read(misses.map((m) => refs[m.i]!)));
-  const { next, old, added } = l;
-  // Rewrite only when an entry was added or one went away (a racy file alone changes nothing).
   if (memory) {
-    memory.entries = next;
+    memory.entries = l.next;
     memory.recent = l.nextRecent;
   }
-  if (first && (added > 0 || next.size - added < old.size)) {
-    const data: CacheFile = { version: VERSION, entries: Object.fromEntries(next) };
-    await writeFileAtomic(cachePath(layout), JSON.stringify(data), { mkdir: true }).catch(() => {});
-  }
+  // Saved only when an entry was added or one went away (a racy file alone changes nothing).
+  if (first && l.loaded) await saveCache(layout, l.loaded, l.next, l.added);
   return l.out;
 }
 
@@ -254,7 +193,8 @@ function startListing(
   memory: MemoryCache | undefined,
   maxBytes: number,
 ): Listing {
-  const old = memory?.entries ?? loadEntries(layout);
+  const loaded = memory?.entries === undefined ? loadCache(layout) : undefined;
+  const old = memory?.entries ?? loaded!.entries;
   // A long-running reader's own map is updated in place: copying every entry of a 10,000-task
   // mailroom per listing was a large part of a listing's time and garbage. A map loaded from the
   // file is shared with other listings in this process, so it is copied.
@@ -271,10 +211,11 @@ function startListing(
     maxBytes,
     memory,
     old,
+    loaded,
     next,
     recent,
     nextRecent,
-    added: 0,
+    added: [],
     out,
     inPlace,
     now: Date.now(),
@@ -317,7 +258,7 @@ function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
       out[i] = { ref, fields: memo.fields };
       if (cacheable(st, readStart, l.racyMs)) {
         next.set(rel, { ...stampOf(st), fields: memo.fields });
-        l.added++;
+        l.added.push(rel);
       } else l.nextRecent.set(ref.path, memo);
       continue;
     }
@@ -345,8 +286,9 @@ function fromReads(l: Listing, refs: readonly TaskRef[], misses: Miss[], results
     // The stat was taken before the read; if the file changed in between, the entry's stat no
     // longer matches and the next listing re-reads it. Racy entries are not kept at all.
     if (entry && st && cacheable(st, readStart, l.racyMs)) {
-      next.set(layout.rel(ref.path), entry);
-      l.added++;
+      const rel = layout.rel(ref.path);
+      next.set(rel, entry);
+      l.added.push(rel);
     } else if (memory && r.ok && st)
       nextRecent.set(ref.path, { text: r.task.text, fields: entry?.fields ?? fieldsOf(r.task) });
   });

@@ -13,7 +13,6 @@
 // may come late (macOS FSEvents, polling), no hints are given and every listing checks every file.
 
 import { lstatSync } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Problem } from '../problem.js';
 import type { Box, Layout } from '../store/layout.js';
 import { sameStamp } from '../store/stamp.js';
@@ -87,7 +86,7 @@ export async function keptListing(
 ): Promise<KeptListing | undefined> {
   const hints = memory?.hints;
   if (!memory || !hints) return undefined;
-  await nextTurn();
+  await new Promise<void>((r) => setImmediate(r)); // not node:timers/promises: 6 ms to load, for `ls`
   const kept = memory.kept?.get(keyOf(scope));
   if (!kept || now() - kept.at >= TRUST_MS) return undefined;
   const paths = hints.since(kept.mark);

@@ -16,7 +16,7 @@
 import { lstat, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import type lockfileApi from 'proper-lockfile';
 import { errnoCode, refused } from '../errors.js';
 
 export interface LockGuard {
@@ -35,6 +35,13 @@ export interface LockOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * proper-lockfile, loaded by the first lock taken: it loads graceful-fs, streams and assert, 7 ms
+ * that readers (`ls`, `show`, the board's first page) never need.
+ */
+let lockfile: typeof lockfileApi | undefined;
+const lockfileLib = async () => (lockfile ??= (await import('proper-lockfile')).default);
+
 export function fileLocker(opts: LockOptions = {}): Locker {
   const timeoutMs = opts.timeoutMs ?? Number(process.env.MAILROOM_LOCK_TIMEOUT_MS ?? 30_000);
   const staleMs = opts.staleMs ?? 10_000;
@@ -45,7 +52,7 @@ export function fileLocker(opts: LockOptions = {}): Locker {
     let delay = 2;
     while (!release) {
       try {
-        release = await lockfile.lock(path, {
+        release = await (await lockfileLib()).lock(path, {
           realpath: false,
           stale: staleMs,
           update: Math.floor(staleMs / 2),
@@ -164,7 +171,7 @@ export async function holdLock(
   onLost: (err: Error) => void,
 ): Promise<(() => Promise<void>) | undefined> {
   try {
-    return await lockfile.lock(path, {
+    return await (await lockfileLib()).lock(path, {
       realpath: false,
       stale: 10_000,
       update: 2_000,

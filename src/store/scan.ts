@@ -4,7 +4,6 @@
 
 import { lstatSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../config/limits.js';
 import { errnoCode, MailroomError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
@@ -126,7 +125,7 @@ export async function scanRefs(
       for (const entry of listed.entries) {
         const name = entry.name;
         if (isNeverATask(name) || !name.endsWith('.md')) continue;
-        const path = join(dir, name);
+        const path = `${dir}/${name}`; // a listed name: no separator, nothing to normalise
         if (entry.isSymbolicLink()) {
           problems.push({
             path,

@@ -1,5 +1,5 @@
-// loadConfig keeps a valid mailroom.yaml's result in .mailroom/config-cache.json, keyed by the file's
-// bytes and the build: the cache must never answer for a file that changed (by one byte, size kept),
+// loadConfig keeps a valid mailroom.yaml's result in .mailroom/config-cache.json, with the file's
+// text and the build: the cache must never answer for a file that changed (by one byte, size kept),
 // for an invalid file, or for another build's result, and a damaged cache only costs a parse.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -26,7 +26,8 @@ afterEach(async () => tmp.cleanup());
 describe('the configuration cache', () => {
   it('keeps the result of a valid file and gives it back, equal to a parse', async () => {
     const first = await loadConfig(path);
-    const kept = JSON.parse(await readFile(cache, 'utf8')) as { key: string; config: unknown };
+    const kept = JSON.parse(await readFile(cache, 'utf8')) as { text: string; config: unknown };
+    expect(kept.text).toBe(TEXT);
     expect(kept.config).toEqual(first);
     expect(await loadConfig(path)).toEqual(parseConfig(TEXT, path));
   });
@@ -43,13 +44,16 @@ describe('the configuration cache', () => {
 
   it("ignores another build's result and a damaged cache file", async () => {
     await loadConfig(path);
-    const kept = JSON.parse(await readFile(cache, 'utf8')) as { key: string };
+    const kept = JSON.parse(await readFile(cache, 'utf8')) as { build: string; text: string };
     const other = { ...parseConfig(TEXT, path), escalate_to: 'research' };
-    await writeFile(cache, JSON.stringify({ key: `0-0-${kept.key.split('-').pop()}`, config: other }));
+    // The same text under another build, then this build's stamp with another text: both ignored.
+    await writeFile(cache, JSON.stringify({ build: '0-0', text: TEXT, config: other }));
     expect((await loadConfig(path)).escalate_to).toBe('human');
-    await writeFile(cache, '{"key": ');
+    await writeFile(cache, JSON.stringify({ build: kept.build, text: `${TEXT}\n`, config: other }));
+    expect((await loadConfig(path)).escalate_to).toBe('human');
+    await writeFile(cache, '{"build": ');
     expect((await loadConfig(path)).escalate_to).toBe('human');
     // The damaged file was replaced by a whole one.
-    expect(JSON.parse(await readFile(cache, 'utf8')).key).toBe(kept.key);
+    expect(JSON.parse(await readFile(cache, 'utf8'))).toMatchObject({ build: kept.build, text: TEXT });
   });
 });

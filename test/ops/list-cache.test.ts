@@ -4,7 +4,8 @@
 import { readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMailroom } from '../../src/mailroom.js';
-import { cachedSummaries, cachePath, type MemoryCache } from '../../src/ops/list-cache.js';
+import { cachedSummaries, cachePath, journalPath, type MemoryCache } from '../../src/ops/list-cache.js';
+import { loadCache } from '../../src/ops/list-cache-file.js';
 import { claimNext } from '../../src/ops/next.js';
 import { mapLimit, readTask, scanRefs, type TaskRef } from '../../src/store/scan.js';
 import { newMailroom } from '../support/cli.js';
@@ -32,13 +33,14 @@ async function list(racyMs = Number.NEGATIVE_INFINITY, memory?: MemoryCache) {
     return mapLimit(miss, 8, (ref) => readTask(ref)); // not readTask itself: the index is no byte limit
   };
   const results = await cachedSummaries(mr.layout, refs, read, () => true, racyMs, memory);
+  const fields = Object.fromEntries(results.map((r) => [r.ref.id, 'fields' in r ? r.fields : undefined]));
   const titles = Object.fromEntries(
     results.map((r) => [
       r.ref.id,
       'fields' in r ? r.fields.title : 'problem' in r ? `BAD ${r.problem.reason}` : 'GONE',
     ]),
   );
-  return { reads, titles, layout: mr.layout };
+  return { reads, titles, fields, layout: mr.layout };
 }
 
 const pathOf = (id: string) => `${env.root}/agents/human/inbox/${id}.md`;
@@ -78,22 +80,78 @@ describe('ls cache', () => {
     await writeFile(pathOf(c), '---\ntitle: [unclosed\n---\n');
     const after = await list();
     expect(after.titles).toEqual({ [a]: 'ALPHA', [c]: expect.stringMatching(/^BAD /) });
-    const cache = JSON.parse(await readFile(cachePath(after.layout), 'utf8'));
-    expect(Object.keys(cache.entries).some((k) => k.includes(b))).toBe(false);
+    expect([...loadCache(after.layout).entries.keys()].some((rel) => rel.includes(b))).toBe(false);
     // a bad file is remembered as bad, and still reported, without a re-read
     const cached = await list();
     expect(cached.reads).toBe(0);
     expect(cached.titles[c]).toBe(after.titles[c]);
   });
 
+  it('every field comes back from the cache file as it was read, optional ones too', async () => {
+    const plain = await send('plain');
+    const asked = (await env.mr(['ask', 'human', 'Which one?', '--as', 'dispatch'])).stdout.trim();
+    const escalated = await send('to escalate');
+    const text = await readFile(pathOf(escalated), 'utf8');
+    await writeFile(pathOf(escalated), text.replace('\n---\n', '\nescalated: 2026-01-02T03:04:05Z\n---\n'));
+    const read = await list();
+    expect(read.reads).toBe(3);
+    expect(read.fields[asked]).toMatchObject({ kind: 'question', last_by: 'dispatch' });
+    expect(read.fields[escalated]).toMatchObject({ escalated: '2026-01-02T03:04:05Z' });
+    expect(read.fields[plain]).not.toHaveProperty('kind');
+    const cached = await list();
+    expect(cached.reads).toBe(0);
+    expect(cached.fields).toStrictEqual(read.fields);
+  });
+
   it('a malformed cache file is rebuilt, not trusted', async () => {
     const a = await send('kept');
     const { layout } = await list();
-    await writeFile(cachePath(layout), '{"version":3,"entries":');
+    await writeFile(cachePath(layout), '{"version":4,"id":"x","rows":');
     const rebuilt = await list();
     expect(rebuilt.reads).toBe(1);
     expect(rebuilt.titles[a]).toBe('kept');
-    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(3);
+    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(4);
+  });
+
+  it('a listing that changed a few entries writes them to the journal, not the whole snapshot', async () => {
+    const ids = [await send('one'), await send('two'), await send('three')];
+    const { layout } = await list();
+    const snapshot = await stat(cachePath(layout));
+    const text = await readFile(pathOf(ids[0]!), 'utf8');
+    await writeFile(pathOf(ids[0]!), text.replace('title: one', 'title: ONE, edited'));
+    await unlink(pathOf(ids[1]!));
+    expect((await list()).reads).toBe(1);
+    // The snapshot is the same file; the journal holds the edit and the removal.
+    expect((await stat(cachePath(layout))).ino).toBe(snapshot.ino);
+    const journal = JSON.parse(await readFile(journalPath(layout), 'utf8'));
+    expect(journal.rows.map((r: unknown[]) => r[0])).toEqual([`agents/human/inbox/${ids[0]}.md`]);
+    expect(journal.gone).toEqual([`agents/human/inbox/${ids[1]}.md`]);
+    // Snapshot and journal together answer the next listing with no read.
+    const again = await list();
+    expect(again.reads).toBe(0);
+    expect(again.titles).toEqual({ [ids[0]!]: 'ONE, edited', [ids[2]!]: 'three' });
+  });
+
+  it('a journal that names another snapshot is ignored, and a long one becomes a new snapshot', async () => {
+    const ids = [await send('one'), await send('two')];
+    const { layout } = await list();
+    const text = await readFile(pathOf(ids[0]!), 'utf8');
+    await writeFile(pathOf(ids[0]!), text.replace('title: one', 'title: ONE'));
+    await list();
+    // A journal of another snapshot (a crash between a new snapshot and the journal's removal): its
+    // entry would say "ONE" for a file that says something else now; it is not used at all.
+    const journal = JSON.parse(await readFile(journalPath(layout), 'utf8'));
+    await writeFile(journalPath(layout), JSON.stringify({ ...journal, snapshot: 'another' }));
+    expect(loadCache(layout).entries.get(`agents/human/inbox/${ids[0]}.md`)?.fields?.title).toBe('one');
+    const listed = await list();
+    expect(listed.reads).toBe(1); // the snapshot's stamp of that file no longer holds: read again
+    expect(listed.titles[ids[0]!]).toBe('ONE');
+    // Past 256 entries, the journal's changes go into a new snapshot and the journal goes.
+    for (let i = 0; i < 260; i++) await send(`more ${i}`);
+    expect((await list()).reads).toBe(260);
+    await expect(stat(journalPath(layout))).rejects.toThrow(/ENOENT/);
+    expect(loadCache(layout).entries.size).toBe(262);
+    expect((await list()).reads).toBe(0);
   });
 
   it('a file changed within the racy window is not cached (git rule)', async () => {
@@ -110,8 +168,7 @@ describe('ls cache', () => {
       'the CLI to cache the task (its ctime must be 2 s old)',
       async () => {
         await env.mr(['ls']);
-        const cache = JSON.parse(await readFile(cachePath(layout), 'utf8').catch(() => '{}'));
-        return Object.keys(cache.entries ?? {}).some((k) => k.includes(a));
+        return [...loadCache(layout).entries.keys()].some((rel) => rel.includes(a));
       },
       15_000,
       200,
