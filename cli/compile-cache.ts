@@ -53,11 +53,15 @@ const buildPrefix = (bundle: { size: number; mtimeMs: number }) =>
 
 /** How long a cache file of another build is kept: two installs used side by side keep theirs. */
 const OTHER_BUILDS_KEPT_MS = 7 * 24 * 3600 * 1000;
+/** How many other builds keep their files at most (each build has up to one file per verb, ~1 MB). */
+const OTHER_BUILDS_KEPT = 2;
 
 /**
- * Cache files of other builds (an upgrade leaves them behind) not written for a week: removed when a
- * new one is written. A week, not at once: a global install and a checkout used in turn would
- * otherwise remove each other's caches on every run.
+ * Cache files of other builds (an upgrade leaves them behind), removed when a new one is written:
+ * those not written for a week, and all but the two most recently written other builds. Not all at
+ * once: a global install and a checkout used in turn would otherwise remove each other's caches on
+ * every run. The count bounds a developer's folder, where every build is another build (a day of
+ * rebuilding left 122 of them, 890 MB).
  */
 export function pruneOtherBuilds(
   folder: string,
@@ -66,11 +70,21 @@ export function pruneOtherBuilds(
 ): void {
   try {
     const keep = buildPrefix(bundle);
+    const builds = new Map<string, { newest: number; paths: string[] }>();
     for (const name of readdirSync(folder)) {
-      if (!name.startsWith('mailroom-') || !name.endsWith('.v8cache') || name.startsWith(keep)) continue;
+      const build = /^(mailroom-\d+-\d+-)[\w.-]*\.v8cache$/.exec(name)?.[1];
+      if (build === undefined || build === keep) continue;
       const path = join(folder, name);
-      if (nowMs - lstatSync(path).mtimeMs > OTHER_BUILDS_KEPT_MS) rmSync(path, { force: true });
+      const b = builds.get(build) ?? { newest: 0, paths: [] };
+      b.newest = Math.max(b.newest, lstatSync(path).mtimeMs);
+      b.paths.push(path);
+      builds.set(build, b);
     }
+    const newestFirst = [...builds.values()].sort((a, b) => b.newest - a.newest);
+    newestFirst.forEach((b, i) => {
+      if (i >= OTHER_BUILDS_KEPT || nowMs - b.newest > OTHER_BUILDS_KEPT_MS)
+        for (const path of b.paths) rmSync(path, { force: true });
+    });
   } catch {
     // Only disk space.
   }

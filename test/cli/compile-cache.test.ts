@@ -82,6 +82,28 @@ describe('reading and writing a cache file', () => {
     const left = readdirSync(dir).sort();
     expect(left).toEqual([mine, recent, join(dir, 'notes.txt')].map((p) => p.slice(dir.length + 1)).sort());
   });
+
+  it('keeps the files of the two most recently written other builds only, however recent the rest', () => {
+    const dir = join(tmp.dir, 'prune-count');
+    mkdirSync(dir);
+    const mine = cacheFileFor(dir, BUILD, 'ack');
+    writeFileSync(mine, 'x');
+    const others = [1, 2, 3, 4].map((n) => [
+      cacheFileFor(dir, { size: 900 + n, mtimeMs: n }, 'ls'),
+      cacheFileFor(dir, { size: 900 + n, mtimeMs: n }, 'ack'),
+    ]);
+    // Build n was last written n minutes ago (its two files a second apart).
+    others.forEach((files, i) =>
+      files.forEach((p, k) => {
+        writeFileSync(p, 'x');
+        const at = (Date.now() - (i + 1) * 60_000 - k * 1000) / 1000;
+        utimesSync(p, at, at);
+      }),
+    );
+    pruneOtherBuilds(dir, BUILD);
+    const left = readdirSync(dir).sort();
+    expect(left).toEqual([mine, ...others[0]!, ...others[1]!].map((p) => p.slice(dir.length + 1)).sort());
+  });
 });
 
 describe('the installed command with its cache', () => {
