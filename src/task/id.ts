@@ -2,11 +2,11 @@
 // without coordination (1.7 million choices per second, and creation is exclusive on each machine),
 // sortable by creation time, and short enough to type a prefix of.
 
-import { randomInt } from 'node:crypto';
+import { randomBelow } from '../random-hex.js';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-export function newTaskId(now: Date, random: (n: number) => number = randomInt): string {
+export function newTaskId(now: Date, random: (n: number) => number = randomBelow): string {
   const iso = now.toISOString(); // 2026-11-22T10:15:00.000Z
   const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
   let tail = '';
