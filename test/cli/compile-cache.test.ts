@@ -93,13 +93,12 @@ describe('reading and writing a cache file', () => {
       cacheFileFor(dir, { size: 900 + n, mtimeMs: n }, 'ack'),
     ]);
     // Build n was last written n minutes ago (its two files a second apart).
-    others.forEach((files, i) =>
-      files.forEach((p, k) => {
+    for (const [i, files] of others.entries())
+      for (const [k, p] of files.entries()) {
         writeFileSync(p, 'x');
         const at = (Date.now() - (i + 1) * 60_000 - k * 1000) / 1000;
         utimesSync(p, at, at);
-      }),
-    );
+      }
     pruneOtherBuilds(dir, BUILD);
     const left = readdirSync(dir).sort();
     expect(left).toEqual([mine, ...others[0]!, ...others[1]!].map((p) => p.slice(dir.length + 1)).sort());
