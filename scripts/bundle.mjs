@@ -1,7 +1,7 @@
 // Bundles the compiled CLI (dist/cli/main.js, from tsc) into dist/bin/: mailroom.cjs, the whole CLI,
 // and mailroom.js, the command, which loads it with a code cache (cli/launch.ts). Loading one bundle
-// instead of ~300 ES modules is most of the CLI's start-up time (docs/performance.md). ssh2 stays
-// external: it is CommonJS with an optional native addon, and only `sync`, `daemon` and `doctor` load it.
+// instead of ~300 ES modules is most of the CLI's start-up time (docs/performance.md). ssh2 is in it
+// too; only its optional native parts stay outside (ssh2NativeParts).
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -42,6 +42,22 @@ module.exports = new Proxy(function () {}, {
   },
 };
 
+const ssh2NativeParts = {
+  // ssh2 is bundled (loading it from node_modules compiled ~40 files without a code cache: 60-80 ms
+  // of every `mailroom sync` and daemon start). Its optional native parts stay outside: its crypto
+  // binding is required from the installed package at run time (ssh2 stays a dependency), and
+  // cpu-features (an optional dependency of ssh2) as it is; ssh2 falls back to JavaScript without
+  // either, as it does when they were not built.
+  name: 'ssh2-native-parts',
+  setup(b) {
+    b.onResolve({ filter: /\.node$/ }, (args) =>
+      args.importer.includes('/node_modules/ssh2/')
+        ? { path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }
+        : undefined,
+    );
+  },
+};
+
 await rm('dist/bin', { recursive: true, force: true }); // stale files of an earlier layout
 const common = {
   bundle: true,
@@ -58,10 +74,10 @@ await build({
   entryPoints: { mailroom: 'dist/cli/main.js' },
   outfile: 'dist/bin/mailroom.cjs',
   format: 'cjs',
-  external: ['ssh2', 'cpu-features'],
+  external: ['cpu-features'],
   // launch.ts passes the bundle's URL in; CommonJS has no import.meta.
   define: { 'import.meta.url': '__mailroom_url' },
-  plugins: [noZodLocales, lazyBuiltins],
+  plugins: [noZodLocales, lazyBuiltins, ssh2NativeParts],
 });
 // The command itself: the launcher, Node's own modules only, as CommonJS. An ES module as the
 // entry point made Node set up its ES module loader first: about 14 ms of every command's start
