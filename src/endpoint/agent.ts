@@ -21,6 +21,7 @@ import {
   OutcomeSchema,
   StatSchema,
   taskPathOk,
+  taskShapeOk,
 } from '../remote/protocol.js';
 import { TooBigError } from '../store/read-file.js';
 import type { SideCache, SideScan } from '../sync/scan.js';
@@ -185,7 +186,8 @@ export class AgentEndpoint implements Endpoint {
     for (const [id, path] of m.tasks) {
       const r = cache[path];
       let shaped = checked.tasks.get(id) === path;
-      if (!shaped && taskPathOk(id, path, agents)) {
+      // A path among the records passed agentPath above: only its shape is left to check.
+      if (!shaped && (checked.paths.has(path) ? taskShapeOk(id, path) : taskPathOk(id, path, agents))) {
         checked.tasks.set(id, path);
         shaped = true;
       }

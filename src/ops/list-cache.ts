@@ -179,7 +179,8 @@ export async function cachedSummaries(
     memory.entries = l.next;
     memory.recent = l.nextRecent;
   }
-  // Saved only when an entry was added or one went away (a racy file alone changes nothing).
+  // Saved only when an entry was added or one was dropped (a file too new to trust that had no entry
+  // changes nothing).
   if (first && l.loaded) await saveCache(layout, l.loaded, l.next, l.added);
   return l.out;
 }
