@@ -4,7 +4,7 @@
 
 import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import type { CommonOptions } from './context.js';
-import { endQuietlyOnClosedPipe, reportError } from './output.js';
+import { endQuietlyOnClosedPipe, exitWhenWritten, reportError } from './output.js';
 
 const program = new Command('mailroom')
   .description('A file-based, crash-safe task inbox for AI agents and the humans who supervise them')
@@ -402,6 +402,4 @@ async function main(argv: string[]): Promise<number> {
 
 endQuietlyOnClosedPipe();
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs, launch.ts).
-void main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+void main(process.argv).then(exitWhenWritten);
