@@ -25,8 +25,12 @@ function launch(): void {
     ...(cachedData ? { cachedData } : {}),
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  // The cache holds what this run compiled: only a run that did the verb's work writes it. A first
+  // `ack --help` or a failed `ack` wrote one without the work's code, and every `ack` after it
+  // compiled that code again (20 ms of each).
   if (cachePath && (!cachedData || script.cachedDataRejected === true))
-    process.once('exit', () => {
+    process.once('exit', (code) => {
+      if (code !== 0 || process.argv.slice(3).some((a) => a === '--help' || a === '-h')) return;
       pruneOtherBuilds(folder, bundle);
       writeCache(cachePath, script.createCachedData());
     });

@@ -2,7 +2,16 @@
 // only ever a speed-up (a missing, foreign, linked or corrupt cache file never changes what a command
 // does), and that a run writes one and a later run uses it.
 
-import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,7 +21,7 @@ import {
   readCache,
   writeCache,
 } from '../../cli/compile-cache.js';
-import { runCli, tempDir } from '../support/cli.js';
+import { newMailroom, runCli, tempDir } from '../support/cli.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -130,6 +139,26 @@ describe('the installed command with its cache', () => {
     const run = await runCli(['--version'], { env: env(cache) });
     expect(run).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: '' });
     expect(statSync(path).size).toBeGreaterThan(10_000); // V8 rejected the garbage; a real cache replaced it
+  });
+
+  it('a help or failed run writes no cache for its verb; the first run that does the work writes it', async () => {
+    const cache = join(tmp.dir, 'verb');
+    const folder = join(cache, 'agent-mailroom');
+    const ackFile = () =>
+      existsSync(folder) ? readdirSync(folder).filter((f) => f.endsWith('-ack.v8cache')) : [];
+    const m = await newMailroom([]);
+    try {
+      expect((await runCli(['ack', '--help'], { env: env(cache) })).code).toBe(0);
+      expect(ackFile()).toEqual([]);
+      expect((await runCli(['ack', 'no-such-task', '--root', m.root], { env: env(cache) })).code).toBe(2);
+      expect(ackFile()).toEqual([]);
+      const id = (await m.mr(['send', 'human', 'cached'])).stdout.trim();
+      const ack = await runCli(['ack', id, '--root', m.root, '--as', 'human'], { env: env(cache) });
+      expect(ack.code, ack.stderr).toBe(0);
+      expect(ackFile()).toHaveLength(1);
+    } finally {
+      await m.cleanup();
+    }
   });
 
   it('MAILROOM_COMPILE_CACHE=0 writes nothing', async () => {
