@@ -50,6 +50,12 @@ export function randomHex(bytes: number): string {
   return buf.toString('hex', from, from + bytes);
 }
 
+/**
+ * A new id for a snapshot written whole (the sync state's, the ls cache's), which the files that
+ * build on it (journals) name: time-ordered, and random past the millisecond.
+ */
+export const newGenerationId = (): string => `${Date.now().toString(36)}-${randomHex(4)}`;
+
 /** A uniformly random integer in [0, n), for 1 <= n <= 256 (a byte, rejection-sampled). */
 export function randomBelow(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new RangeError(`randomBelow(${n}): n must be 1..256`);

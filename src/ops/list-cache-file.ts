@@ -19,6 +19,7 @@ import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Problem } from '../problem.js';
+import { newGenerationId } from '../random-hex.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import type { FileStamp } from '../store/stamp.js';
@@ -219,8 +220,7 @@ export async function saveCache(
       await writeFileAtomic(journalPath(layout), JSON.stringify(data), { mkdir: true });
       return;
     }
-    // An id unique among this machine's writes of the file: the journal written against it says so.
-    const id = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(writes++).toString(36)}`;
+    const id = newGenerationId();
     const rows: unknown[][] = [];
     for (const [rel, e] of next) rows.push(toRow(rel, e));
     await writeFileAtomic(cachePath(layout), JSON.stringify({ version: VERSION, id, rows }), { mkdir: true });
@@ -229,4 +229,3 @@ export async function saveCache(
     // best effort (above)
   }
 }
-let writes = 0;

@@ -170,7 +170,6 @@ export async function cachedSummaries(
   memory?: MemoryCache,
   maxBytes = DEFAULT_LIMITS.taskFile,
 ): Promise<CachedResult[]> {
-  const first = memory?.entries === undefined;
   const l = startListing(layout, refs.length, inScope, racyMs, memory, maxBytes);
   const misses = fromCache(l, refs);
   if (l.inPlace && memory) sweepGone(memory, layout, refs, inScope);
@@ -181,7 +180,7 @@ export async function cachedSummaries(
   }
   // Saved only when an entry was added or one was dropped (a file too new to trust that had no entry
   // changes nothing).
-  if (first && l.loaded) await saveCache(layout, l.loaded, l.next, l.added);
+  if (l.loaded) await saveCache(layout, l.loaded, l.next, l.added);
   return l.out;
 }
 

@@ -16,11 +16,11 @@
 // Records are diffed by their fields against what was last saved; a record's nested `base` object is
 // compared by identity, so code must replace it (as apply does), never edit it in place.
 
-import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mailroom } from '../mailroom.js';
 import { checkHostName } from '../names.js';
+import { newGenerationId } from '../random-hex.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { MergeFields } from './merge-task.js';
 import type { SideCache } from './scan.js';
@@ -301,7 +301,7 @@ async function commit(mr: Mailroom, state: SyncState): Promise<void> {
   }
 
   // A new snapshot: written whole, then committed by the status file, then the old files removed.
-  const gen = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const gen = newGenerationId();
   const records: Records = { base: state.base, local: state.local, remote: state.remote };
   const text = JSON.stringify({ version: 2, host, ...records });
   await writeFileAtomic(snapshotPath(dir, host, gen), text, { mkdir: true });

@@ -9,13 +9,18 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BIN, newMailroom } from '../support/cli.js';
 
+/** A task whose body is 20,000 lines of 99 times `char`: 2 MB to show, far more than a pipe holds. */
+async function sendBig(m: Awaited<ReturnType<typeof newMailroom>>, char: string): Promise<string> {
+  const body = join(m.dir, 'big.md');
+  await writeFile(body, `${char.repeat(99)}\n`.repeat(20_000));
+  return (await m.mr(['send', 'human', 'big', '--body-file', body])).stdout.trim();
+}
+
 describe('a slow reader', () => {
   it('gets all of a 2 MB `show`, read only after the command had time to end', async () => {
     const m = await newMailroom([]);
     try {
-      const body = join(m.dir, 'big.md');
-      await writeFile(body, `${'y'.repeat(99)}\n`.repeat(20_000));
-      const id = (await m.mr(['send', 'human', 'big', '--body-file', body])).stdout.trim();
+      const id = await sendBig(m, 'y');
       const child = spawn(process.execPath, [BIN, 'show', id, '--root', m.root]);
       child.stdout.pause(); // nothing is read yet: the writer fills the pipe and must wait
       await delay(500);
@@ -38,9 +43,7 @@ describe('a closed output pipe', () => {
     const m = await newMailroom([]);
     try {
       // 2 MB of output: far more than a pipe holds, so the writer meets the closed pipe.
-      const body = join(m.dir, 'big.md');
-      await writeFile(body, `${'x'.repeat(99)}\n`.repeat(20_000));
-      const id = (await m.mr(['send', 'human', 'big', '--body-file', body])).stdout.trim();
+      const id = await sendBig(m, 'x');
       const { code, stderr, first } = await new Promise<{
         code: number | null;
         stderr: string;
