@@ -107,11 +107,28 @@ function removeInBackground(dir: string): void {
   spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/** Progress lines on stderr, each with the seconds since `started` (performance.now()). */
+const progress = (started: number) => (line: string) =>
+  process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+
+/** The tasks `mailroom ack` takes one per run (the last ones, which the sync rounds leave untouched). */
+const ackTaskNumbers = (o: { reps: number; tasks: number }) =>
+  Array.from({ length: o.reps * 2 }, (_, i) => o.tasks - 1 - i);
+
+/** A `--only` run: its own temp folder, removed after, and its progress lines. */
+async function inRunFolder(run: (dir: string, say: (line: string) => void) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-'));
+  try {
+    await run(dir, progress(performance.now()));
+  } finally {
+    removeInBackground(dir);
+  }
+}
+
 /** The WAN comparison only (`--rtt`): its own sshd and folder, one table per round-trip time. */
 async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: number): Promise<string> {
   const started = performance.now();
-  const say = (line: string) =>
-    process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+  const say = progress(started);
   delete process.env.SSH_AUTH_SOCK;
   const unison = o.unison && (await toolVersion('unison', ['-version'])) !== undefined;
   const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-wan-'));
@@ -150,25 +167,15 @@ async function mainWan(o: ReturnType<typeof options>, rtts: number[], tasks: num
 
 /** `--only board`: the board's figures alone, on a local mailroom. */
 async function mainBoard(o: ReturnType<typeof options>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-'));
-  const t = performance.now();
-  const say = (line: string) =>
-    process.stderr.write(`bench [${((performance.now() - t) / 1000).toFixed(0)} s]: ${line}\n`);
-  try {
+  await inRunFolder(async (dir, say) => {
     const board = await benchBoard(dir, { tasks: o.tasks, reps: o.reps, budgetMs: 120_000, say });
     console.log(o.json ? JSON.stringify({ board }, null, 2) : boardText(board));
-  } finally {
-    removeInBackground(dir);
-  }
+  });
 }
 
 /** The CLI latency figures only (`--only cli`): the same mailroom and runs as the full bench's section 4. */
 async function mainCli(o: ReturnType<typeof options>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'mailroom-bench-'));
-  const t = performance.now();
-  const say = (line: string) =>
-    process.stderr.write(`bench [${((performance.now() - t) / 1000).toFixed(0)} s]: ${line}\n`);
-  try {
+  await inRunFolder(async (dir, say) => {
     say(`generating ${o.tasks} tasks across ${o.agents} agents...`);
     // A host in the configuration as in the full run; nothing here connects to it.
     const nowhere = join(dir, 'nowhere');
@@ -181,16 +188,13 @@ async function mainCli(o: ReturnType<typeof options>): Promise<void> {
       mailroom: 'mailroom',
     };
     const hub = await buildHub(join(dir, 'hub'), { tasks: o.tasks, agents: o.agents, far });
-    const ackTasks = Array.from({ length: o.reps * 2 }, (_, i) => o.tasks - 1 - i);
     // As in the full run, where the sync rounds come first: files written less than the racy window
     // ago are read again by every `ls` (src/store/stamp.ts), which is not the steady state measured.
     await delay(RACY_MS + 500);
     say('CLI latency...');
-    const cli = await benchCli(hub, { reps: o.reps * 2, budgetMs: 120_000, ackTasks });
+    const cli = await benchCli(hub, { reps: o.reps * 2, budgetMs: 120_000, ackTasks: ackTaskNumbers(o) });
     console.log(o.json ? JSON.stringify({ cli }, null, 2) : cliText(cli, o.tasks));
-  } finally {
-    removeInBackground(dir);
-  }
+  });
 }
 
 async function main(): Promise<void> {
@@ -217,8 +221,7 @@ async function main(): Promise<void> {
     { name: 'board', ms: 60_000, fixed: true },
     { name: 'cleanup', ms: 2_000, fixed: true },
   ] as const);
-  const say = (line: string) =>
-    process.stderr.write(`bench [${((performance.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+  const say = progress(started);
   // The persistent connection opened in this process authenticates with the host's key file only.
   delete process.env.SSH_AUTH_SOCK;
 
@@ -273,7 +276,7 @@ async function main(): Promise<void> {
     );
     const hub = gen.value;
     // The last tasks stay untouched by the sync rounds: `mailroom ack` takes them one per run.
-    const ackTasks = Array.from({ length: o.reps * 2 }, (_, i) => o.tasks - 1 - i);
+    const ackTasks = ackTaskNumbers(o);
 
     const sync = await benchSync({
       hub,
