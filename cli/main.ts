@@ -396,7 +396,7 @@ function defineCommands(): void {
 
 /**
  * The verb this run names (the first word after the program's own options), or undefined. Only it
- * is defined when it is one of ours: defining all ~40 commands with their options took ~7 ms of
+ * is defined when it is one of ours: defining all ~40 commands with their options took ~10 ms of
  * every command's start. Help without a verb, `help`, and an unknown word get them all (commander
  * lists them, and suggests the nearest).
  */
