@@ -24,7 +24,11 @@ export interface Footprint {
   cpuPercent: number;
   rssMb: number;
   hwmMb: number;
+  /** RSS sampled every RSS_SAMPLE_MS across the window: where a GC cycle stands moves rssMb. */
+  rssSamples?: { medianMb: number; minMb: number; maxMb: number; n: number };
 }
+
+const RSS_SAMPLE_MS = 2_000;
 
 export interface DaemonFigures {
   /** From spawn until its first sync pass with the host has finished. */
@@ -44,6 +48,16 @@ async function cpuTicks(pid: number): Promise<number> {
   // Fields after the command name (which may hold spaces) start at ')'. utime, stime: fields 14, 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+function spreadOf(values: number[]): NonNullable<Footprint['rssSamples']> {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    medianMb: sorted[sorted.length >> 1]!,
+    minMb: sorted[0]!,
+    maxMb: sorted[sorted.length - 1]!,
+    n: sorted.length,
+  };
 }
 
 async function memoryMb(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -228,12 +242,22 @@ export async function benchDaemon(
     // Sync passes in the window: each one saves the host's state with a new lastSyncAt.
     const seen = new Set<number>([await lastSyncAt(hub)]);
     const watchSync = setInterval(() => void lastSyncAt(hub).then((t) => seen.add(t)), 1000);
+    const rss: number[] = [];
+    const sampleRss = setInterval(
+      () =>
+        void memoryMb(pid).then(
+          (m) => rss.push(m.rss),
+          () => {},
+        ),
+      RSS_SAMPLE_MS,
+    );
     await delay(opts.idleMs);
     await pollUntil('the next daemon pass to end', async () => (await passes(hub)) > p1, 30_000, 20).catch(
       () => {},
     );
     const windowMs = performance.now() - w0;
     clearInterval(watchSync);
+    clearInterval(sampleRss);
     seen.add(await lastSyncAt(hub));
     const syncPasses = seen.size - 1;
     const footprints = await Promise.all(
@@ -254,7 +278,7 @@ export async function benchDaemon(
       push: summarise(push),
       streamed: streamed.length > 0 ? summarise(streamed) : undefined,
       ...(streamProblem ? { streamProblem } : {}),
-      footprint: { ...footprints[0]!, syncPasses },
+      footprint: { ...footprints[0]!, syncPasses, ...(rss.length > 0 ? { rssSamples: spreadOf(rss) } : {}) },
       ...(footprints[1] ? { farWatcher: footprints[1] } : {}),
     };
   } finally {

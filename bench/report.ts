@@ -2,7 +2,7 @@
 // and the verdict on each target of issue 5. Pure: figures in, text or data out.
 
 import type { CliFigures } from './cli-latency.js';
-import type { DaemonFigures } from './daemon-figures.js';
+import type { DaemonFigures, Footprint } from './daemon-figures.js';
 import type { Samples } from './measure.js';
 import type { SyncFigures } from './sync-passes.js';
 
@@ -120,6 +120,13 @@ export function targets(f: Figures): Target[] {
       unit: 'MB',
     }),
   ];
+}
+
+/** The RSS samples across the window, beside the figure taken at its end. */
+function rssSpread(f: Footprint): string {
+  const r = f.rssSamples;
+  if (!r) return '';
+  return `  RSS sampled every 2 s across the window: median ${r.medianMb.toFixed(1)} MB (${r.minMb.toFixed(1)}..${r.maxMb.toFixed(1)} MB, n=${r.n})`;
 }
 
 /** Every ratio the text prints, by name (medians over medians). */
@@ -248,6 +255,7 @@ export function toText(info: RunInfo, f: Figures): string {
     `5. daemon footprint, idle with ${info.tasks} tasks (window ${sec(f.daemon.footprint.windowMs)}, from 10 s after the last change: the slowest periodic work, the interval pass with the host, backs off from 60 s to 5 min; ${f.daemon.footprint.syncPasses ?? 0} sync pass(es) and the rescans, backing off from 10 s to 60 s, in it)`,
     `  CPU share ${by('daemon idle CPU')}`,
     `  RSS ${by('daemon idle RSS')} (peak VmHWM ${f.daemon.footprint.hwmMb.toFixed(1)} MB)`,
+    rssSpread(f.daemon.footprint),
     f.daemon.farWatcher
       ? `  far side's \`mailroom watch\` (same window): CPU ${f.daemon.farWatcher.cpuPercent.toFixed(1)}%, ` +
         `RSS ${f.daemon.farWatcher.rssMb.toFixed(1)} MB (peak ${f.daemon.farWatcher.hwmMb.toFixed(1)} MB)`
