@@ -25,8 +25,13 @@ import { SerialRunner } from './serial.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
 export const PUSH_GATHER_MS = 50;
-/** How long far changes (streamed) gather before they are pulled. */
-const STREAM_GATHER_MS = 50;
+/**
+ * How long far changes (streamed) gather before they are pulled. The far agent already sends the
+ * events of one turn of its event loop as one message, so this only joins messages that arrive
+ * close together; each millisecond of it is a millisecond of every far change's way to the hub
+ * (50 ms was a third of it at 40 ms RTT: docs/performance.md, "Far to hub").
+ */
+const STREAM_GATHER_MS = 10;
 
 export { shellPath } from '../src/remote/probe.js';
 

@@ -215,6 +215,10 @@ async function reportedIds(
     // the entries are reported themselves. Anything else (AGENT.md, a result file) is a full pass.
     const name = p.split('/').pop() ?? '';
     if (isNeverATask(name)) continue;
+    // The host's agents' folders and their boxes are folders by the layout: no look asks (over a far
+    // link, that look was a round trip before every streamed change). One replaced by a file or a
+    // link is the full pass's to find, as it is when no event reports it.
+    if (layoutFolder(p, agents)) continue;
     if (!isSafeRel(p)) return { kind: 'full', reason: `${JSON.stringify(p)} is not a path in the root` };
     const st = await ep.stat(p);
     if (st?.kind === 'dir') continue;
@@ -223,6 +227,14 @@ async function reportedIds(
     return { kind: 'full', reason: `${p} is not a task file` };
   }
   return ids;
+}
+
+/** `agents/<agent>` or `agents/<agent>/<box>` for one of `agents`. */
+function layoutFolder(p: string, agents: readonly string[]): boolean {
+  const parts = p.split('/');
+  if (parts[0] !== 'agents' || parts.length < 2 || parts.length > 3 || !agents.includes(parts[1]!))
+    return false;
+  return parts.length === 2 || (BOXES as readonly string[]).includes(parts[2]!);
 }
 
 const endpointOf = (f: FastPass, s: Side): Endpoint => (s === 'local' ? f.local : f.remote);

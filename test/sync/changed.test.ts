@@ -112,6 +112,28 @@ describe('sync fast path', () => {
     await nothingLeft();
   });
 
+  it('a box or agent folder in the changed paths costs no look: watchers report the folder with its entries', async () => {
+    await send('writer');
+    await full(); // a base exists
+    const sent = await cli(far, ['send', 'research', 'From far', '--as', 'writer']);
+    expect(sent.code, sent.stderr).toBe(0);
+    const id = sent.stdout.trim();
+    const calls: string[] = [];
+    const r = await fast(
+      'remote',
+      ['agents/research', 'agents/research/inbox', inbox(id)],
+      countedFar(['stat', 'list'], calls),
+    );
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    // Each call is the look at the task's boxes; none asks what the reported folders are (over a far
+    // link, a round trip before the look: a far change reached the hub 45 ms later at 40 ms RTT).
+    expect(calls.filter((c) => !c.includes(id))).toEqual([]);
+    // A path under agents/ that is not a folder of the layout still asks (and is a full pass).
+    const other = await fast('remote', ['agents/research/notes.txt'], countedFar(['stat'], calls));
+    expect(other.kind).toBe('full');
+    await nothingLeft();
+  });
+
   it('a move on one side (finished into the outbox) is carried over, old copy removed', async () => {
     const id = await send();
     await full();
