@@ -46,12 +46,26 @@ function opts<O extends object>(cmdOpts: O): O & CommonOptions {
   } as O & CommonOptions;
 }
 
-/** Every command's definition, on `program` (which may stand in an absent command for all but one). */
-function defineCommands(): void {
-  const tasks = () => import('./commands/tasks.js');
-  const read = () => import('./commands/read.js');
-  const admin = () => import('./commands/admin.js');
+// Handlers, imported when their command runs.
+const tasks = () => import('./commands/tasks.js');
+const read = () => import('./commands/read.js');
+const admin = () => import('./commands/admin.js');
 
+/**
+ * Every command's definition, on `program` (which may stand in an absent command for all but one),
+ * in the order help lists them.
+ */
+function defineCommands(): void {
+  defineSetup();
+  defineTaskVerbs();
+  defineWorkerVerbs();
+  defineReadAndRun();
+  defineAgentVerbs();
+  defineService();
+}
+
+/** init, agent, host. */
+function defineSetup(): void {
   common(
     program
       .command('init')
@@ -112,7 +126,10 @@ function defineCommands(): void {
       .option('--force', 'remove its agents too, handing their tasks to escalate_to')
       .description('remove a host (refused while agents live on it)'),
   ).action(async (name, o) => (await admin()).hostRm(name, opts(o)));
+}
 
+/** send, ls. */
+function defineTaskVerbs(): void {
   common(
     program
       .command('send')
@@ -142,7 +159,10 @@ function defineCommands(): void {
       .description('list tasks, urgent first, then oldest first'),
     { as: true },
   ).action(async (o) => (await read()).ls(opts(o)));
+}
 
+/** show, and what a worker does with a task. */
+function defineWorkerVerbs(): void {
   common(
     program.command('show').argument('<id>', 'task id or unique prefix').description('show one task'),
   ).action(async (id, o) => (await read()).show(id, opts(o)));
@@ -207,7 +227,10 @@ function defineCommands(): void {
       .description('move an unfinished task to another agent'),
     { as: true },
   ).action(async (id, agentName, o) => (await tasks()).reassignTask(id, agentName, opts(o)));
+}
 
+/** log, doctor, and the commands that keep running. */
+function defineReadAndRun(): void {
   common(
     program
       .command('log')
@@ -286,7 +309,9 @@ function defineCommands(): void {
       .description('the far-side sync agent a hub starts over SSH: framed protocol on stdin/stdout'),
     { json: false },
   ).action(async (o) => (await import('./commands/serve.js')).serve(opts(o)));
+}
 
+function defineAgentVerbs(): void {
   // --- Agents: claim, wait, ask (docs/spec.md §4); exit 5 when nothing came -----------------------
   const agentVerbs = () => import('./commands/agent.js');
   common(
@@ -358,7 +383,10 @@ function defineCommands(): void {
     { as: true },
   ).action(async (o) => (await import('./commands/hooks.js')).check(opts(o)));
   // --- end of agent commands ----------------------------------------------------------------------
+}
 
+/** service, demo. */
+function defineService(): void {
   const service = program
     .command('service')
     .description('run the daemon as a systemd user service (Linux) or a LaunchAgent (macOS), one per root')
