@@ -21,6 +21,7 @@ import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import type { Side } from '../src/sync/reconcile.js';
+import { manifestCopyPath } from '../src/sync/state.js';
 import { SerialRunner } from './serial.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
@@ -143,16 +144,17 @@ export class SyncLoops {
       if (!config || hostAgents(this.mr, name).length === 0) return;
       try {
         if (!loop.link) {
-          loop.link = await openHost(name, config, { agents: hostAgents(this.mr, name) }).catch(
-            async (err: unknown) => {
-              // syncHost logs its own failures; a failure to connect is logged here, once per streak.
-              if (loop.failures === 0) {
-                const reason = err instanceof Error ? err.message : String(err);
-                await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
-              }
-              throw err;
-            },
-          );
+          loop.link = await openHost(name, config, {
+            agents: hostAgents(this.mr, name),
+            manifestCopy: manifestCopyPath(this.mr, name),
+          }).catch(async (err: unknown) => {
+            // syncHost logs its own failures; a failure to connect is logged here, once per streak.
+            if (loop.failures === 0) {
+              const reason = err instanceof Error ? err.message : String(err);
+              await this.mr.log({ type: 'sync.failed', host: name, reason }).catch(() => {});
+            }
+            throw err;
+          });
           loop.fullAt = 0;
           loop.quietFulls = 0;
           if (loop.link.transport === 'sftp' && loop.link.note)

@@ -10,6 +10,8 @@ import type { z } from 'zod';
 import { networkError, usageError } from '../errors.js';
 import type { AgentClient } from '../remote/client.js';
 import { recordOf } from '../remote/far-scan.js';
+import type { ManifestCopy } from '../remote/manifest-copy.js';
+import { applyDelta, checkDelta, isGeneration } from '../remote/manifest-delta.js';
 import {
   agentPath,
   BytesSchema,
@@ -40,6 +42,8 @@ export class AgentEndpoint implements Endpoint {
     private readonly client: AgentClient,
     readonly label: string,
     private readonly host: string,
+    /** The hub's copy of the last manifest: with it, the far side sends only what changed. */
+    private readonly copy?: ManifestCopy,
   ) {}
 
   get farVersion(): string {
@@ -152,9 +156,53 @@ export class AgentEndpoint implements Endpoint {
 
   /** The far side's own scan of `agents`' folders, checked name by name. */
   async scan(agents: readonly string[]): Promise<SideScan> {
-    const m = checkManifest(await this.client.call({ op: 'manifest' }));
+    const since = this.copy?.generation();
+    const reply = await this.client.call({ op: 'manifest', ...(since ? { since } : {}) });
+    const { manifest, generation } = await this.manifestOf(reply, since, agents);
+    const scan = this.toScan(manifest, agents);
+    // Kept only once every name in it passed (toScan throws otherwise).
+    if (generation !== undefined && generation !== since) this.copy?.keep(generation, manifest);
+    return scan;
+  }
+
+  /** The manifest a reply gives: whole, or our copy with the change applied (manifest-delta.ts). */
+  private async manifestOf(
+    reply: unknown,
+    since: string | undefined,
+    agents: readonly string[],
+  ): Promise<{ manifest: Manifest; generation?: string }> {
+    if (typeof reply === 'object' && reply !== null && 'delta' in reply) {
+      const delta = checkDelta(reply.delta);
+      if (!delta || since === undefined || delta.since !== since)
+        throw this.broken('a malformed change to the manifest');
+      const prev = await this.copy?.load(since);
+      if (!prev) {
+        // Our copy went missing since the hello named it: the whole manifest, once more.
+        return this.manifestOf(await this.client.call({ op: 'manifest' }), undefined, agents);
+      }
+      this.trust(prev, agents);
+      const merged = checkManifest(applyDelta(prev, delta));
+      if (!merged) throw this.broken('a change to the manifest that breaks its bounds');
+      return { manifest: merged, generation: delta.generation };
+    }
+    const m = checkManifest(reply);
     if (!m) throw this.broken('a malformed reply to the manifest');
-    return this.toScan(m, agents);
+    const generation = (reply as { generation?: unknown }).generation;
+    const { records, tasks, files, problems, reads } = m;
+    return {
+      manifest: { records, tasks, files, problems, reads },
+      ...(isGeneration(generation) ? { generation } : {}),
+    };
+  }
+
+  /**
+   * The paths and task pairs of a manifest that passed the checks before (our kept copy), as
+   * checked: a merged manifest checks only what the change brought.
+   */
+  private trust(m: Manifest, agents: readonly string[]): void {
+    const checked = this.checkedFor(agents);
+    for (const path of Object.keys(m.records)) checked.paths.add(path);
+    for (const [id, path] of m.tasks) checked.tasks.set(id, path);
   }
 
   /**
@@ -215,5 +263,6 @@ export class AgentEndpoint implements Endpoint {
 
   async close(): Promise<void> {
     this.client.close();
+    await this.copy?.settled();
   }
 }

@@ -36,6 +36,8 @@ export interface AgentClientOptions {
   agents?: readonly string[];
   /** The first request will be a manifest: the far side may start its scan at the hello. */
   prefetchManifest?: boolean;
+  /** With prefetchManifest: the generation of the last manifest the hub holds (manifest-delta.ts). */
+  manifestSince?: string;
   maxFrameBytes?: number;
   replyTimeoutMs?: number;
   /** How often the reply timeout is checked (tests); default min(replyTimeoutMs, 5 s). */
@@ -74,6 +76,7 @@ export class AgentClient {
       version: MAILROOM_VERSION,
       ...(opts.agents ? { agents: [...opts.agents] } : {}),
       ...(opts.prefetchManifest && opts.agents ? { prefetch: 'manifest' as const } : {}),
+      ...(opts.prefetchManifest && opts.agents && opts.manifestSince ? { since: opts.manifestSince } : {}),
     };
     channel.write(encodeFrame(hello));
     const far = await new Promise<{ protocol: number; version: string; refused?: string }>(

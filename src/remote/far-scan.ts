@@ -5,17 +5,100 @@
 
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
+import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
-import type { Manifest } from './protocol.js';
+import { isGeneration, type ManifestDelta, manifestDelta } from './manifest-delta.js';
+import { checkManifest, type Manifest } from './protocol.js';
 
 const CACHE_FILE = '.mailroom/agent-scan.json';
+/** The manifest last sent to a hub, under its generation (manifest-delta.ts). */
+const SENT_FILE = '.mailroom/agent-manifest.json';
+
+interface Sent {
+  generation: string;
+  /** The agents it covers, joined by newlines: another set of agents is another manifest. */
+  agents: string;
+  manifest: Manifest;
+}
+
+/** A manifest reply: the whole manifest under a new generation, or the change since `since`. */
+export type ManifestReply = (Manifest & { generation: string }) | { delta: ManifestDelta };
 
 export class FarScanner {
   private cache: SideCache | undefined;
   /** Records were added since the cache file was last written. */
   private dirty = false;
 
+  /** What the last manifest reply described, once loaded or sent. */
+  private sent: Sent | undefined;
+  /** The write of SENT_FILE in progress (awaited before the agent exits). */
+  private keeping: Promise<void> | undefined;
+
   constructor(private readonly ep: Endpoint) {}
+
+  /**
+   * A manifest reply for a hub that holds the generation `since` (if any): the change since then
+   * when this side sent that generation last, else the whole manifest. A change of nothing keeps
+   * the generation (and writes no file on either side).
+   */
+  async reply(agents: readonly string[], since: string | undefined): Promise<ManifestReply> {
+    const next = await this.manifest(agents);
+    const key = agents.join('\n');
+    const prev = since === undefined ? undefined : await this.loadSent();
+    if (prev && since !== undefined && prev.generation === since && prev.agents === key) {
+      const generation = newGenerationId();
+      const { delta, unchanged } = manifestDelta(prev.manifest, next, since, generation);
+      if (unchanged) delta.generation = since;
+      else this.keepSent({ generation, agents: key, manifest: next });
+      return { delta };
+    }
+    const generation = newGenerationId();
+    this.keepSent({ generation, agents: key, manifest: next });
+    return { ...next, generation };
+  }
+
+  private async loadSent(): Promise<Sent | undefined> {
+    if (this.sent) return this.sent;
+    try {
+      const data = JSON.parse((await this.ep.readFile(SENT_FILE)).toString('utf8')) as Partial<Sent>;
+      // Our own file; anything odd in it only costs a whole manifest.
+      const manifest = checkManifest(data.manifest);
+      if (manifest && isGeneration(data.generation) && typeof data.agents === 'string')
+        this.sent = { generation: data.generation, agents: data.agents, manifest };
+    } catch {
+      // none yet, or unreadable: the whole manifest
+    }
+    return this.sent;
+  }
+
+  /**
+   * Held in memory at once (a daemon's next pass asks this process) and written in the background
+   * for a later process: written or not, the hub's next `since` either matches it or gets the whole
+   * manifest, so the order against the reply does not matter.
+   */
+  private keepSent(sent: Sent): void {
+    this.sent = sent;
+    const previous = this.keeping ?? Promise.resolve();
+    // After the reply has gone out (a turn of the event loop later): 1.2 MB of JSON at 10,000 tasks.
+    this.keeping = previous
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        if (this.sent !== sent) return; // a newer one is on its way
+        // The generation first, as the hub's own copy has it (agent.ts).
+        const text = JSON.stringify({
+          generation: sent.generation,
+          agents: sent.agents,
+          manifest: sent.manifest,
+        });
+        return this.ep.writeFileAtomic(SENT_FILE, Buffer.from(text));
+      })
+      .catch(() => {});
+  }
+
+  /** Waits for the write of the last manifest sent, if one is under way. */
+  async settled(): Promise<void> {
+    await this.keeping;
+  }
 
   private async load(): Promise<SideCache> {
     if (this.cache) return this.cache;

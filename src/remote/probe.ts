@@ -30,6 +30,7 @@ export async function startAgent(
     root: string;
     agents?: readonly string[];
     prefetchManifest?: boolean;
+    manifestSince?: string;
   },
 ): Promise<AgentStart> {
   const line = serveCommand(opts.command, opts.root);
@@ -40,6 +41,7 @@ export async function startAgent(
       command: opts.command,
       ...(opts.agents ? { agents: opts.agents } : {}),
       ...(opts.prefetchManifest ? { prefetchManifest: true } : {}),
+      ...(opts.manifestSince ? { manifestSince: opts.manifestSince } : {}),
     });
     return { kind: 'agent', client };
   } catch (err) {

@@ -49,6 +49,8 @@ export interface Request {
   timeoutMs?: number;
   /** read: refuse a file over this many bytes without sending it (the hub's limits). */
   maxBytes?: number;
+  /** manifest: the generation of the last manifest the hub holds (manifest-delta.ts). */
+  since?: string;
   /** read: the mailroom.yaml key of that limit, for the message. */
   limitKey?: string;
   /**
@@ -75,6 +77,8 @@ export interface HubHello {
    * field waits for the request, as before.
    */
   prefetch?: 'manifest';
+  /** With `prefetch`: the generation of the last manifest the hub holds, for the prefetched reply. */
+  since?: string;
 }
 
 export const HASH = /^[0-9a-f]{64}$/;

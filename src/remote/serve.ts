@@ -11,13 +11,13 @@ import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, ReleaseLock } from '../endpoint/endpoint.js';
 import { MailroomError, refused } from '../errors.js';
 import { settledMtime } from '../sync/scan.js';
-import { FarScanner } from './far-scan.js';
+import { FarScanner, type ManifestReply } from './far-scan.js';
 import { BATCH_BYTES, encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frame.js';
+import { isGeneration } from './manifest-delta.js';
 import {
   agentPath,
   MAILROOM_VERSION,
   MAX_FILE_BYTES,
-  type Manifest,
   PROTOCOL_VERSION,
   type Reply,
   type Request,
@@ -53,7 +53,7 @@ class Server {
   private agents: string[] | undefined;
   private greeted = false;
   /** The manifest scan started at the hello (`prefetch`), for the first manifest request. */
-  private prefetched: { manifest: Promise<Manifest>; at: number } | undefined;
+  private prefetched: { manifest: Promise<ManifestReply>; since: string | undefined; at: number } | undefined;
   private readonly todo: Request[] = [];
   private active = 0;
   private replies: Reply[] = [];
@@ -100,6 +100,7 @@ class Server {
     for (const release of this.locks.values()) await release().catch(() => {});
     await this.watcher?.close();
     if (this.scanner.unsaved) await this.scanner.save();
+    await this.scanner.settled();
   }
 
   private onFrame(frame: unknown): void {
@@ -108,6 +109,7 @@ class Server {
       protocol?: unknown;
       agents?: unknown;
       prefetch?: unknown;
+      since?: unknown;
       reqs?: unknown;
     };
     if (!this.greeted) {
@@ -127,8 +129,10 @@ class Server {
           : { refused: `this side speaks protocol ${PROTOCOL_VERSION}, the hub ${String(f.protocol)}` }),
       });
       if (!ok) this.done();
-      else if (f.prefetch === 'manifest' && this.agents)
-        this.prefetched = { manifest: this.scan(this.agents), at: Date.now() };
+      else if (f.prefetch === 'manifest' && this.agents) {
+        const since = isGeneration(f.since) ? f.since : undefined;
+        this.prefetched = { manifest: this.scan(this.agents, since), since, at: Date.now() };
+      }
       return;
     }
     if (f?.t !== 'req' || !Array.isArray(f.reqs)) {
@@ -222,9 +226,9 @@ class Server {
   }
 
   /** A manifest of `agents`' folders, as a new pass sees them. */
-  private scan(agents: string[]): Promise<Manifest> {
+  private scan(agents: string[], since: string | undefined): Promise<ManifestReply> {
     this.opts.endpoint.newPass?.();
-    const manifest = this.scanner.manifest(agents);
+    const manifest = this.scanner.reply(agents, since);
     manifest.catch(() => {}); // a prefetch nobody asks for must not be an unhandled rejection
     return manifest;
   }
@@ -296,8 +300,9 @@ class Server {
         return removeIfHolds(ep, this.writable(r.rel), r.expect);
       case 'manifest': {
         if (!this.agents) throw refused('a manifest needs the agents named in the hello');
-        const fresh = early && Date.now() - early.at < PREFETCH_FRESH_MS;
-        return fresh ? early.manifest : this.scan(this.agents);
+        const since = isGeneration(r.since) ? r.since : undefined;
+        const fresh = early && early.since === since && Date.now() - early.at < PREFETCH_FRESH_MS;
+        return fresh ? early.manifest : this.scan(this.agents, since);
       }
       case 'watch':
         return this.startWatch();

@@ -8,6 +8,7 @@ import { AgentEndpoint } from '../endpoint/agent.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { openSftpEndpoint } from '../endpoint/sftp.js';
 import { expandHome } from '../home.js';
+import { ManifestCopy } from '../remote/manifest-copy.js';
 import { startAgent } from '../remote/probe.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
@@ -30,6 +31,11 @@ export interface OpenHostOptions {
   agents?: readonly string[];
   /** Force a transport (the bench, and MAILROOM_SYNC_TRANSPORT=sftp for a person comparing). */
   transport?: 'agent' | 'sftp';
+  /**
+   * Where the hub keeps its copy of the far agent's last manifest (manifest-delta.ts): with it, the
+   * far side sends what changed since. Absent: the whole manifest every pass.
+   */
+  manifestCopy?: string;
 }
 
 export async function openHost(
@@ -52,15 +58,18 @@ export async function openHost(
     let note = 'SFTP asked for';
     if (wanted === 'agent' && opts.agents) {
       const command = host.mailroom ?? 'mailroom';
+      const copy = opts.manifestCopy ? new ManifestCopy(opts.manifestCopy, opts.agents) : undefined;
+      const since = copy?.generation();
       const started = await startAgent(connection, {
         host: name,
         command,
         root: host.root,
         agents: opts.agents,
         prefetchManifest: true, // a pass begins with the far side's scan
+        ...(since ? { manifestSince: since } : {}),
       });
       if (started.kind === 'agent') {
-        const agent = new AgentEndpoint(started.client, label, name);
+        const agent = new AgentEndpoint(started.client, label, name, copy);
         return {
           endpoint: agent,
           connection,

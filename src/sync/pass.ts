@@ -25,7 +25,7 @@ import {
   sideClock,
 } from './scan.js';
 import { loadSent, type SentLedger, saveSent } from './sent.js';
-import { loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
+import { loadSyncState, manifestCopyPath, type SyncState, saveSyncState, syncDir } from './state.js';
 
 export interface SyncReport extends ApplyReport {
   host: string;
@@ -206,6 +206,7 @@ async function lockedPass(
     ? undefined
     : openHost(host, config, {
         agents: hostAgents(mr, host),
+        manifestCopy: manifestCopyPath(mr, host),
         ...(opts.transport ? { transport: opts.transport } : {}),
       });
   connecting?.catch(() => {});

@@ -50,6 +50,10 @@ export interface SyncState {
 }
 
 export const syncDir = (mr: Mailroom): string => join(mr.layout.stateDir, 'sync');
+
+/** The hub's copy of the far agent's last manifest for `host` (src/remote/manifest-copy.ts). */
+export const manifestCopyPath = (mr: Mailroom, host: string): string =>
+  join(syncDir(mr), `${checkHostName(host)}.far-manifest.json`);
 export const syncStatePath = (mr: Mailroom, host: string): string =>
   join(syncDir(mr), `${checkHostName(host)}.json`);
 

@@ -4,13 +4,14 @@
 // or a file written outside the host's agents' folders — and a hub daemon keeps running.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
 import { openMailroom } from '../../src/mailroom.js';
+import { applyDelta, type ManifestDelta } from '../../src/remote/manifest-delta.js';
 import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
-import { MAILROOM_VERSION } from '../../src/remote/protocol.js';
+import { checkManifest, MAILROOM_VERSION, type Manifest } from '../../src/remote/protocol.js';
 import { connectSsh } from '../../src/ssh/connect.js';
 import { placeRank } from '../../src/store/heal.js';
 import { syncHost } from '../../src/sync/pass.js';
@@ -183,8 +184,12 @@ describeWithSshd('sync through the far agent', (sshd) => {
     ['dotdot', 'a name with ..', /in the manifest/],
     ['slash', 'a name with /', /in the manifest/],
     ['midframe', 'half a frame and stops', /stopped in the middle of a message/],
+    ['deltadotdot', 'a change to the manifest with a name with ..', /in the manifest/],
+    ['deltasince', 'a change to a manifest the hub does not hold', /a malformed change to the manifest/],
   ] as const) {
     it(`a far agent that sends ${sends}: the pass ends naming the host, nothing written outside`, async () => {
+      // A change is only taken against a copy the hub holds: a real pass first makes sure of one.
+      if (mode.startsWith('delta')) expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
       await withFarCommand(fake(mode), async () => {
         const before = await allNames(sides.dir);
         const r = await cli(hub, ['sync', 'vps']);
@@ -265,6 +270,69 @@ describeWithSshd('sync through the far agent', (sshd) => {
         expect(await daemon.stop()).toBe(0);
       }
     });
+  });
+
+  it('a pass gets only what changed since the manifest the hub holds; a lost copy on either side costs one whole manifest', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await cli(hub, ['send', 'research', `Delta ${i}`, '--as', 'dispatch'])).stdout.trim());
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
+    // Settled files: their records no longer change from one scan to the next (the racy rule).
+    const old = new Date(Date.now() - 60_000);
+    for (const root of [hub, far])
+      for (const rel of await readdir(join(root, 'agents'), { recursive: true }))
+        await utimes(join(root, 'agents', rel), old, old);
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
+    const hubCopy = join(hub, '.mailroom/sync/vps.far-manifest.json');
+    const farCopy = join(far, '.mailroom/agent-manifest.json');
+    const generationOf = async (path: string) =>
+      (JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { generation?: string }).generation;
+    // Both sides keep the last manifest under the same generation (the far side writes its copy
+    // after the reply, before its process ends: a moment after `sync` may have returned).
+    const held = await pollUntil('both sides to hold the same manifest', async () => {
+      const g = await generationOf(hubCopy);
+      return g !== undefined && g === (await generationOf(farCopy)) ? g : undefined;
+    });
+
+    // Over the protocol itself: asked with that generation, the far side sends a change, which
+    // applied to the hub's copy is the whole manifest it sends when asked without one.
+    const mr = await openMailroom(hub);
+    const agents = Object.keys(mr.config.agents).filter((a) => mr.config.agents[a]?.host === 'vps');
+    const conn = await connectTo(sshd());
+    try {
+      const started = await startAgent(conn, { host: 'vps', command: FAR_MAILROOM, root: far, agents });
+      if (started.kind !== 'agent') throw new Error(started.reason);
+      const change = (await started.client.call({ op: 'manifest', since: held })) as {
+        delta?: ManifestDelta;
+      };
+      expect(change.delta?.since).toBe(held);
+      expect(Object.keys(change.delta?.records ?? {})).toEqual([]); // nothing changed since
+      const whole = checkManifest(await started.client.call({ op: 'manifest' }));
+      const copy = JSON.parse(await readFile(hubCopy, 'utf8')).manifest as Manifest;
+      const merged = applyDelta(copy, change.delta!);
+      expect(Object.keys(merged.records).sort()).toEqual(Object.keys(whole!.records).sort());
+      expect(new Map(merged.tasks)).toEqual(new Map(whole!.tasks));
+      started.client.close();
+    } finally {
+      await conn.close();
+    }
+
+    // A far edit goes through a change; then each side losing its copy: a whole manifest, and the
+    // pass is as right as ever.
+    for (const lose of [undefined, hubCopy, farCopy]) {
+      const id = ids.shift()!;
+      if (lose) await unlink(lose);
+      expect((await cli(far, ['ack', id, '--as', 'research'])).code).toBe(0);
+      const r = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+      expect(r.pulled, JSON.stringify(r)).toBe(1);
+      expect(await readFile(join(hub, `agents/research/inbox/${id}.md`), 'utf8')).toBe(
+        await readFile(join(far, `agents/research/inbox/${id}.md`), 'utf8'),
+      );
+      await pollUntil(
+        'the far side to keep its copy again',
+        async () => (await generationOf(farCopy)) !== undefined,
+      );
+    }
   });
 });
 

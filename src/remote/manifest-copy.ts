@@ -1,0 +1,90 @@
+// The hub's copy of a far agent's last manifest (manifest-delta.ts), kept in
+// .mailroom/sync/<host>.far-manifest.json as {"generation", "agents", "manifest"}: only a manifest
+// that passed every check (checkManifest and the names, agent.ts) is kept, so a copy read back is
+// trusted as checked for those agents. Advisory like every cache here: a missing, old or damaged
+// copy costs one whole manifest, never a wrong one.
+
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../store/atomic.js';
+import { isGeneration } from './manifest-delta.js';
+import { checkManifest, type Manifest } from './protocol.js';
+
+/** How much of the file's head holds its generation and agents (read before connecting). */
+const HEAD_BYTES = 64 * 1024;
+
+export class ManifestCopy {
+  private readonly agents: string;
+  private held: { generation: string; manifest: Manifest } | undefined;
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    readonly path: string,
+    agents: readonly string[],
+  ) {
+    this.agents = agents.join('\n');
+  }
+
+  /**
+   * The generation of the copy held for these agents, or undefined. Read from the file's head,
+   * without parsing the rest: it goes into the hello, which leaves before anything else is loaded.
+   */
+  generation(): string | undefined {
+    if (this.held) return this.held.generation;
+    let head = '';
+    try {
+      const fd = openSync(this.path, 'r');
+      try {
+        const buf = Buffer.alloc(HEAD_BYTES);
+        head = buf.toString('utf8', 0, readSync(fd, buf, 0, HEAD_BYTES, 0));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return undefined; // none yet
+    }
+    const m = /^\{"generation":"([0-9a-z-]{1,64})","agents":/.exec(head);
+    const agentsField = `"agents":${JSON.stringify(this.agents)},`;
+    return m && head.startsWith(agentsField, m[0].length - '"agents":'.length) ? m[1] : undefined;
+  }
+
+  /** The copy of `generation` for these agents, or undefined (then the whole manifest is asked for). */
+  async load(generation: string): Promise<Manifest | undefined> {
+    if (this.held?.generation === generation) return this.held.manifest;
+    try {
+      const data = JSON.parse(await readFile(this.path, 'utf8')) as {
+        generation?: unknown;
+        agents?: unknown;
+        manifest?: unknown;
+      };
+      const manifest = checkManifest(data.manifest);
+      if (!manifest || data.generation !== generation || data.agents !== this.agents) return undefined;
+      this.held = { generation, manifest };
+      return manifest;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Keep a checked `manifest` as `generation`: in memory now, in the file in the background. */
+  keep(generation: string, manifest: Manifest): void {
+    if (!isGeneration(generation)) return;
+    const held = { generation, manifest };
+    this.held = held;
+    const previous = this.writing ?? Promise.resolve();
+    this.writing = previous
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        if (this.held !== held) return; // a newer one is on its way
+        // The generation and agents first: generation() reads them from the head.
+        const text = JSON.stringify({ generation, agents: this.agents, manifest });
+        return writeFileAtomic(this.path, text, { mkdir: true });
+      })
+      .catch(() => {}); // best effort: the next pass asks for the whole manifest
+  }
+
+  /** Waits for the file's write, if one is under way. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+}
