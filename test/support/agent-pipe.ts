@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { AgentClient } from '../../src/remote/client.js';
+import { ManifestCopy } from '../../src/remote/manifest-copy.js';
 import { serveAgent } from '../../src/remote/serve.js';
 import type { RemoteChannel } from '../../src/ssh/connect.js';
 
@@ -13,6 +14,8 @@ export async function pipedAgent(
   root: string,
   agents: readonly string[],
   host = 'vps',
+  /** Where the hub keeps its copy of the last manifest (manifest-copy.ts): passes then send changes. */
+  manifestCopy?: string,
 ): Promise<AgentEndpoint> {
   const up = new PassThrough();
   const down = new PassThrough();
@@ -31,5 +34,6 @@ export async function pipedAgent(
     close: () => up.end(),
   };
   const client = await AgentClient.start(channel, { host, command: '(in this process)', agents });
-  return new AgentEndpoint(client, `${host}:${root}`, host);
+  const copy = manifestCopy ? new ManifestCopy(manifestCopy, agents) : undefined;
+  return new AgentEndpoint(client, `${host}:${root}`, host, copy);
 }

@@ -28,6 +28,7 @@ import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { archive, progress, retry, transition } from '../../src/ops/lifecycle.js';
 import { createTaskFile, updateTask } from '../../src/store/tasks.js';
 import { syncHost } from '../../src/sync/pass.js';
+import { manifestCopyPath } from '../../src/sync/state.js';
 import { applyTaskEdit } from '../../src/task/edit.js';
 import { joinFrontmatter, splitFrontmatter } from '../../src/task/frontmatter.js';
 import { parseTask } from '../../src/task/parse.js';
@@ -297,7 +298,8 @@ export async function runS4(opts: S4Options): Promise<Figure> {
     for (let i = 0; i < opts.tasks; i++) await create(hubMr, rng);
     const sync = async () => {
       if (!agentRun) return syncHost(hubMr, 'vps', { remote: localEndpoint(far) });
-      const remote = await pipedAgent(far, [AGENT]);
+      // With the hub's copy of the last manifest, as `mailroom sync` has it: the far side sends changes.
+      const remote = await pipedAgent(far, [AGENT], 'vps', manifestCopyPath(hubMr, 'vps'));
       try {
         return await syncHost(hubMr, 'vps', { remote });
       } finally {
