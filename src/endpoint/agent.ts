@@ -156,12 +156,15 @@ export class AgentEndpoint implements Endpoint {
 
   /** The far side's own scan of `agents`' folders, checked name by name. */
   async scan(agents: readonly string[]): Promise<SideScan> {
-    const since = this.copy?.generation();
+    // A copy kept for other agents (the configuration changed under a kept connection) is not used:
+    // its names were checked against those.
+    const copy = this.copy?.covers(agents) ? this.copy : undefined;
+    const since = copy?.generation();
     const reply = await this.client.call({ op: 'manifest', ...(since ? { since } : {}) });
-    const { manifest, generation } = await this.manifestOf(reply, since, agents);
+    const { manifest, generation } = await this.manifestOf(reply, since, agents, copy);
     const scan = this.toScan(manifest, agents);
     // Kept only once every name in it passed (toScan throws otherwise).
-    if (generation !== undefined && generation !== since) this.copy?.keep(generation, manifest);
+    if (generation !== undefined && generation !== since) copy?.keep(generation, manifest);
     return scan;
   }
 
@@ -170,15 +173,16 @@ export class AgentEndpoint implements Endpoint {
     reply: unknown,
     since: string | undefined,
     agents: readonly string[],
+    copy: ManifestCopy | undefined,
   ): Promise<{ manifest: Manifest; generation?: string }> {
     if (typeof reply === 'object' && reply !== null && 'delta' in reply) {
       const delta = checkDelta(reply.delta);
       if (!delta || since === undefined || delta.since !== since)
         throw this.broken('a malformed change to the manifest');
-      const prev = await this.copy?.load(since);
+      const prev = await copy?.load(since);
       if (!prev) {
         // Our copy went missing since the hello named it: the whole manifest, once more.
-        return this.manifestOf(await this.client.call({ op: 'manifest' }), undefined, agents);
+        return this.manifestOf(await this.client.call({ op: 'manifest' }), undefined, agents, copy);
       }
       this.trust(prev, agents);
       const merged = checkManifest(applyDelta(prev, delta));

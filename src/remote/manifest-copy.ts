@@ -25,6 +25,11 @@ export class ManifestCopy {
     this.agents = agents.join('\n');
   }
 
+  /** Whether this copy is for exactly `agents` (a host whose agents changed starts afresh). */
+  covers(agents: readonly string[]): boolean {
+    return agents.join('\n') === this.agents;
+  }
+
   /**
    * The generation of the copy held for these agents, or undefined. Read from the file's head,
    * without parsing the rest: it goes into the hello, which leaves before anything else is loaded.
