@@ -117,10 +117,12 @@ export async function removeHost(
     Object.hasOwn(config.hosts, name) ? { keyPath: ['hosts', name], remove: true } : undefined,
   );
   // The sync state goes too: a stale base, were the host added again, could turn differences
-  // into deletions. The status file is the commit point, so it goes first.
+  // into deletions. The status file is the commit point, so it goes first; then the snapshots and
+  // journals, the ledger of tasks sent there (sent.ts) and the copy of its last manifest.
   await rm(join(syncDir(mr), `${name}.json`), { force: true });
   for (const f of await readdir(syncDir(mr)).catch(() => [] as string[]))
-    if (f.startsWith(`${name}~`)) await rm(join(syncDir(mr), f), { force: true, recursive: true });
+    if (f.startsWith(`${name}~`) || f === `${name}.sent.json` || f === `${name}.far-manifest.json`)
+      await rm(join(syncDir(mr), f), { force: true, recursive: true });
   await mr.log({ type: 'host.removed', host: name });
   return { agents, moved };
 }

@@ -81,7 +81,15 @@ describe('mailroom host rm', () => {
       expect((await m.mr(['agent', 'add', 'far', '--host', 'vps'])).code).toBe(0);
       const id = (await m.mr(['send', 'far', 'for the far agent'])).stdout.trim();
       await mkdir(join(m.root, '.mailroom/sync'), { recursive: true });
-      await writeFile(join(m.root, '.mailroom/sync/vps.json'), '{}');
+      const hostFiles = [
+        'vps.json',
+        'vps~g1.json',
+        'vps~g1.journal',
+        'vps.sent.json',
+        'vps.far-manifest.json',
+      ];
+      for (const f of hostFiles) await writeFile(join(m.root, '.mailroom/sync', f), '{}');
+      await writeFile(join(m.root, '.mailroom/sync/other.json'), '{}');
       const r = await m.mr(['host', 'rm', 'vps']);
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/still has agent\(s\) far/);
@@ -91,7 +99,10 @@ describe('mailroom host rm', () => {
       const config = await readFile(join(m.root, 'mailroom.yaml'), 'utf8');
       expect(config).not.toMatch(/vps|far/);
       expect(JSON.parse((await m.mr(['show', id, '--json'])).stdout).task.to).toBe('human');
-      expect(existsSync(join(m.root, '.mailroom/sync/vps.json'))).toBe(false);
+      // Every file of the host's sync state (its ledger of sent tasks and its manifest copy too);
+      // another host's stay.
+      for (const f of hostFiles) expect(existsSync(join(m.root, '.mailroom/sync', f)), f).toBe(false);
+      expect(existsSync(join(m.root, '.mailroom/sync/other.json'))).toBe(true);
     } finally {
       await m.cleanup();
     }
