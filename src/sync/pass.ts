@@ -357,7 +357,7 @@ async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> 
   const budget = { left: limits.syncPass, total: limits.syncPass };
   return scanSide(remote, pass.agents, pass.state.remote, {
     reportForeignAgents: true,
-    clockMs: await sideClock(remote),
+    clockMs: sideClock(remote), // probed while the folders are listed
     expect: pass.expect,
     limits,
     budget,

@@ -324,7 +324,12 @@ export function limitScan(scan: SideScan, limits: Limits = DEFAULT_LIMITS): Side
 
 export interface ScanOptions {
   reportForeignAgents?: boolean;
-  clockMs: number;
+  /**
+   * This side's clock, read before any file is hashed (the records' checkedAt). A promise may still
+   * be running while the folders are listed (over SFTP the clock probe is several round trips); it
+   * is awaited before the first read, so checkedAt is never later than a read.
+   */
+  clockMs: number | Promise<number>;
   /**
    * Tasks this side held at the last sync (id -> `agent/box`). One the listing did not find is
    * looked for again, by name in its agent's boxes: a task moved from a box not listed yet to one
@@ -345,7 +350,7 @@ export interface ScanOptions {
 /** One scanSide call: what it found, what it read and what it reports, as its stages fill them in. */
 interface ScanRun {
   ep: Endpoint;
-  opts: ScanOptions;
+  opts: ScanOptions & { clockMs: number };
   limits: Limits;
   found: Found[];
   /** Per entry of `found`: its record (cached or just hashed); undefined when it was not read. */
@@ -365,11 +370,12 @@ export async function scanSide(
   opts: ScanOptions,
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
+  if (typeof opts.clockMs !== 'number') opts.clockMs.catch(() => {}); // awaited below, unless the listing fails first
   const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems);
   if (opts.expect) await findMissed(ep, agents, opts.expect, found, listedIds(found));
   const run: ScanRun = {
     ep,
-    opts,
+    opts: { ...opts, clockMs: await opts.clockMs },
     limits: opts.limits ?? DEFAULT_LIMITS,
     found,
     records: new Array<SideRecord | undefined>(found.length),
@@ -401,7 +407,8 @@ async function listSide(
     reportForeign ? ep.list('agents') : [],
     mapLimit(
       agents.filter((a) => isAgentName(a)),
-      LIST_CONCURRENCY,
+      // Over SFTP every listing is round trips: all agents at once (its requests pipeline).
+      Math.max(LIST_CONCURRENCY, Math.min(ep.parallelism ?? 0, 64)),
       async (agent) => {
         const agentProblems: SideScan['problems'] = [];
         return { found: await listAgent(ep, agent, agentProblems), problems: agentProblems };
