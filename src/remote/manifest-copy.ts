@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../store/atomic.js';
 import { isGeneration } from './manifest-delta.js';
 import { checkManifest, type Manifest } from './protocol.js';
+import { WriteBehind } from './write-behind.js';
 
 /** How much of the file's head holds its generation and agents (read before connecting). */
 const HEAD_BYTES = 64 * 1024;
@@ -16,7 +17,7 @@ const HEAD_BYTES = 64 * 1024;
 export class ManifestCopy {
   private readonly agents: string;
   private held: { generation: string; manifest: Manifest } | undefined;
-  private writing: Promise<void> | undefined;
+  private readonly writing = new WriteBehind();
 
   constructor(
     readonly path: string,
@@ -74,22 +75,17 @@ export class ManifestCopy {
   /** Keep a checked `manifest` as `generation`: in memory now, in the file in the background. */
   keep(generation: string, manifest: Manifest): void {
     if (!isGeneration(generation)) return;
-    const held = { generation, manifest };
-    this.held = held;
-    const previous = this.writing ?? Promise.resolve();
-    this.writing = previous
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => {
-        if (this.held !== held) return; // a newer one is on its way
-        // The generation and agents first: generation() reads them from the head.
-        const text = JSON.stringify({ generation, agents: this.agents, manifest });
-        return writeFileAtomic(this.path, text, { mkdir: true });
-      })
-      .catch(() => {}); // best effort: the next pass asks for the whole manifest
+    this.held = { generation, manifest };
+    // The generation and agents first: generation() reads them from the head.
+    this.writing.schedule(() =>
+      writeFileAtomic(this.path, JSON.stringify({ generation, agents: this.agents, manifest }), {
+        mkdir: true,
+      }),
+    );
   }
 
   /** Waits for the file's write, if one is under way. */
-  async settled(): Promise<void> {
-    await this.writing;
+  settled(): Promise<void> {
+    return this.writing.settled();
   }
 }
