@@ -7,20 +7,14 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
 import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
-import { isGeneration, type ManifestDelta, manifestDelta } from './manifest-delta.js';
-import { checkManifest, type Manifest } from './protocol.js';
+import { type KeptManifest, keptText, parseKept } from './manifest-copy.js';
+import { type ManifestDelta, manifestDelta } from './manifest-delta.js';
+import type { Manifest } from './protocol.js';
 import { WriteBehind } from './write-behind.js';
 
 const CACHE_FILE = '.mailroom/agent-scan.json';
 /** The manifest last sent to a hub, under its generation (manifest-delta.ts). */
 const SENT_FILE = '.mailroom/agent-manifest.json';
-
-interface Sent {
-  generation: string;
-  /** The agents it covers, joined by newlines: another set of agents is another manifest. */
-  agents: string;
-  manifest: Manifest;
-}
 
 /** A manifest reply: the whole manifest under a new generation, or the change since `since`. */
 export type ManifestReply = (Manifest & { generation: string }) | { delta: ManifestDelta };
@@ -31,7 +25,7 @@ export class FarScanner {
   private dirty = false;
 
   /** What the last manifest reply described, once loaded or sent. */
-  private sent: Sent | undefined;
+  private sent: KeptManifest | undefined;
   /** The write of SENT_FILE (awaited before the agent exits). */
   private readonly keeping = new WriteBehind();
 
@@ -46,7 +40,7 @@ export class FarScanner {
     const next = await this.manifest(agents);
     const key = agents.join('\n');
     const prev = since === undefined ? undefined : await this.loadSent();
-    if (prev && since !== undefined && prev.generation === since && prev.agents === key) {
+    if (prev && prev.generation === since && prev.agents === key) {
       const generation = newGenerationId();
       const { delta, unchanged } = manifestDelta(prev.manifest, next, since, generation);
       if (unchanged) delta.generation = since;
@@ -58,17 +52,9 @@ export class FarScanner {
     return { ...next, generation };
   }
 
-  private async loadSent(): Promise<Sent | undefined> {
-    if (this.sent) return this.sent;
-    try {
-      const data = JSON.parse((await this.ep.readFile(SENT_FILE)).toString('utf8')) as Partial<Sent>;
-      // Our own file; anything odd in it only costs a whole manifest.
-      const manifest = checkManifest(data.manifest);
-      if (manifest && isGeneration(data.generation) && typeof data.agents === 'string')
-        this.sent = { generation: data.generation, agents: data.agents, manifest };
-    } catch {
-      // none yet, or unreadable: the whole manifest
-    }
+  private async loadSent(): Promise<KeptManifest | undefined> {
+    // Our own file; none, or anything odd in it, only costs a whole manifest.
+    this.sent ??= parseKept(await this.ep.readFile(SENT_FILE).then(String, () => ''));
     return this.sent;
   }
 
@@ -77,18 +63,10 @@ export class FarScanner {
    * for a later process: written or not, the hub's next `since` either matches it or gets the whole
    * manifest, so the order against the reply does not matter.
    */
-  private keepSent(sent: Sent): void {
+  private keepSent(sent: KeptManifest): void {
     this.sent = sent;
-    // After the reply has gone out: 2.2 MB of JSON at 10,000 tasks. The generation first, as the
-    // hub's own copy has it (manifest-copy.ts).
-    this.keeping.schedule(() =>
-      this.ep.writeFileAtomic(
-        SENT_FILE,
-        Buffer.from(
-          JSON.stringify({ generation: sent.generation, agents: sent.agents, manifest: sent.manifest }),
-        ),
-      ),
-    );
+    // After the reply has gone out: 2.2 MB of JSON at 10,000 tasks, in the hub copy's format.
+    this.keeping.schedule(() => this.ep.writeFileAtomic(SENT_FILE, Buffer.from(keptText(sent))));
   }
 
   /** Waits for the write of the last manifest sent, if one is under way. */

@@ -14,6 +14,29 @@ import { WriteBehind } from './write-behind.js';
 /** How much of the file's head holds its generation and agents (read before connecting). */
 const HEAD_BYTES = 64 * 1024;
 
+/** A manifest kept by either side: its generation, the agents it covers (joined by newlines), itself. */
+export interface KeptManifest {
+  generation: string;
+  agents: string;
+  manifest: Manifest;
+}
+
+/** The one file format both sides keep a manifest in: generation and agents first (read from the head). */
+export const keptText = (k: KeptManifest): string =>
+  JSON.stringify({ generation: k.generation, agents: k.agents, manifest: k.manifest });
+
+/** A kept manifest read back, checked; undefined for anything else (then the whole manifest is sent). */
+export function parseKept(text: string): KeptManifest | undefined {
+  try {
+    const data = JSON.parse(text) as { generation?: unknown; agents?: unknown; manifest?: unknown };
+    const manifest = checkManifest(data.manifest);
+    if (!manifest || !isGeneration(data.generation) || typeof data.agents !== 'string') return undefined;
+    return { generation: data.generation, agents: data.agents, manifest };
+  } catch {
+    return undefined;
+  }
+}
+
 export class ManifestCopy {
   private readonly agents: string;
   private held: { generation: string; manifest: Manifest } | undefined;
@@ -57,31 +80,18 @@ export class ManifestCopy {
   /** The copy of `generation` for these agents, or undefined (then the whole manifest is asked for). */
   async load(generation: string): Promise<Manifest | undefined> {
     if (this.held?.generation === generation) return this.held.manifest;
-    try {
-      const data = JSON.parse(await readFile(this.path, 'utf8')) as {
-        generation?: unknown;
-        agents?: unknown;
-        manifest?: unknown;
-      };
-      const manifest = checkManifest(data.manifest);
-      if (!manifest || data.generation !== generation || data.agents !== this.agents) return undefined;
-      this.held = { generation, manifest };
-      return manifest;
-    } catch {
-      return undefined;
-    }
+    const kept = parseKept(await readFile(this.path, 'utf8').catch(() => ''));
+    if (kept?.generation !== generation || kept.agents !== this.agents) return undefined;
+    this.held = { generation, manifest: kept.manifest };
+    return kept.manifest;
   }
 
   /** Keep a checked `manifest` as `generation`: in memory now, in the file in the background. */
   keep(generation: string, manifest: Manifest): void {
     if (!isGeneration(generation)) return;
     this.held = { generation, manifest };
-    // The generation and agents first: generation() reads them from the head.
-    this.writing.schedule(() =>
-      writeFileAtomic(this.path, JSON.stringify({ generation, agents: this.agents, manifest }), {
-        mkdir: true,
-      }),
-    );
+    const kept = { generation, agents: this.agents, manifest };
+    this.writing.schedule(() => writeFileAtomic(this.path, keptText(kept), { mkdir: true }));
   }
 
   /** Waits for the file's write, if one is under way. */
