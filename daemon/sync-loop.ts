@@ -172,8 +172,8 @@ export class SyncLoops {
             full = true;
             // Why the fast path declined, for a person tuning a busy mailroom (docs/sync.md).
             if (process.env.MAILROOM_DEBUG_SYNC) this.say(`sync ${name}: full pass: ${r.reason}`);
-          } else if (r.pushed + r.pulled > 0)
-            this.say(`sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged 0, deleted 0`);
+          } else if (r.pushed + r.pulled + r.deleted > 0)
+            this.say(`sync ${name}: pushed ${r.pushed}, pulled ${r.pulled}, merged 0, deleted ${r.deleted}`);
         }
         if (full) {
           const started = Date.now();

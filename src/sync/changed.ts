@@ -5,11 +5,12 @@
 // It decides with the same reconcile as a full pass, on a narrow scan (the changed side's copy, the
 // other side's copies in the boxes where the last sync left the task, that id's base record), once it
 // knows the narrow scan is enough: one copy on the changed side, and on the other side one copy in
-// those boxes (or, for a new id, none anywhere). It applies only a take of the changed side's content,
-// through the same applier (its locks and content checks). Anything else (a delete, a merge, a take
-// the other way, a copy elsewhere, a plain file, a task that does not parse, no base yet) returns
-// `full`, and the caller runs a full pass, which remains the only place where deletes, merges and
-// conflicts are applied.
+// those boxes (or, for a new id, none anywhere). It applies a take of the changed side's content,
+// through the same applier (its locks and content checks), and one kind of delete: a task that left
+// the host's folders on this machine for another agent's box here (the daemon routed it home or
+// escalated it), whose far copy reconcile settles as a delete (docs/sync.md, "Fast path"). Anything
+// else (any other delete, a merge, a fold, a take the other way, a copy elsewhere, a plain file, a
+// task that does not parse, no base yet) returns `full`, and the caller runs a full pass.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ import { loadSent, saveSent } from './sent.js';
 import { keepUnchanged, loadSyncState, type SyncState, saveSyncState, syncDir } from './state.js';
 
 export type ChangedResult =
-  | { kind: 'done'; pushed: number; pulled: number; tasks: number }
+  | { kind: 'done'; pushed: number; pulled: number; deleted: number; tasks: number }
   | { kind: 'full'; reason: string };
 
 /** Only `agents/...` paths made of plain names (no `..`, no empty parts, no absolute path). */
@@ -152,10 +153,15 @@ interface FastPass {
   looked: Record<Side, Map<string, Set<string>>>;
 }
 
-/** What one id's look found: a reason for a full pass, a take to apply, or nothing to do. */
-type Look =
-  | { full: string }
-  | { take?: { decision: TaskDecision; changed: ScannedTask; theirs: ScannedTask[] } };
+/** What one id's decision needs from the looks: each side's copies, and a copy away from the host's folders. */
+interface Seen {
+  decision: TaskDecision;
+  copies: Record<Side, ScannedTask[]>;
+  away?: ScannedTask;
+}
+
+/** What one id's look found: a reason for a full pass, a decision to apply, or nothing to do. */
+type Look = { full: string } | { apply?: Seen };
 
 /**
  * Sync the tasks at `paths` (relative to the root), changed on `side`, with `host`. The far side must
@@ -172,7 +178,7 @@ export async function syncChanged(
   const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
   const ids = await reportedIds(host, agents, paths, side === 'local' ? local : remote);
   if (!(ids instanceof Map)) return ids;
-  if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, tasks: 0 };
+  if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, deleted: 0, tasks: 0 };
   const other: Side = side === 'local' ? 'remote' : 'local';
   const everyAgentHere = Object.keys(mr.config.agents).sort();
   await mkdir(syncDir(mr), { recursive: true });
@@ -264,17 +270,22 @@ async function lockedFastPass(f: FastPass, ids: Map<string, Set<string>>): Promi
   mark(f, 'looked');
   const decisions: TaskDecision[] = [];
   const scans: Record<Side, ScannedTask[]> = { local: [], remote: [] };
+  const away = new Map<string, ScannedTask>();
   for (const look of looks) {
     if ('full' in look) return untouched({ kind: 'full', reason: look.full });
-    if (!look.take) continue;
-    const { decision, changed, theirs } = look.take;
-    scans[side].push(changed);
-    scans[other].push(...theirs);
+    if (!look.apply) continue;
+    const { decision, copies } = look.apply;
+    scans[side].push(...copies[side]);
+    scans[other].push(...copies[other]);
+    if (look.apply.away) away.set(decision.id, look.apply.away);
     decisions.push(decision);
   }
-  if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, tasks: 0 });
-  return applyTakes(f, state, decisions, scans);
+  if (decisions.length === 0) return untouched({ kind: 'done', pushed: 0, pulled: 0, deleted: 0, tasks: 0 });
+  return applyDecisions(f, state, decisions, scans, away);
 }
+
+const versionOf = (id: string, t: TaskVersion | undefined) =>
+  new Map<string, TaskVersion>(t ? [[id, { loc: t.loc, hash: t.hash, rank: t.rank }]] : []);
 
 /**
  * Task `id` on both sides: a take when the changed side holds one copy and the other side holds
@@ -298,6 +309,7 @@ async function lookAt(
   const mine = await copiesOf(endpointOf(f, side), id, mineAgents, undefined, f.reads[side]);
   if (typeof mine === 'string') return { full: mine };
   if (mine.length === 0 && !b) return {}; // gone from a side that never synced it: an echo of a delete
+  if (mine.length === 0 && b && side === 'local') return lookAway(f, state, b, id);
   if (mine.length !== 1) return { full: `task ${id}: ${mine.length} copies on ${side}` };
   const changed = mine[0]!;
   const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? f.everyAgentHere : agents;
@@ -312,26 +324,64 @@ async function lookAt(
   if (!b && theirs.length > 0) return { full: `task ${id} is new here and exists there` };
   // The same reconcile as a full pass, on these copies: only a take of the changed side's content
   // is applied here; anything else (a merge, a delete, a take the other way) is the full pass's.
-  const version = (t: TaskVersion | undefined) =>
-    new Map<string, TaskVersion>(t ? [[id, { loc: t.loc, hash: t.hash, rank: t.rank }]] : []);
-  const [mineV, theirsV] = [version(changed), version(theirs[0])];
+  const [mineV, theirsV] = [versionOf(id, changed), versionOf(id, theirs[0])];
   const d = reconcile({
-    base: { tasks: version(b), files: new Map() },
+    base: { tasks: versionOf(id, b), files: new Map() },
     local: { tasks: side === 'local' ? mineV : theirsV, files: new Map() },
     remote: { tasks: side === 'local' ? theirsV : mineV, files: new Map() },
   }).tasks[0];
   if (d === undefined || d.kind === 'same') return {}; // nothing new (an echo)
-  if (d.kind === 'take' && d.from === side) return { take: { decision: d, changed, theirs } };
+  if (d.kind === 'take' && d.from === side)
+    return { apply: { decision: d, copies: { [side]: [changed], [other]: theirs } as Seen['copies'] } };
   const what = d.kind === 'take' ? `a take from ${d.from}` : `a ${d.kind}`;
   return { full: `task ${id}: ${what}, changed on both sides or moved since the last sync` };
 }
 
-/** The takes through the full pass's applier, then the state saved; any problem asks for a full pass. */
-async function applyTakes(
+/**
+ * Task `id` left the host's folders on this machine (the last sync left it at `b.loc`): a delete of
+ * the far copy when this machine holds it once at another agent's box (routed home, escalated) and
+ * reconcile settles the far copy as a delete (unchanged since the base, or the same bytes). A far
+ * copy changed since (a fold), a task deleted outright, or one with a result folder is the full
+ * pass's: it looks everywhere and guards against mass deletes.
+ */
+async function lookAway(
+  f: FastPass,
+  state: SyncState,
+  b: NonNullable<SyncState['base']>['tasks'][string],
+  id: string,
+): Promise<Look> {
+  const awayAgents = f.everyAgentHere.filter((a) => !f.agents.includes(a));
+  const here = await copiesOf(f.local, id, awayAgents, undefined, f.reads.local);
+  if (typeof here === 'string') return { full: here };
+  if (here.length !== 1)
+    return { full: `task ${id}: gone from ${f.host}'s folders here, ${here.length} copies elsewhere` };
+  const files = `agents/${b.loc}/${id}.files/`;
+  if (Object.keys(state.base?.files ?? {}).some((p) => p.startsWith(files)))
+    return { full: `task ${id} left ${f.host}'s folders with its result files` };
+  const farAgent = b.loc.split('/')[0]!;
+  f.looked.remote.set(id, new Set([farAgent]));
+  const theirs = await copiesOf(f.remote, id, [farAgent], state.remote, f.reads.remote);
+  if (typeof theirs === 'string') return { full: theirs };
+  if (theirs.length !== 1)
+    return { full: `task ${id}: ${theirs.length} copies on remote where the last sync left it` };
+  const d = reconcile({
+    base: { tasks: versionOf(id, b), files: new Map() },
+    local: { tasks: new Map(), files: new Map() },
+    remote: { tasks: versionOf(id, theirs[0]), files: new Map() },
+    elsewhere: versionOf(id, here[0]),
+  }).tasks[0];
+  if (d?.kind !== 'delete' || d.side !== 'remote')
+    return { full: `task ${id}: left ${f.host}'s folders here and changed there (${d?.kind ?? 'nothing'})` };
+  return { apply: { decision: d, copies: { local: [], remote: theirs }, away: here[0]! } };
+}
+
+/** The decisions through the full pass's applier, then the state saved; any problem asks for a full pass. */
+async function applyDecisions(
   f: FastPass,
   state: SyncState,
   decisions: TaskDecision[],
   scans: Record<Side, ScannedTask[]>,
+  away: ReadonlyMap<string, ScannedTask>,
 ): Promise<ChangedResult> {
   const { mr, host, side } = f;
   const sent = await loadSent(mr, host);
@@ -341,6 +391,7 @@ async function applyTakes(
       remote: f.remote,
       host,
       scans: { local: scanOf(scans.local, f.reads.local), remote: scanOf(scans.remote, f.reads.remote) },
+      elsewhere: away,
       lookedJustNow: f.looked,
       state,
       now: mr.now,
@@ -362,7 +413,8 @@ async function applyTakes(
   mark(f, 'saved');
   if (applied.problems.length > 0)
     return { kind: 'full', reason: applied.problems.map((p) => `${p.path}: ${p.reason}`).join('; ') };
-  if (applied.pushed + applied.pulled > 0)
-    await mr.log({ type: 'sync.pass', host, pushed: applied.pushed, pulled: applied.pulled, fast: true });
-  return { kind: 'done', pushed: applied.pushed, pulled: applied.pulled, tasks: decisions.length };
+  const { pushed, pulled, deleted } = applied;
+  if (pushed + pulled + deleted > 0)
+    await mr.log({ type: 'sync.pass', host, pushed, pulled, deleted, fast: true });
+  return { kind: 'done', pushed, pulled, deleted, tasks: decisions.length };
 }

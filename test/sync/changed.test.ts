@@ -2,7 +2,7 @@
 // in the plain case (and leave the state so that the next full pass has nothing to do), and decline
 // (`full`, nothing written) in every other case.
 
-import { readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/endpoint/endpoint.js';
@@ -56,12 +56,24 @@ describe('sync fast path', () => {
     await full();
     const text = await read(hub, inbox(id));
     await writeFile(join(hub, inbox(id)), text.replace('priority: normal', 'priority: high'));
-    expect(await fast('local', [inbox(id)])).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    expect(await fast('local', [inbox(id)])).toEqual({
+      kind: 'done',
+      pushed: 1,
+      pulled: 0,
+      deleted: 0,
+      tasks: 1,
+    });
     expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
     await nothingLeft();
 
     expect((await cli(far, ['ack', id])).code).toBe(0);
-    expect(await fast('remote', [inbox(id)])).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(await fast('remote', [inbox(id)])).toEqual({
+      kind: 'done',
+      pushed: 0,
+      pulled: 1,
+      deleted: 0,
+      tasks: 1,
+    });
     expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
     expect(await read(hub, inbox(id))).toMatch(/state: acked/);
     await nothingLeft();
@@ -79,7 +91,7 @@ describe('sync fast path', () => {
     );
     const reads: string[] = [];
     const r = await fast('local', [inbox(id)], countedFar(['readFile'], reads));
-    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, deleted: 0, tasks: 1 });
     expect(reads).toEqual([]);
     expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
     await nothingLeft();
@@ -91,7 +103,7 @@ describe('sync fast path', () => {
     expect((await cli(far, ['ack', id])).code).toBe(0);
     const calls: string[] = [];
     const r = await fast('remote', [inbox(id)], countedFar(['readFile'], calls));
-    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, deleted: 0, tasks: 1 });
     expect(calls).toEqual([`readFile ${inbox(id)}`]);
     expect(await read(hub, inbox(id))).toBe(await read(far, inbox(id)));
     await nothingLeft();
@@ -103,7 +115,7 @@ describe('sync fast path', () => {
     const id = await send();
     const calls: string[] = [];
     const r = await fast('local', [inbox(id)], countedFar(['stat'], calls));
-    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, deleted: 0, tasks: 1 });
     // The look: each box of each of the host's agents, once (research and writer: 2 x 3 boxes).
     const stats = calls.filter((c) => c.includes(id));
     expect(stats.length).toBe(6);
@@ -124,7 +136,7 @@ describe('sync fast path', () => {
       ['agents/research', 'agents/research/inbox', inbox(id)],
       countedFar(['stat', 'list'], calls),
     );
-    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, deleted: 0, tasks: 1 });
     // Each call is the look at the task's boxes; none asks what the reported folders are (over a far
     // link, a round trip before the look: a far change reached the hub 45 ms later at 40 ms RTT).
     expect(calls.filter((c) => !c.includes(id))).toEqual([]);
@@ -145,7 +157,7 @@ describe('sync fast path', () => {
       expect((await cli(far, args)).code).toBe(0);
     const outbox = `agents/research/outbox/${id}.md`;
     const r = await fast('remote', [inbox(id), outbox]);
-    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, deleted: 0, tasks: 1 });
     expect((await locations(hub)).get(id)).toEqual(['research/outbox']);
     expect(await read(hub, outbox)).toBe(await read(far, outbox));
     await nothingLeft();
@@ -156,7 +168,7 @@ describe('sync fast path', () => {
     await full();
     expect((await cli(far, ['reassign', id, 'writer'])).code).toBe(0);
     const r = await fast('remote', [inbox(id), inbox(id, 'writer')]);
-    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, tasks: 1 });
+    expect(r).toEqual({ kind: 'done', pushed: 0, pulled: 1, deleted: 0, tasks: 1 });
     expect((await locations(hub)).get(id)).toEqual(['writer/inbox']);
     expect(await read(hub, inbox(id, 'writer'))).toBe(await read(far, inbox(id, 'writer')));
     await nothingLeft();
@@ -172,6 +184,7 @@ describe('sync fast path', () => {
       kind: 'done',
       pushed: 0,
       pulled: 0,
+      deleted: 0,
       tasks: 0,
     });
     await nothingLeft();
@@ -219,6 +232,7 @@ describe('sync fast path', () => {
       kind: 'done',
       pushed: 0,
       pulled: 0,
+      deleted: 0,
       tasks: 0,
     });
     // a temp file of a write in progress is no change at all
@@ -226,6 +240,7 @@ describe('sync fast path', () => {
       kind: 'done',
       pushed: 0,
       pulled: 0,
+      deleted: 0,
       tasks: 0,
     });
   });
@@ -267,5 +282,67 @@ describe('sync fast path', () => {
     await writeFile(join(far, inbox(twin)), await read(hub, inbox(twin, 'writer')));
     expect(await fast('local', [inbox(twin, 'writer')])).toMatchObject({ kind: 'full' });
     expect((await locations(far)).get(twin)).toEqual(['research/inbox']);
+  });
+
+  describe("a task that left the host's folders here (routed home, escalated)", () => {
+    // What the daemon's route does: the task moves to an agent of this machine, edited on the way.
+    const routeHome = async (id: string, to = 'dispatch') => {
+      const text = await read(hub, inbox(id));
+      await writeFile(
+        join(hub, `agents/${to}/inbox/${id}.md`),
+        text.replace('priority: normal', 'priority: low'),
+      );
+      await unlink(join(hub, inbox(id)));
+    };
+
+    it('removes the far copy at once, as the full pass would, when the far copy is what was synced', async () => {
+      const id = await send();
+      await full();
+      await routeHome(id);
+      expect(await fast('local', [inbox(id)])).toEqual({
+        kind: 'done',
+        pushed: 0,
+        pulled: 0,
+        deleted: 1,
+        tasks: 1,
+      });
+      expect((await locations(far)).get(id)).toBeUndefined();
+      expect((await locations(hub)).get(id)).toEqual(['dispatch/inbox']);
+      await nothingLeft();
+    });
+
+    it('leaves it to the full pass when the far copy changed since (a fold), or this machine holds no copy, or two', async () => {
+      const [a, b, c] = [await send(), await send(), await send()];
+      await full();
+      // changed there since the last sync: the full pass folds it into the copy here
+      expect((await cli(far, ['ack', a])).code).toBe(0);
+      const acked = await read(far, inbox(a));
+      await routeHome(a);
+      expect(await fast('local', [inbox(a)])).toMatchObject({ kind: 'full' });
+      expect(await read(far, inbox(a))).toBe(acked);
+      // gone from this machine outright: a delete, the full pass's (it guards against mass deletes)
+      await unlink(join(hub, inbox(b)));
+      expect(await fast('local', [inbox(b)])).toMatchObject({ kind: 'full' });
+      expect((await locations(far)).get(b)).toEqual(['research/inbox']);
+      // two copies here: which one is the task is not the fast path's to say
+      await routeHome(c);
+      await writeFile(
+        join(hub, `agents/human/inbox/${c}.md`),
+        await read(hub, `agents/dispatch/inbox/${c}.md`),
+      );
+      expect(await fast('local', [inbox(c)])).toMatchObject({ kind: 'full' });
+      expect((await locations(far)).get(c)).toEqual(['research/inbox']);
+    });
+
+    it('leaves a task with a result folder to the full pass, which removes the folder with it', async () => {
+      const id = await send();
+      await mkdir(join(hub, `agents/research/inbox/${id}.files`));
+      await writeFile(join(hub, `agents/research/inbox/${id}.files/notes.txt`), 'findings\n');
+      await full();
+      expect(await read(far, `agents/research/inbox/${id}.files/notes.txt`)).toBe('findings\n');
+      await routeHome(id);
+      expect(await fast('local', [inbox(id)])).toMatchObject({ kind: 'full', reason: /result files/ });
+      expect((await locations(far)).get(id)).toEqual(['research/inbox']);
+    });
   });
 });
