@@ -1,8 +1,15 @@
 // The `ls` cache on disk (list-cache.ts decides what goes in it). Two files in .mailroom/cache/:
 //
-// - `ls.json`, the snapshot: every entry, `{"version": 4, "id": ..., "rows": [...]}`;
-// - `ls.journal.json`, the entries changed since that snapshot: `{"version": 4, "snapshot": <its
-//   id>, "rows": [...], "gone": [paths]}`.
+// - `ls.json`, the snapshot: every entry, in columns: `{"version": 5, "id": ..., "rel": [paths],
+//   "stamp": [size, mtimeMs, ctimeMs, ino of each path in turn], "cols": [one array per field in
+//   ROW_FIELDS order, null where an entry has no such field], "problems": {"<row>": problem}}`;
+// - `ls.journal.json`, the entries changed since that snapshot: `{"version": 5, "snapshot": <its
+//   id>, "rows": [...], "gone": [paths]}`, a row being `[rel, size, mtimeMs, ctimeMs, ino, ...]`
+//   then either the fields' values in ROW_FIELDS order or one object, its problem.
+//
+// Columns, because `ls` on 10,000 tasks loads the whole snapshot in a process that lives a quarter
+// of a second: one array of numbers holds every stamp unboxed, and no object is made per entry until
+// a listing asks for that entry (docs/performance.md, "ls: a snapshot in columns").
 //
 // A listing that changed a few entries (a task acked since the last `ls`) rewrites only the journal,
 // not the 2 MB snapshot of a 10,000-task mailroom; when the journal has grown past an eighth of the
@@ -11,9 +18,6 @@
 // journal's removal, or a writer that lost a race) is ignored. Nothing here can make a listing
 // wrong: an entry is used only while its file's stamp still matches (list-cache.ts), so a lost or
 // old entry costs one read.
-//
-// A row is `[rel, size, mtimeMs, ctimeMs, ino, ...]`, then either the fields' values in ROW_FIELDS
-// order (null for an absent optional one) or, for a file that is not a task, one object: its problem.
 
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -25,9 +29,8 @@ import type { Layout } from '../store/layout.js';
 import type { FileStamp } from '../store/stamp.js';
 
 // 2: ack_timeout, run_timeout and kind; 3: last_by and escalated; 4: one array per file instead of
-// an object (the field names were 40% of the file, and parsing it was a sixth of `ls` on 10,000
-// tasks), and the journal.
-const VERSION = 4;
+// an object (the field names were 40% of the file), and the journal; 5: the snapshot in columns.
+const VERSION = 5;
 
 /** The task fields `ls` shows (the rest of a summary comes from where the file is). */
 export interface CachedFields {
@@ -56,15 +59,6 @@ export interface Entry extends FileStamp {
   problem?: Omit<Problem, 'path'>;
 }
 
-/** The cache as loaded: the entries (snapshot + journal), and what the journal holds. */
-export interface LoadedCache {
-  entries: Map<string, Entry>;
-  /** The snapshot's id; none when there is no snapshot to journal against. */
-  snapshot?: string;
-  /** The journal's entries by path (null: gone). */
-  journal: Map<string, Entry | null>;
-}
-
 export const cachePath = (layout: Layout): string => join(layout.stateDir, 'cache', 'ls.json');
 export const journalPath = (layout: Layout): string => join(layout.stateDir, 'cache', 'ls.journal.json');
 
@@ -84,7 +78,10 @@ const ROW_FIELDS = [
   'kind',
   'escalated',
 ] as const satisfies readonly (keyof CachedFields)[];
-const STAMP_LENGTH = 5;
+/** A journal row's path and stamp, before its fields: `[rel, size, mtimeMs, ctimeMs, ino, ...]`. */
+const ROW_HEAD = 5;
+/** A stamp's numbers in the snapshot's `stamp` column: size, mtimeMs, ctimeMs, ino. */
+const STAMP = 4;
 
 function toRow(rel: string, e: Entry): unknown[] {
   const row: unknown[] = [rel, e.size, e.mtimeMs, e.ctimeMs, e.ino];
@@ -93,36 +90,230 @@ function toRow(rel: string, e: Entry): unknown[] {
   return row;
 }
 
-/** A row back into its entry (its path is row[0]); undefined for what is not a row this version wrote. */
+/** Entry `k`'s fields from columns in ROW_FIELDS order (optional ones only when set). */
+function fieldsAt(c: readonly (readonly unknown[])[], k: number): CachedFields {
+  // Literals and indexes, no loop adding keys one by one: this runs for every entry a listing uses,
+  // in a process that lives a quarter of a second, mostly in the interpreter (where a loop makes a
+  // slow dictionary object, and a closure per field or a destructuring costs a call each).
+  const fields = {
+    title: c[0]![k],
+    state: c[1]![k],
+    priority: c[2]![k],
+    from: c[3]![k],
+    to: c[4]![k],
+    created: c[5]![k],
+    updated: c[6]![k],
+    attempt: c[7]![k],
+    max_attempts: c[8]![k],
+    ack_timeout: c[9]![k],
+    run_timeout: c[10]![k],
+  } as CachedFields;
+  if (c[11]![k] !== null) fields.last_by = c[11]![k] as string;
+  if (c[12]![k] !== null) fields.kind = c[12]![k] as string;
+  if (c[13]![k] !== null) fields.escalated = c[13]![k] as string;
+  return fields;
+}
+
+/** A journal row back into its entry (its path is row[0]); undefined for what is not a row this version wrote. */
 function entryOf(row: unknown): Entry | undefined {
   if (!Array.isArray(row) || typeof row[0] !== 'string') return undefined;
-  // Indexes and literals, no destructuring or spreads: this runs 10,000 times in a process that
-  // lives a quarter of a second, mostly in the interpreter, where an array destructuring walks an
-  // iterator and a loop adding keys one by one makes a slow dictionary object.
   const r = row as (string | number | null)[];
-  if (r.length === STAMP_LENGTH + 1) {
-    const problem = r[STAMP_LENGTH] as unknown as Entry['problem'];
+  if (r.length === ROW_HEAD + 1) {
+    const problem = r[ROW_HEAD] as unknown as Entry['problem'];
     if (typeof problem?.reason !== 'string') return undefined;
     return { size: r[1], mtimeMs: r[2], ctimeMs: r[3], ino: r[4], problem } as Entry;
   }
-  if (r.length !== STAMP_LENGTH + ROW_FIELDS.length) return undefined;
-  const fields = {
-    title: r[5],
-    state: r[6],
-    priority: r[7],
-    from: r[8],
-    to: r[9],
-    created: r[10],
-    updated: r[11],
-    attempt: r[12],
-    max_attempts: r[13],
-    ack_timeout: r[14],
-    run_timeout: r[15],
-  } as CachedFields;
-  if (r[16] !== null) fields.last_by = r[16] as string;
-  if (r[17] !== null) fields.kind = r[17] as string;
-  if (r[18] !== null) fields.escalated = r[18] as string;
+  if (r.length !== ROW_HEAD + ROW_FIELDS.length) return undefined;
+  // As one-entry columns: a journal holds few rows.
+  const fields = fieldsAt(
+    ROW_FIELDS.map((_, i) => [r[ROW_HEAD + i]]),
+    0,
+  );
   return { size: r[1], mtimeMs: r[2], ctimeMs: r[3], ino: r[4], fields } as Entry;
+}
+
+/** The snapshot as parsed: each column checked for its length once, at load. */
+interface Columns {
+  rel: string[];
+  /** size, mtimeMs, ctimeMs, ino of each path in turn. */
+  stamp: number[];
+  /** One array per field of ROW_FIELDS; a problem entry has null in each. */
+  cols: unknown[][];
+  problems: Record<string, unknown>;
+}
+
+function columnsOf(data: Record<string, unknown>): Columns | undefined {
+  const { rel, stamp, cols, problems } = data;
+  if (!Array.isArray(rel) || !Array.isArray(stamp) || !Array.isArray(cols)) return undefined;
+  const n = rel.length;
+  if (stamp.length !== n * STAMP || cols.length !== ROW_FIELDS.length) return undefined;
+  if (!cols.every((c) => Array.isArray(c) && c.length === n)) return undefined;
+  if (typeof problems !== 'object' || problems === null || Array.isArray(problems)) return undefined;
+  return { rel, stamp, cols, problems: problems as Record<string, unknown> };
+}
+
+/**
+ * The cache as loaded: the snapshot (in columns) and the journal over it. An entry becomes an object
+ * only when it is asked for (get). Never changed once made: a listing's changes go to a CacheEdit.
+ */
+export class LoadedCache {
+  /** Each snapshot path's row. */
+  private readonly rows = new Map<string, number>();
+  /** How many paths it holds (snapshot and journal together). */
+  readonly size: number;
+
+  constructor(
+    /** The snapshot's id; none when there is no snapshot to journal against. */
+    readonly snapshot?: string,
+    private readonly c?: Columns,
+    /** The journal's entries by path (null: gone). */
+    readonly journal: ReadonlyMap<string, Entry | null> = new Map(),
+  ) {
+    const rel = c?.rel ?? [];
+    for (let k = 0; k < rel.length; k++) this.rows.set(rel[k]!, k);
+    let size = this.rows.size;
+    for (const [path, e] of journal) {
+      const inSnapshot = this.rows.has(path);
+      if (e && !inSnapshot) size++;
+      else if (!e && inSnapshot) size--;
+    }
+    this.size = size;
+  }
+
+  /**
+   * The snapshot row of `path` when it holds a task's fields with exactly `st`'s stamp (and the
+   * journal says nothing of it), else -1. No object is made: most of a listing's files are answered
+   * here, and its fields made only then (fieldsAt).
+   */
+  holding(path: string, st: FileStamp): number {
+    const k = this.rows.get(path);
+    if (k === undefined || (this.journal.size > 0 && this.journal.has(path))) return -1;
+    const { stamp, cols } = this.c!;
+    const b = k * STAMP;
+    const same =
+      stamp[b] === st.size &&
+      stamp[b + 1] === st.mtimeMs &&
+      stamp[b + 2] === st.ctimeMs &&
+      stamp[b + 3] === st.ino;
+    return same && cols[1]![k] !== null ? k : -1;
+  }
+
+  /** The fields of snapshot row `k` (one that holding gave). */
+  fieldsAt(k: number): CachedFields {
+    return fieldsAt(this.c!.cols, k);
+  }
+
+  /** The snapshot row of `path`, if it has one (whatever the journal says of it). */
+  rowOf(path: string): number | undefined {
+    return this.rows.get(path);
+  }
+
+  /** How many rows the snapshot has. */
+  get rowCount(): number {
+    return this.rows.size;
+  }
+
+  /** The entry for `path`, or undefined. */
+  get(path: string): Entry | undefined {
+    const j = this.journal.get(path);
+    if (j !== undefined) return j ?? undefined;
+    const k = this.rows.get(path);
+    return k === undefined ? undefined : this.entryAt(k);
+  }
+
+  private entryAt(k: number): Entry | undefined {
+    const { stamp, cols, problems } = this.c!;
+    const b = k * STAMP;
+    const size = stamp[b]!;
+    const mtimeMs = stamp[b + 1]!;
+    const ctimeMs = stamp[b + 2]!;
+    const ino = stamp[b + 3]!;
+    // A task's entry has its state; one without (null) is a file that is not a task: its problem.
+    if (cols[1]![k] !== null) return { size, mtimeMs, ctimeMs, ino, fields: fieldsAt(cols, k) };
+    const problem = Object.hasOwn(problems, k) ? (problems[k] as Entry['problem']) : undefined;
+    return typeof problem?.reason === 'string' ? { size, mtimeMs, ctimeMs, ino, problem } : undefined;
+  }
+
+  /** Every path it holds. */
+  *paths(): Generator<string> {
+    for (const path of this.rows.keys()) if (!this.journal.has(path)) yield path;
+    for (const [path, e] of this.journal) if (e) yield path;
+  }
+}
+
+/**
+ * One listing's changes to a loaded cache: the entries it found still holding (kept), and the ones it
+ * put in (read, or trusted again). Entries the listing speaks for (`inScope`) that it neither kept nor
+ * put are gone; the others stay as they are.
+ */
+export class CacheEdit {
+  /** Snapshot rows kept by holdingRow (no path string held per row), and other paths kept. */
+  private readonly keptRows: Uint8Array;
+  private keptRowCount = 0;
+  private readonly kept = new Set<string>();
+  readonly added = new Map<string, Entry>();
+
+  constructor(
+    readonly base: LoadedCache,
+    private readonly inScope: (rel: string) => boolean,
+  ) {
+    this.keptRows = new Uint8Array(base.rowCount);
+  }
+
+  /** LoadedCache.holding, the row kept when it holds. */
+  holdingRow(rel: string, st: FileStamp): number {
+    const k = this.base.holding(rel, st);
+    if (k >= 0 && this.keptRows[k] === 0) {
+      this.keptRows[k] = 1;
+      this.keptRowCount++;
+    }
+    return k;
+  }
+
+  fieldsAt(k: number): CachedFields {
+    return this.base.fieldsAt(k);
+  }
+
+  /** The entry the listing starts from for `rel`. */
+  old(rel: string): Entry | undefined {
+    return this.base.get(rel);
+  }
+
+  keep(rel: string): void {
+    this.kept.add(rel);
+  }
+
+  put(rel: string, e: Entry): void {
+    this.added.set(rel, e);
+  }
+
+  /** The paths whose entries the listing dropped. */
+  gone(): string[] {
+    // Every path kept (a listing of everything, nothing changed): none gone, no look at each path.
+    if (this.keptRowCount + this.kept.size === this.base.size) return [];
+    const gone: string[] = [];
+    for (const rel of this.base.paths())
+      if (!this.isKept(rel) && !this.added.has(rel) && this.inScope(rel)) gone.push(rel);
+    return gone;
+  }
+
+  private isKept(rel: string): boolean {
+    if (this.kept.has(rel)) return true;
+    const k = this.base.rowOf(rel);
+    return k !== undefined && this.keptRows[k] === 1;
+  }
+
+  /** The cache after the listing, every entry an object (a long-running reader keeps it in memory). */
+  entries(gone: readonly string[] = this.gone()): Map<string, Entry> {
+    const out = new Map<string, Entry>();
+    const dropped = new Set(gone);
+    for (const rel of this.base.paths()) {
+      const e = this.added.get(rel) ?? (dropped.has(rel) ? undefined : this.base.get(rel));
+      if (e) out.set(rel, e);
+    }
+    for (const [rel, e] of this.added) out.set(rel, e);
+    return out;
+  }
 }
 
 /** Each row of `rows` that is one, into `into` by its path. */
@@ -142,7 +333,7 @@ const fileKey = (path: string): string => {
 /**
  * The cache as last loaded by this process, with both files' identities then. A long-running
  * process (`mailroom mcp`) lists again and again: it parses the files again only when one was
- * replaced (every write is a rename, so a new inode). Never mutated: each listing builds a new map.
+ * replaced (every write is a rename, so a new inode). Never mutated (LoadedCache).
  */
 let parsed: { key: string; cache: LoadedCache } | undefined;
 
@@ -152,26 +343,16 @@ export function loadCache(layout: Layout): LoadedCache {
   try {
     const key = `${path}|${fileKey(path)}|${fileKey(journalPath(layout))}`;
     if (parsed?.key === key) return parsed.cache;
-    const data = JSON.parse(readFileSync(path, 'utf8')) as {
-      version?: unknown;
-      id?: unknown;
-      rows?: unknown;
-    };
-    if (data?.version !== VERSION || typeof data.id !== 'string')
-      return { entries: new Map(), journal: new Map() };
-    const entries = new Map<string, Entry>();
-    addRows(entries as Map<string, Entry | null>, data.rows);
-    const cache: LoadedCache = { entries, snapshot: data.id, journal: readJournal(layout, data.id) };
-    for (const [rel, e] of cache.journal) {
-      if (e) entries.set(rel, e);
-      else entries.delete(rel);
-    }
+    const data = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const columns = data?.version === VERSION ? columnsOf(data) : undefined;
+    if (!columns || typeof data.id !== 'string') return new LoadedCache();
+    const cache = new LoadedCache(data.id, columns, readJournal(layout, data.id));
     parsed = { key, cache };
     return cache;
   } catch {
     // no cache yet, or not one we can read: start afresh
   }
-  return { entries: new Map(), journal: new Map() };
+  return new LoadedCache();
 }
 
 function readJournal(layout: Layout, snapshot: string): Map<string, Entry | null> {
@@ -191,25 +372,36 @@ function readJournal(layout: Layout, snapshot: string): Map<string, Entry | null
 /** The journal's size past which the next change writes a new snapshot instead. */
 const journalLimit = (entries: number) => Math.max(256, Math.floor(entries / 8));
 
+/** `entries` as the snapshot file's columns. */
+function snapshotText(id: string, entries: ReadonlyMap<string, Entry>): string {
+  const rel: string[] = [];
+  const stamp: number[] = [];
+  const cols: unknown[][] = ROW_FIELDS.map(() => []);
+  const problems: Record<string, unknown> = {};
+  for (const [path, e] of entries) {
+    const k = rel.length;
+    rel.push(path);
+    stamp.push(e.size, e.mtimeMs, e.ctimeMs, e.ino);
+    for (let i = 0; i < ROW_FIELDS.length; i++) cols[i]!.push(e.fields?.[ROW_FIELDS[i]!] ?? null);
+    if (!e.fields) problems[k] = e.problem ?? { reason: 'unreadable' };
+  }
+  return JSON.stringify({ version: VERSION, id, rel, stamp, cols, problems });
+}
+
 /**
- * Save `next`, the cache after a listing that started from `base`: `added` are the paths whose
- * entries it put in (the others were carried over or dropped). Best effort: a cache that cannot be
- * written (a read-only root) only costs speed.
+ * Save what `edit` changed. Best effort: a cache that cannot be written (a read-only root) only
+ * costs speed.
  */
-export async function saveCache(
-  layout: Layout,
-  base: LoadedCache,
-  next: ReadonlyMap<string, Entry>,
-  added: readonly string[],
-): Promise<void> {
-  const gone: string[] = [];
-  for (const rel of base.entries.keys()) if (!next.has(rel)) gone.push(rel);
-  if (added.length === 0 && gone.length === 0) return;
+export async function saveCache(layout: Layout, edit: CacheEdit): Promise<void> {
+  const gone = edit.gone();
+  if (edit.added.size === 0 && gone.length === 0) return;
+  const base = edit.base;
   const journal = new Map(base.journal);
-  for (const rel of added) journal.set(rel, next.get(rel) ?? null);
+  for (const [rel, e] of edit.added) journal.set(rel, e);
   for (const rel of gone) journal.set(rel, null);
   try {
-    if (base.snapshot !== undefined && journal.size <= journalLimit(next.size)) {
+    const size = base.size + edit.added.size - gone.length; // an upper bound: an added path may be an old one
+    if (base.snapshot !== undefined && journal.size <= journalLimit(size)) {
       const rows: unknown[][] = [];
       const removed: string[] = [];
       for (const [rel, e] of journal) {
@@ -220,10 +412,8 @@ export async function saveCache(
       await writeFileAtomic(journalPath(layout), JSON.stringify(data), { mkdir: true });
       return;
     }
-    const id = newGenerationId();
-    const rows: unknown[][] = [];
-    for (const [rel, e] of next) rows.push(toRow(rel, e));
-    await writeFileAtomic(cachePath(layout), JSON.stringify({ version: VERSION, id, rows }), { mkdir: true });
+    const text = snapshotText(newGenerationId(), edit.entries(gone));
+    await writeFileAtomic(cachePath(layout), text, { mkdir: true });
     await rm(journalPath(layout), { force: true }); // names the old snapshot: it would be ignored anyway
   } catch {
     // best effort (above)

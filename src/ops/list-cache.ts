@@ -1,7 +1,7 @@
 // A cache of what `mailroom ls` shows for each task file, so that listing 10,000 tasks reads and
 // parses only the files that changed since the last listing (docs/performance.md).
 //
-// The cache (list-cache-file.ts: a snapshot and a journal in .mailroom/cache/) maps a file's path
+// The cache (list-cache-file.ts: a snapshot in columns and a journal in .mailroom/cache/) maps a file's path
 // (relative to the root) to its (size, mtime, ctime, inode) and either its summary fields or the
 // reason it is not a task. An entry is used only when
 // all four still match, and only if the read was not racy (src/store/stamp.ts: git's rule, with the
@@ -15,7 +15,7 @@ import { readRegularFileSync } from '../store/read-file.js';
 import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 import { decodeTaskBytes } from '../task/parse.js';
-import { type CachedFields, type Entry, type LoadedCache, loadCache, saveCache } from './list-cache-file.js';
+import { CacheEdit, type CachedFields, type Entry, loadCache, saveCache } from './list-cache-file.js';
 import type { ChangeHints, KeptListing } from './list-kept.js';
 
 export type { CachedFields } from './list-cache-file.js';
@@ -136,23 +136,47 @@ type ReadResult =
 /** A ref the cache could not answer: its index, its stat (none: gone), when its read began. */
 type Miss = { i: number; st?: Stats; readStart: number };
 
-/** One listing: the cache as it was, the cache it becomes, and the summaries found so far. */
+/**
+ * Where a listing finds each file's entry and leaves what it learnt: a long-running reader's map,
+ * changed in place, or a CacheEdit of the cache as loaded from the file (saved after the listing).
+ */
+interface Entries {
+  old(rel: string): Entry | undefined;
+  /** The entry of `rel` still holds. */
+  keep(rel: string): void;
+  /** The entry of `rel` no longer holds (put may give it a new one). */
+  drop(rel: string): void;
+  put(rel: string, e: Entry): void;
+}
+
+/** A long-running reader's own map, updated in place (copying 10,000 entries per listing was most of its time). */
+const inPlace = (map: Map<string, Entry>): Entries => ({
+  old: (rel) => map.get(rel),
+  keep: () => {},
+  drop: (rel) => map.delete(rel),
+  put: (rel, e) => map.set(rel, e),
+});
+
+/** The same over a CacheEdit: what it did not keep or put (in the listing's scope) is gone. */
+const edited = (edit: CacheEdit): Entries => ({
+  old: (rel) => edit.old(rel),
+  keep: (rel) => edit.keep(rel),
+  drop: () => {},
+  put: (rel, e) => edit.put(rel, e),
+});
+
+/** One listing: where the entries are, and the summaries found so far. */
 interface Listing {
   layout: Layout;
   racyMs: number;
   maxBytes: number;
   memory: MemoryCache | undefined;
-  old: Map<string, Entry>;
-  next: Map<string, Entry>;
+  entries: Entries;
+  /** The cache file as loaded, and this listing's changes to it (not a memory cache's map). */
+  edit: CacheEdit | undefined;
   recent: Map<string, Memo> | undefined;
   nextRecent: Map<string, Memo>;
-  /** The cache file as loaded, when this listing started from it (not from a memory cache). */
-  loaded: LoadedCache | undefined;
-  /** Paths whose entries this listing put in `next` (not carried over). */
-  added: string[];
   out: CachedResult[];
-  /** `next` is the memory cache's own map, updated in place (startListing). */
-  inPlace: boolean;
   now: number;
 }
 
@@ -172,19 +196,19 @@ export async function cachedSummaries(
 ): Promise<CachedResult[]> {
   const l = startListing(layout, refs.length, inScope, racyMs, memory, maxBytes);
   const misses = fromCache(l, refs);
-  if (l.inPlace && memory) sweepGone(memory, layout, refs, inScope);
+  if (!l.edit && memory) sweepGone(memory, layout, refs, inScope);
   if (misses.length > 0) fromReads(l, refs, misses, await read(misses.map((m) => refs[m.i]!)));
   if (memory) {
-    memory.entries = l.next;
+    if (l.edit) memory.entries = l.edit.entries();
     memory.recent = l.nextRecent;
   }
   // Saved only when an entry was added or one was dropped (a file too new to trust that had no entry
   // changes nothing).
-  if (l.loaded) await saveCache(layout, l.loaded, l.next, l.added);
+  if (l.edit) await saveCache(layout, l.edit);
   return l.out;
 }
 
-/** The cache as loaded (or kept in memory), and the new one holding what this listing does not cover. */
+/** The cache as loaded (or kept in memory), and where this listing's changes go. */
 function startListing(
   layout: Layout,
   count: number,
@@ -193,38 +217,29 @@ function startListing(
   memory: MemoryCache | undefined,
   maxBytes: number,
 ): Listing {
-  const loaded = memory?.entries === undefined ? loadCache(layout) : undefined;
-  const old = memory?.entries ?? loaded!.entries;
-  // A long-running reader's own map is updated in place: copying every entry of a 10,000-task
-  // mailroom per listing was a large part of a listing's time and garbage. A map loaded from the
-  // file is shared with other listings in this process, so it is copied.
-  const inPlace = memory?.entries !== undefined;
-  const next = inPlace ? old : new Map<string, Entry>();
-  if (!inPlace) for (const [rel, e] of old) if (!inScope(rel)) next.set(rel, e); // other agents' and boxes' entries stay
+  const kept = memory?.entries;
+  // A map loaded from the file is shared with other listings in this process: changes go to an edit.
+  const edit = kept === undefined ? new CacheEdit(loadCache(layout), inScope) : undefined;
   const recent = memory?.recent;
   const nextRecent = new Map<string, Memo>();
   if (recent) for (const [path, m] of recent) if (!inScope(layout.rel(path))) nextRecent.set(path, m);
-  const out = new Array(count);
   return {
     layout,
     racyMs,
     maxBytes,
     memory,
-    old,
-    loaded,
-    next,
+    entries: edit ? edited(edit) : inPlace(kept!),
+    edit,
     recent,
     nextRecent,
-    added: [],
-    out,
-    inPlace,
+    out: new Array(count),
     now: Date.now(),
   };
 }
 
 /** Each ref answered from its unchanged stamp or from a memo of the same text; the rest are misses. */
 function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
-  const { layout, old, next, recent, out } = l;
+  const { layout, entries, recent, out } = l;
   const misses: Miss[] = [];
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i]!;
@@ -235,15 +250,21 @@ function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
       st = undefined; // not readable as a file now: read() says what it is
     }
     const rel = layout.rel(ref.path);
-    const e = st ? old.get(rel) : undefined;
+    // Most files: a snapshot row with the same stamp, its fields made and nothing else.
+    const k = st && l.edit ? l.edit.holdingRow(rel, st) : -1;
+    if (k >= 0) {
+      out[i] = { ref, fields: l.edit!.fieldsAt(k) };
+      continue;
+    }
+    const e = st ? entries.old(rel) : undefined;
     if (st && e && sameStamp(e, st)) {
-      if (!l.inPlace) next.set(rel, e);
+      entries.keep(rel);
       out[i] = e.fields
         ? { ref, fields: e.fields }
         : { ref, problem: { path: ref.path, ...(e.problem ?? { reason: 'unreadable' }) } };
       continue;
     }
-    if (l.inPlace && e) next.delete(rel); // changed: re-entered below if it may be cached
+    if (e) entries.drop(rel); // changed: re-entered below if it may be cached
     const memo = st ? recent?.get(ref.path) : undefined;
     if (st && memo?.stamp && sameStamp(memo.stamp, st) && !cacheable(st, l.now, l.racyMs)) {
       // Still exactly as this process wrote it, and too new to cache: what it showed then.
@@ -256,10 +277,8 @@ function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
       // Read again just now (after the stat) and the same text as before: the same fields. Trusted
       // by its stamp from now on once the stamp is old enough; until then it stays a memo.
       out[i] = { ref, fields: memo.fields };
-      if (cacheable(st, readStart, l.racyMs)) {
-        next.set(rel, { ...stampOf(st), fields: memo.fields });
-        l.added.push(rel);
-      } else l.nextRecent.set(ref.path, memo);
+      if (cacheable(st, readStart, l.racyMs)) entries.put(rel, { ...stampOf(st), fields: memo.fields });
+      else l.nextRecent.set(ref.path, memo);
       continue;
     }
     misses.push({ i, st, readStart });
@@ -269,7 +288,7 @@ function fromCache(l: Listing, refs: readonly TaskRef[]): Miss[] {
 
 /** The misses' summaries from `read`, and their entries (or memos) for the next listing. */
 function fromReads(l: Listing, refs: readonly TaskRef[], misses: Miss[], results: ReadResult[]): void {
-  const { layout, next, nextRecent, memory, out } = l;
+  const { layout, entries, nextRecent, memory, out } = l;
   results.forEach((r, k) => {
     const { i, st, readStart } = misses[k]!;
     const ref = refs[i]!;
@@ -285,11 +304,8 @@ function fromReads(l: Listing, refs: readonly TaskRef[], misses: Miss[], results
     } else out[i] = { ref, missing: true };
     // The stat was taken before the read; if the file changed in between, the entry's stat no
     // longer matches and the next listing re-reads it. Racy entries are not kept at all.
-    if (entry && st && cacheable(st, readStart, l.racyMs)) {
-      const rel = layout.rel(ref.path);
-      next.set(rel, entry);
-      l.added.push(rel);
-    } else if (memory && r.ok && st)
+    if (entry && st && cacheable(st, readStart, l.racyMs)) entries.put(layout.rel(ref.path), entry);
+    else if (memory && r.ok && st)
       nextRecent.set(ref.path, { text: r.task.text, fields: entry?.fields ?? fieldsOf(r.task) });
   });
 }

@@ -103,13 +103,21 @@ function compareKeys(pa: number, ta: number, ia: string, pb: number, tb: number,
 
 /** Sorts `tasks` in place by byUrgencyThenAge (each rank and instant computed once) and returns it. */
 export function sortByUrgencyThenAge(tasks: TaskSummary[]): TaskSummary[] {
-  const keyed = new Array<{ t: TaskSummary; p: number; at: number }>(tasks.length);
-  for (let i = 0; i < tasks.length; i++) {
+  // Keys in typed arrays and an order of indexes: no object per task (`ls` sorts 10,000 of them,
+  // and every object that lives through a collection is copied by it).
+  const n = tasks.length;
+  const rank = new Uint8Array(n);
+  const at = new Float64Array(n);
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
     const t = tasks[i]!;
-    keyed[i] = { t, p: rankOf(t), at: Date.parse(t.created) };
+    rank[i] = rankOf(t);
+    at[i] = Date.parse(t.created);
+    order[i] = i;
   }
-  keyed.sort((a, b) => compareKeys(a.p, a.at, a.t.id, b.p, b.at, b.t.id));
-  for (let i = 0; i < keyed.length; i++) tasks[i] = keyed[i]!.t;
+  order.sort((a, b) => compareKeys(rank[a]!, at[a]!, tasks[a]!.id, rank[b]!, at[b]!, tasks[b]!.id));
+  const sorted = order.map((i) => tasks[i]!);
+  for (let i = 0; i < n; i++) tasks[i] = sorted[i]!;
   return tasks;
 }
 

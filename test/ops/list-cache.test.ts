@@ -80,7 +80,7 @@ describe('ls cache', () => {
     await writeFile(pathOf(c), '---\ntitle: [unclosed\n---\n');
     const after = await list();
     expect(after.titles).toEqual({ [a]: 'ALPHA', [c]: expect.stringMatching(/^BAD /) });
-    expect([...loadCache(after.layout).entries.keys()].some((rel) => rel.includes(b))).toBe(false);
+    expect([...loadCache(after.layout).paths()].some((rel) => rel.includes(b))).toBe(false);
     // a bad file is remembered as bad, and still reported, without a re-read
     const cached = await list();
     expect(cached.reads).toBe(0);
@@ -106,11 +106,11 @@ describe('ls cache', () => {
   it('a malformed cache file is rebuilt, not trusted', async () => {
     const a = await send('kept');
     const { layout } = await list();
-    await writeFile(cachePath(layout), '{"version":4,"id":"x","rows":');
+    await writeFile(cachePath(layout), '{"version":5,"id":"x","rel":');
     const rebuilt = await list();
     expect(rebuilt.reads).toBe(1);
     expect(rebuilt.titles[a]).toBe('kept');
-    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(4);
+    expect(JSON.parse(await readFile(cachePath(layout), 'utf8')).version).toBe(5);
   });
 
   it('a listing that changed a few entries writes them to the journal, not the whole snapshot', async () => {
@@ -142,7 +142,7 @@ describe('ls cache', () => {
     // entry would say "ONE" for a file that says something else now; it is not used at all.
     const journal = JSON.parse(await readFile(journalPath(layout), 'utf8'));
     await writeFile(journalPath(layout), JSON.stringify({ ...journal, snapshot: 'another' }));
-    expect(loadCache(layout).entries.get(`agents/human/inbox/${ids[0]}.md`)?.fields?.title).toBe('one');
+    expect(loadCache(layout).get(`agents/human/inbox/${ids[0]}.md`)?.fields?.title).toBe('one');
     const listed = await list();
     expect(listed.reads).toBe(1); // the snapshot's stamp of that file no longer holds: read again
     expect(listed.titles[ids[0]!]).toBe('ONE');
@@ -150,7 +150,7 @@ describe('ls cache', () => {
     for (let i = 0; i < 260; i++) await send(`more ${i}`);
     expect((await list()).reads).toBe(260);
     await expect(stat(journalPath(layout))).rejects.toThrow(/ENOENT/);
-    expect(loadCache(layout).entries.size).toBe(262);
+    expect(loadCache(layout).size).toBe(262);
     expect((await list()).reads).toBe(0);
   });
 
@@ -168,7 +168,7 @@ describe('ls cache', () => {
       'the CLI to cache the task (its ctime must be 2 s old)',
       async () => {
         await env.mr(['ls']);
-        return [...loadCache(layout).entries.keys()].some((rel) => rel.includes(a));
+        return [...loadCache(layout).paths()].some((rel) => rel.includes(a));
       },
       15_000,
       200,
