@@ -157,11 +157,15 @@ const inPlace = (map: Map<string, Entry>): Entries => ({
   put: (rel, e) => map.set(rel, e),
 });
 
-/** The same over a CacheEdit: what it did not keep or put (in the listing's scope) is gone. */
+/**
+ * The same over a CacheEdit: what it did not keep or put (in the listing's scope) is gone. The entry
+ * of a file that changed stays until a listing can cache the new one (one too new to trust waits): it
+ * never matches a stamp again, and dropping it would cost a write of the cache file for nothing.
+ */
 const edited = (edit: CacheEdit): Entries => ({
   old: (rel) => edit.old(rel),
   keep: (rel) => edit.keep(rel),
-  drop: () => {},
+  drop: (rel) => edit.keep(rel),
   put: (rel, e) => edit.put(rel, e),
 });
 
@@ -202,8 +206,8 @@ export async function cachedSummaries(
     if (l.edit) memory.entries = l.edit.entries();
     memory.recent = l.nextRecent;
   }
-  // Saved only when an entry was added or one was dropped (a file too new to trust that had no entry
-  // changes nothing).
+  // Saved when entries were added or files are gone, unless too few were added to be worth a write
+  // (saveCache).
   if (l.edit) await saveCache(layout, l.edit);
   return l.out;
 }

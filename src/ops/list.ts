@@ -115,7 +115,12 @@ export function sortByUrgencyThenAge(tasks: TaskSummary[]): TaskSummary[] {
     at[i] = Date.parse(t.created);
     order[i] = i;
   }
-  order.sort((a, b) => compareKeys(rank[a]!, at[a]!, tasks[a]!.id, rank[b]!, at[b]!, tasks[b]!.id));
+  // compareKeys written out (a call less per comparison, 130,000 of them): an instant that does not
+  // parse gives NaN, which is falsy, so the ids decide, as there.
+  const ids = tasks.map((t) => t.id);
+  order.sort(
+    (a, b) => rank[a]! - rank[b]! || at[a]! - at[b]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0),
+  );
   const sorted = order.map((i) => tasks[i]!);
   for (let i = 0; i < n; i++) tasks[i] = sorted[i]!;
   return tasks;

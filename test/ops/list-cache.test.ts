@@ -5,11 +5,12 @@ import { readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promi
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMailroom } from '../../src/mailroom.js';
 import { cachedSummaries, cachePath, journalPath, type MemoryCache } from '../../src/ops/list-cache.js';
-import { loadCache } from '../../src/ops/list-cache-file.js';
+import { loadCache, unsavedAdds } from '../../src/ops/list-cache-file.js';
 import { claimNext } from '../../src/ops/next.js';
 import { mapLimit, readTask, scanRefs, type TaskRef } from '../../src/store/scan.js';
 import { newMailroom } from '../support/cli.js';
 import { pollUntil } from '../support/poll.js';
+import { scriptedTaskFile } from '../support/task-file.js';
 
 let env: Awaited<ReturnType<typeof newMailroom>>;
 beforeEach(async () => {
@@ -147,7 +148,8 @@ describe('ls cache', () => {
     expect(listed.reads).toBe(1); // the snapshot's stamp of that file no longer holds: read again
     expect(listed.titles[ids[0]!]).toBe('ONE');
     // Past 256 entries, the journal's changes go into a new snapshot and the journal goes.
-    for (let i = 0; i < 260; i++) await send(`more ${i}`);
+    const more = Array.from({ length: 260 }, (_, i) => `20260101-000000-more${i}`);
+    await mapLimit(more, 32, (id) => writeFile(pathOf(id), scriptedTaskFile(id, '2026-01-01T00:00:00Z')));
     expect((await list()).reads).toBe(260);
     await expect(stat(journalPath(layout))).rejects.toThrow(/ENOENT/);
     expect(loadCache(layout).size).toBe(262);
@@ -241,5 +243,36 @@ describe('ls cache', () => {
     for (let i = 0; i < 64; i++) expect((await list(Number.NEGATIVE_INFINITY, memory)).reads).toBe(0);
     expect([...memory.entries!.keys()].some((rel) => rel.includes(ids[0]!))).toBe(false);
     expect([...memory.entries!.keys()].some((rel) => rel.includes(ids[1]!))).toBe(true);
+  });
+
+  it('a few changed files in a large cache are read again rather than written (unsavedAdds); a gone file is written', async () => {
+    // 1,700 tasks written as files: past 1,600 entries, up to 16 new entries wait unsaved.
+    const at = '2026-01-01T00:00:00Z';
+    const ids = Array.from({ length: 1700 }, (_, i) => `20260101-000000-x${i}`);
+    await mapLimit(ids, 32, (id) => writeFile(pathOf(id), scriptedTaskFile(id, at)));
+    const { layout } = await list();
+    expect(unsavedAdds(loadCache(layout).size)).toBe(16);
+    const snapshot = await stat(cachePath(layout));
+    const edit = async (id: string, title: string) =>
+      writeFile(pathOf(id), (await readFile(pathOf(id), 'utf8')).replace(/title: .*/, `title: ${title}`));
+    await edit(ids[0]!, 'changed once');
+    const first = await list();
+    expect(first.reads).toBe(1);
+    expect(first.titles[ids[0]!]).toBe('changed once');
+    // Nothing written: neither snapshot nor journal. The old entry stays and never matches again.
+    expect((await stat(cachePath(layout))).ino).toBe(snapshot.ino);
+    await expect(stat(journalPath(layout))).rejects.toThrow(/ENOENT/);
+    expect((await list()).reads).toBe(1);
+    // Sixteen more: now worth a write, and the next listing reads nothing.
+    for (const id of ids.slice(1, 17)) await edit(id, 'changed too');
+    expect((await list()).reads).toBe(17);
+    expect(JSON.parse(await readFile(journalPath(layout), 'utf8')).rows).toHaveLength(17);
+    expect((await list()).reads).toBe(0);
+    // A file that is gone is written at once (its entry would otherwise be carried forever).
+    await unlink(pathOf(ids[100]!));
+    await list();
+    expect(JSON.parse(await readFile(journalPath(layout), 'utf8')).gone).toEqual([
+      `agents/human/inbox/${ids[100]}.md`,
+    ]);
   });
 });
