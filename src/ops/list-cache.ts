@@ -15,7 +15,7 @@ import { readRegularFileSync } from '../store/read-file.js';
 import type { LoadedTask, StoreProblem, TaskRef } from '../store/scan.js';
 import { cacheable, type FileStamp, RACY_MS, sameStamp, stampOf } from '../store/stamp.js';
 import { decodeTaskBytes } from '../task/parse.js';
-import { CacheEdit, type CachedFields, type Entry, loadCache, saveCache } from './list-cache-file.js';
+import { type CachedFields, CacheEdit, type Entry, loadCache, saveCache } from './list-cache-file.js';
 import type { ChangeHints, KeptListing } from './list-kept.js';
 
 export type { CachedFields } from './list-cache-file.js';
