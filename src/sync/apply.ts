@@ -4,7 +4,9 @@
 //   edit made during a pass is never lost);
 // - every write is atomic on its side (temp, fsync, rename), so a pass cut off at any byte leaves
 //   whole files; a decision fully applied gives an Outcome, and only outcomes change the base
-//   (transition.ts, before each checkpoint and at the end), so the next pass redoes the rest;
+//   (transition.ts, before each checkpoint and at the end), so the next pass redoes the rest. The
+//   state is saved at each checkpoint of a long apply; its end is saved by the caller's commit,
+//   which follows at once (a save at both cost a second diff of every record and two fsyncs);
 // - a task's new copy is written before its old location is removed: never in zero places.
 
 import { basename, dirname } from 'node:path';
@@ -42,7 +44,7 @@ export interface ApplyContext {
   elsewhere?: ReadonlyMap<string, ScannedTask>;
   state: SyncState;
   now: () => Date;
-  /** Called every 500 applied changes and at the end (if any since), so a cut-off pass keeps them. */
+  /** Called every 500 applied changes (at most every CHECKPOINT_MS), so a cut-off pass keeps them; the end is the caller's to save. */
   checkpoint: () => Promise<void>;
   /** The agents configured on the host: a new task from it must come from one of them (provenance.ts). */
   hostAgents: readonly string[];
@@ -157,7 +159,6 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan): Promise<ApplyRep
   };
   try {
     await runSteps(run, planSteps(run, plan));
-    if (run.sinceCheckpoint > 0) await checkpoint(run);
   } finally {
     settle(run);
   }
