@@ -14,6 +14,7 @@ import { openMailroom } from '../src/mailroom.js';
 import { syncChanged } from '../src/sync/changed.js';
 import { openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
+import { manifestCopyPath } from '../src/sync/state.js';
 import { isoSeconds } from '../src/task/id.js';
 import type { Sshd } from '../test/support/sshd-core.js';
 import { startDelayProxy } from './delay-proxy.js';
@@ -172,7 +173,13 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
     o.say(`rtt ${o.rttMs} ms: daemon passes on a kept connection (${t})...`);
     const hub = t === 'agent' ? hubA : hubB;
     const mr = await openMailroom(hub.root);
-    const link = await openHost(HOST, mr.config.hosts[HOST]!, { agents: hostAgents(mr, HOST), transport: t });
+    // As the daemon opens it (daemon/sync-loop.ts): with the hub's copy of the far manifest, so a
+    // pass is answered with what changed since.
+    const link = await openHost(HOST, mr.config.hosts[HOST]!, {
+      agents: hostAgents(mr, HOST),
+      transport: t,
+      manifestCopy: manifestCopyPath(mr, HOST),
+    });
     try {
       await syncHost(mr, HOST, { remote: link.endpoint });
       const pass: number[] = [];
