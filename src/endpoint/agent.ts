@@ -136,7 +136,15 @@ export class AgentEndpoint implements Endpoint {
     };
   }
 
-  async putIf(relPath: string, data: Buffer, expect: string | undefined, rank?: number): Promise<Outcome> {
+  readonly createsIfAbsent = true;
+
+  async putIf(
+    relPath: string,
+    data: Buffer,
+    expect: string | undefined,
+    rank?: number,
+    absent?: readonly string[],
+  ): Promise<Outcome> {
     const rel = this.rel(relPath);
     this.sizeOk(rel, data);
     const reply = await this.client.call({
@@ -145,6 +153,7 @@ export class AgentEndpoint implements Endpoint {
       data: data.toString('base64'),
       expect: expect ?? null,
       ...(rank !== undefined ? { rank } : {}),
+      ...(absent && absent.length > 0 ? { absent: absent.map((p) => this.rel(p)) } : {}),
     });
     return this.check(OutcomeSchema, reply, `write ${rel}`);
   }

@@ -75,7 +75,18 @@ export interface Endpoint {
    * Optional, for an endpoint that can do it in one request (a far agent): the lock + re-check +
    * write of conditional.ts's putIfHolds / removeIfHolds, run on the endpoint's own side.
    */
-  putIf?(rel: string, data: Buffer, expect: string | undefined, rank?: number): Promise<Outcome>;
+  putIf?(
+    rel: string,
+    data: Buffer,
+    expect: string | undefined,
+    rank?: number,
+    absent?: readonly string[],
+  ): Promise<Outcome>;
+  /**
+   * Whether putIf honours `absent` on a create (expect undefined): each of those paths must not exist
+   * either, checked on the endpoint's side just before the create (a skip if one does).
+   */
+  readonly createsIfAbsent?: boolean;
   removeIf?(rel: string, expect: string): Promise<Outcome>;
   /** Optional: the endpoint's side scans itself (a far agent, with its own cache) and sends the result. */
   scan?(agents: readonly string[]): Promise<SideScan>;

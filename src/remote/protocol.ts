@@ -9,8 +9,13 @@ import { isBox } from '../store/layout.js';
 
 /** This build's version, named in the handshake. */
 export const MAILROOM_VERSION = '0.1.0';
-/** Bumped whenever a message changes shape or meaning; both sides must speak the same one. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped whenever a message changes shape or meaning; both sides must speak the same one. 2: `put`
+ * with `absent` (a far agent of 1 would ignore it, and create where it must not).
+ */
+export const PROTOCOL_VERSION = 2;
+/** The most paths a put's `absent` may name (every box of 256 agents). */
+export const MAX_ABSENT_PATHS = 1024;
 /** The largest file either side sends in one piece; a bigger one is a per-file problem. */
 export const MAX_FILE_BYTES = 32 * 1024 * 1024;
 /** A manifest with more entries than this is refused (a runaway or hostile far side). */
@@ -59,6 +64,12 @@ export interface Request {
    * this field parses, as before.
    */
   rank?: number;
+  /**
+   * put of a new file (expect null): paths that must not exist either (a task's other boxes), checked
+   * just before the create, in the same request. The hub's fast path pushes a new task this way in one
+   * round trip instead of a look and then a write.
+   */
+  absent?: string[];
 }
 
 export type Reply =

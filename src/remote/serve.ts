@@ -17,6 +17,7 @@ import { isGeneration } from './manifest-delta.js';
 import {
   agentPath,
   MAILROOM_VERSION,
+  MAX_ABSENT_PATHS,
   MAX_FILE_BYTES,
   PROTOCOL_VERSION,
   type Reply,
@@ -281,6 +282,9 @@ class Server {
         const expect = typeof r.expect === 'string' ? r.expect : undefined;
         const path = this.writable(r.rel);
         const bytes = this.bytes(r.data);
+        const there = expect === undefined ? await this.firstPresent(r.absent) : undefined;
+        if (there !== undefined)
+          return { skip: `${there} on ${ep.label} holds this task already; ${path} not created` };
         this.scanner.forget(rel);
         // Written with a settled mtime and recorded, so the next manifest does not hash it again.
         const mtimeMs = settledMtime(Date.now());
@@ -309,6 +313,16 @@ class Server {
       default:
         throw refused(`unknown request ${JSON.stringify(String(r.op)).slice(0, 40)}`);
     }
+  }
+
+  /** The first of `paths` (a put's `absent`) that exists, if any; each checked as a writable path. */
+  private async firstPresent(paths: unknown): Promise<string | undefined> {
+    if (paths === undefined) return undefined;
+    if (!Array.isArray(paths) || paths.length > MAX_ABSENT_PATHS)
+      throw refused(`a put whose absent list is not a list of at most ${MAX_ABSENT_PATHS} paths`);
+    const rels = paths.map((p) => this.writable(p));
+    const found = await Promise.all(rels.map((rel) => this.opts.endpoint.stat(rel)));
+    return rels.find((_, i) => found[i] !== undefined);
   }
 
   private async startWatch(): Promise<void> {

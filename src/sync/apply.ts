@@ -65,6 +65,12 @@ export interface ApplyContext {
    * for again (appearedElsewhere), and a new task's push costs one round trip, not two.
    */
   lookedJustNow?: Partial<Record<Side, ReadonlyMap<string, ReadonlySet<string>>>>;
+  /**
+   * Per side and task id, paths that must not exist when the task is created there, checked by the
+   * endpoint in the create itself (Endpoint.createsIfAbsent): the fast path pushes a new task to a far
+   * agent this way, in one round trip instead of a look and then a write.
+   */
+  absentAt?: Partial<Record<Side, ReadonlyMap<string, readonly string[]>>>;
 }
 
 /** A far task never pulled: kept on the host as it is, reported (docs/spec.md §6). */
@@ -404,7 +410,8 @@ async function placeTask(run: Run, s: Side, id: string, loc: string, content: Pl
   }
   const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
   const expect = cur && cur.path === target ? cur.hash : undefined;
-  if (await put(run, s, target, content.bytes, expect, old, content.rank)) count(run.report, s);
+  const absent = cur ? undefined : ctx.absentAt?.[s]?.get(id);
+  if (await put(run, s, target, content.bytes, expect, old, content.rank, absent)) count(run.report, s);
   else if (old) await remove(run, s, old.path, old.hash);
 }
 
@@ -440,13 +447,16 @@ async function put(
   removeAfter?: { path: string; hash: string },
   /** A task file's rank at `path`, so that recording the write needs no parse (placed()). */
   rank?: number,
+  /** For a create: paths that must not exist either (ApplyContext.absentAt). */
+  absent?: readonly string[],
 ): Promise<boolean> {
   const { ctx } = run;
   const e = ep(ctx, s);
+  if (absent && !e.createsIfAbsent) throw new Error(`internal error: ${e.label} cannot check absent paths`);
   // On this machine's disk the file gets a settled mtime, and is recorded below as written.
   const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
   const out = e.putIf
-    ? await e.putIf(path, bytes, expect, rank)
+    ? await e.putIf(path, bytes, expect, rank, absent)
     : await putIfHolds(e, path, bytes, expect, {
         hashNow: (p, st) => hashNow(run, s, p, st),
         takeLock: (p) => lockOn(run, s, p),

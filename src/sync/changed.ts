@@ -21,6 +21,7 @@ import { MailroomError } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
+import { MAX_ABSENT_PATHS } from '../remote/protocol.js';
 import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { applyPlan } from './apply.js';
 import { hostAgents } from './pass.js';
@@ -151,6 +152,8 @@ interface FastPass {
   reads: Record<Side, Map<string, Buffer>>;
   /** Per side and id, the agents whose boxes the look covered (ApplyContext.lookedJustNow). */
   looked: Record<Side, Map<string, Set<string>>>;
+  /** Per side and id, paths a create there must find absent instead of a look (ApplyContext.absentAt). */
+  absent: Record<Side, Map<string, string[]>>;
 }
 
 /** What one id's decision needs from the looks: each side's copies, and a copy away from the host's folders. */
@@ -194,6 +197,7 @@ export async function syncChanged(
     started: performance.now(),
     reads: { local: new Map(), remote: new Map() },
     looked: { local: new Map(), remote: new Map() },
+    absent: { local: new Map(), remote: new Map() },
   };
   return mr.locker(join(syncDir(mr), host), () => lockedFastPass(f, ids));
 }
@@ -314,7 +318,9 @@ async function lookAt(
   const changed = mine[0]!;
   const theirAgents = b ? [b.loc.split('/')[0]!] : other === 'local' ? f.everyAgentHere : agents;
   f.looked[other].set(id, new Set(theirAgents));
-  const theirs = await copiesOf(endpointOf(f, other), id, theirAgents, state[other], f.reads[other]);
+  const theirs = absentInstead(f, id, b === undefined)
+    ? []
+    : await copiesOf(endpointOf(f, other), id, theirAgents, state[other], f.reads[other]);
   if (typeof theirs === 'string') return { full: theirs };
   // The look covered the other side's boxes where the last sync left the task: it must find the
   // task there once (elsewhere or twice is for the full pass, which looks everywhere); a new id must
@@ -335,6 +341,19 @@ async function lookAt(
     return { apply: { decision: d, copies: { [side]: [changed], [other]: theirs } as Seen['copies'] } };
   const what = d.kind === 'take' ? `a take from ${d.from}` : `a ${d.kind}`;
   return { full: `task ${id}: ${what}, changed on both sides or moved since the last sync` };
+}
+
+/**
+ * A new id pushed to an endpoint that checks absent paths in the create itself (a far agent): no look
+ * at its boxes first, the create finds every box of the host's agents empty of it or skips (and the
+ * full pass decides). One round trip instead of two.
+ */
+function absentInstead(f: FastPass, id: string, isNew: boolean): boolean {
+  if (!isNew || f.other !== 'remote' || !f.remote.createsIfAbsent) return false;
+  const paths = f.agents.flatMap((agent) => BOXES.map((box) => taskPath(id, `${agent}/${box}`)));
+  if (paths.length > MAX_ABSENT_PATHS) return false;
+  f.absent.remote.set(id, paths);
+  return true;
 }
 
 /**
@@ -393,6 +412,7 @@ async function applyDecisions(
       scans: { local: scanOf(scans.local, f.reads.local), remote: scanOf(scans.remote, f.reads.remote) },
       elsewhere: away,
       lookedJustNow: f.looked,
+      absentAt: f.absent,
       state,
       now: mr.now,
       checkpoint: async () => {},

@@ -10,6 +10,7 @@ import { localEndpoint } from '../../src/endpoint/local.js';
 import { openMailroom } from '../../src/mailroom.js';
 import { syncChanged } from '../../src/sync/changed.js';
 import type { Side } from '../../src/sync/reconcile.js';
+import { pipedAgent } from '../support/agent-pipe.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
 import { type TwoMachines, twoMachines } from '../support/two-machines.js';
@@ -122,6 +123,48 @@ describe('sync fast path', () => {
     expect(new Set(stats).size).toBe(6);
     expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
     await nothingLeft();
+  });
+
+  it('through a far agent, a new task is pushed in one request: the create itself checks every box', async () => {
+    await send('writer');
+    await full(); // a base exists
+    const id = await send();
+    const agent = await pipedAgent(far, ['research', 'writer']);
+    try {
+      const calls: string[] = [];
+      const counted = new Proxy(agent, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (typeof value !== 'function' || typeof prop !== 'string') return value;
+          return (...args: unknown[]) => {
+            if (['stat', 'readFile', 'putIf', 'list'].includes(prop)) calls.push(`${prop} ${args[0]}`);
+            return value.apply(target, args);
+          };
+        },
+      });
+      expect(await fast('local', [inbox(id)], counted)).toEqual({
+        kind: 'done',
+        pushed: 1,
+        pulled: 0,
+        deleted: 0,
+        tasks: 1,
+      });
+      expect(calls).toEqual([`putIf ${inbox(id)}`]);
+      expect(await read(far, inbox(id))).toBe(await read(hub, inbox(id)));
+      await nothingLeft();
+
+      // A copy of a new id already in another far box: the create is refused there, nothing is
+      // written, and the full pass decides.
+      const twin = await send();
+      await writeFile(join(far, `agents/writer/outbox/${twin}.md`), await read(hub, inbox(twin)));
+      expect(await fast('local', [inbox(twin)], agent)).toMatchObject({
+        kind: 'full',
+        reason: expect.stringMatching(/holds this task already/),
+      });
+      expect((await locations(far)).get(twin)).toEqual(['writer/outbox']);
+    } finally {
+      await agent.close();
+    }
   });
 
   it('a box or agent folder in the changed paths costs no look: watchers report the folder with its entries', async () => {
