@@ -183,11 +183,9 @@ class SftpEndpoint implements Endpoint {
         await this.mkdirSegments(dir);
         handle = await this.session.createExclusive(this.remote(temp));
       }
-      await this.writeAll(handle, data);
-      await this.session.fsync(handle);
       const h = handle;
-      handle = undefined;
-      await this.session.closeHandle(h);
+      handle = undefined; // closed by writeSyncClose, whatever happens there
+      await this.writeSyncClose(h, data);
       const bad = await parentsChecked;
       if (bad !== undefined) throw bad;
       await this.session.posixRename(this.remote(temp), this.remote(rel));
@@ -197,14 +195,29 @@ class SftpEndpoint implements Endpoint {
     }
   }
 
-  // Chunks no larger than the server takes in one request, several in flight at once.
-  private async writeAll(handle: RemoteHandle, data: Buffer): Promise<void> {
+  /**
+   * Writes `data`, fsyncs and closes `handle`, in one round trip where the data fits in one burst of
+   * requests: an SFTP server processes the requests on one file in the order received, with the
+   * results of sending them one at a time (the filexfer drafts), so the fsync follows the writes and
+   * the close the fsync. A failed write still gets its fsync and close: the caller then renames
+   * nothing and removes the temp file. Larger data: chunks several at a time, then fsync and close.
+   */
+  private async writeSyncClose(handle: RemoteHandle, data: Buffer): Promise<void> {
     const size = this.session.maxWriteBytes;
     const offsets: number[] = [];
     for (let off = 0; off < data.length; off += size) offsets.push(off);
-    await mapLimit(offsets, this.concurrency, (off) =>
-      this.session.write(handle, data.subarray(off, off + size), off),
-    );
+    const write = (off: number) => this.session.write(handle, data.subarray(off, off + size), off);
+    const close = () => this.session.closeHandle(handle);
+    let steps: Promise<unknown>[];
+    if (offsets.length <= this.concurrency)
+      steps = [...offsets.map(write), this.session.fsync(handle), close()];
+    else {
+      // The fsync must not overtake chunks not yet sent: it goes after the last of them.
+      const written = mapLimit(offsets, this.concurrency, write);
+      const synced = written.then(() => this.session.fsync(handle));
+      steps = [written, synced, synced.then(close, close)];
+    }
+    for (const r of await Promise.allSettled(steps)) if (r.status === 'rejected') throw r.reason;
   }
 
   // Best effort: on a dead connection the temp file stays; its name marks it as debris for doctor.
