@@ -44,7 +44,10 @@ function scripted(writeFails = false) {
     setTimes: ok,
     end: () => {},
   };
-  return { session, log, answerWrites: () => writes.splice(0).forEach((w) => w()) };
+  const answerWrites = () => {
+    for (const w of writes.splice(0)) w();
+  };
+  return { session, log, answerWrites };
 }
 
 const until = async (check: () => boolean) => {
