@@ -169,7 +169,10 @@ export class AgentEndpoint implements Endpoint {
     // its names were checked against those.
     const copy = this.copy?.covers(agents) ? this.copy : undefined;
     const since = copy?.generation();
-    const reply = await this.client.call({ op: 'manifest', ...(since ? { since } : {}) });
+    const asked = this.client.call({ op: 'manifest', ...(since ? { since } : {}) });
+    // Our copy is read while the far side scans (a change to it is the likely answer).
+    if (since) void copy?.load(since).catch(() => {});
+    const reply = await asked;
     const { manifest, generation } = await this.manifestOf(reply, since, agents, copy);
     const scan = this.toScan(manifest, agents);
     // Kept only once every name in it passed (toScan throws otherwise).

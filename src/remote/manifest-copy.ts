@@ -77,12 +77,30 @@ export class ManifestCopy {
     return m && head.startsWith(agentsField, m[0].length - '"agents":'.length) ? m[1] : undefined;
   }
 
-  /** The copy of `generation` for these agents, or undefined (then the whole manifest is asked for). */
-  async load(generation: string): Promise<Manifest | undefined> {
-    if (this.held?.generation === generation) return this.held.manifest;
+  /**
+   * The copy of `generation` for these agents, or undefined (then the whole manifest is asked for).
+   * A load under way is shared: the hub starts one as it asks for the manifest, so that reading and
+   * checking 2 MB overlaps the far side's scan, and the reply's handling finds it done.
+   */
+  load(generation: string): Promise<Manifest | undefined> {
+    if (this.held?.generation === generation) return Promise.resolve(this.held.manifest);
+    if (this.loading?.generation !== generation) {
+      const promise = this.read(generation);
+      this.loading = { generation, promise };
+      void promise.finally(() => {
+        if (this.loading?.promise === promise) this.loading = undefined;
+      });
+    }
+    return this.loading.promise;
+  }
+
+  private loading: { generation: string; promise: Promise<Manifest | undefined> } | undefined;
+
+  private async read(generation: string): Promise<Manifest | undefined> {
     const kept = parseKept(await readFile(this.path, 'utf8').catch(() => ''));
     if (kept?.generation !== generation || kept.agents !== this.agents) return undefined;
-    this.held = { generation, manifest: kept.manifest };
+    // Held from now on, unless a newer one was kept while this was read.
+    this.held ??= { generation, manifest: kept.manifest };
     return kept.manifest;
   }
 

@@ -38,6 +38,19 @@ describe('the hub copy of the last manifest', () => {
     expect(await later.load('mx2-other')).toBeUndefined();
   });
 
+  it('a load under way is shared (the hub starts one as it asks, the reply finds it), then held', async () => {
+    const copy = new ManifestCopy(path, ['a']);
+    copy.keep('mx1-abc', manifest);
+    await copy.settled();
+    const later = new ManifestCopy(path, ['a']);
+    const first = later.load('mx1-abc');
+    expect(later.load('mx1-abc')).toBe(first);
+    expect(await first).toEqual(manifest);
+    // Held now: the file is not read again (it is gone, and the copy still answers).
+    await rm(path);
+    expect(await later.load('mx1-abc')).toEqual(manifest);
+  });
+
   it('is no copy for another set of agents', async () => {
     const copy = new ManifestCopy(path, ['a', 'b']);
     copy.keep('mx1-abc', manifest);
