@@ -35,5 +35,13 @@ export async function pipedAgent(
   };
   const client = await AgentClient.start(channel, { host, command: '(in this process)', agents });
   const copy = manifestCopy ? new ManifestCopy(manifestCopy, agents) : undefined;
-  return new AgentEndpoint(client, `${host}:${root}`, host, copy);
+  const endpoint = new AgentEndpoint(client, `${host}:${root}`, host, copy);
+  // Closed once the far agent has ended too: it saves its scan cache and manifest copy into the far
+  // folder as it ends, and a test that removes that folder right after must not race those writes.
+  const close = endpoint.close.bind(endpoint);
+  endpoint.close = async () => {
+    await close();
+    await served;
+  };
+  return endpoint;
 }
