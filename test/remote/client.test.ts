@@ -20,13 +20,22 @@ let root: string;
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mailroom-client-'));
 });
-afterEach(async () => rm(root, { recursive: true, force: true }));
+/** The far agents a test started: each is ended, its last writes into the root done, before the root goes. */
+const serving: { up: PassThrough; served: Promise<void> }[] = [];
+afterEach(async () => {
+  for (const s of serving.splice(0)) {
+    s.up.end();
+    await s.served;
+  }
+  await rm(root, { recursive: true, force: true });
+});
 
 /** A served far agent whose output reaches the hub `delayMs` late, or never once `mute()` is called. */
 function farAgent(delayMs: number, endpoint: Endpoint = localEndpoint(root)) {
   const up = new PassThrough();
   const down = new PassThrough();
-  void serveAgent({ endpoint, input: up, output: down }).finally(() => down.end());
+  const served = serveAgent({ endpoint, input: up, output: down }).finally(() => down.end());
+  serving.push({ up, served });
   let muted = false;
   const channel: RemoteChannel = {
     write: (chunk) => up.write(chunk),
