@@ -92,11 +92,8 @@ export class FarScanner {
     // is looked for again by name.
     const expect = new Map<string, string>();
     for (const path of Object.keys(prev)) {
-      const parts = path.split('/');
-      if (parts.length === 4 && parts[3]!.endsWith('.md')) {
-        const id = parts[3]!.slice(0, -3);
-        if (isTaskId(id)) expect.set(id, `${parts[1]}/${parts[2]}`);
-      }
+      const loc = taskLocOf(path);
+      if (loc) expect.set(loc[0], loc[1]);
     }
     const scan = await scanSide(this.ep, agents, prev, {
       reportForeignAgents: true,
@@ -143,6 +140,19 @@ export class FarScanner {
   get unsaved(): boolean {
     return this.dirty;
   }
+}
+
+/**
+ * `agents/<agent>/<box>/<id>.md` as [id, `<agent>/<box>`], else undefined: what `split('/')` would
+ * give, cut with indexOf (run on every path of the cache at each manifest: 10,000 at a time).
+ */
+export function taskLocOf(path: string): [id: string, loc: string] | undefined {
+  if (!path.startsWith('agents/') || !path.endsWith('.md')) return undefined;
+  const agentEnd = path.indexOf('/', 7);
+  const boxEnd = agentEnd < 0 ? -1 : path.indexOf('/', agentEnd + 1);
+  if (boxEnd < 0 || path.indexOf('/', boxEnd + 1) >= 0) return undefined;
+  const id = path.slice(boxEnd + 1, -3);
+  return isTaskId(id) ? [id, path.slice(7, boxEnd)] : undefined;
 }
 
 export const recordOf = (r: Manifest['records'][string]): SideRecord => ({

@@ -36,6 +36,8 @@ export interface OpenHostOptions {
    * far side sends what changed since. Absent: the whole manifest every pass.
    */
   manifestCopy?: string;
+  /** Called once the SSH handshake is done, before the far agent is started (sync/pass.ts waits for it). */
+  onSshReady?: () => void;
 }
 
 export async function openHost(
@@ -52,6 +54,7 @@ export async function openHost(
     knownHostsPath: expandHome(host.known_hosts),
     label: `${name} (${host.ssh})`,
   });
+  opts.onSshReady?.();
   try {
     const label = `${name}:${host.root}`;
     const wanted = opts.transport ?? (process.env.MAILROOM_SYNC_TRANSPORT === 'sftp' ? 'sftp' : 'agent');

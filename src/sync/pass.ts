@@ -200,18 +200,33 @@ async function lockedPass(
   opts: SyncOptions,
 ): Promise<SyncReport> {
   const started = Date.now();
-  // The connection is made while this side's state is loaded and its folders scanned: neither
-  // needs the far side (a one-shot pass at 40 ms of round trip spends about 600 ms connecting).
+  // This side's state is loaded and its folders scanned while the far agent starts and scans: neither
+  // needs the far side. Not during the SSH handshake, though: its seven or so round trips are each
+  // answered only when this process is idle, and loading and scanning 10,000 tasks keeps it busy in
+  // long synchronous stretches (at 40 ms of round trip the handshake took ~300 ms longer beside them).
+  let sshReady!: () => void;
+  const handshake = new Promise<void>((resolve) => {
+    sshReady = resolve;
+  });
   const connecting = opts.remote
     ? undefined
     : openHost(host, config, {
         agents: hostAgents(mr, host),
         manifestCopy: manifestCopyPath(mr, host),
+        onSshReady: sshReady,
         ...(opts.transport ? { transport: opts.transport } : {}),
       });
-  connecting?.catch(() => {});
+  if (connecting) {
+    connecting.catch(() => {}).finally(sshReady); // failed: the pass records why, below
+    await handshake;
+  }
   const pass = await openPass(mr, host, config, opts, started);
   const localScan = scanHere(pass);
+  if (process.env.MAILROOM_DEBUG_TIMING)
+    void localScan.then(
+      () => mark(pass, 'local scan done'),
+      () => {},
+    );
   const link = connecting ? await connected(pass, connecting) : undefined;
   const remote = opts.remote ?? link!.endpoint;
   const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
@@ -292,10 +307,13 @@ async function syncSides(
   localScan: Promise<SideScan>,
 ): Promise<SyncReport> {
   const { mr, host, state } = pass;
+  // Read while the far side scans (under the host's sync lock, as every write of it is).
+  const sentLoad = loadSent(mr, host);
+  sentLoad.catch(() => {});
   const scans = await scanBoth(pass, remote, localScan);
   mark(pass, 'scanned');
   const held = heldBack(scans.local, scans.remote);
-  const sent = await loadSent(mr, host);
+  const sent = await sentLoad;
   // Far tasks missing from the host's folders here may have left them (routed home, escalated):
   // find those ids anywhere else on this machine, so they are settled, not pulled back.
   const elsewhere = await scanElsewhere(
