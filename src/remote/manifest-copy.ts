@@ -28,13 +28,18 @@ export const keptText = (k: KeptManifest): string =>
 /** A kept manifest read back, checked; undefined for anything else (then the whole manifest is sent). */
 export function parseKept(text: string): KeptManifest | undefined {
   try {
-    const data = JSON.parse(text) as { generation?: unknown; agents?: unknown; manifest?: unknown };
-    const manifest = checkManifest(data.manifest);
-    if (!manifest || !isGeneration(data.generation) || typeof data.agents !== 'string') return undefined;
-    return { generation: data.generation, agents: data.agents, manifest };
+    return keptOf(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+/** A kept manifest out of parsed JSON (its other fields are the caller's), checked; else undefined. */
+export function keptOf(parsed: unknown): KeptManifest | undefined {
+  const data = (parsed ?? {}) as { generation?: unknown; agents?: unknown; manifest?: unknown };
+  const manifest = checkManifest(data.manifest);
+  if (!manifest || !isGeneration(data.generation) || typeof data.agents !== 'string') return undefined;
+  return { generation: data.generation, agents: data.agents, manifest };
 }
 
 export class ManifestCopy {

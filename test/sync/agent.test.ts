@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
 import { openMailroom } from '../../src/mailroom.js';
+import { farCacheOf } from '../../src/remote/far-scan.js';
 import { applyDelta, type ManifestDelta } from '../../src/remote/manifest-delta.js';
 import { probeFarAgent, startAgent } from '../../src/remote/probe.js';
 import { checkManifest, MAILROOM_VERSION, type Manifest } from '../../src/remote/protocol.js';
@@ -130,8 +131,8 @@ describeWithSshd('sync through the far agent', (sshd) => {
     // rank a parse of the file gives there. It saves those records when the hub hangs up, which
     // may be just after our `sync` returned (docs/sync.md): wait for them, with a deadline.
     const records = await pollUntil('the far agent to save its scan cache', async () => {
-      const text = await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8').catch(() => '{}');
-      const saved = JSON.parse(text);
+      const text = await readFile(join(far, '.mailroom/agent-state.json'), 'utf8').catch(() => '');
+      const saved = farCacheOf(text);
       return ids.every((id) => saved[`agents/research/inbox/${id}.md`]) ? saved : undefined;
     });
     for (const id of ids) {
@@ -284,7 +285,7 @@ describeWithSshd('sync through the far agent', (sshd) => {
         await utimes(join(root, 'agents', rel), old, old);
     expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
     const hubCopy = join(hub, '.mailroom/sync/vps.far-manifest.json');
-    const farCopy = join(far, '.mailroom/agent-manifest.json');
+    const farCopy = join(far, '.mailroom/agent-state.json');
     const generationOf = async (path: string) =>
       (JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { generation?: string }).generation;
     // Both sides keep the last manifest under the same generation (the far side writes its copy

@@ -27,6 +27,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { MailroomError } from '../../src/errors.js';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
 import { archive, progress, transition } from '../../src/ops/lifecycle.js';
+import { farCacheOf } from '../../src/remote/far-scan.js';
 import { createTaskFile, loadTask } from '../../src/store/tasks.js';
 import { loadSent } from '../../src/sync/sent.js';
 import { loadSyncState } from '../../src/sync/state.js';
@@ -596,8 +597,8 @@ async function evidence(hub: string, far: string, id: string): Promise<string> {
   );
   const sent = await loadSent(hubMr, 'vps').catch(() => new Map());
   lines.push(`  sent ledger: ${JSON.stringify(sent.get(id) ?? null)}`);
-  const scan = await readFile(join(far, '.mailroom/agent-scan.json'), 'utf8').catch(() => '{}');
-  const records = Object.entries(JSON.parse(scan) as Record<string, unknown>).filter(([k]) => k.includes(id));
+  const scan = await readFile(join(far, '.mailroom/agent-state.json'), 'utf8').catch(() => '');
+  const records = Object.entries(farCacheOf(scan)).filter(([k]) => k.includes(id));
   lines.push(`  far scan records: ${JSON.stringify(records)}`);
   const events = await readFile(join(hub, '.mailroom/events.jsonl'), 'utf8').catch(() => '');
   const named = events.split('\n').filter((l) => l.includes(id));
