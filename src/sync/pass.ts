@@ -93,20 +93,30 @@ function toInputs(
   const keepId = ([id]: [string, unknown]) => !held.ids.has(id);
   const keepPath = ([path]: [string, unknown]) => !held.paths.has(path);
   const version = (t: ScannedTask) => ({ loc: t.loc, hash: t.hash, rank: t.rank });
-  const side = (s: SideScan) => ({
-    tasks: new Map([...s.tasks].filter(keepId).map(([id, t]) => [id, version(t)])),
-    files: new Map([...s.files].filter(keepPath)),
-  });
+  // Nothing held back (the usual pass): the scans' own maps, not copies (reconcile only reads them;
+  // copying 10,000 tasks per side was ~30 ms of a one-shot pass after the far reply).
+  const noneHeld = held.ids.size === 0 && held.paths.size === 0;
+  const side = (s: SideScan) =>
+    noneHeld
+      ? { tasks: s.tasks, files: s.files }
+      : {
+          tasks: new Map([...s.tasks].filter(keepId).map(([id, t]) => [id, version(t)])),
+          files: new Map([...s.files].filter(keepPath)),
+        };
   return {
     elsewhere: new Map([...elsewhere].filter(keepId).map(([id, t]) => [id, version(t)])),
     base: state.base
       ? {
           tasks: new Map(
-            Object.entries(state.base.tasks)
-              .filter(keepId)
-              .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
+            noneHeld
+              ? Object.entries(state.base.tasks)
+              : Object.entries(state.base.tasks)
+                  .filter(keepId)
+                  .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
           ),
-          files: new Map(Object.entries(state.base.files).filter(keepPath)),
+          files: new Map(
+            noneHeld ? Object.entries(state.base.files) : Object.entries(state.base.files).filter(keepPath),
+          ),
         }
       : undefined,
     local: side(local),

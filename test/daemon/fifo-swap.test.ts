@@ -36,6 +36,7 @@ describe('a fifo swapped into an inbox', () => {
     swapper.stdout!.on('data', (d: Buffer) => (swaps += d.toString().split('\n').length - 1));
     await pollUntil('the swapper to run', () => swaps > 50, 10_000);
     for (let round = 0; round < 4; round++) {
+      const swapsBefore = swaps;
       const sent = await env.mr(['send', 'research', `round ${round}`, '--as', 'dispatch']);
       const id = sent.stdout.trim();
       for (const args of [
@@ -49,8 +50,9 @@ describe('a fifo swapped into an inbox', () => {
         async () => (await locations(env.root)).get(id)?.join() === 'dispatch/inbox',
         20_000,
       );
+      // The swapper ran all through the round (a count, not a rate: no threshold that load can break).
+      expect(swaps, `round ${round}`).toBeGreaterThan(swapsBefore);
     }
-    expect(swaps).toBeGreaterThan(200);
     swapper.kill('SIGKILL');
     // A daemon stuck in open() would ignore this and never exit.
     const code = await Promise.race([

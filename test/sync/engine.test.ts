@@ -9,7 +9,7 @@ import { ReportBook } from '../../daemon/reports.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { networkError } from '../../src/errors.js';
 import { openMailroom } from '../../src/mailroom.js';
-import { loadSyncState } from '../../src/sync/state.js';
+import { loadSyncState, saveSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
@@ -25,7 +25,24 @@ beforeEach(async () => {
 });
 afterEach(async () => sides.cleanup());
 
-const sync = () => sides.sync();
+/**
+ * One pass, on a state whose records are frozen: the state this process saved last is what the next
+ * pass loads (state.ts keeps it), so a writer that edits a record in place instead of replacing it
+ * throws here (ES modules are strict). The state keeps what was saved by reference, and such an edit
+ * would never be saved.
+ */
+const sync = async () => {
+  const mr = await openMailroom(hub);
+  const state = await loadSyncState(mr, 'vps');
+  const tables = [state.base?.tasks ?? {}, state.base?.files ?? {}, state.local, state.remote];
+  for (const records of tables)
+    for (const r of Object.values(records)) {
+      Object.freeze(r);
+      if ('base' in r && r.base) Object.freeze(r.base);
+    }
+  await saveSyncState(mr, state);
+  return sides.sync();
+};
 const cli = (root: string, args: string[]) => runCli([...args, '--root', root]);
 const task = async (root: string, rel: string) => {
   const r = parseTask(await readFile(join(root, rel), 'utf8'));
