@@ -17,7 +17,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
 import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
-import { type KeptManifest, keptOf, keptText } from './manifest-copy.js';
+import { type KeptManifest, keptOf } from './manifest-copy.js';
 import { type ManifestDelta, manifestDelta } from './manifest-delta.js';
 import type { Manifest, ManifestRecord } from './protocol.js';
 import { WriteBehind } from './write-behind.js';
@@ -35,8 +35,8 @@ type Changed = Map<string, ManifestRecord | null>;
 
 /** The state file's text: the sent manifest in the kept format (generation first), then `changed`. */
 export function stateText(sent: KeptManifest, changed: Changed): string {
-  const kept = keptText(sent);
-  return `${kept.slice(0, -1)},"changed":${JSON.stringify(Object.fromEntries(changed))}}`;
+  const { generation, agents, manifest } = sent;
+  return JSON.stringify({ generation, agents, manifest, changed: Object.fromEntries(changed) });
 }
 
 /** The state file read back: the sent manifest (checked) and what changed since, or undefined. */
