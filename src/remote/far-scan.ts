@@ -195,10 +195,8 @@ export class FarScanner {
       expect,
     });
     this.cache = scan.cache;
-    const records: Manifest['records'] = {};
-    for (const [path, r] of Object.entries(scan.cache)) records[path] = manifestRecordOf(r);
     return {
-      records,
+      records: recordsOf(scan.cache),
       tasks: [...scan.tasks.values()].map((t) => [t.id, t.path]),
       files: [...scan.files.keys()],
       problems: scan.problems,
@@ -233,12 +231,10 @@ export class FarScanner {
     // Records set before any reply (none was sent by this process or read back): kept as the
     // records of a manifest no hub holds (a fresh generation, no agents), so only the cache uses them.
     if (!this.sent) {
-      const records: Manifest['records'] = {};
-      for (const [path, r] of Object.entries(this.cache)) records[path] = manifestRecordOf(r);
       this.sent = {
         generation: newGenerationId(),
         agents: '',
-        manifest: { records, tasks: [], files: [], problems: [], reads: 0 },
+        manifest: { records: recordsOf(this.cache), tasks: [], files: [], problems: [], reads: 0 },
       };
       this.changed = new Map();
     }
@@ -271,6 +267,13 @@ const manifestRecordOf = (r: SideRecord): ManifestRecord => [
   r.rank ?? null,
   r.checkedAt,
 ];
+
+/** A scan cache as a manifest's records (the inverse of cacheOf's recordOf). */
+function recordsOf(cache: SideCache): Manifest['records'] {
+  const records: Manifest['records'] = {};
+  for (const [path, r] of Object.entries(cache)) records[path] = manifestRecordOf(r);
+  return records;
+}
 
 export const recordOf = (r: Manifest['records'][string]): SideRecord => ({
   size: r[0],
