@@ -3,6 +3,9 @@
 // a listing took by a change made *without* a hint (as a missed event would be): a kept listing does
 // not show it, a full one does. The last test drives the hints from a real watcher, as `mailroom mcp`
 // does, and checks that a change made by another process just before a listing is always seen.
+// The others stop this process's clock (Date.now): a kept listing is trusted for TRUST_MS, and on a
+// loaded machine a `mailroom send` process alone can outlast that, which would end the trust the test
+// is about. A stopped clock only makes the listing cache treat every file as too new to cache.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +25,7 @@ beforeEach(async () => {
   env = await newMailroom(['w']);
   hints = new ChangeHints();
   memory = { hints };
+  vi.spyOn(Date, 'now').mockReturnValue(Date.now());
 });
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -85,8 +89,7 @@ describe('kept listings', () => {
     await titles();
     const b = await send('w', 'unhinted');
     expect(Object.keys(await titles())).not.toContain(b);
-    const now = Date.now();
-    vi.spyOn(Date, 'now').mockReturnValue(now + TRUST_MS);
+    vi.spyOn(Date, 'now').mockReturnValue(Date.now() + TRUST_MS);
     expect(Object.keys(await titles())).toContain(b);
   });
 
@@ -104,6 +107,7 @@ describe('kept listings', () => {
   it.runIf(process.platform === 'linux')(
     'with a real watcher, a change another process made just before a listing is always in it',
     async () => {
+      vi.restoreAllMocks(); // the real clock: trust ends as it would in `mailroom mcp`
       const mr = await openMailroom(env.root);
       const watcher = await watchPaths([mr.layout.agentsDir], (p) => hints.note(p), {
         onError: () => hints.fail(),
