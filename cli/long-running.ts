@@ -25,6 +25,21 @@ const FLAGS = [
   '--semi-space-growth-factor=1',
 ] as const;
 
+/** V8's own defaults for the same flags (`node --v8-options`, Node 20). */
+const DEFAULTS = [
+  '--no-memory-reducer-single-gc',
+  '--gc-memory-reducer-start-delay-ms=8000',
+  '--memory-reducer-for-small-heaps',
+  '--semi-space-growth-factor=2',
+] as const;
+
 export function tuneForLongRunning(): void {
   for (const flag of FLAGS) setFlagsFromString(flag);
+  // V8 stamps a code cache with a hash of its flags and rejects one whose hash is not the running
+  // process's. The launcher writes its cache at exit (bin/compile-cache.ts): written with these flags
+  // set, every later start rejected it, compiled the whole bundle again (~100 ms of each far agent's
+  // start) and wrote it again. So the defaults come back first, before the launcher's exit listener.
+  process.prependOnceListener('exit', () => {
+    for (const flag of DEFAULTS) setFlagsFromString(flag);
+  });
 }

@@ -130,6 +130,30 @@ describe('the installed command with its cache', () => {
     expect(statSync(path).mtimeMs).toBe(written);
   });
 
+  it('a long-running verb, which sets V8 flags as it runs, writes a cache its next start takes', async () => {
+    // `serve` tunes V8's memory reducer (cli/long-running.ts). A code cache carries a hash of V8's
+    // flags: written with them set, it was rejected at every start and written again at every exit.
+    const cache = join(tmp.dir, 'serve');
+    const m = await newMailroom([]);
+    try {
+      const first = await runCli(['serve', '--root', m.root], { env: env(cache) });
+      expect(first.code, first.stderr).toBe(0);
+      const [file] = readdirSync(join(cache, 'agent-mailroom'));
+      expect(file).toMatch(/-serve\.v8cache$/);
+      const path = join(cache, 'agent-mailroom', file!);
+      const written = statSync(path);
+      const second = await runCli(['serve', '--root', m.root], { env: env(cache) });
+      expect(second.code, second.stderr).toBe(0);
+      const after = statSync(path);
+      expect([after.ino, after.mtimeMs], 'rewritten: V8 rejected the cache').toEqual([
+        written.ino,
+        written.mtimeMs,
+      ]);
+    } finally {
+      await m.cleanup();
+    }
+  });
+
   it('runs correctly with a corrupt cache file, and replaces it', async () => {
     const cache = join(tmp.dir, 'corrupt');
     await runCli(['--version'], { env: env(cache) });
