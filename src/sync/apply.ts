@@ -32,7 +32,7 @@ import {
   taskPath,
 } from './scan.js';
 import type { SentLedger } from './sent.js';
-import type { SyncState } from './state.js';
+import { baseFields, type SyncState } from './state.js';
 import { type Base, type Outcome, transition } from './transition.js';
 
 export interface ApplyContext {
@@ -322,7 +322,7 @@ async function mergedTask(run: Run, id: string): Promise<Buffer | undefined> {
   const l = ctx.scans.local.tasks.get(id)!;
   const r = ctx.scans.remote.tasks.get(id)!;
   const [lt, rt] = await Promise.all([ctx.local.readFile(l.path), ctx.remote.readFile(r.path)]);
-  const merged = mergeTask(run.base.tasks[id]?.base, lt.toString('utf8'), rt.toString('utf8'), {
+  const merged = mergeTask(await baseFields(ctx.state, id), lt.toString('utf8'), rt.toString('utf8'), {
     remoteLabel: ctx.host,
   });
   const judged = await guard(run, id, Buffer.from(merged.text, 'utf8'));
@@ -342,7 +342,7 @@ async function foldTask(run: Run, id: string): Promise<void> {
   const r = ctx.scans.remote.tasks.get(id)!;
   if (!e) throw new Skip(`task ${id}: its copy on this machine is no longer where the scan saw it`);
   const [et, rt] = await Promise.all([ctx.local.readFile(e.path), ctx.remote.readFile(r.path)]);
-  const merged = mergeTask(run.base.tasks[id]?.base, et.toString('utf8'), rt.toString('utf8'), {
+  const merged = mergeTask(await baseFields(ctx.state, id), et.toString('utf8'), rt.toString('utf8'), {
     remoteLabel: ctx.host,
   });
   const judged = await guard(run, id, Buffer.from(merged.text, 'utf8'));
@@ -539,7 +539,7 @@ async function knownOf(run: Run, id: string): Promise<Identity | undefined> {
     const parsed = parseTask((await ctx.local.readFile(here.path, run.taskLimit)).toString('utf8'), id);
     if (parsed.ok) return identityOf(id, { ...parsed.value.task });
   }
-  const b = run.base.tasks[id]?.base;
+  const b = await baseFields(ctx.state, id);
   const fromBase = b ? identityOf(id, b.fields) : undefined;
   return fromBase ?? ctx.sent?.get(id);
 }

@@ -379,7 +379,9 @@ async function lookAway(
     return { full: `task ${id} left ${f.host}'s folders with its result files` };
   const farAgent = b.loc.split('/')[0]!;
   f.looked.remote.set(id, new Set([farAgent]));
-  const theirs = await copiesOf(f.remote, id, [farAgent], state.remote, f.reads.remote);
+  // A far agent's records are its own (the state keeps none then): its copy is asked for directly.
+  const farCache = f.remote.scan ? undefined : state.remote;
+  const theirs = await copiesOf(f.remote, id, [farAgent], farCache, f.reads.remote);
   if (typeof theirs === 'string') return { full: theirs };
   if (theirs.length !== 1)
     return { full: `task ${id}: ${theirs.length} copies on remote where the last sync left it` };

@@ -1,7 +1,7 @@
 // One sync pass with one host: scan both sides, reconcile against the last synced state, check
 // safety, apply, save the new state. Passes on one host never overlap (a lock under .mailroom/sync/).
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Limits, limitsOf } from '../config/limits.js';
 import type { HostConfig } from '../config/schema.js';
@@ -9,6 +9,8 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
+import { recordOf } from '../remote/far-scan.js';
+import { parseKept } from '../remote/manifest-copy.js';
 import { parseTask } from '../task/parse.js';
 import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
 import { type HostLink, openHost } from './connect-host.js';
@@ -19,6 +21,7 @@ import {
   limitScan,
   lookAgain,
   type ScannedTask,
+  type SideCache,
   type SideScan,
   scanElsewhere,
   scanSide,
@@ -229,6 +232,7 @@ async function lockedPass(
   if (connecting) {
     connecting.catch(() => {}).finally(sshReady); // failed: the pass records why, below
     await handshake;
+    markAt(started, 'ssh ready');
   }
   const pass = await openPass(mr, host, config, opts, started);
   const localScan = scanHere(pass);
@@ -278,10 +282,12 @@ async function openPass(
   };
 }
 
-function mark(pass: Pass, what: string): void {
+const mark = (pass: Pass, what: string): void => markAt(pass.started, what);
+
+function markAt(started: number, what: string): void {
   if (process.env.MAILROOM_DEBUG_TIMING)
     process.stderr.write(
-      `  ${what}: ${Date.now() - pass.started} ms (process: ${performance.now().toFixed(0)} ms)\n`,
+      `  ${what}: ${Date.now() - started} ms (process: ${performance.now().toFixed(0)} ms)\n`,
     );
 }
 
@@ -339,7 +345,7 @@ async function syncSides(
     return report;
   }
   refuseUnsafe(host, plan, scans, elsewhere);
-  adoptScans(state, scans, held);
+  adoptScans(state, scans, held, remote.scan !== undefined);
   const applied = await applyPlan(applyContext(pass, remote, scans, elsewhere, sent), plan);
   await recordApplied(pass, report, applied, sent);
   await commitPass(pass, report, applied);
@@ -378,18 +384,41 @@ async function ensureFarFolder(pass: Pass, remote: Endpoint): Promise<void> {
 async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> | undefined) {
   const { limits } = pass;
   if (farScan) {
-    const scan = limitScan(await farScan, limits);
+    const farScanned = await farScan;
+    mark(pass, 'far scan in');
+    const scan = limitScan(farScanned, limits);
     await lookAgain(remote, pass.agents, pass.expect, scan, limits);
     return scan;
   }
   const budget = { left: limits.syncPass, total: limits.syncPass };
-  return scanSide(remote, pass.agents, pass.state.remote, {
+  return scanSide(remote, pass.agents, await farCacheForSftp(pass), {
     reportForeignAgents: true,
     clockMs: sideClock(remote), // probed while the folders are listed
     expect: pass.expect,
     limits,
     budget,
   });
+}
+
+/**
+ * The far records an SFTP scan trusts: the state's, or, when there are none because the far agent
+ * answered the last passes (it keeps its own; see adoptScans), the records of its last manifest that
+ * this machine kept, so that falling back to SFTP does not read every far file again.
+ */
+async function farCacheForSftp(pass: Pass): Promise<SideCache> {
+  const { state } = pass;
+  for (const _ in state.remote) return state.remote;
+  const kept = parseKept(await readFile(manifestCopyPath(pass.mr, pass.host), 'utf8').catch(() => ''));
+  if (kept?.agents !== pass.agents.join('\n')) return state.remote;
+  const cache: SideCache = {};
+  const { records } = kept.manifest;
+  for (const path of Object.keys(records)) {
+    const r = recordOf(records[path]!);
+    // SFTP gives whole seconds. A record is trusted only for an mtime 2 s before its hash was taken
+    // (recordHolds), so a later write always lands in another second than the one recorded.
+    cache[path] = { ...r, mtimeMs: Math.floor(r.mtimeMs / 1000) * 1000 };
+  }
+  return cache;
 }
 
 /** The report before apply: the plan's counts and what the scans found or skipped. */
@@ -435,10 +464,19 @@ function refuseUnsafe(
   if (!safety.ok) throw refused(`sync with ${host} stopped before changing anything: ${safety.reason}`);
 }
 
-/** The scans become the sides' caches, and the base forgets tasks gone from both sides. */
-function adoptScans(state: SyncState, scans: Record<Side, SideScan>, held: HeldBack): void {
+/**
+ * The scans become the sides' caches, and the base forgets tasks gone from both sides. A far side
+ * that scanned itself (the far agent) keeps its own records, and this machine its last manifest
+ * (manifest-copy.ts): the state keeps no far records then (a fifth of its size, read at every pass).
+ */
+function adoptScans(
+  state: SyncState,
+  scans: Record<Side, SideScan>,
+  held: HeldBack,
+  farScanned: boolean,
+): void {
   state.local = scans.local.cache;
-  state.remote = scans.remote.cache;
+  state.remote = farScanned ? {} : scans.remote.cache;
   // A task gone from both sides needs no base record any more; kept, the scans would look for it
   // again on every pass. Without one, a copy that reappears is copied, never deleted.
   for (const id of Object.keys(state.base?.tasks ?? {}))

@@ -16,6 +16,7 @@ import { checkManifest, MAILROOM_VERSION, type Manifest } from '../../src/remote
 import { connectSsh } from '../../src/ssh/connect.js';
 import { placeRank } from '../../src/store/heal.js';
 import { syncHost } from '../../src/sync/pass.js';
+import { loadSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { taskText } from '../../torture/support.js';
 import { BIN, REPO } from '../support/cli.js';
@@ -176,6 +177,27 @@ describeWithSshd('sync through the far agent', (sshd) => {
       const status = JSON.parse((await cli(hub, ['status', '--json'])).stdout);
       expect(status.hosts[0].transport).toBe('sftp'); // though hosts.vps.mailroom is set
       expect(status.hosts[0].via).toMatch(/^SFTP \(vps: no mailroom agent there/);
+    });
+  });
+
+  it('keeps no far records in the hub state with the agent; a fall back to SFTP then reads no settled far file', async () => {
+    await cli(hub, ['send', 'research', 'Settled', '--as', 'dispatch']);
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
+    const old = new Date(Date.now() - 60_000);
+    for (const root of [hub, far])
+      for (const rel of await readdir(join(root, 'agents'), { recursive: true }))
+        await utimes(join(root, 'agents', rel), old, old);
+    const viaAgent = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+    expect(viaAgent.transport.kind).toBe('agent');
+    const mr = await openMailroom(hub);
+    const state = await loadSyncState(mr, 'vps');
+    expect(Object.keys(state.local).length).toBeGreaterThan(0);
+    expect(state.remote).toEqual({}); // the far agent keeps them, and the hub its last manifest
+    await withFarCommand('/nonexistent/mailroom', async () => {
+      const viaSftp = JSON.parse((await cli(hub, ['sync', 'vps', '--json'])).stdout).hosts[0];
+      expect(viaSftp.transport.kind).toBe('sftp');
+      expect(viaSftp.reads.remote).toBe(0); // the far agent's last manifest stood in for the records
+      expect(viaSftp.pushed + viaSftp.pulled + viaSftp.merged + viaSftp.deleted).toBe(0);
     });
   });
 

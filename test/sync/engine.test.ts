@@ -9,7 +9,7 @@ import { ReportBook } from '../../daemon/reports.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { networkError } from '../../src/errors.js';
 import { openMailroom } from '../../src/mailroom.js';
-import { loadSyncState, saveSyncState } from '../../src/sync/state.js';
+import { FIELDS_APART, loadSyncState, saveSyncState } from '../../src/sync/state.js';
 import { parseTask } from '../../src/task/parse.js';
 import { runCli } from '../support/cli.js';
 import { locations } from '../support/daemon.js';
@@ -104,6 +104,28 @@ describe('sync between a hub and a far folder', () => {
       expect(t.history.map((h) => h.state)).toEqual(['queued', 'acked', 'running']);
     }
     expect(await readFile(hubPath)).toEqual(await readFile(join(far, `agents/research/inbox/${id}.md`)));
+  });
+
+  it("a merge in a later process takes the base's fields from the state on disk (kept apart from its records)", async () => {
+    const id = (await cli(hub, ['send', 'research', 'Merge later', '--as', 'dispatch'])).stdout.trim();
+    await sync();
+    expect((await cli(far, ['start', id])).code).toBe(0);
+    const hubPath = join(hub, `agents/research/inbox/${id}.md`);
+    await writeFile(
+      hubPath,
+      (await readFile(hubPath, 'utf8')).replace('priority: normal', 'priority: urgent'),
+    );
+    // The state this process kept, taken and not given back: the next loads read the disk, as a new
+    // process does.
+    const mr = await openMailroom(hub);
+    await loadSyncState(mr, 'vps');
+    const onDisk = await loadSyncState(mr, 'vps');
+    expect(onDisk.base!.tasks[id]!.base).toBe(FIELDS_APART);
+    const r = await sides.sync();
+    expect(r.merged).toBe(1);
+    expect(r.conflicts).toEqual([]);
+    const t = await task(hub, `agents/research/inbox/${id}.md`);
+    expect([t.state, t.priority]).toEqual(['running', 'urgent']);
   });
 
   it('a body edited on both sides keeps both versions', async () => {

@@ -5,7 +5,15 @@ import { copyFile, mkdir, readdir, readFile, stat, truncate, writeFile } from 'n
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Mailroom, openMailroom } from '../../src/mailroom.js';
-import { emptyState, loadSyncState, type SyncState, saveSyncState, syncDir } from '../../src/sync/state.js';
+import {
+  baseFields,
+  emptyState,
+  FIELDS_APART,
+  loadSyncState,
+  type SyncState,
+  saveSyncState,
+  syncDir,
+} from '../../src/sync/state.js';
 import { runCli, tempDir } from '../support/cli.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -41,11 +49,24 @@ function sample(n: number): SyncState {
 
 const files = async () => (await readdir(syncDir(mr))).filter((n) => !n.endsWith('.lock')).sort();
 const plain = (s: SyncState) => JSON.parse(JSON.stringify(s)) as SyncState;
-/** Loads as another process would: a fresh copy of the module, without this one's last saved state. */
+/** `s` as plain JSON with each base record's fields as `fields` gives them (read back where kept apart). */
+async function withFields(s: SyncState, fields = baseFields): Promise<SyncState> {
+  const out = plain(s);
+  for (const [id, r] of Object.entries(out.base?.tasks ?? {})) {
+    const f = await fields(s, id);
+    if (f === undefined) delete r.base;
+    else r.base = f;
+  }
+  return out;
+}
+/**
+ * Loads as another process would (a fresh copy of the module, without this one's last saved state),
+ * as plain JSON with the base's fields read back.
+ */
 async function fromDisk(): Promise<SyncState> {
   vi.resetModules();
   const fresh = (await import('../../src/sync/state.js')) as typeof import('../../src/sync/state.js');
-  return fresh.loadSyncState(mr, 'vps');
+  return withFields(await fresh.loadSyncState(mr, 'vps'), fresh.baseFields);
 }
 
 describe('sync state on disk', () => {
@@ -71,7 +92,7 @@ describe('sync state on disk', () => {
     expect(line.length).toBeLessThan(400);
     // The snapshot is not rewritten for four changed records.
     expect((await stat(join(syncDir(mr), snapshot!))).mtimeMs).toBe(snapshotBefore.mtimeMs);
-    expect(plain(await fromDisk())).toEqual(plain(s));
+    expect(await fromDisk()).toEqual(plain(s));
 
     // Nothing changed: the journal stays as it is; the status still moves.
     const again = await loadSyncState(mr, 'vps');
@@ -91,7 +112,7 @@ describe('sync state on disk', () => {
     await saveSyncState(mr, loaded);
     await copyFile(`${statusPath}.before`, statusPath); // as if the pass died before committing
     const back = await loadSyncState(mr, 'vps');
-    expect(back.base!.tasks.t1).toEqual(sample(20).base!.tasks.t1);
+    expect((await withFields(back)).base!.tasks.t1).toEqual(sample(20).base!.tasks.t1);
     // The next save overwrites the uncommitted bytes instead of appending after them.
     back.base!.tasks.t2 = { loc: 'r/archive', hash: 'w', rank: 3 };
     await saveSyncState(mr, back);
@@ -110,10 +131,10 @@ describe('sync state on disk', () => {
     await truncate(join(syncDir(mr), journal), 3);
     const damaged = await loadSyncState(mr, 'vps'); // the kept copy no longer matches the disk
     expect(damaged).not.toBe(s);
-    expect(damaged.base!.tasks.t1).toEqual(sample(5).base!.tasks.t1);
+    expect((await withFields(damaged)).base!.tasks.t1).toEqual(sample(5).base!.tasks.t1);
     await saveSyncState(mr, damaged);
     expect((await files()).filter((n) => n.endsWith('.journal'))).toEqual([]);
-    expect(plain(await fromDisk())).toEqual(plain(damaged));
+    expect(await fromDisk()).toEqual(await withFields(damaged));
   });
 
   it('a version 1 file is read and migrated by the next save; old generations are removed', async () => {
@@ -126,13 +147,55 @@ describe('sync state on disk', () => {
     await saveSyncState(mr, loaded);
     const status = JSON.parse(await readFile(join(syncDir(mr), 'vps.json'), 'utf8')) as { version: number };
     expect(status.version).toBe(2);
-    expect(plain(await fromDisk())).toEqual(plain(s));
+    expect(await fromDisk()).toEqual(plain(s));
     // A lost base (null) is a new snapshot; the previous one goes.
     const lost = await loadSyncState(mr, 'vps');
     lost.base = null;
     await saveSyncState(mr, lost);
-    expect((await files()).filter((n) => n.startsWith('vps~'))).toHaveLength(1);
+    const generations = (await files()).filter((n) => n.startsWith('vps~')).map((n) => n.split('.')[0]);
+    expect(new Set(generations).size).toBe(1);
     expect((await fromDisk()).base).toBeNull();
+  });
+
+  it("keeps the base's merge fields apart, read only when asked; a lost fields file costs the fields, nothing else", async () => {
+    const s = sample(30);
+    await saveSyncState(mr, s);
+    const names = await files();
+    const snapshot = names.find((n) => /^vps~[^.]+\.json$/.test(n))!;
+    const fieldsFile = names.find((n) => n.endsWith('.fields.json'))!;
+    expect(fieldsFile).toBe(snapshot.replace('.json', '.fields.json'));
+    expect(await readFile(join(syncDir(mr), snapshot), 'utf8')).not.toContain('bodyHash');
+    // A fresh load parses no fields: its records say where they are.
+    vi.resetModules();
+    const fresh = (await import('../../src/sync/state.js')) as typeof import('../../src/sync/state.js');
+    const loaded = await fresh.loadSyncState(mr, 'vps');
+    expect(loaded.base!.tasks.t7!.base).toBe(FIELDS_APART);
+    expect(await fresh.baseFields(loaded, 't7')).toEqual({ fields: { n: 7 }, bodyHash: 'b' });
+    expect(await fresh.baseFields(loaded, 'nope')).toBeUndefined();
+    // A record changed since keeps its own fields in the journal.
+    loaded.base!.tasks.t8 = {
+      loc: 'r/outbox',
+      hash: 'x',
+      rank: 2,
+      base: { fields: { n: 80 }, bodyHash: 'c' },
+    };
+    await fresh.saveSyncState(mr, loaded);
+    expect((await fromDisk()).base!.tasks.t8!.base).toEqual({ fields: { n: 80 }, bodyHash: 'c' });
+    // The fields file lost (and the journal cut, so the next save writes a new snapshot): those
+    // records have no fields (apply reads the task again), the rest stands, and the new snapshot
+    // claims no fields it does not hold.
+    await writeFile(join(syncDir(mr), fieldsFile), '{"t7":');
+    await truncate(join(syncDir(mr), (await files()).find((n) => n.endsWith('.journal'))!), 3);
+    vi.resetModules();
+    const again = (await import('../../src/sync/state.js')) as typeof import('../../src/sync/state.js');
+    const damaged = await again.loadSyncState(mr, 'vps');
+    expect(await again.baseFields(damaged, 't7')).toBeUndefined();
+    expect(damaged.base!.tasks.t7!.hash).toBe('h7');
+    await again.saveSyncState(mr, damaged);
+    expect((await files()).filter((n) => n.endsWith('.journal'))).toEqual([]);
+    const rewritten = await fromDisk();
+    expect(rewritten.base!.tasks.t7).toEqual({ loc: 'r/inbox', hash: 'h7', rank: 1 });
+    expect(rewritten.local).toEqual(plain(s).local);
   });
 
   it('a missing snapshot means no ancestor, with the status kept', async () => {
