@@ -4,7 +4,7 @@
 // And the cut of a cache path into the task id and location its scan expects to find again (it
 // replaced a split('/') per path, 10,000 per manifest; the cases hold it to what that gave).
 
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -153,6 +153,32 @@ describe('the far agent state file', () => {
       sent: { generation: 'g1', agents: 'a1', manifest: emptyManifest },
       changed: new Map(),
     });
+  });
+
+  it('a task moved while it lists the folders is looked for by name: one it sent, and one it wrote since', async () => {
+    const first = await replyOnce();
+    const scanner = new FarScanner(localEndpoint(root));
+    await scanner.reply(['a1'], generationOf(first));
+    const id = '20260101-000000-000d';
+    const bytes = Buffer.from(taskText({ id, from: 'hub', to: 'a1' }, 'written'));
+    const mtimeMs = Date.now() - 60_000;
+    scanner.forget(rel(id));
+    await writeFile(join(root, rel(id)), bytes);
+    await utimes(join(root, rel(id)), mtimeMs / 1000, mtimeMs / 1000);
+    await scanner.remember(rel(id), bytes, mtimeMs);
+    await scanner.save();
+    // The outbox is listed before two tasks move there from the inbox, the inbox after: in neither.
+    await mkdir(join(root, 'agents/a1/outbox'));
+    const real = localEndpoint(root);
+    const staleOutbox = await real.list('agents/a1/outbox');
+    const moved = [ids[0]!, id];
+    for (const m of moved)
+      await rename(join(root, rel(m)), join(root, `agents/a1/outbox/${m}.md`));
+    const racing = Object.create(real) as typeof real;
+    racing.list = (dir) => (dir === 'agents/a1/outbox' ? Promise.resolve(staleOutbox) : real.list(dir));
+    const r = await new FarScanner(racing).reply(['a1'], generationOf(first));
+    if (!('delta' in r)) throw new Error('expected a change');
+    expect(new Map(r.delta.tasks)).toEqual(new Map(moved.map((m) => [m, `agents/a1/outbox/${m}.md`])));
   });
 
   it("an older agent's scan cache is used once, then its two files are replaced by the state file", async () => {
