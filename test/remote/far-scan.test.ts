@@ -172,8 +172,7 @@ describe('the far agent state file', () => {
     const real = localEndpoint(root);
     const staleOutbox = await real.list('agents/a1/outbox');
     const moved = [ids[0]!, id];
-    for (const m of moved)
-      await rename(join(root, rel(m)), join(root, `agents/a1/outbox/${m}.md`));
+    for (const m of moved) await rename(join(root, rel(m)), join(root, `agents/a1/outbox/${m}.md`));
     const racing = Object.create(real) as typeof real;
     racing.list = (dir) => (dir === 'agents/a1/outbox' ? Promise.resolve(staleOutbox) : real.list(dir));
     const r = await new FarScanner(racing).reply(['a1'], generationOf(first));
