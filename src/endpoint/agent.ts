@@ -9,7 +9,6 @@
 import type { z } from 'zod';
 import { networkError, usageError } from '../errors.js';
 import type { AgentClient } from '../remote/client.js';
-import { recordOf } from '../remote/far-scan.js';
 import type { ManifestCopy } from '../remote/manifest-copy.js';
 import { applyDelta, checkDelta, isGeneration } from '../remote/manifest-delta.js';
 import {
@@ -26,7 +25,7 @@ import {
   taskShapeOk,
 } from '../remote/protocol.js';
 import { TooBigError } from '../store/read-file.js';
-import type { SideCache, SideScan } from '../sync/scan.js';
+import type { SideScan } from '../sync/scan.js';
 import type { Outcome } from './conditional.js';
 import type { Endpoint, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
 import { joinRel, parseRelPath } from './rel-path.js';
@@ -235,38 +234,52 @@ export class AgentEndpoint implements Endpoint {
     return this.checked;
   }
 
+  /**
+   * The manifest as a scan, every name checked. It keeps no scan cache on this side (the far agent
+   * keeps its own, and the pass keeps no far records then: sync/pass.ts adoptScans): the records are
+   * read where they are, and sizes given by `sizeOf` (10,000 record objects made here only to be
+   * dropped cost a one-shot pass ~50 ms after the far reply).
+   */
   private toScan(m: Manifest, agents: readonly string[]): SideScan {
     const checked = this.checkedFor(agents);
-    const cache: SideCache = {};
-    // Own keys only (Object.keys): a `__proto__` key must never bring inherited ones along.
-    for (const path of Object.keys(m.records)) {
-      if (!checked.paths.has(path)) {
-        if (!agentPath(path, agents)) throw this.broken(`the path ${JSON.stringify(path)} in the manifest`);
-        checked.paths.add(path);
-      }
-      cache[path] = recordOf(m.records[path]!);
+    const { records } = m;
+    // Own keys only (Object.keys, Object.hasOwn): a `__proto__` key must never bring inherited ones along.
+    for (const path of Object.keys(records)) {
+      if (checked.paths.has(path)) continue;
+      if (!agentPath(path, agents)) throw this.broken(`the path ${JSON.stringify(path)} in the manifest`);
+      checked.paths.add(path);
     }
+    const recordAt = (path: string) => (Object.hasOwn(records, path) ? records[path] : undefined);
     const tasks: SideScan['tasks'] = new Map();
     for (const [id, path] of m.tasks) {
-      const r = cache[path];
+      const r = recordAt(path);
       let shaped = checked.tasks.get(id) === path;
       // A path among the records passed agentPath above: only its shape is left to check.
       if (!shaped && (checked.paths.has(path) ? taskShapeOk(id, path) : taskPathOk(id, path, agents))) {
         checked.tasks.set(id, path);
         shaped = true;
       }
-      if (!shaped || r?.rank === undefined || tasks.has(id))
+      const rank = r?.[3];
+      if (!shaped || r === undefined || rank === null || rank === undefined || tasks.has(id))
         throw this.broken(`the task ${JSON.stringify(id)} at ${JSON.stringify(path)} in the manifest`);
       // agents/<agent>/<box>/<id>.md (checked above): the location is what lies between.
-      tasks.set(id, { id, loc: path.slice(7, path.lastIndexOf('/')), path, hash: r.hash, rank: r.rank });
+      tasks.set(id, { id, loc: path.slice(7, path.lastIndexOf('/')), path, hash: r[2], rank });
     }
     const files: SideScan['files'] = new Map();
     for (const path of m.files) {
-      const r = cache[path];
+      const r = recordAt(path);
       if (!r || files.has(path)) throw this.broken(`the file ${JSON.stringify(path)} in the manifest`);
-      files.set(path, { hash: r.hash });
+      files.set(path, { hash: r[2] });
     }
-    return { tasks, files, cache, problems: m.problems, reads: m.reads, skipped: new Set() };
+    return {
+      tasks,
+      files,
+      cache: {},
+      sizeOf: (path) => recordAt(path)?.[0],
+      problems: m.problems,
+      reads: m.reads,
+      skipped: new Set(),
+    };
   }
 
   /** Far changes under the agents' folders; paths not of that shape are dropped. */

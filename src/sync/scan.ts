@@ -55,6 +55,11 @@ export interface SideScan {
   skipped: Set<string>;
   /** With `keepBytes`: the bytes of files this scan read (hashed just now), for apply to send. */
   read?: Map<string, Buffer>;
+  /**
+   * Set by a scan the far agent made (its records stay there; `cache` is empty): the size of a path
+   * its manifest holds, else undefined. Without it, sizes come from `cache`.
+   */
+  sizeOf?: (path: string) => number | undefined;
 }
 
 /** Bytes this pass may still read from one side (shared by everything the pass reads there). */
@@ -305,7 +310,7 @@ async function listBox(
  */
 export function limitScan(scan: SideScan, limits: Limits = DEFAULT_LIMITS): SideScan {
   const over = (path: string, task: boolean): boolean => {
-    const size = scan.cache[path]?.size;
+    const size = scan.sizeOf ? scan.sizeOf(path) : scan.cache[path]?.size;
     const [max, key] = task
       ? [limits.taskFile, 'limits.task_file']
       : [limits.attachmentFile, 'limits.attachment_file'];
@@ -468,7 +473,8 @@ export async function lookAgain(
 ): Promise<void> {
   const found: Found[] = [];
   await findMissed(ep, agents, expect, found, new Set(scan.tasks.keys()));
-  const fresh = found.filter((f) => scan.cache[f.path] === undefined);
+  const known = (path: string) => (scan.sizeOf ? scan.sizeOf(path) : scan.cache[path]) !== undefined;
+  const fresh = found.filter((f) => !known(f.path));
   if (fresh.length === 0) return;
   const run: ScanRun = {
     ep,

@@ -4,7 +4,7 @@
 // or a file written outside the host's agents' folders — and a hub daemon keeps running.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
@@ -199,6 +199,26 @@ describeWithSshd('sync through the far agent', (sshd) => {
       expect(viaSftp.reads.remote).toBe(0); // the far agent's last manifest stood in for the records
       expect(viaSftp.pushed + viaSftp.pulled + viaSftp.merged + viaSftp.deleted).toBe(0);
     });
+  });
+
+  it("a far task over this hub's limits.task_file is left out by name though the far agent listed it", async () => {
+    const id = (await cli(hub, ['send', 'research', 'Grows there', '--as', 'dispatch'])).stdout.trim();
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0);
+    const farPath = join(far, `agents/research/inbox/${id}.md`);
+    await writeFile(farPath, `${await readFile(farPath, 'utf8')}\n${'x'.repeat(200_000)}\n`);
+    const config = join(hub, 'mailroom.yaml');
+    const before = await readFile(config, 'utf8');
+    await writeFile(config, `${before}limits:\n  task_file: 100KB\n`); // the far agent's own limit is higher
+    try {
+      const r = await cli(hub, ['sync', 'vps']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`agents/research/inbox/${id}.md`);
+      expect(r.stderr).toContain('limits.task_file');
+      expect((await stat(join(hub, `agents/research/inbox/${id}.md`))).size).toBeLessThan(100_000);
+    } finally {
+      await writeFile(config, before);
+    }
+    expect((await cli(hub, ['sync', 'vps'])).code).toBe(0); // with the limit back, it comes through
   });
 
   for (const [mode, sends, what] of [
