@@ -58,14 +58,27 @@ export function parseState(text: string): { sent: KeptManifest; changed: Changed
   return { sent, changed };
 }
 
+/**
+ * The manifest record each scan record was made from or turned into. Records are never edited (a
+ * scan makes a new one for a file that changed), so a scan record still in the cache gives the same
+ * manifest record: the next manifest reuses it, and its change from the last one sent is found by
+ * identity (at 10,000 tasks, 10,000 arrays made and compared field by field at every reply).
+ */
+const manifestRecords = new WeakMap<SideRecord, ManifestRecord>();
+
 /** The scan cache a state describes: the sent records with the changed ones laid over them. */
 function cacheOf(state: { sent: KeptManifest; changed: Changed }): SideCache {
   const cache: SideCache = {};
+  const take = (r: ManifestRecord): SideRecord => {
+    const record = recordOf(r);
+    manifestRecords.set(record, r);
+    return record;
+  };
   const records = state.sent.manifest.records;
-  for (const path of Object.keys(records)) cache[path] = recordOf(records[path]!);
+  for (const path of Object.keys(records)) cache[path] = take(records[path]!);
   for (const [path, r] of state.changed) {
     if (r === null) delete cache[path];
-    else cache[path] = recordOf(r);
+    else cache[path] = take(r);
   }
   return cache;
 }
@@ -276,7 +289,15 @@ const manifestRecordOf = (r: SideRecord): ManifestRecord => [
 /** A scan cache as a manifest's records (the inverse of cacheOf's recordOf). */
 function recordsOf(cache: SideCache): Manifest['records'] {
   const records: Manifest['records'] = {};
-  for (const [path, r] of Object.entries(cache)) records[path] = manifestRecordOf(r);
+  for (const path of Object.keys(cache)) {
+    const r = cache[path]!;
+    let m = manifestRecords.get(r);
+    if (m === undefined) {
+      m = manifestRecordOf(r);
+      manifestRecords.set(r, m);
+    }
+    records[path] = m;
+  }
   return records;
 }
 

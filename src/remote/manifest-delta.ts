@@ -48,7 +48,8 @@ export function manifestDelta(
   for (const path of Object.keys(next.records)) {
     const was = Object.hasOwn(prev.records, path) ? prev.records[path] : undefined;
     const now = next.records[path]!;
-    if (was === undefined || !sameRecord(was, now)) {
+    // The same array when the far agent's scan kept the record (far-scan.ts manifestRecords).
+    if (was !== now && (was === undefined || !sameRecord(was, now))) {
       records[path] = now;
       changed++;
     }
