@@ -15,6 +15,7 @@ import {
   agentPath,
   BytesSchema,
   checkManifest,
+  checkMerged,
   ListSchema,
   LockSchema,
   MAX_FILE_BYTES,
@@ -196,7 +197,7 @@ export class AgentEndpoint implements Endpoint {
         return this.manifestOf(await this.client.call({ op: 'manifest' }), undefined, agents, copy);
       }
       this.trust(prev, agents);
-      const merged = checkManifest(applyDelta(prev, delta));
+      const merged = checkMerged(applyDelta(prev, delta), delta);
       if (!merged) throw this.broken('a change to the manifest that breaks its bounds');
       return { manifest: merged, generation: delta.generation };
     }

@@ -229,6 +229,7 @@ describeWithSshd('sync through the far agent', (sshd) => {
     ['midframe', 'half a frame and stops', /stopped in the middle of a message/],
     ['deltadotdot', 'a change to the manifest with a name with ..', /in the manifest/],
     ['deltasince', 'a change to a manifest the hub does not hold', /a malformed change to the manifest/],
+    ['deltarecord', 'a change with a malformed record', /a change to the manifest that breaks its bounds/],
   ] as const) {
     it(`a far agent that sends ${sends}: the pass ends naming the host, nothing written outside`, async () => {
       // A change is only taken against a copy the hub holds: a real pass first makes sure of one.
