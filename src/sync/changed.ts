@@ -288,6 +288,14 @@ async function lockedFastPass(f: FastPass, ids: Map<string, Set<string>>): Promi
   return applyDecisions(f, state, decisions, scans, away);
 }
 
+/**
+ * The records the state keeps for `side`, to know a copy by its stamp; none for a far agent, which
+ * keeps its own (sync/pass.ts adoptScans): its copy is then asked for with its bytes, in the one
+ * round trip a look would take (with an empty cache, a look and then a read took two).
+ */
+const keptRecords = (f: FastPass, state: SyncState, s: Side): SideCache | undefined =>
+  s === 'remote' && f.remote.scan ? undefined : state[s];
+
 const versionOf = (id: string, t: TaskVersion | undefined) =>
   new Map<string, TaskVersion>(t ? [[id, { loc: t.loc, hash: t.hash, rank: t.rank }]] : []);
 
@@ -320,7 +328,7 @@ async function lookAt(
   f.looked[other].set(id, new Set(theirAgents));
   const theirs = absentInstead(f, id, b === undefined)
     ? []
-    : await copiesOf(endpointOf(f, other), id, theirAgents, state[other], f.reads[other]);
+    : await copiesOf(endpointOf(f, other), id, theirAgents, keptRecords(f, state, other), f.reads[other]);
   if (typeof theirs === 'string') return { full: theirs };
   // The look covered the other side's boxes where the last sync left the task: it must find the
   // task there once (elsewhere or twice is for the full pass, which looks everywhere); a new id must
@@ -379,9 +387,7 @@ async function lookAway(
     return { full: `task ${id} left ${f.host}'s folders with its result files` };
   const farAgent = b.loc.split('/')[0]!;
   f.looked.remote.set(id, new Set([farAgent]));
-  // A far agent's records are its own (the state keeps none then): its copy is asked for directly.
-  const farCache = f.remote.scan ? undefined : state.remote;
-  const theirs = await copiesOf(f.remote, id, [farAgent], farCache, f.reads.remote);
+  const theirs = await copiesOf(f.remote, id, [farAgent], keptRecords(f, state, 'remote'), f.reads.remote);
   if (typeof theirs === 'string') return { full: theirs };
   if (theirs.length !== 1)
     return { full: `task ${id}: ${theirs.length} copies on remote where the last sync left it` };

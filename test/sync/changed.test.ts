@@ -167,6 +167,31 @@ describe('sync fast path', () => {
     }
   });
 
+  it("a hub change looks at a far agent's copy with one request for its bytes: the state keeps no far records then", async () => {
+    const id = await send();
+    await full();
+    const path = inbox(id);
+    await writeFile(join(hub, path), (await read(hub, path)).replace('priority: normal', 'priority: high'));
+    const calls: string[] = [];
+    // A far side that scans itself and batches, as the far agent does (AgentEndpoint).
+    const counted = countedFar(['stat', 'readFile'], calls);
+    const farAgent = new Proxy(counted, {
+      get: (target, prop, receiver) =>
+        prop === 'scan'
+          ? () => Promise.reject(new Error('unused'))
+          : prop === 'parallelism'
+            ? 64
+            : Reflect.get(target, prop, receiver),
+    });
+    const r = await fast('local', [path], farAgent);
+    expect(r).toEqual({ kind: 'done', pushed: 1, pulled: 0, deleted: 0, tasks: 1 });
+    // The look: the task's three boxes there, each asked for its bytes (one batch, one round trip);
+    // no stat first (a second round trip). What follows is apply's conditional write.
+    const boxes = ['inbox', 'outbox', 'archive'].map((b) => `readFile agents/research/${b}/${id}.md`);
+    expect(calls.slice(0, 3).sort()).toEqual(boxes.sort());
+    await nothingLeft();
+  });
+
   it('a box or agent folder in the changed paths costs no look: watchers report the folder with its entries', async () => {
     await send('writer');
     await full(); // a base exists
