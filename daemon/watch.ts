@@ -102,7 +102,24 @@ async function pollPaths(
     ignored: (path: string) => noise(path),
   });
   watcher.on('all', (_event, path) => onHint(path));
+  // What a folder that appears holds already is reported here too, not only by chokidar's own look
+  // into it: in a loaded CI run a folder moved in with a file in it gave the folder's hint and never
+  // the file's (the native mode's addTree does the same).
+  watcher.on('addDir', (path) => void announceTree(path, DEPTH, onHint));
   watcher.on('error', (err) => onError?.(err));
   await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return { close: () => watcher.close() };
+}
+
+/** A hint for everything a folder holds, `depth` folders down; a link is never entered (lstat). */
+async function announceTree(dir: string, depth: number, onHint: (path: string) => void): Promise<void> {
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st?.isDirectory() || noise(dir)) return;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (noise(e.name)) continue;
+    const path = join(dir, e.name);
+    onHint(path);
+    if (e.isDirectory() && depth > 0) await announceTree(path, depth - 1, onHint);
+  }
 }
