@@ -87,6 +87,23 @@ describe('the far agent state file', () => {
   }
   const generationOf = (r: ManifestReply) => ('delta' in r ? r.delta.generation : r.generation);
 
+  /**
+   * A far agent that replied to a hub holding `since`, then wrote a new task for it as serve.ts does
+   * for a put: the record dropped, the file written with a settled mtime, recorded.
+   */
+  async function writtenAfterReply(since: string) {
+    const scanner = new FarScanner(localEndpoint(root));
+    await scanner.reply(['a1'], since);
+    const id = '20260101-000000-000d';
+    const bytes = Buffer.from(taskText({ id, from: 'hub', to: 'a1' }, 'new'));
+    scanner.forget(rel(id));
+    const mtimeMs = Date.now() - 60_000;
+    await writeFile(join(root, rel(id)), bytes);
+    await utimes(join(root, rel(id)), mtimeMs / 1000, mtimeMs / 1000);
+    await scanner.remember(rel(id), bytes, mtimeMs);
+    return { scanner, id };
+  }
+
   it('a later agent answers from it: the change since the manifest sent, with nothing read again', async () => {
     const first = await replyOnce();
     expect('delta' in first).toBe(false);
@@ -108,16 +125,7 @@ describe('the far agent state file', () => {
 
   it('records set after the reply (files it wrote) are kept as changed: not read again, sent as a change', async () => {
     const first = await replyOnce();
-    const scanner = new FarScanner(localEndpoint(root));
-    // As serve.ts does for a put: the record is dropped, the file written with a settled mtime, recorded.
-    await scanner.reply(['a1'], generationOf(first));
-    const id = '20260101-000000-000d';
-    const bytes = Buffer.from(taskText({ id, from: 'hub', to: 'a1' }, 'new'));
-    scanner.forget(rel(id));
-    const mtimeMs = Date.now() - 60_000;
-    await writeFile(join(root, rel(id)), bytes);
-    await utimes(join(root, rel(id)), mtimeMs / 1000, mtimeMs / 1000);
-    await scanner.remember(rel(id), bytes, mtimeMs);
+    const { scanner, id } = await writtenAfterReply(generationOf(first));
     expect(scanner.unsaved).toBe(true);
     await scanner.save();
     expect(Object.keys(farCacheOf(await readFile(stateFile(), 'utf8'))).sort()).toEqual(
@@ -157,15 +165,7 @@ describe('the far agent state file', () => {
 
   it('a task moved while it lists the folders is looked for by name: one it sent, and one it wrote since', async () => {
     const first = await replyOnce();
-    const scanner = new FarScanner(localEndpoint(root));
-    await scanner.reply(['a1'], generationOf(first));
-    const id = '20260101-000000-000d';
-    const bytes = Buffer.from(taskText({ id, from: 'hub', to: 'a1' }, 'written'));
-    const mtimeMs = Date.now() - 60_000;
-    scanner.forget(rel(id));
-    await writeFile(join(root, rel(id)), bytes);
-    await utimes(join(root, rel(id)), mtimeMs / 1000, mtimeMs / 1000);
-    await scanner.remember(rel(id), bytes, mtimeMs);
+    const { scanner, id } = await writtenAfterReply(generationOf(first));
     await scanner.save();
     // The outbox is listed before two tasks move there from the inbox, the inbox after: in neither.
     await mkdir(join(root, 'agents/a1/outbox'));
