@@ -187,16 +187,12 @@ const isProblem = (v: unknown): boolean => isPlain(v) && isText(v.path, 4096) &&
 export function checkManifest(v: unknown): Manifest | undefined {
   if (!isPlain(v)) return undefined;
   const { records, tasks, files, problems, reads } = v;
-  if (!isPlain(records) || !isCount(reads)) return undefined;
-  if (!Array.isArray(tasks) || tasks.length > MAX_MANIFEST_ENTRIES || !tasks.every(isTaskPair))
-    return undefined;
-  if (!Array.isArray(files) || files.length > MAX_MANIFEST_ENTRIES || !files.every((f) => isText(f, 4096)))
-    return undefined;
-  if (!Array.isArray(problems) || problems.length > 10_000 || !problems.every(isProblem)) return undefined;
+  if (!isPlain(records) || !Array.isArray(tasks) || !Array.isArray(files)) return undefined;
   const keys = Object.keys(records);
-  if (keys.length > MAX_MANIFEST_ENTRIES) return undefined;
-  for (const key of keys) if (key.length > 4096 || !isRecord(records[key])) return undefined;
-  return v as unknown as Manifest;
+  const ok =
+    boundsOk(keys.length, tasks.length, files.length, reads) &&
+    entriesOk(records, keys, tasks, files, problems);
+  return ok ? (v as unknown as Manifest) : undefined;
 }
 
 /**
@@ -207,17 +203,34 @@ export function checkManifest(v: unknown): Manifest | undefined {
  */
 export function checkMerged(
   merged: Manifest,
-  change: Pick<Manifest, 'records' | 'tasks' | 'problems' | 'reads'> & { filesAdded: string[] },
+  change: Pick<Manifest, 'records' | 'tasks' | 'problems'> & { filesAdded: string[] },
 ): Manifest | undefined {
-  if (!isCount(merged.reads) || merged.tasks.length > MAX_MANIFEST_ENTRIES) return undefined;
-  if (merged.files.length > MAX_MANIFEST_ENTRIES || Object.keys(merged.records).length > MAX_MANIFEST_ENTRIES)
-    return undefined;
-  if (!change.tasks.every(isTaskPair) || !change.filesAdded.every((f) => isText(f, 4096))) return undefined;
-  const { problems } = change;
-  if (!Array.isArray(problems) || problems.length > 10_000 || !problems.every(isProblem)) return undefined;
-  for (const key of Object.keys(change.records))
-    if (key.length > 4096 || !isRecord(change.records[key])) return undefined;
-  return merged;
+  const { records, tasks, files, reads } = merged;
+  const ok =
+    boundsOk(Object.keys(records).length, tasks.length, files.length, reads) &&
+    entriesOk(change.records, Object.keys(change.records), change.tasks, change.filesAdded, change.problems);
+  return ok ? merged : undefined;
+}
+
+/** The sizes a manifest may have (checked before any entry is looked at), and its read count. */
+const boundsOk = (records: number, tasks: number, files: number, reads: unknown): boolean =>
+  isCount(reads) &&
+  records <= MAX_MANIFEST_ENTRIES &&
+  tasks <= MAX_MANIFEST_ENTRIES &&
+  files <= MAX_MANIFEST_ENTRIES;
+
+/** Every entry of these parts of a manifest well formed: task pairs, file names, problems, records. */
+function entriesOk(
+  records: Record<string, unknown>,
+  keys: readonly string[],
+  tasks: readonly unknown[],
+  files: readonly unknown[],
+  problems: unknown,
+): boolean {
+  if (!tasks.every(isTaskPair) || !files.every((f) => isText(f, 4096))) return false;
+  if (!Array.isArray(problems) || problems.length > 10_000 || !problems.every(isProblem)) return false;
+  for (const key of keys) if (key.length > 4096 || !isRecord(records[key])) return false;
+  return true;
 }
 
 /** A path under one of `agents`' folders, each part a plain name: what a far side may name. */
