@@ -302,6 +302,10 @@ async function listBox(
   return found;
 }
 
+/** The size a scan holds for `path` (its manifest's for a far agent's scan), or undefined: not in it. */
+const sizeIn = (scan: SideScan, path: string): number | undefined =>
+  scan.sizeOf ? scan.sizeOf(path) : scan.cache[path]?.size;
+
 /**
  * A scan made by the far agent is held to this machine's size limits too: a task or file over its
  * limit is left out and reported by name, as scanSide does for what it reads itself, so it is never
@@ -310,7 +314,7 @@ async function listBox(
  */
 export function limitScan(scan: SideScan, limits: Limits = DEFAULT_LIMITS): SideScan {
   const over = (path: string, task: boolean): boolean => {
-    const size = scan.sizeOf ? scan.sizeOf(path) : scan.cache[path]?.size;
+    const size = sizeIn(scan, path);
     const [max, key] = task
       ? [limits.taskFile, 'limits.task_file']
       : [limits.attachmentFile, 'limits.attachment_file'];
@@ -473,8 +477,7 @@ export async function lookAgain(
 ): Promise<void> {
   const found: Found[] = [];
   await findMissed(ep, agents, expect, found, new Set(scan.tasks.keys()));
-  const known = (path: string) => (scan.sizeOf ? scan.sizeOf(path) : scan.cache[path]) !== undefined;
-  const fresh = found.filter((f) => !known(f.path));
+  const fresh = found.filter((f) => sizeIn(scan, f.path) === undefined);
   if (fresh.length === 0) return;
   const run: ScanRun = {
     ep,
