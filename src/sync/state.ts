@@ -270,14 +270,13 @@ export async function baseFields(state: SyncState, id: string): Promise<MergeFie
 
 /** The fields file of `p`'s snapshot; a missing or broken one reads as empty (merges lose their base). */
 function fieldsApart(p: Persisted): Promise<Record<string, MergeFields>> {
-  p.fields ??= readFile(p.fieldsPath).then(
-    (bytes) => {
+  p.fields ??= readFile(p.fieldsPath)
+    .then((bytes) => {
       const data: unknown = JSON.parse(bytes.toString('utf8'));
       return data && typeof data === 'object' ? (data as Record<string, MergeFields>) : {};
-    },
-    () => ({}),
-  );
-  return p.fields.catch(() => ({}));
+    })
+    .catch(() => ({}));
+  return p.fields;
 }
 
 /** The snapshot and journal are still there at the sizes this process wrote (nobody cut or removed them). */
