@@ -28,9 +28,10 @@ export interface LockOptions {
 
 export interface WriteOptions {
   /**
-   * Set the file's mtime to this before it appears at its name (a local disk only; others ignore
-   * it). The sync sets a time seconds in the past, so that the file's stamp can be trusted by the
-   * next scan at once, and any later write, which stamps "now", is told apart (docs/sync.md).
+   * Set the file's mtime to this before it appears at its name (over SFTP whole seconds, floored).
+   * The sync sets a time seconds in the past on that side's clock, so that the file's stamp can be
+   * trusted by the next scan at once, and any later write, which stamps "now", is told apart
+   * (docs/sync.md).
    */
   readonly mtimeMs?: number;
 }

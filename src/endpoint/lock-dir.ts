@@ -16,6 +16,14 @@ export interface LockFs {
   readonly mtimeResolutionMs: number;
   /** mkdir of exactly this folder. */
   mkdirOnce(rel: string): Promise<'created' | 'exists' | 'noParent'>;
+  /**
+   * Optional: mkdirOnce and then mtimeOf of the same folder, sent together where requests are carried
+   * out in the order sent (one SFTP channel): the look costs no round trip of its own. `mtime` may be
+   * undefined (a server that looked first): then it is looked at again.
+   */
+  mkdirThenMtime?(
+    rel: string,
+  ): Promise<{ made: 'created' | 'exists' | 'noParent'; mtime: number | undefined }>;
   mkdirp(rel: string): Promise<void>;
   /** undefined when nothing is there. */
   mtimeOf(rel: string): Promise<number | undefined>;
@@ -42,7 +50,10 @@ export async function acquireLock(fs: LockFs, rel: string, opts: LockOptions = {
   let vanished = 0;
 
   for (;;) {
-    const made = await fs.mkdirOnce(lockRel);
+    const tried = fs.mkdirThenMtime
+      ? await fs.mkdirThenMtime(lockRel)
+      : { made: await fs.mkdirOnce(lockRel), mtime: undefined };
+    const { made } = tried;
     if (made === 'noParent') {
       if (madeParent || parent === '')
         throw notFound(`${fs.label}: cannot lock ${rel}: its folder does not exist`);
@@ -51,13 +62,13 @@ export async function acquireLock(fs: LockFs, rel: string, opts: LockOptions = {
       continue;
     }
     if (made === 'created') {
-      const stamped = await fs.mtimeOf(lockRel);
+      const stamped = tried.mtime ?? (await fs.mtimeOf(lockRel));
       // The new folder's mtime is the endpoint's "now": it calibrates the clock for refreshes.
       if (stamped !== undefined) clock.calibrate(stamped);
       return holdLock(fs, lockRel, stamped ?? (await clock.now()), staleMs, clock);
     }
 
-    const mtime = await fs.mtimeOf(lockRel);
+    const mtime = tried.mtime ?? (await fs.mtimeOf(lockRel));
     if (mtime !== undefined && mtime < (await clock.now()) - staleMs) {
       // Stale: remove and retry. Re-reading the mtime right before the removal narrows (it cannot
       // close, as in proper-lockfile) the window in which two takers could remove each other's lock.

@@ -6,8 +6,6 @@
 import { usageError } from '../errors.js';
 import { hiddenNameFitting } from '../names.js';
 import { randomHex } from '../random-hex.js';
-import type { EntryKind } from './endpoint.js';
-import { notADir } from './refusals.js';
 
 /** The segments of `rel`; `''` is the root itself (empty array) when `allowRoot`. */
 export function parseRelPath(rel: string, label: string, opts: { allowRoot?: boolean } = {}): string[] {
@@ -37,21 +35,3 @@ export const tempNameFor = (name: string): string => hiddenNameFitting(name, `.t
 
 /** True for names writeFileAtomic leaves behind only if it was cut off (for doctor and tests). */
 export const isTempName = (name: string): boolean => /^\..+\.tmp-[0-9a-f]{12}$/.test(name);
-
-/**
- * Refuses when a parent folder of `segments` (below the root) is a symlink or not a folder. All
- * parents are looked at concurrently (one round trip over SFTP). A missing parent is fine: nothing
- * below it exists either, and whatever creates it will create a real folder.
- */
-export async function checkParents(
-  segments: readonly string[],
-  kindOf: (rel: string) => Promise<EntryKind | undefined>,
-  label: string,
-): Promise<void> {
-  const parents: string[] = [];
-  for (let i = 1; i < segments.length; i++) parents.push(joinRel(segments.slice(0, i)));
-  const kinds = await Promise.all(parents.map(kindOf));
-  kinds.forEach((kind, i) => {
-    if (kind !== undefined && kind !== 'dir') throw notADir(label, parents[i]!, kind);
-  });
-}

@@ -18,10 +18,18 @@ import {
   type SftpSession,
 } from '../ssh/sftp-session.js';
 import { TooBigError } from '../store/read-file.js';
-import type { Endpoint, EntryKind, EntryStat, LockOptions, ReadLimit, ReleaseLock } from './endpoint.js';
+import type {
+  Endpoint,
+  EntryKind,
+  EntryStat,
+  LockOptions,
+  ReadLimit,
+  ReleaseLock,
+  WriteOptions,
+} from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
 import { notADir, notAFile, notEmpty } from './refusals.js';
-import { checkParents, joinRel, parseRelPath, tempNameFor } from './rel-path.js';
+import { joinRel, parseRelPath, tempNameFor } from './rel-path.js';
 
 export interface SftpEndpointOptions {
   /** The folder on the far host: absolute, or relative to the login folder (`~/mailroom` or `mailroom`). */
@@ -63,6 +71,8 @@ class SftpEndpoint implements Endpoint {
   /** Steps in flight: each is a few sequential requests, so many at once fill the round trips. */
   readonly parallelism = 128;
   private readonly concurrency: number;
+  /** Relative folders (below the root) seen to be real folders in this pass; see parents(). */
+  private readonly realDirs = new Set<string>();
 
   constructor(
     private readonly session: SftpSession,
@@ -81,6 +91,7 @@ class SftpEndpoint implements Endpoint {
   // Every SFTP failure leaves here as a MailroomError: a cut connection or a refusing server is a
   // sync failure (exit 4) whose message names the endpoint, the path and what was being done.
   private fail(err: unknown, what: string): MailroomError {
+    this.realDirs.clear();
     if (err instanceof MailroomError) return err;
     if (err instanceof SftpError) {
       const why =
@@ -108,8 +119,41 @@ class SftpEndpoint implements Endpoint {
 
   private kindOf = async (rel: string): Promise<EntryKind | undefined> => (await this.lstatRel(rel))?.kind;
 
-  private parents(segments: readonly string[]): Promise<void> {
-    return checkParents(segments, this.kindOf, this.label);
+  newPass(): void {
+    this.realDirs.clear();
+  }
+
+  /**
+   * Refuses a parent folder of `segments` that is a link or not a folder; the ones not known yet are
+   * looked at together (one round trip). A missing one is fine (nothing below it exists). Folders
+   * seen to be real are remembered for the pass (newPass), as the local endpoint does: most paths of
+   * a pass share their parents, and each look costs a round trip here. Any failure forgets them all.
+   */
+  private async parents(segments: readonly string[]): Promise<void> {
+    let known = segments.length - 1;
+    while (known > 0 && !this.realDirs.has(joinRel(segments.slice(0, known)))) known--;
+    const parents: string[] = [];
+    for (let i = known + 1; i < segments.length; i++) parents.push(joinRel(segments.slice(0, i)));
+    if (parents.length === 0) return;
+    const kinds = await Promise.all(parents.map(this.kindOf));
+    let real = true; // every folder above this one is: the remembered ones always form a prefix
+    kinds.forEach((kind, i) => {
+      if (kind !== undefined && kind !== 'dir') throw this.forget(notADir(this.label, parents[i]!, kind));
+      real &&= kind === 'dir';
+      if (real) this.realDirs.add(parents[i]!);
+    });
+  }
+
+  /** `segments` was just seen to be a real folder: remembered when every folder above it is. */
+  private remember(segments: readonly string[]): void {
+    if (segments.length <= 1 || this.realDirs.has(joinRel(segments.slice(0, -1))))
+      this.realDirs.add(joinRel(segments));
+  }
+
+  /** Forgets every folder seen in this pass (the tree may have changed under us); gives `err` back. */
+  private forget<E>(err: E): E {
+    this.realDirs.clear();
+    return err;
   }
 
   async list(relDir: string): Promise<EntryStat[]> {
@@ -127,7 +171,8 @@ class SftpEndpoint implements Endpoint {
       }),
     ]);
     if (self === undefined) return [];
-    if (self.kind !== 'dir') throw notADir(this.label, relDir, self.kind);
+    if (self.kind !== 'dir') throw this.forget(notADir(this.label, relDir, self.kind));
+    this.remember(segments);
     if (entries === undefined)
       throw this.fail(new Error('the server refused to read the folder'), `list ${relDir}`);
     return entries.map((e) => ({ name: e.name, ...e.stat }));
@@ -144,8 +189,9 @@ class SftpEndpoint implements Endpoint {
     // SFTP v3 has no O_NOFOLLOW: lstat first. A link swapped in between the two requests is the one
     // race left; the scan that asked for this file saw a regular file there a moment ago.
     const [, st] = await Promise.all([this.parents(segments), this.lstatRel(rel)]);
-    if (st === undefined) throw notFound(`${this.label}: ${rel} does not exist`);
-    if (st.kind !== 'file') throw notAFile(this.label, rel, st.kind);
+    // A file missing or not a file may mean a folder above it changed: looked at again next time.
+    if (st === undefined) throw this.forget(notFound(`${this.label}: ${rel} does not exist`));
+    if (st.kind !== 'file') throw this.forget(notAFile(this.label, rel, st.kind));
     const maxBytes = limit?.maxBytes ?? DEFAULT_LIMITS.attachmentFile;
     const key = limit?.limitKey ?? 'limits.attachment_file';
     // Claimed sizes are checked before a byte is read (a 5 GB sparse file costs one lstat).
@@ -154,15 +200,16 @@ class SftpEndpoint implements Endpoint {
     try {
       got = await this.session.readFileBounded(this.remote(rel), maxBytes);
     } catch (err) {
-      if (isSftpFailure(err, 'noSuchFile')) throw notFound(`${this.label}: ${rel} does not exist`);
+      if (isSftpFailure(err, 'noSuchFile'))
+        throw this.forget(notFound(`${this.label}: ${rel} does not exist`));
       throw this.fail(err, `read ${rel}`);
     }
-    if (got.kind !== 'file') throw notAFile(this.label, rel, got.kind);
+    if (got.kind !== 'file') throw this.forget(notAFile(this.label, rel, got.kind));
     if (got.bytes === undefined) throw new TooBigError(`${this.label}: ${rel}`, got.size, maxBytes, key);
     return got.bytes;
   }
 
-  async writeFileAtomic(rel: string, data: Buffer): Promise<void> {
+  async writeFileAtomic(rel: string, data: Buffer, opts?: WriteOptions): Promise<void> {
     const segments = parseRelPath(rel, this.label);
     const dir = segments.slice(0, -1);
     const temp = joinRel([...dir, tempNameFor(segments.at(-1)!)]);
@@ -185,7 +232,7 @@ class SftpEndpoint implements Endpoint {
       }
       const h = handle;
       handle = undefined; // closed by writeSyncClose, whatever happens there
-      await this.writeSyncClose(h, data);
+      await this.writeSyncClose(h, data, opts?.mtimeMs);
       const bad = await parentsChecked;
       if (bad !== undefined) throw bad;
       await this.session.posixRename(this.remote(temp), this.remote(rel));
@@ -196,26 +243,30 @@ class SftpEndpoint implements Endpoint {
   }
 
   /**
-   * Writes `data`, fsyncs and closes `handle`, in one round trip where the data fits in one burst of
-   * requests: an SFTP server processes the requests on one file in the order received, with the
-   * results of sending them one at a time (the filexfer drafts), so the fsync follows the writes and
-   * the close the fsync. A failed write still gets its fsync and close: the caller then renames
-   * nothing and removes the temp file. Larger data: chunks several at a time, then fsync and close.
+   * Writes `data`, sets the mtime if asked (WriteOptions.mtimeMs, whole seconds), fsyncs and closes
+   * `handle`, in one round trip where the data fits in one burst of requests: an SFTP server
+   * processes the requests on one file in the order received, with the results of sending them one
+   * at a time (the filexfer drafts), so the mtime follows the writes, the fsync the mtime and the
+   * close the fsync. A failed write still gets its fsync and close: the caller then renames nothing
+   * and removes the temp file. Larger data: chunks several at a time, then the rest.
    */
-  private async writeSyncClose(handle: RemoteHandle, data: Buffer): Promise<void> {
-    const size = this.session.maxWriteBytes;
+  private async writeSyncClose(handle: RemoteHandle, data: Buffer, mtimeMs?: number): Promise<void> {
+    const s = this.session;
+    const size = s.maxWriteBytes;
     const offsets: number[] = [];
     for (let off = 0; off < data.length; off += size) offsets.push(off);
-    const write = (off: number) => this.session.write(handle, data.subarray(off, off + size), off);
-    const close = () => this.session.closeHandle(handle);
+    const write = (off: number) => s.write(handle, data.subarray(off, off + size), off);
+    const stamp = () => (mtimeMs === undefined ? Promise.resolve() : s.setHandleTimes(handle, mtimeMs));
+    const close = () => s.closeHandle(handle);
     let steps: Promise<unknown>[];
     if (offsets.length <= this.concurrency)
-      steps = [...offsets.map(write), this.session.fsync(handle), close()];
+      steps = [...offsets.map(write), stamp(), s.fsync(handle), close()];
     else {
-      // The fsync must not overtake chunks not yet sent: it goes after the last of them.
+      // The mtime and the fsync must not overtake chunks not yet sent: they go after the last of them.
       const written = mapLimit(offsets, this.concurrency, write);
-      const synced = written.then(() => this.session.fsync(handle));
-      steps = [written, synced, synced.then(close, close)];
+      const stamped = written.then(stamp);
+      const synced = written.then(() => s.fsync(handle));
+      steps = [written, stamped, synced, synced.then(close, close)];
     }
     for (const r of await Promise.allSettled(steps)) if (r.status === 'rejected') throw r.reason;
   }
@@ -231,8 +282,10 @@ class SftpEndpoint implements Endpoint {
     const [, st] = await Promise.all([this.parents(segments), this.lstatRel(rel)]);
     if (st === undefined) return;
     try {
-      if (st.kind === 'dir') await this.session.rmdir(this.remote(rel));
-      else await this.session.unlink(this.remote(rel));
+      if (st.kind === 'dir') {
+        this.realDirs.clear();
+        await this.session.rmdir(this.remote(rel));
+      } else await this.session.unlink(this.remote(rel));
     } catch (err) {
       if (isSftpFailure(err, 'noSuchFile')) return;
       if (st.kind === 'dir' && isSftpFailure(err, 'failure')) throw notEmpty(this.label, rel);
@@ -272,21 +325,28 @@ class SftpEndpoint implements Endpoint {
 
   private lockFs(): LockFs {
     const s = this.session;
+    const mkdirOnce = async (rel: string) => {
+      try {
+        await s.mkdir(this.remote(rel));
+        return 'created' as const;
+      } catch (err) {
+        if (isSftpFailure(err, 'noSuchFile')) return 'noParent' as const;
+        if (isSftpFailure(err, 'failure')) return 'exists' as const;
+        throw this.fail(err, `mkdir ${rel}`);
+      }
+    };
+    const mtimeOf = async (rel: string) => (await this.lstatRel(rel))?.mtimeMs;
     return {
       label: this.label,
       mtimeResolutionMs: 1000,
-      mkdirOnce: async (rel) => {
-        try {
-          await s.mkdir(this.remote(rel));
-          return 'created';
-        } catch (err) {
-          if (isSftpFailure(err, 'noSuchFile')) return 'noParent';
-          if (isSftpFailure(err, 'failure')) return 'exists';
-          throw this.fail(err, `mkdir ${rel}`);
-        }
+      mkdirOnce,
+      // One round trip for both: the server answers the requests of one channel in order.
+      mkdirThenMtime: async (rel) => {
+        const [made, mtime] = await Promise.all([mkdirOnce(rel), mtimeOf(rel)]);
+        return { made, mtime };
       },
       mkdirp: (rel) => this.mkdirp(rel),
-      mtimeOf: async (rel) => (await this.lstatRel(rel))?.mtimeMs,
+      mtimeOf,
       setMtime: (rel, ms) =>
         s
           .setTimes(this.remote(rel), ms)

@@ -140,6 +140,9 @@ class Server {
       this.done(); // an unknown message: refused by ending the channel
       return;
     }
+    // Folders seen to be real are remembered for the requests of one message only: a folder swapped
+    // for a link between two messages (minutes apart on a kept connection) is seen by the next one.
+    this.opts.endpoint.newPass?.();
     for (const r of f.reqs as Request[]) this.todo.push(r);
     this.pump();
   }

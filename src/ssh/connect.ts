@@ -542,6 +542,13 @@ type Done<T> = (err: Error | null | undefined, value?: T) => void;
 /** One read request's size, and how many are in flight at once. */
 const READ_CHUNK = 64 * 1024;
 const READ_WINDOW = 8;
+/** READDIRs sent at once on a folder's handle (then twice as many, up to the max). */
+const READDIR_BURST = 3;
+const MAX_READDIR_BURST = 16;
+/** A far folder listing more entries than this is refused (the far side is not trusted). */
+const MAX_DIR_ENTRIES = 1_000_000;
+/** SSH_FX_EOF. */
+const EOF_STATUS = 1;
 
 class Ssh2SftpSession implements SftpSession {
   readonly maxWriteBytes: number;
@@ -596,58 +603,94 @@ class Ssh2SftpSession implements SftpSession {
     return this.call<Attributes>('lstat', path, (d) => this.sftp.lstat(path, d)).then(remoteStat);
   }
 
+  // Never ssh2's readdir by path: it waits for each READDIR's answer before sending the next, and for
+  // the CLOSE before it answers (a folder of 100 entries cost five round trips). Here the READDIRs go
+  // out in bursts (a server answers requests on one handle in order: a READDIR past the end gets EOF
+  // again), and the CLOSE is sent but not waited for: two round trips for most folders.
   async readdir(path: string): Promise<RemoteEntry[]> {
-    const list = await this.call<{ filename: string; attrs: Attributes }[]>('readdir', path, (d) =>
-      this.sftp.readdir(path, d),
-    );
-    return list.map((e) => ({ name: e.filename, stat: remoteStat(e.attrs) }));
+    const raw = await this.call<Buffer>('opendir', path, (d) => this.sftp.opendir(path, d));
+    const entries: RemoteEntry[] = [];
+    try {
+      for (let burst = READDIR_BURST; ; burst = Math.min(burst * 2, MAX_READDIR_BURST)) {
+        const got = await Promise.all(
+          Array.from({ length: burst }, () =>
+            this.call<{ filename: string; attrs: Attributes }[] | undefined>('readdir', path, (d) =>
+              this.sftp.readdir(raw, (err, list) =>
+                (err as { code?: unknown } | undefined)?.code === EOF_STATUS
+                  ? d(undefined, undefined)
+                  : d(err, list),
+              ),
+            ),
+          ),
+        );
+        for (const list of got) {
+          if (list === undefined) return entries;
+          for (const e of list) entries.push({ name: e.filename, stat: remoteStat(e.attrs) });
+          if (entries.length > MAX_DIR_ENTRIES)
+            throw new SftpError(
+              'other',
+              'readdir',
+              `${this.label}:${path}`,
+              `more than ${MAX_DIR_ENTRIES} entries: refused`,
+            );
+        }
+      }
+    } finally {
+      this.call<void>('close', path, (d) => this.sftp.close(raw, d)).catch(() => undefined);
+    }
   }
 
   // Never ssh2's readFile: it allocates whatever size the far side claims (a 5 GB sparse file took the
   // hub's memory and then the connection). The type and size are checked on the open handle, and the
   // file is read in a window of chunks that stops one byte past the limit, however big it claims to be.
+  // The first chunk is asked for with the FSTAT (its bytes are dropped when the check fails), a short
+  // read that ends at the size FSTAT gave ends the file, and the CLOSE is not waited for: a small file
+  // costs two round trips after the open.
   async readFileBounded(path: string, maxBytes: number): Promise<BoundedRead> {
     const raw = await this.call<Buffer>('open', path, (d) => this.sftp.open(path, 'r', d));
+    const readAt = (off: number) => {
+      const len = Math.min(READ_CHUNK, maxBytes + 1 - off);
+      return this.call<Buffer>('read', path, (d) =>
+        this.sftp.read(raw, Buffer.alloc(len), 0, len, off, (err, n, buf) =>
+          err ? d(err) : d(undefined, buf.subarray(0, n)),
+        ),
+      ).then((b) => ({ b, len }));
+    };
     try {
-      const st = remoteStat(await this.call<Attributes>('fstat', path, (d) => this.sftp.fstat(raw, d)));
+      const [attrs, first] = await Promise.all([
+        this.call<Attributes>('fstat', path, (d) => this.sftp.fstat(raw, d)),
+        readAt(0).catch((err: unknown) => err as Error),
+      ]);
+      const st = remoteStat(attrs);
       if (st.kind !== 'file' || st.size > maxBytes) return { kind: st.kind, size: st.size };
+      if (first instanceof Error) throw first;
       const parts: Buffer[] = [];
       let total = 0;
+      let window = [first];
       for (;;) {
+        // A short read means the end of the file (a read of 0 bytes, or one that stops at the size
+        // FSTAT gave) or a server that sent less: the reads after it in the window are dropped and
+        // the next window starts where it stopped.
+        let more = true;
+        for (const { b, len } of window) {
+          parts.push(b);
+          total += b.length;
+          if (b.length === 0 || (b.length < len && total === st.size)) more = false;
+          if (b.length < len) break;
+        }
+        if (!more) break;
         const left = maxBytes + 1 - total;
         if (left <= 0) return { kind: 'file', size: total };
         const want = Math.min(READ_WINDOW, Math.max(1, Math.ceil((st.size - total + 1) / READ_CHUNK)));
         const offsets = Array.from({ length: want }, (_, i) => total + i * READ_CHUNK).filter(
           (off) => off - total < left,
         );
-        const got = await Promise.all(
-          offsets.map((off) => {
-            const len = Math.min(READ_CHUNK, maxBytes + 1 - off);
-            return this.call<Buffer>('read', path, (d) =>
-              this.sftp.read(raw, Buffer.alloc(len), 0, len, off, (err, n, buf) =>
-                err ? d(err) : d(undefined, buf.subarray(0, n)),
-              ),
-            ).then((b) => ({ b, len }));
-          }),
-        );
-        // A short read means the end of the file (a read of 0 bytes) or a server that sent less: the
-        // reads after it in the window are dropped and the next window starts where it stopped.
-        let eof = false;
-        for (const { b, len } of got) {
-          if (b.length === 0) {
-            eof = true;
-            break;
-          }
-          parts.push(b);
-          total += b.length;
-          if (b.length < len) break;
-        }
-        if (eof) break;
+        window = await Promise.all(offsets.map(readAt));
       }
       if (total > maxBytes) return { kind: 'file', size: total };
       return { kind: 'file', size: total, bytes: Buffer.concat(parts, total) };
     } finally {
-      await this.call<void>('close', path, (d) => this.sftp.close(raw, d)).catch(() => undefined);
+      this.call<void>('close', path, (d) => this.sftp.close(raw, d)).catch(() => undefined);
     }
   }
 
@@ -659,6 +702,12 @@ class Ssh2SftpSession implements SftpSession {
   write(handle: RemoteHandle, data: Buffer, position: number): Promise<void> {
     const h = handle as Ssh2Handle;
     return this.call<void>('write', h.path, (d) => this.sftp.write(h.raw, data, 0, data.length, position, d));
+  }
+
+  setHandleTimes(handle: RemoteHandle, mtimeMs: number): Promise<void> {
+    const h = handle as Ssh2Handle;
+    const seconds = Math.floor(mtimeMs / 1000);
+    return this.call<void>('fsetstat', h.path, (d) => this.sftp.futimes(h.raw, seconds, seconds, d));
   }
 
   fsync(handle: RemoteHandle): Promise<void> {

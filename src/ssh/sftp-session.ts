@@ -67,6 +67,8 @@ export interface SftpSession {
   /** Creates a new file for writing; fails ('failure') when anything exists at `path`. */
   createExclusive(path: string): Promise<RemoteHandle>;
   write(handle: RemoteHandle, data: Buffer, position: number): Promise<void>;
+  /** Sets the open file's atime and mtime (fsetstat; whole seconds on the wire, `mtimeMs` floored). */
+  setHandleTimes(handle: RemoteHandle, mtimeMs: number): Promise<void>;
   /** fsync@openssh.com. */
   fsync(handle: RemoteHandle): Promise<void>;
   closeHandle(handle: RemoteHandle): Promise<void>;

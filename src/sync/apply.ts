@@ -453,22 +453,38 @@ async function put(
   const { ctx } = run;
   const e = ep(ctx, s);
   if (absent && !e.createsIfAbsent) throw new Error(`internal error: ${e.label} cannot check absent paths`);
-  // On this machine's disk the file gets a settled mtime, and is recorded below as written.
-  const mtimeMs = s === 'local' ? settledMtime(Date.now()) : undefined;
+  // The file gets a settled mtime on its side's clock, and is recorded below as written: on this
+  // machine's disk, and over SFTP with the far clock the scan probed (a far agent records its own).
+  const clock = s === 'local' ? Date.now() : e.putIf ? undefined : ctx.scans.remote.clockMs;
+  const settle = clock === undefined ? undefined : { clock, mtimeMs: settledMtime(clock) };
   const out = e.putIf
     ? await e.putIf(path, bytes, expect, rank, absent)
     : await putIfHolds(e, path, bytes, expect, {
         hashNow: (p, st) => hashNow(run, s, p, st),
         takeLock: (p) => lockOn(run, s, p),
-        ...(mtimeMs === undefined ? {} : { write: { mtimeMs } }),
+        ...(settle ? { write: { mtimeMs: settle.mtimeMs } } : {}),
       });
   if ('skip' in out) throw new Skip(out.skip);
   if (out.done === 'same') return false;
   // Its size and mtime changed: the next scan re-reads it, unless it is as written (the far agent
   // records its own writes the same way).
   delete ctx.state[s][path];
-  if (mtimeMs !== undefined) {
-    const record = recordOfWritten(path, bytes, await e.stat(path), mtimeMs, Date.now(), rank);
+  if (settle) {
+    const { mtimeMs } = settle;
+    // Here a look tells whether the file kept that mtime. Over the link the look would cost a round
+    // trip per file, and is not needed: the record holds only while the file shows this very size
+    // and mtime (recordHolds), which a server that did not keep the mtime, or any later write
+    // (stamped "now"), does not show.
+    const seen: EntryStat | undefined =
+      s === 'local' ? await e.stat(path) : { name: '', kind: 'file', size: bytes.length, mtimeMs };
+    const record = recordOfWritten(
+      path,
+      bytes,
+      seen,
+      mtimeMs,
+      s === 'local' ? Date.now() : settle.clock,
+      rank,
+    );
     if (record) ctx.state[s][path] = record;
   }
   if (removeAfter) await remove(run, s, removeAfter.path, removeAfter.hash);

@@ -179,6 +179,7 @@ export async function syncChanged(
 ): Promise<ChangedResult> {
   const agents = hostAgents(mr, host);
   const local = localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` });
+  remote.newPass?.(); // a kept endpoint forgets what it saw of the far tree in an earlier pass
   const ids = await reportedIds(host, agents, paths, side === 'local' ? local : remote);
   if (!(ids instanceof Map)) return ids;
   if (ids.size === 0) return { kind: 'done', pushed: 0, pulled: 0, deleted: 0, tasks: 0 };

@@ -243,6 +243,7 @@ async function lockedPass(
     );
   const link = connecting ? await connected(pass, connecting) : undefined;
   const remote = opts.remote ?? link!.endpoint;
+  remote.newPass?.(); // a kept endpoint (the daemon's) forgets what it saw of the far tree before
   const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
   if (via)
     pass.state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
@@ -358,12 +359,17 @@ async function scanBoth(
   remote: Endpoint,
   localScan: Promise<SideScan>,
 ): Promise<Record<Side, SideScan>> {
-  // A far agent's scan does not need the folder to exist: its look runs beside the scan.
+  // The scans do not need the far folder to exist (a missing one lists as empty), so the look that
+  // makes sure of it runs beside them; only the SFTP clock probe, written there, waits for it.
   const farScan = remote.scan?.(pass.agents);
   farScan?.catch(() => {});
-  await ensureFarFolder(pass, remote);
-  const [local, far] = await Promise.all([localScan, scanFar(pass, remote, farScan)]);
-  return { local, remote: far };
+  const ensured = ensureFarFolder(pass, remote);
+  ensured.catch(() => {});
+  const far = scanFar(pass, remote, farScan, ensured);
+  far.catch(() => {});
+  await ensured; // its refusal (the folder cannot be made) is the one to report
+  const [local, scanned] = await Promise.all([localScan, far]);
+  return { local, remote: scanned };
 }
 
 /** The far side needs only sshd and the folder: make sure it is the folder we think it is. */
@@ -381,7 +387,12 @@ async function ensureFarFolder(pass: Pass, remote: Endpoint): Promise<void> {
 }
 
 /** A far agent scans its own side (its hashes, its cache); over SFTP the hub scans it. */
-async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> | undefined) {
+async function scanFar(
+  pass: Pass,
+  remote: Endpoint,
+  farScan: Promise<SideScan> | undefined,
+  ensured: Promise<void>,
+) {
   const { limits } = pass;
   if (farScan) {
     const farScanned = await farScan;
@@ -393,7 +404,7 @@ async function scanFar(pass: Pass, remote: Endpoint, farScan: Promise<SideScan> 
   const budget = { left: limits.syncPass, total: limits.syncPass };
   return scanSide(remote, pass.agents, await farCacheForSftp(pass), {
     reportForeignAgents: true,
-    clockMs: sideClock(remote), // probed while the folders are listed
+    clockMs: ensured.then(() => sideClock(remote)), // probed while the folders are listed
     expect: pass.expect,
     limits,
     budget,

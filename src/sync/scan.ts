@@ -60,6 +60,11 @@ export interface SideScan {
    * its manifest holds, else undefined. Without it, sizes come from `cache`.
    */
   sizeOf?: (path: string) => number | undefined;
+  /**
+   * This side's clock as the scan read it (its records' checkedAt), set by scanSide: over SFTP the
+   * far clock probe's mtime, so that apply can give the files it writes there a settled mtime.
+   */
+  clockMs?: number;
 }
 
 /** Bytes this pass may still read from one side (shared by everything the pass reads there). */
@@ -397,7 +402,8 @@ export async function scanSide(
   await hashFound(run, prev);
   const { tasks, files, cache } = collect(found, run.records);
   const { reads, skipped, kept } = run;
-  return { tasks, files, cache, problems, reads, skipped, ...(kept ? { read: kept } : {}) };
+  const clockMs = run.opts.clockMs;
+  return { tasks, files, cache, problems, reads, skipped, clockMs, ...(kept ? { read: kept } : {}) };
 }
 
 /**

@@ -35,11 +35,16 @@ function scripted(writeFails = false) {
         }),
       );
     },
+    setHandleTimes: async (_h, ms) => void log.push(`mtime ${ms}`),
     fsync: async () => void log.push('fsync'),
     closeHandle: async () => void log.push('close'),
     posixRename: async (_from, to) => void log.push(`rename to ${to}`),
     unlink: async () => void log.push('unlink temp'),
-    mkdir: ok,
+    mkdir: async (path) => {
+      log.push(`mkdir ${path}`);
+      await new Promise((r) => setImmediate(r));
+      log.push('mkdir answered');
+    },
     rmdir: ok,
     setTimes: ok,
     end: () => {},
@@ -72,6 +77,37 @@ describe('SFTP atomic write', () => {
     s.answerWrites();
     await done;
     expect(s.log.at(-1)).toBe('rename to /far/agents/a/inbox/t1.md');
+  });
+
+  it('a settled mtime goes out with the writes, before the fsync and the close', async () => {
+    const s = scripted();
+    const ep = sftpEndpoint(s.session, { root: '/far', label: 'far' });
+    const done = ep.writeFileAtomic('agents/a/inbox/t1.md', Buffer.from('task'), {
+      mtimeMs: 1_700_000_000_999,
+    });
+    await until(() => s.log.includes('close'));
+    expect(s.log.filter((l) => !l.startsWith('lstat'))).toEqual([
+      'create temp',
+      'write 4@0',
+      'mtime 1700000000999',
+      'fsync',
+      'close',
+    ]);
+    s.answerWrites();
+    await done;
+    expect(s.log.at(-1)).toBe('rename to /far/agents/a/inbox/t1.md');
+  });
+
+  it("a lock's mkdir and the look at its mtime go out together: one round trip", async () => {
+    const s = scripted();
+    const ep = sftpEndpoint(s.session, { root: '/far', label: 'far' });
+    const release = await ep.lock('agents/a/inbox/t1.md');
+    const sent = s.log.indexOf('mkdir /far/agents/a/inbox/t1.md.lock');
+    const looked = s.log.indexOf('lstat /far/agents/a/inbox/t1.md.lock');
+    expect(sent).toBeGreaterThanOrEqual(0);
+    expect(looked).toBeGreaterThan(sent);
+    expect(looked).toBeLessThan(s.log.indexOf('mkdir answered'));
+    await release();
   });
 
   it('a failed write renames nothing: the temp file is removed and the error said', async () => {

@@ -69,13 +69,23 @@ export function endpointContract(open: (rootOnDisk: string) => Promise<Endpoint>
     expect((await ep.readFile('big.bin')).equals(big)).toBe(true);
     await ep.writeFileAtomic('empty', Buffer.alloc(0));
     expect((await ep.readFile('empty')).length).toBe(0);
+    // Around the SFTP read size (64 KB): a short read that ends at the file's size ends the file.
+    for (const size of [1, 65_535, 65_536, 65_537, 131_072]) {
+      const bytes = big.subarray(0, size);
+      await writeFile(onDisk(`s${size}`), bytes);
+      expect((await ep.readFile(`s${size}`)).equals(bytes), `${size} bytes`).toBe(true);
+    }
   });
 
   it('lists many entries in one call, with kinds', async () => {
+    // 450: over SFTP several READDIR answers (OpenSSH sends at most 100 names in one), in two bursts.
     await mkdir(onDisk('box/sub'), { recursive: true });
-    await Promise.all(Array.from({ length: 60 }, (_, i) => writeFile(onDisk(`box/t${i}.md`), 'x'.repeat(i))));
+    await Promise.all(
+      Array.from({ length: 450 }, (_, i) => writeFile(onDisk(`box/t${i}.md`), 'x'.repeat(i))),
+    );
     const listed = await ep.list('box');
-    expect(listed).toHaveLength(61);
+    expect(listed).toHaveLength(451);
+    expect(new Set(listed.map((e) => e.name)).size).toBe(451);
     expect(listed.find((e) => e.name === 'sub')?.kind).toBe('dir');
     expect(listed.find((e) => e.name === 't42.md')).toMatchObject({ kind: 'file', size: 42 });
   });
@@ -244,6 +254,45 @@ export function endpointContract(open: (rootOnDisk: string) => Promise<Endpoint>
     await utimes(onDisk('t.md.lock'), theirs, theirs);
     await expectMailroomError(release(), 'refused', /lost the lock/);
     expect((await stat(onDisk('t.md.lock'))).isDirectory()).toBe(true);
+  });
+
+  // Folders seen to be real are remembered for a pass (docs/performance.md, WAN); these check that the
+  // memo never lets a link through where a look at every path refused it: at a pass boundary, after
+  // an error, or at the file itself.
+  const swapForLink = async (rel: string) => {
+    await rm(onDisk(rel), { recursive: true });
+    await symlink(outside, onDisk(rel));
+  };
+
+  it('folder memo: a folder swapped for a link is refused after newPass', async () => {
+    await ep.writeFileAtomic('a/b/f.md', Buffer.from('x'));
+    expect(await ep.list('a/b')).toHaveLength(1);
+    await swapForLink('a/b');
+    ep.newPass?.();
+    await expect(ep.writeFileAtomic('a/b/g.md', Buffer.from('y'))).rejects.toThrow(/a\/b/);
+    await expect(ep.readFile('a/b/g.md')).rejects.toThrow(/a\/b/);
+    await expect(ep.lock('a/b/g.md')).rejects.toThrow(/a\/b/);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('folder memo: an error forgets every folder seen in the pass', async () => {
+    await ep.writeFileAtomic('a/b/f.md', Buffer.from('x'));
+    expect(await ep.list('a/b')).toHaveLength(1);
+    await swapForLink('a/b');
+    // Same pass: the memo says a/b is real, the look through the link finds nothing and fails (a far
+    // agent, which remembers folders for one message only, refuses the link itself)...
+    await expect(ep.readFile('a/b/missing.md')).rejects.toThrow(/does not exist|a\/b/);
+    // ...and that error made the endpoint look again.
+    await expect(ep.writeFileAtomic('a/b/g.md', Buffer.from('y'))).rejects.toThrow(/a\/b/);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('folder memo: the file itself is still looked at without following a link', async () => {
+    await ep.writeFileAtomic('a/b/f.md', Buffer.from('x'));
+    await writeFile(join(outside, 'secret'), 'secret');
+    await rm(onDisk('a/b/f.md'));
+    await symlink(join(outside, 'secret'), onDisk('a/b/f.md'));
+    await expect(ep.readFile('a/b/f.md')).rejects.toThrow(/link/);
   });
 
   it('lock: interoperates with proper-lockfile both ways', async () => {

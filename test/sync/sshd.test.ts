@@ -2,7 +2,7 @@
 // trip of the sync issue, and the refusals that must hold before any file moves (each in the event
 // log too: torture defect D8).
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readEvents } from '../../torture/support.js';
@@ -213,6 +213,31 @@ describeWithSshd('mailroom sync over SSH', (sshd) => {
       await daemon.stop();
       await writeFile(configPath, good);
     }
+  });
+
+  it('over SFTP the next pass reads no far file the last one wrote, and a same-size far edit right after is seen', async () => {
+    const ids: string[] = [];
+    for (const title of ['One', 'Two', 'Six'])
+      ids.push((await cli(hub, ['send', 'research', title, '--as', 'dispatch'])).stdout.trim());
+    const pushed = await sides.sync({ transport: 'sftp' });
+    expect(pushed.transport?.kind).toBe('sftp');
+    expect(pushed.pushed).toBeGreaterThanOrEqual(3);
+    // The writes carry a settled mtime on the far clock (3 s before the pass's probe, whole seconds).
+    const farFile = join(far, `agents/research/inbox/${ids[0]}.md`);
+    const written = await stat(farFile);
+    expect(written.mtimeMs % 1000).toBe(0);
+    expect(written.mtimeMs).toBeLessThan(Date.now() - 2_000);
+    const again = await sides.sync({ transport: 'sftp' });
+    expect(again.reads.remote).toBe(0); // 3 (or more) when the writes' stamps were not recorded
+    // An edit there of the same size, within the same second as anything: stamped "now", so seen.
+    const text = await readFile(farFile, 'utf8');
+    const edited = text.replace('One', 'Uno');
+    expect(edited.length).toBe(text.length);
+    await writeFile(farFile, edited);
+    const pulled = await sides.sync({ transport: 'sftp' });
+    expect(pulled.reads.remote).toBe(1);
+    expect(pulled.pulled).toBe(1);
+    expect(await readFile(join(hub, `agents/research/inbox/${ids[0]}.md`), 'utf8')).toBe(edited);
   });
 
   it('a host that cannot be reached exits 4 naming the host', async () => {
