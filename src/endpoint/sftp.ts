@@ -25,6 +25,7 @@ import type {
   LockOptions,
   ReadLimit,
   ReleaseLock,
+  Staged,
   WriteOptions,
 } from './endpoint.js';
 import { acquireLock, type LockFs } from './lock-dir.js';
@@ -69,10 +70,13 @@ function normaliseRoot(root: string, label: string): string {
 class SftpEndpoint implements Endpoint {
   readonly label: string;
   /** Steps in flight: each is a few sequential requests, so many at once fill the round trips. */
-  readonly parallelism = 128;
+  readonly parallelism = 1024;
   private readonly concurrency: number;
   /** Relative folders (below the root) seen to be real folders in this pass; see parents(). */
   private readonly realDirs = new Set<string>();
+  /** Folders being looked at for parents(), or made by mkdirSegments(): asked for once at a time. */
+  private readonly looking = new Map<string, Promise<EntryKind | undefined>>();
+  private readonly making = new Map<string, Promise<void>>();
 
   constructor(
     private readonly session: SftpSession,
@@ -135,13 +139,23 @@ class SftpEndpoint implements Endpoint {
     const parents: string[] = [];
     for (let i = known + 1; i < segments.length; i++) parents.push(joinRel(segments.slice(0, i)));
     if (parents.length === 0) return;
-    const kinds = await Promise.all(parents.map(this.kindOf));
+    const kinds = await Promise.all(parents.map((p) => this.lookAtFolder(p)));
     let real = true; // every folder above this one is: the remembered ones always form a prefix
     kinds.forEach((kind, i) => {
       if (kind !== undefined && kind !== 'dir') throw this.forget(notADir(this.label, parents[i]!, kind));
       real &&= kind === 'dir';
       if (real) this.realDirs.add(parents[i]!);
     });
+  }
+
+  /** The kind of `rel`, one look at a time: many steps that start together share the answer. */
+  private lookAtFolder(rel: string): Promise<EntryKind | undefined> {
+    let look = this.looking.get(rel);
+    if (look === undefined) {
+      look = this.kindOf(rel).finally(() => this.looking.delete(rel));
+      this.looking.set(rel, look);
+    }
+    return look;
   }
 
   /** `segments` was just seen to be a real folder: remembered when every folder above it is. */
@@ -210,6 +224,10 @@ class SftpEndpoint implements Endpoint {
   }
 
   async writeFileAtomic(rel: string, data: Buffer, opts?: WriteOptions): Promise<void> {
+    await this.stage(rel, data, opts).commit();
+  }
+
+  stage(rel: string, data: Buffer, opts?: WriteOptions): Staged {
     const segments = parseRelPath(rel, this.label);
     const dir = segments.slice(0, -1);
     const temp = joinRel([...dir, tempNameFor(segments.at(-1)!)]);
@@ -219,27 +237,49 @@ class SftpEndpoint implements Endpoint {
       () => undefined,
       (err: unknown) => err,
     );
-    let handle: RemoteHandle | undefined;
-    try {
+    const written = (async () => {
+      let handle: RemoteHandle | undefined;
       try {
-        handle = await this.session.createExclusive(this.remote(temp));
+        try {
+          handle = await this.session.createExclusive(this.remote(temp));
+        } catch (err) {
+          if (!isSftpFailure(err, 'noSuchFile')) throw err;
+          const bad = await parentsChecked;
+          if (bad !== undefined) throw bad;
+          await this.mkdirSegments(dir);
+          handle = await this.session.createExclusive(this.remote(temp));
+        }
+        const h = handle;
+        handle = undefined; // closed by writeSyncClose, whatever happens there
+        await this.writeSyncClose(h, data, opts?.mtimeMs);
       } catch (err) {
-        if (!isSftpFailure(err, 'noSuchFile')) throw err;
-        const bad = await parentsChecked;
-        if (bad !== undefined) throw bad;
-        await this.mkdirSegments(dir);
-        handle = await this.session.createExclusive(this.remote(temp));
+        await this.discard(handle, temp);
+        throw this.fail(err, `write ${rel}`);
       }
-      const h = handle;
-      handle = undefined; // closed by writeSyncClose, whatever happens there
-      await this.writeSyncClose(h, data, opts?.mtimeMs);
-      const bad = await parentsChecked;
-      if (bad !== undefined) throw bad;
-      await this.session.posixRename(this.remote(temp), this.remote(rel));
-    } catch (err) {
-      await this.discard(handle, temp);
-      throw this.fail(err, `write ${rel}`);
-    }
+    })();
+    written.catch(() => {}); // thrown by commit; a discarded stage needs no report
+    return {
+      commit: async () => {
+        await written;
+        try {
+          const bad = await parentsChecked;
+          if (bad !== undefined) throw bad;
+          await this.session.posixRename(this.remote(temp), this.remote(rel));
+        } catch (err) {
+          await this.discard(undefined, temp);
+          throw this.fail(err, `write ${rel}`);
+        }
+      },
+      discard: async () => {
+        if (
+          await written.then(
+            () => true,
+            () => false,
+          )
+        )
+          await this.discard(undefined, temp);
+      },
+    };
   }
 
   /**
@@ -299,21 +339,35 @@ class SftpEndpoint implements Endpoint {
 
   // All prefixes are lstat'ed at once (one round trip); then the missing ones are made top-down.
   // SFTP v3 has no EEXIST: a failed mkdir is judged by looking at what is there now.
-  private async mkdirSegments(segments: readonly string[]): Promise<void> {
+  private mkdirSegments(segments: readonly string[]): Promise<void> {
+    // Many steps of a first copy find the same folder missing at once: one of them makes it.
+    const key = joinRel(segments);
+    let making = this.making.get(key);
+    if (making === undefined) {
+      making = this.makeSegments(segments).finally(() => this.making.delete(key));
+      this.making.set(key, making);
+    }
+    return making;
+  }
+
+  private async makeSegments(segments: readonly string[]): Promise<void> {
     const prefixes = segments.map((_, i) => joinRel(segments.slice(0, i + 1)));
-    const kinds = await Promise.all(prefixes.map(this.kindOf));
+    const kinds = await Promise.all(prefixes.map((p) => (this.realDirs.has(p) ? 'dir' : this.kindOf(p))));
     for (const [i, prefix] of prefixes.entries()) {
       const kind = kinds[i];
-      if (kind === 'dir') continue;
-      if (kind !== undefined) throw notADir(this.label, prefix, kind);
-      try {
-        await this.session.mkdir(this.remote(prefix));
-      } catch (err) {
-        const now = await this.kindOf(prefix);
-        if (now === 'dir') continue;
-        if (now !== undefined) throw notADir(this.label, prefix, now);
-        throw this.fail(err, `mkdir ${prefix}`);
+      if (kind !== 'dir') {
+        if (kind !== undefined) throw this.forget(notADir(this.label, prefix, kind));
+        try {
+          await this.session.mkdir(this.remote(prefix));
+        } catch (err) {
+          const now = await this.kindOf(prefix);
+          if (now !== 'dir') {
+            if (now !== undefined) throw this.forget(notADir(this.label, prefix, now));
+            throw this.fail(err, `mkdir ${prefix}`);
+          }
+        }
       }
+      this.remember(segments.slice(0, i + 1)); // made here, or seen to be a real folder
     }
   }
 

@@ -401,17 +401,21 @@ async function placeTask(run: Run, s: Side, id: string, loc: string, content: Pl
   // same under the lock and write nothing, so the lock and the look are skipped (a first copy's
   // source side is every task).
   if (cur && cur.path === target && cur.hash === content.hash) return;
-  if (!cur) {
-    const at = await appearedElsewhere(run, s, id, loc, target);
-    if (at !== undefined)
-      throw new Skip(
-        `task ${id} appeared at ${at} on ${ep(ctx, s).label} during the sync; the next pass takes it`,
+  // A new copy here: is the task in another of its agent's boxes since the scan? Looked at beside the
+  // put's lock (put waits for the answer before it writes), not before it: one round trip fewer.
+  const aside = cur
+    ? undefined
+    : appearedElsewhere(run, s, id, loc, target).then((at) =>
+        at === undefined
+          ? undefined
+          : `task ${id} appeared at ${at} on ${ep(ctx, s).label} during the sync; the next pass takes it`,
       );
-  }
+  aside?.catch(() => {}); // awaited by put, unless its lock fails first
   const old = cur && cur.path !== target ? { path: cur.path, hash: cur.hash } : undefined;
   const expect = cur && cur.path === target ? cur.hash : undefined;
   const absent = cur ? undefined : ctx.absentAt?.[s]?.get(id);
-  if (await put(run, s, target, content.bytes, expect, old, content.rank, absent)) count(run.report, s);
+  if (await put(run, s, target, content.bytes, expect, old, content.rank, absent, aside))
+    count(run.report, s);
   else if (old) await remove(run, s, old.path, old.hash);
 }
 
@@ -449,10 +453,14 @@ async function put(
   rank?: number,
   /** For a create: paths that must not exist either (ApplyContext.absentAt). */
   absent?: readonly string[],
+  /** A look beside the lock: a reason there skips the put (placeTask's appearedElsewhere). */
+  aside?: Promise<string | undefined>,
 ): Promise<boolean> {
   const { ctx } = run;
   const e = ep(ctx, s);
   if (absent && !e.createsIfAbsent) throw new Error(`internal error: ${e.label} cannot check absent paths`);
+  const why = e.putIf ? await aside : undefined; // a far agent's put is one request: look first
+  if (why !== undefined) throw new Skip(why);
   // The file gets a settled mtime on its side's clock, and is recorded below as written: on this
   // machine's disk, and over SFTP with the far clock the scan probed (a far agent records its own).
   const clock = s === 'local' ? Date.now() : e.putIf ? undefined : ctx.scans.remote.clockMs;
@@ -463,6 +471,7 @@ async function put(
         hashNow: (p, st) => hashNow(run, s, p, st),
         takeLock: (p) => lockOn(run, s, p),
         ...(settle ? { write: { mtimeMs: settle.mtimeMs } } : {}),
+        ...(aside ? { aside } : {}),
       });
   if ('skip' in out) throw new Skip(out.skip);
   if (out.done === 'same') return false;

@@ -4,6 +4,7 @@
 // unless all three succeeded.
 
 import { describe, expect, it } from 'vitest';
+import { putIfHolds } from '../../src/endpoint/conditional.js';
 import { sftpEndpoint } from '../../src/endpoint/sftp.js';
 import { type RemoteHandle, SftpError, type SftpSession } from '../../src/ssh/sftp-session.js';
 
@@ -108,6 +109,22 @@ describe('SFTP atomic write', () => {
     expect(looked).toBeGreaterThan(sent);
     expect(looked).toBeLessThan(s.log.indexOf('mkdir answered'));
     await release();
+  });
+
+  it("a file's new bytes go out while its lock is taken; a put that finds the file changed renames nothing", async () => {
+    const s = scripted();
+    const ep = sftpEndpoint(s.session, { root: '/far', label: 'far' });
+    // The file is not there (the scripted lstat of a .md says so), but the put expects a version:
+    // changed during the sync, so skipped.
+    const put = putIfHolds(ep, 'agents/a/inbox/t1.md', Buffer.from('task'), 'a'.repeat(64));
+    await until(() => s.log.includes('close'));
+    // The temp file is created and written before the lock's mkdir is answered.
+    const answered = s.log.indexOf('mkdir answered');
+    expect(answered === -1 || s.log.indexOf('create temp') < answered, s.log.join('\n')).toBe(true);
+    s.answerWrites();
+    expect(await put).toEqual({ skip: expect.stringMatching(/changed during the sync/) });
+    expect(s.log.some((l) => l.startsWith('rename'))).toBe(false);
+    expect(s.log).toContain('unlink temp');
   });
 
   it('a failed write renames nothing: the temp file is removed and the error said', async () => {
