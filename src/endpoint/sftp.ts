@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS } from '../config/limits.js';
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
 import { mapLimit } from '../map-limit.js';
 import type { SshConnection } from '../ssh/connect.js';
+import { pooledSession } from '../ssh/sftp-pool.js';
 import {
   type BoundedRead,
   isSftpFailure,
@@ -43,12 +44,23 @@ export interface SftpEndpointOptions {
   readonly onClose?: () => Promise<void>;
 }
 
-/** An endpoint on a new SFTP channel of `conn`. close() ends the channel, not the connection. */
+/** SFTP channels an endpoint opens on its connection (each a far sftp-server process; sftp-pool.ts). */
+const SFTP_CHANNELS = 4;
+
+/**
+ * An endpoint on new SFTP channels of `conn`: one at first, the others opened when the pass gets
+ * busy (sftp-pool.ts; a server that allows fewer sessions gives fewer). close() ends the channels,
+ * not the connection.
+ */
 export async function openSftpEndpoint(
   conn: SshConnection,
   opts: { root: string; label?: string },
 ): Promise<Endpoint> {
-  return sftpEndpoint(await conn.sftp(), {
+  const more = () =>
+    Promise.allSettled(Array.from({ length: SFTP_CHANNELS - 1 }, () => conn.sftp())).then((all) =>
+      all.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])),
+    );
+  return sftpEndpoint(pooledSession(await conn.sftp(), more), {
     root: opts.root,
     label: opts.label ?? `${conn.label}:${opts.root}`,
   });
