@@ -102,6 +102,20 @@ describe('sync state on disk', () => {
     expect((await fromDisk()).lastSyncAt).toBe('2026-11-23T12:00:00.000Z');
   });
 
+  it('a record added while a snapshot is being written is saved by the next save (a checkpoint runs beside apply)', async () => {
+    const s = sample(50);
+    const saving = saveSyncState(mr, s);
+    // Apply goes on while its checkpoint writes the snapshot: a write records the file it wrote.
+    await new Promise((r) => setImmediate(r));
+    s.remote['agents/r/inbox/during.md'] = record('during');
+    s.local['agents/r/inbox/during.md'] = record('during');
+    await saving;
+    await saveSyncState(mr, s);
+    const loaded = await fromDisk();
+    expect(loaded.remote['agents/r/inbox/during.md']).toEqual(record('during'));
+    expect(loaded.local['agents/r/inbox/during.md']).toEqual(record('during'));
+  });
+
   it('the status file is the commit point: an older copy of it brings back the older state', async () => {
     const s = sample(20);
     await saveSyncState(mr, s);
