@@ -70,6 +70,16 @@ export function sftpEndpoint(session: SftpSession, opts: SftpEndpointOptions): E
   return new SftpEndpoint(session, normaliseRoot(opts.root, opts.label), opts);
 }
 
+/** The promise in flight for `key`, or `start()`'s, kept in `inFlight` until it settles. */
+function shared<T>(inFlight: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  let p = inFlight.get(key);
+  if (p === undefined) {
+    p = start().finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
 function normaliseRoot(root: string, label: string): string {
   // SFTP resolves relative paths against the login folder, which is what `~` means there.
   let r = root === '~' ? '.' : root.startsWith('~/') ? root.slice(2) : root;
@@ -162,12 +172,7 @@ class SftpEndpoint implements Endpoint {
 
   /** The kind of `rel`, one look at a time: many steps that start together share the answer. */
   private lookAtFolder(rel: string): Promise<EntryKind | undefined> {
-    let look = this.looking.get(rel);
-    if (look === undefined) {
-      look = this.kindOf(rel).finally(() => this.looking.delete(rel));
-      this.looking.set(rel, look);
-    }
-    return look;
+    return shared(this.looking, rel, () => this.kindOf(rel));
   }
 
   /** `segments` was just seen to be a real folder: remembered when every folder above it is. */
@@ -282,15 +287,12 @@ class SftpEndpoint implements Endpoint {
           throw this.fail(err, `write ${rel}`);
         }
       },
-      discard: async () => {
-        if (
-          await written.then(
-            () => true,
-            () => false,
-          )
-        )
-          await this.discard(undefined, temp);
-      },
+      // A write that failed removed its temp file already.
+      discard: () =>
+        written.then(
+          () => this.discard(undefined, temp),
+          () => undefined,
+        ),
     };
   }
 
@@ -353,13 +355,7 @@ class SftpEndpoint implements Endpoint {
   // SFTP v3 has no EEXIST: a failed mkdir is judged by looking at what is there now.
   private mkdirSegments(segments: readonly string[]): Promise<void> {
     // Many steps of a first copy find the same folder missing at once: one of them makes it.
-    const key = joinRel(segments);
-    let making = this.making.get(key);
-    if (making === undefined) {
-      making = this.makeSegments(segments).finally(() => this.making.delete(key));
-      this.making.set(key, making);
-    }
-    return making;
+    return shared(this.making, joinRel(segments), () => this.makeSegments(segments));
   }
 
   private async makeSegments(segments: readonly string[]): Promise<void> {
