@@ -10,11 +10,13 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { type Watcher, watchPaths } from '../daemon/watch.js';
 import { openMailroom } from '../src/mailroom.js';
 import { syncChanged } from '../src/sync/changed.js';
 import { openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import { manifestCopyPath } from '../src/sync/state.js';
+import { WatchedListings } from '../src/sync/watched-listings.js';
 import { isoSeconds } from '../src/task/id.js';
 import type { Sshd } from '../test/support/sshd-core.js';
 import { startDelayProxy } from './delay-proxy.js';
@@ -37,7 +39,10 @@ export interface WanFigures {
   afterFirstReads: Partial<Record<'agent' | 'sftp', { local: number; remote: number }>>;
   changed: Row;
   noop: Row;
+  /** The daemon's full pass with its watchers on (the daemon's and the far agent's), as it runs. */
   daemonPass: Row;
+  /** A full pass that lists every file on both sides (no watcher: every FULL_LOOK_MS, or SFTP). */
+  daemonFullLook: Row;
   daemonFast: Row;
   propagationToFar: Row;
   propagationToHub: Row;
@@ -123,6 +128,7 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
     changed: {},
     noop: {},
     daemonPass: {},
+    daemonFullLook: {},
     daemonFast: {},
     propagationToFar: {},
     propagationToHub: {},
@@ -180,22 +186,40 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
       transport: t,
       manifestCopy: manifestCopyPath(mr, HOST),
     });
+    let watcher: Watcher | undefined;
     try {
       await syncHost(mr, HOST, { remote: link.endpoint });
+      const full: number[] = [];
       const pass: number[] = [];
       const fast: number[] = [];
       for (let round = 0; round < o.reps; round++) {
-        const a = spread(hub, o.changed, round + 100, reserved);
-        await changeTasks(hub, a, round + 50);
-        pass.push((await timed(() => syncHost(mr, HOST, { remote: link.endpoint }))).ms);
+        await changeTasks(hub, spread(hub, o.changed, round + 100, reserved), round + 50);
+        full.push((await timed(() => syncHost(mr, HOST, { remote: link.endpoint }))).ms);
+      }
+      // Then with the watchers a daemon runs: its own (daemon/run.ts) and the far agent's, which it
+      // starts to follow the host (daemon/sync-loop.ts). The first pass after they start lists all.
+      const listings = new WatchedListings();
+      const agentsDir = join(hub.root, 'agents');
+      watcher = await watchPaths([agentsDir], (p) =>
+        listings.hint(`agents/${p.slice(agentsDir.length + 1)}`),
+      );
+      listings.start();
+      if (link.agent) await link.agent.onChanges(hostAgents(mr, HOST), () => {});
+      const opts = { remote: link.endpoint, localListings: listings };
+      await syncHost(mr, HOST, opts);
+      for (let round = 0; round < o.reps; round++) {
+        await changeTasks(hub, spread(hub, o.changed, round + 150, reserved), round + 70);
+        pass.push((await timed(() => syncHost(mr, HOST, opts))).ms);
         const b = spread(hub, o.changed, round + 200, reserved);
         await changeTasks(hub, b, round + 80);
         const paths = b.map((n) => `agents/${hub.tasks[n]!.agent}/inbox/${hub.tasks[n]!.id}.md`);
         fast.push((await timed(() => syncChanged(mr, HOST, 'local', paths, link.endpoint))).ms);
       }
+      fig.daemonFullLook[t] = median(full);
       fig.daemonPass[t] = median(pass);
       fig.daemonFast[t] = median(fast);
     } finally {
+      await watcher?.close();
       await link.close();
     }
     o.say(`rtt ${o.rttMs} ms: propagation with a daemon (${t})...`);
@@ -275,6 +299,7 @@ export function wanText(figs: readonly WanFigures[]): string {
     row(`one-shot, changed tasks`, f.changed, f.changed.rsync);
     row('one-shot, no-op', f.noop, f.noop.rsync);
     row('daemon full pass, kept connection', f.daemonPass, f.changed.rsync);
+    row('  every file looked at (no watcher)', f.daemonFullLook, f.changed.rsync);
     row('daemon fast path, kept connection', f.daemonFast, f.changed.rsync);
     row('propagation hub -> far (median)', f.propagationToFar);
     row('propagation far -> hub (median)', f.propagationToHub);

@@ -64,6 +64,8 @@ export async function runDaemon(mr: Mailroom, opts: DaemonOptions): Promise<Daem
   const syncs = new SyncLoops(mr, d.say);
   const passes: SerialRunner = new SerialRunner(() => onePass(d, passes, syncs));
   const watcher = await watchHints(d, passes, syncs);
+  // Polling (network drives, odd file systems) reports late or not at all: never trusted for listings.
+  if (!opts.polling) syncs.watcherRunning(true);
   // The sync loops do not wait for the first pass: a pass may run long (a big backlog) or run again
   // and again while changes keep arriving, and far work must still flow meanwhile.
   syncs.start();
@@ -155,7 +157,10 @@ function watchHints(d: Daemon, passes: SerialRunner, syncs: SyncLoops): Promise<
   };
   return watchPaths([mr.layout.agentsDir, mr.layout.configPath], hint, {
     polling: d.opts.polling ?? false,
-    onError: (err) => say(`watcher error (the periodic rescan covers it): ${String(err)}`),
+    onError: (err) => {
+      syncs.watcherRunning(false); // its silence says nothing any more: full passes list every box
+      say(`watcher error (the periodic rescan covers it): ${String(err)}`);
+    },
   });
 }
 

@@ -22,6 +22,7 @@ import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import type { Side } from '../src/sync/reconcile.js';
 import { manifestCopyPath } from '../src/sync/state.js';
+import { WatchedListings } from '../src/sync/watched-listings.js';
 import { SerialRunner } from './serial.js';
 
 /** How long local changes gather before they are pushed (a save is often several events). */
@@ -49,6 +50,8 @@ interface HostLoop {
   fullAt: number;
   /** Full passes in a row that moved nothing while the host was followed (nextFullMs). */
   quietFulls: number;
+  /** This machine's box listings the daemon's watcher vouches for, for this host's full passes. */
+  listings: WatchedListings;
 }
 
 /** How far the interval pass backs off while a followed host stays quiet (a multiple of the interval). */
@@ -68,6 +71,8 @@ export function nextFullMs(intervalMs: number, quietFulls: number, followed: boo
 export class SyncLoops {
   private readonly hosts = new Map<string, HostLoop>();
   private stopped = false;
+  /** The daemon's watcher is running in native mode (its events are trusted to mark changed boxes). */
+  private watching = false;
 
   constructor(
     private readonly mr: Mailroom,
@@ -89,7 +94,9 @@ export class SyncLoops {
           pending: { local: new Set(), remote: new Set() },
           fullAt: 0,
           quietFulls: 0,
+          listings: new WatchedListings(),
         };
+        if (this.watching) loop.listings.start();
         this.hosts.set(name, loop);
         this.schedule(name, 0);
       }
@@ -126,13 +133,30 @@ export class SyncLoops {
    * the sync's fast path never heard of it either. A full pass with every host, soon.
    */
   missedLocalChange(): void {
-    for (const name of this.hosts.keys()) this.soon(name, PUSH_GATHER_MS, 'local');
+    for (const [name, loop] of this.hosts) {
+      loop.listings.forget(); // and its full pass lists every box again
+      this.soon(name, PUSH_GATHER_MS, 'local');
+    }
+  }
+
+  /**
+   * Whether the daemon's watcher runs (native mode, no error since it started): while it does, a full
+   * pass lists again only the boxes it reported a change in (src/sync/watched-listings.ts).
+   */
+  watcherRunning(running: boolean): void {
+    this.watching = running;
+    for (const loop of this.hosts.values())
+      if (running) loop.listings.start();
+      else loop.listings.stop();
   }
 
   /** A local change at `path` (relative to the root) under agents/<agent>/: push it to that agent's host, soon. */
   localChange(agent: string, path?: string): void {
     const host = this.mr.config.agents[agent]?.host;
-    if (host) this.soon(host, PUSH_GATHER_MS, 'local', path);
+    if (!host) return;
+    if (path) this.hosts.get(host)?.listings.hint(path);
+    else this.hosts.get(host)?.listings.forget();
+    this.soon(host, PUSH_GATHER_MS, 'local', path);
   }
 
   /** One pass with a host (run by the loop's SerialRunner, never two at once). */
@@ -182,6 +206,7 @@ export class SyncLoops {
           const r = await syncHost(this.mr, name, {
             remote: l.endpoint,
             via: { kind: l.transport, ...(l.note ? { note: l.note } : {}) },
+            localListings: loop.listings,
           });
           const moved = r.pushed + r.pulled + r.merged + r.deleted;
           const quiet = moved === 0 && r.conflicts.length === 0 && r.problems.length === 0;

@@ -21,6 +21,7 @@ export async function serve(opts: CommonOptions): Promise<void> {
     endpoint: localEndpoint(layout.root, { label: layout.root }),
     input: process.stdin,
     output: process.stdout,
-    watch: (onPath) => watchPaths([layout.agentsDir], (path) => onPath(layout.rel(path))),
+    watch: (onPath, onError) =>
+      watchPaths([layout.agentsDir], (path) => onPath(layout.rel(path)), { onError }),
   });
 }

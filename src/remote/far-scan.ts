@@ -17,12 +17,15 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
 import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
+import type { WatchedListings } from '../sync/watched-listings.js';
 import { type KeptManifest, keptOf } from './manifest-copy.js';
 import { type ManifestDelta, manifestDelta } from './manifest-delta.js';
 import type { Manifest, ManifestRecord } from './protocol.js';
 import { WriteBehind } from './write-behind.js';
 
 const STATE_FILE = '.mailroom/agent-state.json';
+/** How often an agent a daemon follows writes its state file (also when it ends). */
+const KEEP_EVERY_MS = 60_000;
 /** An older agent's scan cache: read when there is no state file yet (no read of every file after an upgrade). */
 const OLD_CACHE_FILE = '.mailroom/agent-scan.json';
 const OLD_SENT_FILE = '.mailroom/agent-manifest.json';
@@ -110,6 +113,10 @@ export class FarScanner {
   private readonly keeping = new WriteBehind();
   /** An older agent's files were read: removed once the state file is written. */
   private oldFiles = false;
+  /** Set once this agent watches its folders (a daemon follows it): scans list only what changed. */
+  watched: WatchedListings | undefined;
+  /** The state file's write held back while a daemon follows this agent (schedule). */
+  private deferred: NodeJS.Timeout | undefined;
 
   constructor(private readonly ep: Endpoint) {}
 
@@ -150,8 +157,26 @@ export class FarScanner {
     this.schedule();
   }
 
-  /** After the reply has gone out: 2.2 MB of JSON at 10,000 tasks. */
+  /**
+   * After the reply has gone out: 2.2 MB of JSON at 10,000 tasks. An agent a daemon follows (it
+   * watches: `watched`) answers many passes a minute and keeps its state in memory meanwhile; the
+   * file, for a later process, is written at most every KEEP_EVERY_MS and when the agent ends.
+   */
   private schedule(): void {
+    if (this.watched === undefined) this.writeState();
+    else if (this.deferred === undefined) {
+      this.deferred = setTimeout(() => this.writeDeferred(), KEEP_EVERY_MS);
+      this.deferred.unref();
+    }
+  }
+
+  private writeDeferred(): void {
+    clearTimeout(this.deferred);
+    this.deferred = undefined;
+    this.writeState();
+  }
+
+  private writeState(): void {
     const sent = this.sent;
     if (!sent) return;
     const changed = new Map(this.changed);
@@ -164,8 +189,9 @@ export class FarScanner {
     });
   }
 
-  /** Waits for the write of the state file, if one is under way. */
+  /** Writes a deferred state file now, and waits for the write under way, if any. */
   settled(): Promise<void> {
+    if (this.deferred !== undefined) this.writeDeferred();
     return this.keeping.settled();
   }
 
@@ -207,10 +233,12 @@ export class FarScanner {
       const loc = Object.hasOwn(prev, path) ? taskLocOf(path) : undefined;
       if (loc) expect.set(loc[0], loc[1]);
     }
+    const listings = await this.watched?.round();
     const scan = await scanSide(this.ep, agents, prev, {
       reportForeignAgents: true,
       clockMs: Date.now(),
       expect,
+      ...(listings ? { listings } : {}),
     });
     this.cache = scan.cache;
     return {

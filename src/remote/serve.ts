@@ -11,6 +11,7 @@ import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
 import type { Endpoint, ReleaseLock } from '../endpoint/endpoint.js';
 import { MailroomError, refused } from '../errors.js';
 import { settledMtime } from '../sync/scan.js';
+import { WatchedListings } from '../sync/watched-listings.js';
 import { FarScanner, type ManifestReply } from './far-scan.js';
 import { BATCH_BYTES, encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frame.js';
 import { isGeneration } from './manifest-delta.js';
@@ -34,8 +35,14 @@ export interface ServeOptions {
   endpoint: Endpoint;
   input: Readable;
   output: Writable;
-  /** Starts a watcher on agents/; each change is reported as a path relative to the root. */
-  watch?: (onPath: (rel: string) => void) => Promise<{ close(): Promise<void> }>;
+  /**
+   * Starts a watcher on agents/; each change is reported as a path relative to the root, and a
+   * failure of the watch (events may be missing from then on) to onError.
+   */
+  watch?: (
+    onPath: (rel: string) => void,
+    onError: (err: unknown) => void,
+  ) => Promise<{ close(): Promise<void> }>;
 }
 
 export async function serveAgent(opts: ServeOptions): Promise<void> {
@@ -330,13 +337,21 @@ class Server {
 
   private async startWatch(): Promise<void> {
     if (this.watcher || !this.opts.watch) return;
-    this.watcher = await this.opts.watch((path) => {
-      if (this.changes.push(path) === 1)
-        setImmediate(() => {
-          const paths = this.changes;
-          this.changes = [];
-          this.send({ t: 'changed', paths });
-        });
-    });
+    // The same events make the manifest scans list only the boxes they name (watched-listings.ts).
+    const listings = new WatchedListings();
+    this.watcher = await this.opts.watch(
+      (path) => {
+        listings.hint(path);
+        if (this.changes.push(path) === 1)
+          setImmediate(() => {
+            const paths = this.changes;
+            this.changes = [];
+            this.send({ t: 'changed', paths });
+          });
+      },
+      () => listings.stop(),
+    );
+    listings.start();
+    this.scanner.watched = listings;
   }
 }

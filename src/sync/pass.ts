@@ -29,6 +29,7 @@ import {
 } from './scan.js';
 import { loadSent, type SentLedger, saveSent } from './sent.js';
 import { loadSyncState, manifestCopyPath, type SyncState, saveSyncState, syncDir } from './state.js';
+import type { WatchedListings } from './watched-listings.js';
 
 export interface SyncReport extends ApplyReport {
   host: string;
@@ -55,6 +56,11 @@ export interface SyncOptions {
   transport?: 'agent' | 'sftp';
   /** How long the pass may wait for locks held by others, in all (default 20 s; see apply.ts). */
   lockWaitBudgetMs?: number;
+  /**
+   * This side's box listings a watcher vouches for (the daemon's: watched-listings.ts): the scan
+   * lists again only the boxes it reported a change in.
+   */
+  localListings?: WatchedListings;
 }
 
 export function hostAgents(mr: Mailroom, host: string): string[] {
@@ -294,12 +300,16 @@ function markAt(started: number, what: string): void {
 
 /** This side's scan, started at once (it needs no connection); awaited with the far one. */
 function scanHere(pass: Pass): Promise<SideScan> {
-  const scan = scanSide(pass.local, pass.agents, pass.state.local, {
-    clockMs: Date.now(),
-    expect: pass.expect,
-    limits: pass.limits,
-    keepBytes: KEEP_BYTES,
-  });
+  const scan = (async () => {
+    const listings = await pass.opts.localListings?.round();
+    return scanSide(pass.local, pass.agents, pass.state.local, {
+      clockMs: Date.now(),
+      expect: pass.expect,
+      limits: pass.limits,
+      keepBytes: KEEP_BYTES,
+      ...(listings ? { listings } : {}),
+    });
+  })();
   scan.catch(() => {});
   return scan;
 }

@@ -20,6 +20,7 @@ import { placeRank } from '../store/heal.js';
 import { BOXES, type Box, isNeverATask } from '../store/layout.js';
 import { TooBigError, tooBigReason } from '../store/read-file.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
+import type { KeptListings } from './watched-listings.js';
 
 /** What one side's scan remembers of a file, to skip re-reading it next time. */
 export interface SideRecord {
@@ -243,7 +244,12 @@ export async function scanElsewhere(
 }
 
 /** One agent's files: its own files, its boxes' tasks and their `<id>.files/` trees. */
-async function listAgent(ep: Endpoint, agent: string, problems: SideScan['problems']): Promise<Found[]> {
+async function listAgent(
+  ep: Endpoint,
+  agent: string,
+  problems: SideScan['problems'],
+  listings: KeptListings | undefined,
+): Promise<Found[]> {
   const agentDir = `agents/${agent}`;
   const found: Found[] = [];
   const boxes: { path: string; box: Box }[] = [];
@@ -269,7 +275,7 @@ async function listAgent(ep: Endpoint, agent: string, problems: SideScan['proble
   const perBox = await Promise.all(
     boxes.map(async ({ path, box }) => {
       const boxProblems: SideScan['problems'] = [];
-      return { found: await listBox(ep, agent, box, path, boxProblems), problems: boxProblems };
+      return { found: await listBox(ep, agent, box, path, boxProblems, listings), problems: boxProblems };
     }),
   );
   for (const b of perBox) problems.push(...b.problems);
@@ -282,9 +288,15 @@ async function listBox(
   box: Box,
   path: string,
   problems: SideScan['problems'],
+  listings: KeptListings | undefined,
 ): Promise<Found[]> {
   const found: Found[] = [];
-  for (const f of await ep.list(path)) {
+  let entries = listings?.get(path);
+  if (entries === undefined) {
+    entries = await ep.list(path);
+    listings?.set(path, entries);
+  }
+  for (const f of entries) {
     const fpath = `${path}/${f.name}`;
     if (impossibleName(f.name)) {
       problems.push({
@@ -359,6 +371,11 @@ export interface ScanOptions {
    * hashed, and reading each twice cost the hub a third of its time (docs/performance.md).
    */
   keepBytes?: number;
+  /**
+   * Box listings a watcher vouches for (watched-listings.ts): a box it holds is not listed again, and
+   * every box listed is given to it. Absent: every folder is listed.
+   */
+  listings?: KeptListings;
 }
 
 /** One scanSide call: what it found, what it read and what it reports, as its stages fill them in. */
@@ -385,7 +402,7 @@ export async function scanSide(
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
   if (typeof opts.clockMs !== 'number') opts.clockMs.catch(() => {}); // awaited below, unless the listing fails first
-  const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems);
+  const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems, opts.listings);
   if (opts.expect) await findMissed(ep, agents, opts.expect, found, listedIds(found));
   const run: ScanRun = {
     ep,
@@ -417,6 +434,7 @@ async function listSide(
   agents: readonly string[],
   reportForeign: boolean,
   problems: SideScan['problems'],
+  listings: KeptListings | undefined,
 ): Promise<Found[]> {
   const [foreign, perAgent] = await Promise.all([
     reportForeign ? ep.list('agents') : [],
@@ -426,7 +444,7 @@ async function listSide(
       Math.max(LIST_CONCURRENCY, Math.min(ep.parallelism ?? 0, 64)),
       async (agent) => {
         const agentProblems: SideScan['problems'] = [];
-        return { found: await listAgent(ep, agent, agentProblems), problems: agentProblems };
+        return { found: await listAgent(ep, agent, agentProblems, listings), problems: agentProblems };
       },
     ),
   ]);

@@ -2,7 +2,9 @@
 // the hub's AgentEndpoint on the other. The same protocol, framing and checks as over SSH, without
 // the sshd (for scenarios about sync rules rather than transport, e.g. the torture's merge model).
 
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { watchPaths } from '../../daemon/watch.js';
 import { AgentEndpoint } from '../../src/endpoint/agent.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { AgentClient } from '../../src/remote/client.js';
@@ -16,12 +18,23 @@ export async function pipedAgent(
   host = 'vps',
   /** Where the hub keeps its copy of the last manifest (manifest-copy.ts): passes then send changes. */
   manifestCopy?: string,
+  /** With `watch`, the far agent can watch its folders as `mailroom serve` does (a daemon follows it). */
+  opts: { watch?: boolean } = {},
 ): Promise<AgentEndpoint> {
   const up = new PassThrough();
   const down = new PassThrough();
-  const served = serveAgent({ endpoint: localEndpoint(root), input: up, output: down }).finally(() =>
-    down.end(),
-  );
+  const agentsDir = join(root, 'agents');
+  const served = serveAgent({
+    endpoint: localEndpoint(root),
+    input: up,
+    output: down,
+    ...(opts.watch
+      ? {
+          watch: (onPath: (rel: string) => void, onError: (err: unknown) => void) =>
+            watchPaths([agentsDir], (p) => onPath(`agents/${p.slice(agentsDir.length + 1)}`), { onError }),
+        }
+      : {}),
+  }).finally(() => down.end());
   const channel: RemoteChannel = {
     write: (chunk) => up.write(chunk),
     drained: () => new Promise<void>((r) => up.once('drain', () => r())),

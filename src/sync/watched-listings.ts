@@ -1,0 +1,126 @@
+// Box listings a watcher vouches for. A full pass looks at every file of the host's agents' folders
+// on both sides (10,000 `lstat`s a side at 10,000 tasks: most of a daemon's pass on a kept
+// connection). Where a watcher runs beside the scans (the daemon's on this machine, the far agent's
+// once the daemon follows it), a box folder it reported nothing in since it was last listed is
+// taken as listed then, and only the boxes it reported a change in are listed again, as Mutagen's
+// accelerated scan does. docs/sync.md, "Listings the watcher vouches for".
+//
+// A box's own entries are all that is kept: an agent's folder and every `<id>.files/` tree are listed
+// at each scan (the watcher watches down to the boxes only). What the watcher may miss (a watch that
+// failed, an event queue that overflowed) costs latency, never a wrong decision for long: at least
+// every FULL_LOOK_MS a scan lists everything again, and a watcher error or a change the daemon's
+// rescan found unannounced makes the next scan a full one.
+//
+// Order: a hint is taken in the watcher's event callback, synchronously. A round begins only after
+// two turns of the event loop, so the events of every write made before it (by anyone, this process
+// too: a file the last pass wrote) have been read from the kernel's queue and marked their folder.
+
+import type { EntryStat } from '../endpoint/endpoint.js';
+import { isBox } from '../store/layout.js';
+
+/** How long the watcher's silence is trusted: a scan at least this often lists every folder. */
+export const FULL_LOOK_MS = 5 * 60_000;
+/** Hints held between two scans; past this many, the next scan lists everything. */
+const MAX_DIRTY = 4096;
+
+/** The listings one scan may reuse, and where it keeps what it lists (scan.ts, ScanOptions.listings). */
+export interface KeptListings {
+  /** The entries of a box folder (`agents/<agent>/<box>`) as last listed, if the watcher vouches for them. */
+  get(box: string): readonly EntryStat[] | undefined;
+  /** A box folder as this scan listed it. */
+  set(box: string, entries: readonly EntryStat[]): void;
+}
+
+/** Is `rel` a box folder, `agents/<agent>/<box>`? Only those are kept. */
+export function isBoxFolder(rel: string): boolean {
+  if (!rel.startsWith('agents/')) return false;
+  const slash = rel.indexOf('/', 7);
+  return slash > 7 && rel.indexOf('/', slash + 1) < 0 && isBox(rel.slice(slash + 1));
+}
+
+const parentOf = (rel: string): string => {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+};
+
+const twoTurns = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+
+export class WatchedListings {
+  private watching = false;
+  private lastFullAt = Number.NEGATIVE_INFINITY;
+  /** Paths hinted since the last round began (relative to the root). */
+  private dirty = new Set<string>();
+  private overflowed = false;
+  private readonly kept = new Map<string, readonly EntryStat[]>();
+  /** Bumped whenever kept listings are dropped: a round begun before that keeps nothing. */
+  private epoch = 0;
+  /** Rounds so far that listed everything, and that reused something (for tests and diagnostics). */
+  readonly rounds = { full: 0, reused: 0 };
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The watcher is ready: from now on, its silence about a box means the box is as last listed. */
+  start(): void {
+    this.forgetAll();
+    this.watching = true;
+  }
+
+  /** The watcher failed, stopped, or missed a change: nothing is reused until it is started again. */
+  stop(): void {
+    this.watching = false;
+    this.forgetAll();
+  }
+
+  /** The next scan lists every folder (a change was found that no hint announced). */
+  forget(): void {
+    this.forgetAll();
+  }
+
+  /** Something at `rel` (relative to the root; a file or a folder) may have changed. */
+  hint(rel: string): void {
+    if (this.overflowed || !this.watching) return;
+    this.dirty.add(rel);
+    if (this.dirty.size > MAX_DIRTY) {
+      this.overflowed = true;
+      this.dirty.clear();
+    }
+  }
+
+  /**
+   * Begins one scan's round: the listings it may reuse, or undefined (no watcher: list everything,
+   * keep nothing). Hinted folders, and everything under a hinted folder, are dropped first.
+   */
+  async round(): Promise<KeptListings | undefined> {
+    if (!this.watching) return undefined;
+    await twoTurns();
+    if (!this.watching) return undefined;
+    if (this.overflowed || this.now() - this.lastFullAt >= FULL_LOOK_MS) {
+      this.forgetAll();
+      this.lastFullAt = this.now();
+    }
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    for (const rel of dirty) {
+      const parent = parentOf(rel);
+      const under = `${rel}/`;
+      for (const box of this.kept.keys())
+        if (box === rel || box === parent || box.startsWith(under)) this.kept.delete(box);
+    }
+    if (this.kept.size === 0) this.rounds.full++;
+    else this.rounds.reused++;
+    const epoch = this.epoch;
+    return {
+      get: (box) => this.kept.get(box),
+      set: (box, entries) => {
+        if (this.epoch === epoch && this.watching && isBoxFolder(box)) this.kept.set(box, entries);
+      },
+    };
+  }
+
+  private forgetAll(): void {
+    this.kept.clear();
+    this.dirty.clear();
+    this.overflowed = false;
+    this.epoch++;
+  }
+}
