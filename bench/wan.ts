@@ -185,6 +185,7 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
       agents: hostAgents(mr, HOST),
       transport: t,
       manifestCopy: manifestCopyPath(mr, HOST),
+      kept: true,
     });
     let watcher: Watcher | undefined;
     try {

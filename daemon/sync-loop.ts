@@ -171,6 +171,7 @@ export class SyncLoops {
           loop.link = await openHost(name, config, {
             agents: hostAgents(this.mr, name),
             manifestCopy: manifestCopyPath(this.mr, name),
+            kept: true,
           }).catch(async (err: unknown) => {
             // syncHost logs its own failures; a failure to connect is logged here, once per streak.
             if (loop.failures === 0) {

@@ -47,9 +47,17 @@ export class ManifestCopy {
   private held: { generation: string; manifest: Manifest } | undefined;
   private readonly writing = new WriteBehind();
 
+  /** A write held back (`deferMs`): the latest copy is written when it fires, or at `settled`. */
+  private deferred: NodeJS.Timeout | undefined;
+
   constructor(
     readonly path: string,
     agents: readonly string[],
+    /**
+     * A connection kept for many passes (the daemon's) holds its copy in memory and writes the file,
+     * which only a later process reads, at most this often (and when the connection closes).
+     */
+    private readonly deferMs = 0,
   ) {
     this.agents = agents.join('\n');
   }
@@ -113,12 +121,25 @@ export class ManifestCopy {
   keep(generation: string, manifest: Manifest): void {
     if (!isGeneration(generation)) return;
     this.held = { generation, manifest };
-    const kept = { generation, agents: this.agents, manifest };
+    if (this.deferMs <= 0) this.write();
+    else if (this.deferred === undefined) {
+      this.deferred = setTimeout(() => this.write(), this.deferMs);
+      this.deferred.unref();
+    }
+  }
+
+  private write(): void {
+    clearTimeout(this.deferred);
+    this.deferred = undefined;
+    const held = this.held;
+    if (!held) return;
+    const kept = { generation: held.generation, agents: this.agents, manifest: held.manifest };
     this.writing.schedule(() => writeFileAtomic(this.path, keptText(kept), { mkdir: true }));
   }
 
-  /** Waits for the file's write, if one is under way. */
+  /** Writes a held-back copy now, and waits for the file's write, if one is under way. */
   settled(): Promise<void> {
+    if (this.deferred !== undefined) this.write();
     return this.writing.settled();
   }
 }

@@ -38,7 +38,15 @@ export interface OpenHostOptions {
   manifestCopy?: string;
   /** Called once the SSH handshake is done, before the far agent is started (sync/pass.ts waits for it). */
   onSshReady?: () => void;
+  /**
+   * The connection is kept for many passes (the daemon's): the manifest copy is written at most once
+   * a minute, and when the link closes (ManifestCopy's deferMs).
+   */
+  kept?: boolean;
 }
+
+/** How often a kept connection writes its manifest copy to its file. */
+const KEPT_COPY_WRITE_MS = 60_000;
 
 export async function openHost(
   name: string,
@@ -61,7 +69,9 @@ export async function openHost(
     let note = 'SFTP asked for';
     if (wanted === 'agent' && opts.agents) {
       const command = host.mailroom ?? 'mailroom';
-      const copy = opts.manifestCopy ? new ManifestCopy(opts.manifestCopy, opts.agents) : undefined;
+      const copy = opts.manifestCopy
+        ? new ManifestCopy(opts.manifestCopy, opts.agents, opts.kept ? KEPT_COPY_WRITE_MS : 0)
+        : undefined;
       const since = copy?.generation();
       const started = await startAgent(connection, {
         host: name,

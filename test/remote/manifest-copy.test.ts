@@ -2,6 +2,7 @@
 // and read back for the same agents and generation only; its generation read from the file's head
 // alone; a damaged or foreign copy is no copy (the pass then asks for the whole manifest).
 
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,20 @@ describe('the hub copy of the last manifest', () => {
     expect(later.generation()).toBe('mx1-abc');
     expect(await later.load('mx1-abc')).toEqual(manifest);
     expect(await later.load('mx2-other')).toBeUndefined();
+  });
+
+  it('on a kept connection (deferMs), is written at most that often, the latest, and when settled', async () => {
+    const copy = new ManifestCopy(path, ['a'], 60_000);
+    copy.keep('mx1-abc', manifest);
+    copy.keep('mx2-def', { ...manifest, reads: 2 });
+    expect(await copy.load('mx2-def')).toEqual({ ...manifest, reads: 2 }); // held in memory
+    // Not written at each keep: a copy that writes at once has its file long before this (a file
+    // that does not appear can only be waited for; the wait is bounded and asserts an absence).
+    await new Promise<void>((r) => setTimeout(r, 300));
+    expect(existsSync(path)).toBe(false);
+    await copy.settled(); // as the link closes
+    const later = new ManifestCopy(path, ['a']);
+    expect(later.generation()).toBe('mx2-def');
   });
 
   it('a load under way is shared (the hub starts one as it asks, the reply finds it), then held', async () => {
