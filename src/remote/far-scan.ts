@@ -233,7 +233,7 @@ export class FarScanner {
       const loc = Object.hasOwn(prev, path) ? taskLocOf(path) : undefined;
       if (loc) expect.set(loc[0], loc[1]);
     }
-    const listings = await this.watched?.round();
+    const listings = await this.watched?.round(this.ep);
     const scan = await scanSide(this.ep, agents, prev, {
       reportForeignAgents: true,
       clockMs: Date.now(),

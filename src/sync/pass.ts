@@ -301,7 +301,7 @@ function markAt(started: number, what: string): void {
 /** This side's scan, started at once (it needs no connection); awaited with the far one. */
 function scanHere(pass: Pass): Promise<SideScan> {
   const scan = (async () => {
-    const listings = await pass.opts.localListings?.round();
+    const listings = await pass.opts.localListings?.round(pass.local);
     return scanSide(pass.local, pass.agents, pass.state.local, {
       clockMs: Date.now(),
       expect: pass.expect,

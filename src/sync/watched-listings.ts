@@ -2,8 +2,9 @@
 // on both sides (10,000 `lstat`s a side at 10,000 tasks: most of a daemon's pass on a kept
 // connection). Where a watcher runs beside the scans (the daemon's on this machine, the far agent's
 // once the daemon follows it), a box folder it reported nothing in since it was last listed is
-// taken as listed then, and only the boxes it reported a change in are listed again, as Mutagen's
-// accelerated scan does. docs/sync.md, "Listings the watcher vouches for".
+// taken as listed then; in a box it reported changes in, only the names it reported are looked at
+// again (an `lstat` each), and a box or folder above it that was itself reported is listed again, as
+// Mutagen's accelerated scan does. docs/sync.md, "Listings the watcher vouches for".
 //
 // A box's own entries are all that is kept: an agent's folder and every `<id>.files/` tree are listed
 // at each scan (the watcher watches down to the boxes only). What the watcher may miss (a watch that
@@ -15,13 +16,15 @@
 // two turns of the event loop, so the events of every write made before it (by anyone, this process
 // too: a file the last pass wrote) have been read from the kernel's queue and marked their folder.
 
-import type { EntryStat } from '../endpoint/endpoint.js';
+import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { isBox } from '../store/layout.js';
 
 /** How long the watcher's silence is trusted: a scan at least this often lists every folder. */
 export const FULL_LOOK_MS = 5 * 60_000;
 /** Hints held between two scans; past this many, the next scan lists everything. */
 const MAX_DIRTY = 4096;
+/** Names looked at again in one box; past this many, the box is listed again instead. */
+const MAX_NAMES_PER_BOX = 256;
 
 /** The listings one scan may reuse, and where it keeps what it lists (scan.ts, ScanOptions.listings). */
 export interface KeptListings {
@@ -87,10 +90,11 @@ export class WatchedListings {
   }
 
   /**
-   * Begins one scan's round: the listings it may reuse, or undefined (no watcher: list everything,
-   * keep nothing). Hinted folders, and everything under a hinted folder, are dropped first.
+   * Begins one scan's round on `ep` (the side the listings are of): the listings it may reuse, or
+   * undefined (no watcher: list everything, keep nothing). A kept box is dropped when it or a folder
+   * above it was hinted; the names hinted in a kept box are looked at again, and its listing patched.
    */
-  async round(): Promise<KeptListings | undefined> {
+  async round(ep: Pick<Endpoint, 'stat'>): Promise<KeptListings | undefined> {
     if (!this.watching) return undefined;
     await twoTurns();
     if (!this.watching) return undefined;
@@ -98,23 +102,54 @@ export class WatchedListings {
       this.forgetAll();
       this.lastFullAt = this.now();
     }
+    const epoch = this.epoch;
     const dirty = this.dirty;
     this.dirty = new Set();
+    const names = new Map<string, Set<string>>();
     for (const rel of dirty) {
       const parent = parentOf(rel);
+      if (this.kept.has(parent)) {
+        const inBox = names.get(parent) ?? new Set<string>();
+        names.set(parent, inBox.add(rel.slice(parent.length + 1)));
+        continue;
+      }
       const under = `${rel}/`;
-      for (const box of this.kept.keys())
-        if (box === rel || box === parent || box.startsWith(under)) this.kept.delete(box);
+      for (const box of this.kept.keys()) if (box === rel || box.startsWith(under)) this.kept.delete(box);
     }
+    await Promise.all([...names].map(([box, hinted]) => this.patch(ep, box, hinted, epoch)));
     if (this.kept.size === 0) this.rounds.full++;
     else this.rounds.reused++;
-    const epoch = this.epoch;
     return {
       get: (box) => this.kept.get(box),
       set: (box, entries) => {
         if (this.epoch === epoch && this.watching && isBoxFolder(box)) this.kept.set(box, entries);
       },
     };
+  }
+
+  /** `box`'s kept listing with each of `hinted` looked at again (or dropped: listed again). */
+  private async patch(
+    ep: Pick<Endpoint, 'stat'>,
+    box: string,
+    hinted: ReadonlySet<string>,
+    epoch: number,
+  ): Promise<void> {
+    const entries = this.kept.get(box);
+    if (entries === undefined || hinted.size > MAX_NAMES_PER_BOX) {
+      this.kept.delete(box);
+      return;
+    }
+    let now: (EntryStat | undefined)[];
+    try {
+      now = await Promise.all([...hinted].map((name) => ep.stat(`${box}/${name}`)));
+    } catch {
+      this.kept.delete(box); // a folder on the way is not one any more: the listing tells
+      return;
+    }
+    if (this.epoch !== epoch || this.kept.get(box) !== entries) return;
+    const patched = entries.filter((e) => !hinted.has(e.name));
+    for (const e of now) if (e !== undefined) patched.push(e);
+    this.kept.set(box, patched);
   }
 
   private forgetAll(): void {

@@ -74,7 +74,7 @@ function counting(): Endpoint {
 let prev: SideScan['cache'] = {};
 async function scan(): Promise<SideScan> {
   listed = [];
-  const kept = await listings.round();
+  const kept = await listings.round(localEndpoint(root));
   const s = await scanSide(counting(), AGENTS, prev, {
     clockMs: Date.now(),
     ...(kept ? { listings: kept } : {}),
@@ -90,13 +90,13 @@ describe('a scan with a watcher', () => {
     prev = {};
   });
 
-  it('lists again only the box the watcher reported a change in, and sees the change', async () => {
+  it('lists no box again, and looks only at the file the watcher reported, and sees the change', async () => {
     await watch();
     expect((await scan()).tasks.size).toBe(6);
     expect(listed.sort()).toEqual(ALL_BOXES); // the first round lists everything
     await writeFile(join(root, 'agents/a2/outbox', `${id(9)}.md`), queuedTaskFile(id(9), 'new'));
     const s = await scan();
-    expect(listed).toEqual(['agents/a2/outbox']);
+    expect(listed).toEqual([]);
     expect(s.tasks.get(id(9))?.path).toBe(`agents/a2/outbox/${id(9)}.md`);
     expect(s.tasks.size).toBe(7); // the boxes not listed again keep their tasks
     const quiet = await scan();
@@ -122,7 +122,7 @@ describe('a scan with a watcher', () => {
     await writeFile(path, queuedTaskFile(id(0), 'T0')); // same size, other bytes, same second
     await rm(join(root, 'agents/a2/inbox', `${id(1)}.md`));
     const s = await scan();
-    expect(listed.sort()).toEqual(['agents/a1/inbox', 'agents/a2/inbox']);
+    expect(listed).toEqual([]); // each box's listing patched with the names the watcher gave
     expect(s.tasks.get(id(0))?.hash).not.toBe(before.tasks.get(id(0))?.hash);
     expect(s.tasks.has(id(1))).toBe(false);
     await rename(join(root, 'agents/a1/inbox'), join(root, 'agents/a1/elsewhere'));
@@ -130,6 +130,10 @@ describe('a scan with a watcher', () => {
     expect(moved.tasks.has(id(0))).toBe(false);
     expect(moved.tasks.has(id(2))).toBe(false);
     expect(moved.tasks.has(id(3))).toBe(true);
+    await rename(join(root, 'agents/a1/elsewhere'), join(root, 'agents/a1/inbox'));
+    const back = await scan();
+    expect(listed).toEqual(['agents/a1/inbox']); // a box the watcher named itself is listed again
+    expect(back.tasks.has(id(2))).toBe(true);
   });
 
   it('lists every box again once FULL_LOOK_MS has passed, after forget(), and after stop()', async () => {
@@ -162,6 +166,14 @@ describe('a scan with a watcher', () => {
     expect((await scan()).tasks.get(id(0))?.hash).toBe(before.tasks.get(id(0))?.hash);
     clock += FULL_LOOK_MS;
     expect((await scan()).tasks.get(id(0))?.hash).not.toBe(before.tasks.get(id(0))?.hash);
+  });
+
+  it('lists a box again where it reported more names than it looks at one by one', async () => {
+    await watch();
+    await scan();
+    for (let n = 0; n < 300; n++) listings.hint(`agents/a2/outbox/x${n}.md`);
+    await scan();
+    expect(listed).toEqual(['agents/a2/outbox']);
   });
 
   it('lists every box again after more hints than it holds', async () => {
