@@ -17,7 +17,7 @@ import { mapLimit } from '../map-limit.js';
 import { isAgentName, isTaskId } from '../names.js';
 import { formatSize } from '../size.js';
 import { placeRank } from '../store/heal.js';
-import { BOXES, type Box, isNeverATask } from '../store/layout.js';
+import { BOXES, type Box, isBox, isNeverATask } from '../store/layout.js';
 import { TooBigError, tooBigReason } from '../store/read-file.js';
 import { decodeTaskBytes, parseTask } from '../task/parse.js';
 import type { KeptListings } from './watched-listings.js';
@@ -402,7 +402,17 @@ export async function scanSide(
 ): Promise<SideScan> {
   const problems: SideScan['problems'] = [];
   if (typeof opts.clockMs !== 'number') opts.clockMs.catch(() => {}); // awaited below, unless the listing fails first
-  const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems, opts.listings);
+  const vouched = new Set<string>();
+  const listings: KeptListings | undefined = opts.listings && {
+    get: (box) => {
+      const entries = opts.listings!.get(box);
+      if (entries) vouched.add(box);
+      return entries;
+    },
+    set: (box, entries) => opts.listings!.set(box, entries),
+  };
+  const found = await listSide(ep, agents, opts.reportForeignAgents === true, problems, listings);
+  if (vouched.size > 0) await findUnlisted(ep, prev, vouched, found);
   if (opts.expect) await findMissed(ep, agents, opts.expect, found, listedIds(found));
   const run: ScanRun = {
     ep,
@@ -461,6 +471,36 @@ async function listSide(
 }
 
 const listedIds = (found: Found[]): Set<string> => new Set(found.flatMap((f) => (f.task ? [f.task.id] : [])));
+
+/**
+ * Files of this side's last scan (its cache: what it found, and what passes wrote since) in a box
+ * whose listing a watcher vouched for, missing from that listing: looked at by name, and added to
+ * `found` if they are there. A kept listing lacks a file only if the watcher missed its event; a
+ * file missing from it must never be read as deleted (and its deletion carried to the other side).
+ */
+async function findUnlisted(
+  ep: Endpoint,
+  prev: SideCache,
+  vouched: ReadonlySet<string>,
+  found: Found[],
+): Promise<void> {
+  const listed = new Set(found.map((f) => f.path));
+  const missing: string[] = [];
+  for (const path of Object.keys(prev)) {
+    const box = path.slice(0, path.lastIndexOf('/'));
+    if (vouched.has(box) && !listed.has(path)) missing.push(path);
+  }
+  await mapLimit(missing, 16, async (path) => {
+    const st = await ep.stat(path);
+    if (st?.kind !== 'file') return; // gone, or no longer a file: the next full look tells
+    const [, agent = '', box = ''] = path.split('/');
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    const id = name.endsWith('.md') ? name.slice(0, -3) : '';
+    found.push(
+      isTaskId(id) && isBox(box) ? { path, stat: st, task: { id, agent, box } } : { path, stat: st },
+    );
+  });
+}
 
 /** Tasks of `expect` the listing missed, looked for by name in their agent's boxes (added to `found`). */
 async function findMissed(

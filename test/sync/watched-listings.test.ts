@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Watcher, watchPaths } from '../../daemon/watch.js';
-import type { Endpoint } from '../../src/endpoint/endpoint.js';
+import type { Endpoint, EntryStat } from '../../src/endpoint/endpoint.js';
 import { localEndpoint } from '../../src/endpoint/local.js';
 import { farCacheOf } from '../../src/remote/far-scan.js';
 import { type SideScan, scanSide } from '../../src/sync/scan.js';
@@ -166,6 +166,30 @@ describe('a scan with a watcher', () => {
     expect((await scan()).tasks.get(id(0))?.hash).toBe(before.tasks.get(id(0))?.hash);
     clock += FULL_LOOK_MS;
     expect((await scan()).tasks.get(id(0))?.hash).not.toBe(before.tasks.get(id(0))?.hash);
+  });
+
+  it('a file of the last scan that a vouched listing lacks (its event lost) is looked at by name, not lost', async () => {
+    const first = await scan();
+    const note = 'agents/a1/inbox/notes.txt';
+    await writeFile(join(root, note), 'a plain file, not a task\n');
+    const withNote = await scan();
+    expect(withNote.files.has(note)).toBe(true);
+    // Listings from before the note and the task were written, as a watcher that lost both events
+    // would keep them: neither may read as deleted (that would delete them on the other side).
+    const stale = new Map<string, readonly EntryStat[]>();
+    for (const box of ALL_BOXES) stale.set(box, await localEndpoint(root).list(box));
+    stale.set(
+      'agents/a1/inbox',
+      stale.get('agents/a1/inbox')!.filter((e) => e.name !== 'notes.txt' && e.name !== `${id(2)}.md`),
+    );
+    listed = [];
+    const s = await scanSide(counting(), AGENTS, withNote.cache, {
+      clockMs: Date.now(),
+      listings: { get: (box) => stale.get(box), set: () => {} },
+    });
+    expect(listed).toEqual([]);
+    expect(s.files.has(note)).toBe(true);
+    expect(s.tasks.get(id(2))?.hash).toBe(first.tasks.get(id(2))?.hash);
   });
 
   it('lists a box again where it reported more names than it looks at one by one', async () => {
