@@ -284,7 +284,7 @@ export class FarScanner {
       };
       this.changed = new Map();
     }
-    this.schedule();
+    this.writeDeferred(); // now, followed by a daemon or not
     await this.keeping.settled();
   }
 
