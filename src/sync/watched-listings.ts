@@ -7,10 +7,11 @@
 // Mutagen's accelerated scan does. docs/sync.md, "Listings the watcher vouches for".
 //
 // A box's own entries are all that is kept: an agent's folder and every `<id>.files/` tree are listed
-// at each scan (the watcher watches down to the boxes only). What the watcher may miss (a watch that
-// failed, an event queue that overflowed) costs latency, never a wrong decision for long: at least
-// every FULL_LOOK_MS a scan lists everything again, and a watcher error or a change the daemon's
-// rescan found unannounced makes the next scan a full one.
+// at each scan (the watcher watches down to the boxes only). What the watcher may miss (an event
+// queue that overflowed, a write through a hard link from elsewhere) costs latency, never a deletion:
+// at least every FULL_LOOK_MS a scan lists everything again, a change the daemon's rescan found
+// unannounced makes the next scan a full one, a watcher error ends the trust (stop), and a file of
+// the side's last scan that a kept listing lacks is looked at by name (scan.ts, findUnlisted).
 //
 // Order: a hint is taken in the watcher's event callback, synchronously. A round begins only after
 // two turns of the event loop, so the events of every write made before it (by anyone, this process
