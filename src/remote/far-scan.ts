@@ -21,11 +21,9 @@ import type { WatchedListings } from '../sync/watched-listings.js';
 import { type KeptManifest, keptOf } from './manifest-copy.js';
 import { type ManifestDelta, manifestDelta } from './manifest-delta.js';
 import type { Manifest, ManifestRecord } from './protocol.js';
-import { WriteBehind } from './write-behind.js';
+import { KEPT_WRITE_EVERY_MS, WriteBehind } from './write-behind.js';
 
 const STATE_FILE = '.mailroom/agent-state.json';
-/** How often an agent a daemon follows writes its state file (also when it ends). */
-const KEEP_EVERY_MS = 60_000;
 /** An older agent's scan cache: read when there is no state file yet (no read of every file after an upgrade). */
 const OLD_CACHE_FILE = '.mailroom/agent-scan.json';
 const OLD_SENT_FILE = '.mailroom/agent-manifest.json';
@@ -115,8 +113,6 @@ export class FarScanner {
   private oldFiles = false;
   /** Set once this agent watches its folders (a daemon follows it): scans list only what changed. */
   watched: WatchedListings | undefined;
-  /** The state file's write held back while a daemon follows this agent (schedule). */
-  private deferred: NodeJS.Timeout | undefined;
 
   constructor(private readonly ep: Endpoint) {}
 
@@ -160,38 +156,25 @@ export class FarScanner {
   /**
    * After the reply has gone out: 2.2 MB of JSON at 10,000 tasks. An agent a daemon follows (it
    * watches: `watched`) answers many passes a minute and keeps its state in memory meanwhile; the
-   * file, for a later process, is written at most every KEEP_EVERY_MS and when the agent ends.
+   * file, for a later process, is written at most every KEPT_WRITE_EVERY_MS and when the agent ends.
    */
   private schedule(): void {
-    if (this.watched === undefined) this.writeState();
-    else if (this.deferred === undefined) {
-      this.deferred = setTimeout(() => this.writeDeferred(), KEEP_EVERY_MS);
-      this.deferred.unref();
+    this.keeping.schedule(() => this.writeState(), this.watched ? KEPT_WRITE_EVERY_MS : 0);
+  }
+
+  /** The state as it is when the write starts (the sent manifest and `changed` change together). */
+  private async writeState(): Promise<void> {
+    const sent = this.sent;
+    if (!sent) return;
+    await this.ep.writeFileAtomic(STATE_FILE, Buffer.from(stateText(sent, this.changed)));
+    if (this.oldFiles) {
+      this.oldFiles = false;
+      for (const old of [OLD_CACHE_FILE, OLD_SENT_FILE]) await this.ep.remove(old).catch(() => {});
     }
   }
 
-  private writeDeferred(): void {
-    clearTimeout(this.deferred);
-    this.deferred = undefined;
-    this.writeState();
-  }
-
-  private writeState(): void {
-    const sent = this.sent;
-    if (!sent) return;
-    const changed = new Map(this.changed);
-    this.keeping.schedule(async () => {
-      await this.ep.writeFileAtomic(STATE_FILE, Buffer.from(stateText(sent, changed)));
-      if (this.oldFiles) {
-        this.oldFiles = false;
-        for (const old of [OLD_CACHE_FILE, OLD_SENT_FILE]) await this.ep.remove(old).catch(() => {});
-      }
-    });
-  }
-
-  /** Writes a deferred state file now, and waits for the write under way, if any. */
+  /** Waits for the write of the state file (a held one is written at once), if one is under way. */
   settled(): Promise<void> {
-    if (this.deferred !== undefined) this.writeDeferred();
     return this.keeping.settled();
   }
 
@@ -284,8 +267,8 @@ export class FarScanner {
       };
       this.changed = new Map();
     }
-    this.writeDeferred(); // now, followed by a daemon or not
-    await this.keeping.settled();
+    this.schedule();
+    await this.keeping.settled(); // written now, followed by a daemon or not
   }
 
   get unsaved(): boolean {

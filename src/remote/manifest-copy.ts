@@ -47,15 +47,13 @@ export class ManifestCopy {
   private held: { generation: string; manifest: Manifest } | undefined;
   private readonly writing = new WriteBehind();
 
-  /** A write held back (`deferMs`): the latest copy is written when it fires, or at `settled`. */
-  private deferred: NodeJS.Timeout | undefined;
-
   constructor(
     readonly path: string,
     agents: readonly string[],
     /**
      * A connection kept for many passes (the daemon's) holds its copy in memory and writes the file,
-     * which only a later process reads, at most this often (and when the connection closes).
+     * which only a later process reads, at most this often (and when the connection closes:
+     * WriteBehind).
      */
     private readonly deferMs = 0,
   ) {
@@ -121,25 +119,12 @@ export class ManifestCopy {
   keep(generation: string, manifest: Manifest): void {
     if (!isGeneration(generation)) return;
     this.held = { generation, manifest };
-    if (this.deferMs <= 0) this.write();
-    else if (this.deferred === undefined) {
-      this.deferred = setTimeout(() => this.write(), this.deferMs);
-      this.deferred.unref();
-    }
+    const kept = { generation, agents: this.agents, manifest };
+    this.writing.schedule(() => writeFileAtomic(this.path, keptText(kept), { mkdir: true }), this.deferMs);
   }
 
-  private write(): void {
-    clearTimeout(this.deferred);
-    this.deferred = undefined;
-    const held = this.held;
-    if (!held) return;
-    const kept = { generation: held.generation, agents: this.agents, manifest: held.manifest };
-    this.writing.schedule(() => writeFileAtomic(this.path, keptText(kept), { mkdir: true }));
-  }
-
-  /** Writes a held-back copy now, and waits for the file's write, if one is under way. */
+  /** Waits for the file's write (a held one is written at once), if one is under way. */
   settled(): Promise<void> {
-    if (this.deferred !== undefined) this.write();
     return this.writing.settled();
   }
 }

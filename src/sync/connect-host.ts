@@ -10,6 +10,7 @@ import { openSftpEndpoint } from '../endpoint/sftp.js';
 import { expandHome } from '../home.js';
 import { ManifestCopy } from '../remote/manifest-copy.js';
 import { startAgent } from '../remote/probe.js';
+import { KEPT_WRITE_EVERY_MS } from '../remote/write-behind.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
 
@@ -45,9 +46,6 @@ export interface OpenHostOptions {
   kept?: boolean;
 }
 
-/** How often a kept connection writes its manifest copy to its file. */
-const KEPT_COPY_WRITE_MS = 60_000;
-
 export async function openHost(
   name: string,
   host: HostConfig,
@@ -70,7 +68,7 @@ export async function openHost(
     if (wanted === 'agent' && opts.agents) {
       const command = host.mailroom ?? 'mailroom';
       const copy = opts.manifestCopy
-        ? new ManifestCopy(opts.manifestCopy, opts.agents, opts.kept ? KEPT_COPY_WRITE_MS : 0)
+        ? new ManifestCopy(opts.manifestCopy, opts.agents, opts.kept ? KEPT_WRITE_EVERY_MS : 0)
         : undefined;
       const since = copy?.generation();
       const started = await startAgent(connection, {
