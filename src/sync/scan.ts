@@ -309,14 +309,15 @@ async function listBox(
     if (f.kind === 'symlink')
       problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
     else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
-    else if (f.kind === 'file') {
-      const id = f.name.endsWith('.md') ? f.name.slice(0, -3) : '';
-      found.push(
-        isTaskId(id) ? { path: fpath, stat: f, task: { id, agent, box } } : { path: fpath, stat: f },
-      );
-    }
+    else if (f.kind === 'file') found.push(boxFile(fpath, f.name, f, agent, box));
   }
   return found;
+}
+
+/** A file directly in `agent`'s `box`: a task when its name is `<id>.md` with a valid id. */
+function boxFile(path: string, name: string, stat: EntryStat, agent: string, box: Box): Found {
+  const id = name.endsWith('.md') ? name.slice(0, -3) : '';
+  return isTaskId(id) ? { path, stat, task: { id, agent, box } } : { path, stat };
 }
 
 /** The size a scan holds for `path` (its manifest's for a far agent's scan), or undefined: not in it. */
@@ -493,12 +494,8 @@ async function findUnlisted(
   await mapLimit(missing, 16, async (path) => {
     const st = await ep.stat(path);
     if (st?.kind !== 'file') return; // gone, or no longer a file: the next full look tells
-    const [, agent = '', box = ''] = path.split('/');
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    const id = name.endsWith('.md') ? name.slice(0, -3) : '';
-    found.push(
-      isTaskId(id) && isBox(box) ? { path, stat: st, task: { id, agent, box } } : { path, stat: st },
-    );
+    const [, agent = '', box = '', name = ''] = path.split('/'); // a vouched box: agents/<agent>/<box>
+    if (isBox(box)) found.push(boxFile(path, name, st, agent, box));
   });
 }
 

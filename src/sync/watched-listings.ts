@@ -65,19 +65,14 @@ export class WatchedListings {
 
   /** The watcher is ready: from now on, its silence about a box means the box is as last listed. */
   start(): void {
-    this.forgetAll();
+    this.forget();
     this.watching = true;
   }
 
   /** The watcher failed, stopped, or missed a change: nothing is reused until it is started again. */
   stop(): void {
     this.watching = false;
-    this.forgetAll();
-  }
-
-  /** The next scan lists every folder (a change was found that no hint announced). */
-  forget(): void {
-    this.forgetAll();
+    this.forget();
   }
 
   /** Something at `rel` (relative to the root; a file or a folder) may have changed. */
@@ -100,7 +95,7 @@ export class WatchedListings {
     await twoTurns();
     if (!this.watching) return undefined;
     if (this.overflowed || this.now() - this.lastFullAt >= FULL_LOOK_MS) {
-      this.forgetAll();
+      this.forget();
       this.lastFullAt = this.now();
     }
     const epoch = this.epoch;
@@ -153,7 +148,8 @@ export class WatchedListings {
     this.kept.set(box, patched);
   }
 
-  private forgetAll(): void {
+  /** The next scan lists every folder (a change was found that no hint announced). */
+  forget(): void {
     this.kept.clear();
     this.dirty.clear();
     this.overflowed = false;
