@@ -18,6 +18,7 @@ import type {
 } from 'ssh2';
 import ssh2 from 'ssh2';
 import { errnoCode, MailroomError, networkError, usageError } from '../errors.js';
+import { fewerAuthRoundTrips } from './auth-round-trips.js';
 import { checkHostKey, knownKeyTypes } from './known-hosts.js';
 import { LineSplitter } from './line-splitter.js';
 import {
@@ -50,6 +51,8 @@ export interface ConnectOptions {
   readonly readyTimeoutMs?: number;
   /** How the host is named in messages; default `user@host:port`. */
   readonly label?: string;
+  /** ssh2's debug lines (tests: what the handshake sent, in order). */
+  readonly debug?: (line: string) => void;
 }
 
 export interface RemoteCommand {
@@ -165,6 +168,7 @@ function connectConfig(
     keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
     keepaliveCountMax: 3,
     algorithms: { serverHostKey: hostKeyPreference(knownKeyTypes(knownHosts, opts.host, opts.port)) },
+    ...(opts.debug ? { debug: opts.debug } : {}),
   };
 }
 
@@ -220,6 +224,9 @@ async function handshake(
       resolveEnded(link.closedByUs ? undefined : describeFailure(why.label, errors, [], 'connection lost'));
     });
     client.connect(config);
+    // From the first packet, not only after 'ready': the login's requests now go out back to back.
+    client.setNoDelay(true);
+    fewerAuthRoundTrips(client);
   });
   return link;
 }

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { connectSsh } from '../../src/ssh/connect.js';
 import { startCutProxy } from '../support/cut-proxy.js';
 import { expectMailroomError } from '../support/errors.js';
@@ -51,6 +51,61 @@ describeWithSshd('connectSsh against a real sshd', (sshd) => {
     expect(conn.isOpen).toBe(false);
     expect(await conn.ended).toBeUndefined();
     await conn.close(); // idempotent
+  });
+
+  /** What the handshake sent and received, in order (ssh2's debug lines, trimmed to the message). */
+  const loggedIn = async (opts: Partial<Parameters<typeof connectSsh>[0]> = {}) => {
+    const lines: string[] = [];
+    const debug = (line: string) => {
+      const m = /^(Outbound: Sending|Inbound: Received) (\S+(?: \([^)]*\))?)/.exec(line);
+      if (m) lines.push(`${m[1]!.startsWith('Out') ? '>' : '<'} ${m[2]}`);
+    };
+    const conn = await connectSsh({ ...base(), ...opts, debug });
+    await conn.close();
+    return lines;
+  };
+  const before = (lines: string[], a: string, b: string) => {
+    expect(lines).toContain(a);
+    expect(lines).toContain(b);
+    return lines.indexOf(a) < lines.indexOf(b);
+  };
+
+  it('a key file logs in two round trips sooner: signed at once, right behind SERVICE_REQUEST', async () => {
+    const lines = await loggedIn();
+    expect(lines.filter((l) => l.includes('publickey -- check'))).toEqual([]);
+    expect(before(lines, '> USERAUTH_REQUEST (publickey)', '< SERVICE_ACCEPT (ssh-userauth)')).toBe(true);
+    expect(lines.filter((l) => l.startsWith('> USERAUTH_REQUEST'))).toHaveLength(1);
+    // ssh2's own order with MAILROOM_SSH_PIPELINE=0: wait for SERVICE_ACCEPT, ask, then sign.
+    vi.stubEnv('MAILROOM_SSH_PIPELINE', '0');
+    try {
+      const own = await loggedIn();
+      expect(before(own, '< SERVICE_ACCEPT (ssh-userauth)', '> USERAUTH_REQUEST (publickey -- check)')).toBe(
+        true,
+      );
+      expect(before(own, '< USERAUTH_PK_OK', '> USERAUTH_REQUEST (publickey)')).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('a key the server refuses, signed at once, is passed over for the next one', async () => {
+    const stranger = join(scratch, 'stranger_first');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    const lines = await loggedIn({ identityFiles: [stranger, sshd().clientKeyPath] });
+    expect(lines.filter((l) => l === '> USERAUTH_REQUEST (publickey)')).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith('< USERAUTH_'))).toEqual([
+      '< USERAUTH_FAILURE (publickey)',
+      '< USERAUTH_SUCCESS',
+    ]);
+  });
+
+  it('an RSA key is signed with the SHA-2 algorithm the server named (it refuses ssh-rsa)', async () => {
+    const rsa = join(scratch, 'client_rsa');
+    await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsa]);
+    await appendFile(join(sshd().dir, 'authorized_keys'), await readFile(`${rsa}.pub`, 'utf8'));
+    const lines = await loggedIn({ identityFiles: [rsa] });
+    expect(lines.filter((l) => l.startsWith('< USERAUTH_'))).toEqual(['< USERAUTH_SUCCESS']);
+    expect(lines.filter((l) => l.includes('publickey -- check'))).toEqual([]);
   });
 
   it('refuses an unknown host (empty known_hosts) and says how to add it', async () => {
