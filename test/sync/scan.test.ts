@@ -14,6 +14,7 @@ import { updateTask } from '../../src/store/tasks.js';
 import { scanSide } from '../../src/sync/scan.js';
 import { applyTaskEdit } from '../../src/task/edit.js';
 import { parseTask } from '../../src/task/parse.js';
+import { pipedAgent } from '../support/agent-pipe.js';
 import { daemonPass, where } from '../support/daemon.js';
 import { queueTask } from '../support/task-file.js';
 import { bareR0, type TwoMachines } from '../support/two-machines.js';
@@ -126,5 +127,37 @@ describe('a task moved on the far side while a pass lists it', () => {
     expect(await where(hub, 'd11b-task')).toEqual([place]);
     const t = parseTask(await readFile(join(hub, place!), 'utf8'));
     expect(t.ok && t.value.task.state).toBe('done');
+  });
+  // The same race through a far agent: the create names the agent's other boxes as absent, so the
+  // far agent looks just before it creates, in the one put request (no look at the boxes first).
+  it('D11 through a far agent: the create checks the other boxes in the put, and no look is sent first', async () => {
+    await queueTask(hubMr, 'r0', 'd11d-task');
+    await mkdir(join(far, 'agents/r0/outbox'), { recursive: true });
+    await copyFile(join(hub, 'agents/r0/inbox/d11d-task.md'), join(far, 'agents/r0/outbox/d11d-task.md'));
+    const agent = await pipedAgent(far, ['r0']);
+    try {
+      const scan = agent.scan.bind(agent);
+      const stat = agent.stat.bind(agent);
+      const looked: string[] = [];
+      // A far scan that missed the task (it moved there during the listing, before any base).
+      agent.scan = async (agents) => {
+        const s = await scan(agents);
+        s.tasks.delete('d11d-task');
+        s.files.delete('agents/r0/outbox/d11d-task.md');
+        return s;
+      };
+      agent.stat = (rel) => {
+        looked.push(rel);
+        return stat(rel);
+      };
+      const r = await sides.sync({ remote: agent });
+      expect(r.problems.map((p) => p.reason).join('\n')).toMatch(
+        /outbox\/d11d-task\.md .*holds this task already/,
+      );
+      expect(looked.filter((rel) => rel.includes('d11d-task'))).toEqual([]);
+      expect(await where(far, 'd11d-task')).toEqual(['agents/r0/outbox/d11d-task.md']);
+    } finally {
+      await agent.close();
+    }
   });
 });
