@@ -1,15 +1,27 @@
 // The installed `mailroom` command (dist/bin/mailroom.js): runs the CLI bundle, dist/bin/mailroom.cjs,
-// through the code cache of compile-cache.ts. Only Node's own modules: it runs before anything else.
+// through the code cache of compile-cache.ts; for exactly `serve --root DIR`, the far agent's own
+// bundle, dist/bin/serve.cjs, if it is there (lean-serve.ts). Only Node's own modules: it runs before
+// anything else.
 
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { constants, Script } from 'node:vm';
 import { cacheFileFor, cacheFolder, pruneOtherBuilds, readCache, writeCache } from './compile-cache.js';
+import { LEAN_SERVE_BUNDLE, leanServeRoot } from './lean-serve.js';
+
+function bundlePath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (leanServeRoot(process.argv.slice(2)) !== undefined) {
+    const lean = join(here, LEAN_SERVE_BUNDLE);
+    if (existsSync(lean)) return lean;
+  }
+  return join(here, 'mailroom.cjs');
+}
 
 function launch(): void {
-  const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'mailroom.cjs');
+  const BUNDLE = bundlePath();
   const text = readFileSync(BUNDLE, 'utf8');
   // main.ts's `#!` line (not JavaScript inside a function); its newline stays, so lines still match.
   const source = text.startsWith('#!') ? text.slice(text.indexOf('\n')) : text;
