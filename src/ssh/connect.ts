@@ -53,6 +53,8 @@ export interface ConnectOptions {
   readonly label?: string;
   /** ssh2's debug lines (tests: what the handshake sent, in order). */
   readonly debug?: (line: string) => void;
+  /** Called once the connection is under way: work to do while the handshake waits on the network. */
+  readonly whileConnecting?: () => void;
 }
 
 export interface RemoteCommand {
@@ -120,11 +122,16 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   const auth = await authMethods(opts, label);
   const verifier = hostVerifier(opts, label, knownHosts);
   const client = new Client();
-  const link = await handshake(client, connectConfig(opts, knownHosts, verifier.verify, auth), {
-    label,
-    authNotes: auth.notes,
-    refusal: verifier.refusal,
-  });
+  const link = await handshake(
+    client,
+    connectConfig(opts, knownHosts, verifier.verify, auth),
+    {
+      label,
+      authNotes: auth.notes,
+      refusal: verifier.refusal,
+    },
+    opts.whileConnecting,
+  );
   return connection(client, label, link);
 }
 
@@ -186,6 +193,7 @@ async function handshake(
   client: Ssh2Client,
   config: ConnectConfig,
   why: { label: string; authNotes: string[]; refusal: () => MailroomError | undefined },
+  whileConnecting?: () => void,
 ): Promise<Link> {
   const errors: (Error & ClientErrorExtensions)[] = [];
   let resolveEnded!: (e: MailroomError | undefined) => void;
@@ -227,6 +235,7 @@ async function handshake(
     // From the first packet, not only after 'ready': the login's requests now go out back to back.
     client.setNoDelay(true);
     fewerAuthRoundTrips(client);
+    whileConnecting?.();
   });
   return link;
 }

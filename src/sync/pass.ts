@@ -9,8 +9,6 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { localEndpoint } from '../endpoint/local.js';
 import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
-import { recordOf } from '../remote/far-scan.js';
-import { parseKept } from '../remote/manifest-copy.js';
 import { parseTask } from '../task/parse.js';
 import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
 import { type HostLink, openHost } from './connect-host.js';
@@ -429,6 +427,11 @@ async function scanFar(
 async function farCacheForSftp(pass: Pass): Promise<SideCache> {
   const { state } = pass;
   for (const _ in state.remote) return state.remote;
+  // Only for the SFTP fallback: not loaded at every start.
+  const [{ parseKept }, { recordOf }] = await Promise.all([
+    import('../remote/manifest-copy.js'),
+    import('../remote/far-scan.js'),
+  ]);
   const kept = parseKept(await readFile(manifestCopyPath(pass.mr, pass.host), 'utf8').catch(() => ''));
   if (kept?.agents !== pass.agents.join('\n')) return state.remote;
   const cache: SideCache = {};

@@ -88,6 +88,20 @@ describeWithSshd('connectSsh against a real sshd', (sshd) => {
     }
   });
 
+  it('whileConnecting runs once, with the handshake under way (before it is done)', async () => {
+    const seen: string[] = [];
+    const conn = await connectSsh({
+      ...base(),
+      whileConnecting: () => seen.push('while connecting'),
+      debug: (line) => {
+        if (/Handshake completed|USERAUTH_SUCCESS/.test(line))
+          seen.push(line.replace(/^.*(Handshake completed|USERAUTH_SUCCESS).*$/, '$1'));
+      },
+    });
+    await conn.close();
+    expect(seen).toEqual(['while connecting', 'Handshake completed', 'USERAUTH_SUCCESS']);
+  });
+
   it('a key the server refuses, signed at once, is passed over for the next one', async () => {
     const stranger = join(scratch, 'stranger_first');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
