@@ -38,6 +38,8 @@ export interface AgentClientOptions {
   prefetchManifest?: boolean;
   /** With prefetchManifest: the generation of the last manifest the hub holds (manifest-delta.ts). */
   manifestSince?: string;
+  /** Called once the hello is written: from then on the far side works on its own. */
+  onHelloSent?: () => void;
   maxFrameBytes?: number;
   replyTimeoutMs?: number;
   /** How often the reply timeout is checked (tests); default min(replyTimeoutMs, 5 s). */
@@ -79,6 +81,7 @@ export class AgentClient {
       ...(opts.prefetchManifest && opts.agents && opts.manifestSince ? { since: opts.manifestSince } : {}),
     };
     channel.write(encodeFrame(hello));
+    opts.onHelloSent?.();
     const far = await new Promise<{ protocol: number; version: string; refused?: string }>(
       (resolve, reject) => {
         let settled = false;

@@ -31,6 +31,8 @@ export async function startAgent(
     agents?: readonly string[];
     prefetchManifest?: boolean;
     manifestSince?: string;
+    /** Called once the hub's hello is written (AgentClientOptions.onHelloSent). */
+    onHelloSent?: () => void;
   },
 ): Promise<AgentStart> {
   const line = serveCommand(opts.command, opts.root);
@@ -42,6 +44,7 @@ export async function startAgent(
       ...(opts.agents ? { agents: opts.agents } : {}),
       ...(opts.prefetchManifest ? { prefetchManifest: true } : {}),
       ...(opts.manifestSince ? { manifestSince: opts.manifestSince } : {}),
+      ...(opts.onHelloSent ? { onHelloSent: opts.onHelloSent } : {}),
     });
     return { kind: 'agent', client };
   } catch (err) {

@@ -35,8 +35,12 @@ export interface OpenHostOptions {
    * far side sends what changed since. Absent: the whole manifest every pass.
    */
   manifestCopy?: string;
-  /** Called once the SSH handshake is done, before the far agent is started (sync/pass.ts waits for it). */
-  onSshReady?: () => void;
+  /**
+   * Called once, when the far side has been asked for what a pass needs first: the far agent's hello
+   * (with its prefetched scan) written, or SFTP chosen, or the connection failed. sync/pass.ts starts
+   * this side's own work then, not while the requests that start the far side wait to go out.
+   */
+  onFarStarted?: () => void;
   /**
    * The connection is kept for many passes (the daemon's): the manifest copy is written at most once
    * a minute, and when the link closes (ManifestCopy's deferMs).
@@ -66,6 +70,12 @@ export async function openHost(
   const wanted = opts.transport ?? (process.env.MAILROOM_SYNC_TRANSPORT === 'sftp' ? 'sftp' : 'agent');
   const agentWanted = wanted === 'agent' && opts.agents !== undefined;
   let parts: ReturnType<typeof agentParts> | undefined;
+  let told = false;
+  const farStarted = () => {
+    if (told) return;
+    told = true;
+    opts.onFarStarted?.();
+  };
   const connection = await connectSsh({
     host: target.host,
     port: target.port,
@@ -77,7 +87,6 @@ export async function openHost(
       if (agentWanted) parts = agentParts();
     },
   });
-  opts.onSshReady?.();
   try {
     const label = `${name}:${host.root}`;
     let note = 'SFTP asked for';
@@ -95,6 +104,7 @@ export async function openHost(
         agents: opts.agents,
         prefetchManifest: true, // a pass begins with the far side's scan
         ...(since ? { manifestSince: since } : {}),
+        onHelloSent: farStarted,
       });
       if (started.kind === 'agent') {
         const agent = new AgentEndpoint(started.client, label, name, copy);
@@ -111,6 +121,7 @@ export async function openHost(
       }
       note = `${started.reason}; using SFTP (install mailroom there or set hosts.${name}.mailroom)`;
     }
+    farStarted();
     const endpoint = await openSftpEndpoint(connection, { root: expandHome(host.root), label });
     return {
       endpoint,

@@ -218,25 +218,27 @@ async function lockedPass(
 ): Promise<SyncReport> {
   const started = Date.now();
   // This side's state is loaded and its folders scanned while the far agent starts and scans: neither
-  // needs the far side. Not during the SSH handshake, though: its seven or so round trips are each
-  // answered only when this process is idle, and loading and scanning 10,000 tasks keeps it busy in
-  // long synchronous stretches (at 40 ms of round trip the handshake took ~300 ms longer beside them).
-  let sshReady!: () => void;
-  const handshake = new Promise<void>((resolve) => {
-    sshReady = resolve;
+  // needs the far side. Not before the far side has been asked, though: the SSH handshake's round
+  // trips, and then the exec's two and the far agent's hello, are each answered only when this
+  // process is idle, and loading and scanning 10,000 tasks keeps it busy in long synchronous
+  // stretches (at 40 ms of round trip the handshake took ~300 ms longer beside them, and the far
+  // agent was started 50 ms and sent its hello ~170 ms later than it could have been).
+  let farStarted!: () => void;
+  const farAsked = new Promise<void>((resolve) => {
+    farStarted = resolve;
   });
   const connecting = opts.remote
     ? undefined
     : openHost(host, config, {
         agents: hostAgents(mr, host),
         manifestCopy: manifestCopyPath(mr, host),
-        onSshReady: sshReady,
+        onFarStarted: farStarted,
         ...(opts.transport ? { transport: opts.transport } : {}),
       });
   if (connecting) {
-    connecting.catch(() => {}).finally(sshReady); // failed: the pass records why, below
-    await handshake;
-    markAt(started, 'ssh ready');
+    connecting.catch(() => {}).finally(farStarted); // failed: the pass records why, below
+    await farAsked;
+    markAt(started, 'far side asked');
   }
   const pass = await openPass(mr, host, config, opts, started);
   const localScan = scanHere(pass);

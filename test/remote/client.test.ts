@@ -76,6 +76,32 @@ describe('AgentClient reply timeout', () => {
   });
 });
 
+describe('AgentClient start', () => {
+  it('onHelloSent is called once the hello is written, before the far hello comes back', async () => {
+    const far = farAgent(50);
+    const written: number[] = [];
+    const write = far.channel.write;
+    far.channel.write = (chunk) => {
+      written.push(chunk.length);
+      return write(chunk);
+    };
+    let atHello: number[] | undefined;
+    let answered = false;
+    const starting = AgentClient.start(far.channel, {
+      ...opts,
+      onHelloSent: () => {
+        atHello = [...written];
+      },
+    }).then((c) => {
+      answered = true;
+      return c;
+    });
+    expect(atHello).toHaveLength(1); // called at once, from within start: the hello was written
+    expect(answered).toBe(false);
+    (await starting).close();
+  });
+});
+
 /** The local endpoint at the root, with the folders its `list` was asked for. */
 function listing() {
   const ep = localEndpoint(root);
