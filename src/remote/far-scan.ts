@@ -154,12 +154,15 @@ export class FarScanner {
   }
 
   /**
-   * After the reply has gone out: 2.2 MB of JSON at 10,000 tasks. An agent a daemon follows (it
-   * watches: `watched`) answers many passes a minute and keeps its state in memory meanwhile; the
-   * file, for a later process, is written at most every KEPT_WRITE_EVERY_MS and when the agent ends.
+   * Held, not written after each reply: 2.2 MB of JSON at 10,000 tasks, and its fsync. A one-shot
+   * sync's far agent wrote it right after the manifest, as the hub's puts arrived (their fsyncs
+   * queued behind it), then again as it ended; an agent a daemon follows answers many passes a
+   * minute. The file, for a later process, is written when the agent ends (`settled`, as the hub
+   * hangs up) and at most every KEPT_WRITE_EVERY_MS meanwhile. An agent killed before that loses
+   * it: the next pass gets a whole manifest and hashes what changed, never a wrong record.
    */
   private schedule(): void {
-    this.keeping.schedule(() => this.writeState(), this.watched ? KEPT_WRITE_EVERY_MS : 0);
+    this.keeping.schedule(() => this.writeState(), KEPT_WRITE_EVERY_MS);
   }
 
   /** The state as it is when the write starts (the sent manifest and `changed` change together). */
@@ -273,6 +276,11 @@ export class FarScanner {
 
   get unsaved(): boolean {
     return this.dirty;
+  }
+
+  /** The state file's write is held for later (tests). */
+  get stateHeld(): boolean {
+    return this.keeping.holding;
   }
 }
 

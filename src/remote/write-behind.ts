@@ -28,6 +28,11 @@ export class WriteBehind {
     }
   }
 
+  /** A write is held back (tests). */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
   /** Waits for what is scheduled, a held write written at once (before a process or link ends). */
   settled(): Promise<void> {
     this.release();

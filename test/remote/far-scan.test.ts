@@ -4,6 +4,7 @@
 // And the cut of a cache path into the task id and location its scan expects to find again (it
 // replaced a split('/') per path, 10,000 per manifest; the cases hold it to what that gave).
 
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +122,17 @@ describe('the far agent state file', () => {
     const other = await replyOnce('not-this-one');
     expect('delta' in other).toBe(false);
     if (!('delta' in other)) expect(other.reads).toBe(0);
+  });
+
+  it("is written once, as the agent ends: not right after the reply, when the hub's puts come", async () => {
+    const scanner = new FarScanner(localEndpoint(root));
+    await scanner.reply(['a1'], undefined);
+    await new Promise((r) => setImmediate(() => setImmediate(r)));
+    expect(scanner.stateHeld).toBe(true);
+    expect(existsSync(stateFile())).toBe(false);
+    await scanner.settled(); // serve.ts, as the hub hangs up
+    expect(scanner.stateHeld).toBe(false);
+    expect(Object.keys(farCacheOf(await readFile(stateFile(), 'utf8'))).sort()).toEqual(ids.map(rel).sort());
   });
 
   it('records set after the reply (files it wrote) are kept as changed: not read again, sent as a change', async () => {
