@@ -427,11 +427,11 @@ async function placeTask(run: Run, s: Side, id: string, loc: string, content: Pl
 }
 
 /**
- * The scan saw no copy of task `id` on side `s`: where one has appeared since in another of its
- * agent's boxes (a move during the listing), if anywhere. Such a task must not get a second, stale
- * copy beside it: the next pass sees both.
+ * The scan saw no copy of task `id` on side `s`: where one may have appeared since, in another of its
+ * agent's boxes (a move during the listing). Such a task must not get a second, stale copy beside it:
+ * the next pass sees both. These paths are looked at (appearedAt) or named absent in the create. None
+ * when the side was looked at just now, or the scan saw a file there.
  */
-/** The task's paths in its agent's other boxes that the scan did not see (none: looked just now). */
 function boxesElsewhere(run: Run, s: Side, id: string, loc: string, target: string): string[] {
   const agent = loc.split('/')[0]!;
   if (run.ctx.lookedJustNow?.[s]?.get(id)?.has(agent)) return [];

@@ -84,7 +84,9 @@ export async function openHost(
     knownHostsPath: expandHome(host.known_hosts),
     label: `${name} (${host.ssh})`,
     whileConnecting: () => {
-      if (agentWanted) parts = agentParts();
+      if (!agentWanted) return;
+      parts = agentParts();
+      parts.catch(() => {}); // awaited below, unless the connection fails first
     },
   });
   try {
