@@ -2,11 +2,13 @@
 // runs from a global prefix (issue: the tarball shipped dist/test, dist/torture, dist/bench and the
 // unbundled dist/src, and the npm name `mailroom` belongs to someone else).
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame, FrameReader, MAX_FRAME_BYTES } from '../../src/remote/frame.js';
+import { MAILROOM_VERSION, PROTOCOL_VERSION } from '../../src/remote/protocol.js';
 import { REPO, requireBuild, tempDir } from '../support/cli.js';
 
 const run = promisify(execFile);
@@ -48,7 +50,7 @@ describe('the npm package', () => {
     const paths = entry.files.map((f) => f.path).sort();
     const outside = paths.filter(
       (p) =>
-        !/^dist\/bin\/(mailroom\.c?js|package\.json)$/.test(p) && // package.json: CommonJS there
+        !/^dist\/bin\/(mailroom\.c?js|serve\.cjs|package\.json)$/.test(p) && // package.json: CommonJS there
         !p.startsWith('inbox-template/') &&
         !/^docs\/[\w-]+\.(md|png)$/.test(p) &&
         !/^board\/page\/[\w-]+\.(html|css|js)$/.test(p) && // the web board's static page
@@ -57,6 +59,8 @@ describe('the npm package', () => {
     expect(outside).toEqual([]);
     for (const must of [
       'dist/bin/mailroom.js',
+      'dist/bin/mailroom.cjs',
+      'dist/bin/serve.cjs', // the far agent alone (cli/lean-serve.ts)
       'inbox-template/AGENT.md',
       'LICENSE',
       'README.md',
@@ -110,5 +114,20 @@ describe('the npm package', () => {
     const sent = await run(bin, ['send', 'human', 'from the tarball', '--body', 'hello', '--root', root]);
     const ls = await run(bin, ['ls', '--root', root]);
     expect(ls.stdout).toContain(sent.stdout.trim());
+    // The far agent, as a hub starts it (its own bundle): it answers a hello with its own.
+    const far = spawn(bin, ['serve', '--root', root], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const reader = new FrameReader(MAX_FRAME_BYTES);
+    const hello = new Promise<unknown>((resolve, reject) => {
+      far.stdout.on('data', (chunk: Buffer) => {
+        const [first] = reader.push(chunk);
+        if (first !== undefined) resolve(first);
+      });
+      far.on('exit', (code) => reject(new Error(`serve ended (${code}) before its hello`)));
+    });
+    far.stdin.write(encodeFrame({ t: 'hello', protocol: PROTOCOL_VERSION, version: MAILROOM_VERSION }));
+    expect(await hello).toMatchObject({ t: 'hello', protocol: PROTOCOL_VERSION, version: MAILROOM_VERSION });
+    const exited = new Promise<number | null>((resolve) => far.on('exit', resolve));
+    far.stdin.end(); // the hub hangs up: the agent ends, and well
+    expect(await exited).toBe(0);
   }, 600_000); // a hang guard: seconds alone, minutes on a loaded machine
 });
