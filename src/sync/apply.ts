@@ -407,10 +407,10 @@ async function placeTask(run: Run, s: Side, id: string, loc: string, content: Pl
   // 20,000 looks). Elsewhere it is looked at beside the put's lock (put waits for the answer before
   // it writes), not before it.
   const fastAbsent = cur ? undefined : ctx.absentAt?.[s]?.get(id);
-  const others = cur || fastAbsent ? undefined : boxesElsewhere(run, s, id, loc, target);
-  const inPut = others !== undefined && others.length > 0 && ep(ctx, s).createsIfAbsent === true;
+  const others = cur || fastAbsent ? [] : boxesElsewhere(run, s, id, loc, target);
+  const inPut = others.length > 0 && ep(ctx, s).createsIfAbsent === true;
   const aside =
-    others === undefined || others.length === 0 || inPut
+    others.length === 0 || inPut
       ? undefined
       : appearedAt(run, s, others).then((at) =>
           at === undefined
