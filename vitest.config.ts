@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Process- and sshd-based tests are heavy; two cores, so keep parallelism modest.
     maxWorkers: 2,
+    // A far agent stays 10 minutes after a pass by default (docs/sync.md, "A far agent that stays"):
+    // hundreds of test passes would leave hundreds behind. Tests of it set hosts.<h>.keep_agent.
+    env: { MAILROOM_KEEP_AGENT: '0s' },
   },
 });

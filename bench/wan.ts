@@ -39,6 +39,11 @@ export interface WanFigures {
   afterFirstReads: Partial<Record<'agent' | 'sftp', { local: number; remote: number }>>;
   changed: Row;
   noop: Row;
+  /** The agent's one-shots with a new far agent each pass (keep_agent: 0s), not one that stayed. */
+  changedFresh: Row;
+  noopFresh: Row;
+  /** Of the agent's one-shots above (changed and no-op), how many reached a far agent that stayed. */
+  stayed: { of: number; reached: number };
   /** The daemon's full pass with its watchers on (the daemon's and the far agent's), as it runs. */
   daemonPass: Row;
   /** A full pass that lists every file on both sides (no watcher: every FULL_LOOK_MS, or SFTP). */
@@ -64,16 +69,21 @@ export interface WanOptions {
   say: (line: string) => void;
 }
 
-const oneShot = async (hub: string, transport: 'agent' | 'sftp') => {
-  const env = { ...nodeEnv(), MAILROOM_SYNC_TRANSPORT: transport };
+/** One `mailroom sync`; `fresh`: a new far agent for this pass, none left to stay (keep_agent: 0s). */
+const oneShot = async (hub: string, transport: 'agent' | 'sftp', fresh = false) => {
+  const env = {
+    ...nodeEnv(),
+    MAILROOM_SYNC_TRANSPORT: transport,
+    ...(fresh ? { MAILROOM_KEEP_AGENT: '0s' } : {}),
+  };
   const r = await mustRun(process.execPath, [CLI, 'sync', HOST, '--json', '--root', hub], { env });
   const host = JSON.parse(r.stdout).hosts[0] as {
-    transport?: { kind: string };
+    transport?: { kind: string; stayed?: boolean };
     reads: { local: number; remote: number };
   };
   if (host.transport?.kind !== transport)
     throw new Error(`mailroom sync used ${host.transport?.kind}, not ${transport}: ${r.stderr}`);
-  return { ms: r.ms, reads: host.reads };
+  return { ms: r.ms, reads: host.reads, stayed: host.transport.stayed === true };
 };
 
 export async function benchWan(o: WanOptions): Promise<WanFigures> {
@@ -127,6 +137,9 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
     afterFirstReads: {},
     changed: {},
     noop: {},
+    changedFresh: {},
+    noopFresh: {},
+    stayed: { of: 0, reached: 0 },
     daemonPass: {},
     daemonFullLook: {},
     daemonFast: {},
@@ -136,7 +149,12 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
   const runRsync = async () => (await rsyncTree(ssh, join(hubA.root, 'agents'), far.rsync)).ms;
   const runUnison = unison ? async () => (await unison(join(hubU.root, 'agents'), farUnison)).ms : undefined;
   const all = (): Partial<Record<Tool, () => Promise<number>>> => ({
-    agent: async () => (await oneShot(hubA.root, 'agent')).ms,
+    agent: async () => {
+      const r = await oneShot(hubA.root, 'agent');
+      fig.stayed.of++;
+      if (r.stayed) fig.stayed.reached++;
+      return r.ms;
+    },
     ...(o.sftp ? { sftp: async () => (await oneShot(hubB.root, 'sftp')).ms } : {}),
     rsync: runRsync,
     ...(runUnison ? { unison: runUnison } : {}),
@@ -163,6 +181,7 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
     samples[key].push(ms);
   };
   const reserved = new Set<number>();
+  fig.stayed = { of: 0, reached: 0 }; // the rounds' one-shots only (the first copy starts the agent)
   for (let round = 0; round < o.reps; round++) {
     o.say(`rtt ${o.rttMs} ms: ${o.changed} changed, round ${round + 1} of ${o.reps}...`);
     const which = spread(hubA, o.changed, round, reserved);
@@ -174,6 +193,20 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
     const [row, tool] = key.split('.') as ['changed' | 'noop', Tool];
     fig[row][tool] = median(samples[key]!);
   }
+  // The same one-shots with a new far agent each pass (keep_agent: 0s): what starting one costs. Run
+  // after the others, so the agent that stays saw every pass of theirs (a pass it did not see makes
+  // its next reply a whole manifest: docs/sync.md, "A far agent that stays").
+  const fresh = { changed: [] as number[], noop: [] as number[] };
+  for (let round = 0; round < o.reps; round++) {
+    o.say(
+      `rtt ${o.rttMs} ms: ${o.changed} changed, a new far agent each pass, round ${round + 1} of ${o.reps}...`,
+    );
+    await changeTasks(hubA, spread(hubA, o.changed, round + 250, reserved), round + 90);
+    fresh.changed.push((await oneShot(hubA.root, 'agent', true)).ms);
+    fresh.noop.push((await oneShot(hubA.root, 'agent', true)).ms);
+  }
+  fig.changedFresh.agent = median(fresh.changed);
+  fig.noopFresh.agent = median(fresh.noop);
 
   for (const t of transports) {
     o.say(`rtt ${o.rttMs} ms: daemon passes on a kept connection (${t})...`);
@@ -299,6 +332,8 @@ export function wanText(figs: readonly WanFigures[]): string {
     row('pass right after the first copy', f.afterFirst, f.noop.rsync);
     row(`one-shot, changed tasks`, f.changed, f.changed.rsync);
     row('one-shot, no-op', f.noop, f.noop.rsync);
+    row('  changed, new far agent (keep 0s)', f.changedFresh, f.changed.rsync);
+    row('  no-op, new far agent (keep 0s)', f.noopFresh, f.noop.rsync);
     row('daemon full pass, kept connection', f.daemonPass, f.changed.rsync);
     row('  every file looked at (no watcher)', f.daemonFullLook, f.changed.rsync);
     row('daemon fast path, kept connection', f.daemonFast, f.changed.rsync);
@@ -311,6 +346,9 @@ export function wanText(figs: readonly WanFigures[]): string {
         : '';
     };
     lines.push(`files read in the pass after the first copy: ${reads('agent')}; ${reads('sftp')}`);
+    lines.push(
+      `agent one-shots (changed, no-op) that reached a far agent that stayed: ${f.stayed.reached} of ${f.stayed.of}`,
+    );
     if (f.floor) {
       const x = (ms: number) =>
         f.firstCopy.rsync ? ` (${(ms / f.firstCopy.rsync).toFixed(2)}x rsync's first copy)` : '';

@@ -306,7 +306,13 @@ function defineReadAndRun(): void {
   common(
     program
       .command('serve')
-      .description('the far-side sync agent a hub starts over SSH: framed protocol on stdin/stdout'),
+      .description('the far-side sync agent a hub starts over SSH: framed protocol on stdin/stdout')
+      .addOption(
+        new Option(
+          '--stay <ms>',
+          'stay for later hubs on a Unix socket (the agent starts this itself)',
+        ).hideHelp(),
+      ),
     { json: false },
   ).action(async (o) => (await import('./commands/serve.js')).serve(opts(o)));
 }

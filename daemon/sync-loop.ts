@@ -21,7 +21,7 @@ import { syncChanged } from '../src/sync/changed.js';
 import { type HostLink, openHost } from '../src/sync/connect-host.js';
 import { hostAgents, syncHost } from '../src/sync/pass.js';
 import type { Side } from '../src/sync/reconcile.js';
-import { manifestCopyPath } from '../src/sync/state.js';
+import { keptAgentPath, manifestCopyPath } from '../src/sync/state.js';
 import { WatchedListings } from '../src/sync/watched-listings.js';
 import { SerialRunner } from './serial.js';
 
@@ -171,6 +171,7 @@ export class SyncLoops {
           loop.link = await openHost(name, config, {
             agents: hostAgents(this.mr, name),
             manifestCopy: manifestCopyPath(this.mr, name),
+            keptAgent: keptAgentPath(this.mr, name),
             kept: true,
           }).catch(async (err: unknown) => {
             // syncHost logs its own failures; a failure to connect is logged here, once per streak.

@@ -61,6 +61,14 @@ export const HostConfigSchema = z.strictObject(
       .string({ error: 'mailroom: expected the command that runs mailroom on that machine' })
       .min(1)
       .optional(),
+    /**
+     * How long the far agent stays after a pass, for the next connection (docs/sync.md, "A far agent
+     * that stays"); `0s`: never. Unset: $MAILROOM_KEEP_AGENT, else 10m (src/remote/kept-agent.ts).
+     */
+    keep_agent: z
+      .string({ error: 'keep_agent: expected a duration like 10m, or 0s for never' })
+      .refine(isDuration, { error: 'keep_agent: expected a duration like 10m, or 0s for never' })
+      .optional(),
   },
   { error: 'expected { ssh, root }' },
 );

@@ -118,10 +118,12 @@ export async function removeHost(
   );
   // The sync state goes too: a stale base, were the host added again, could turn differences
   // into deletions. The status file is the commit point, so it goes first; then the snapshots and
-  // journals, the ledger of tasks sent there (sent.ts) and the copy of its last manifest.
+  // journals, the ledger of tasks sent there (sent.ts), the copy of its last manifest and the note of
+  // a far agent that stays there (kept-agent.ts).
   await rm(join(syncDir(mr), `${name}.json`), { force: true });
+  const own = [`${name}.sent.json`, `${name}.far-manifest.json`, `${name}.far-agent.json`];
   for (const f of await readdir(syncDir(mr)).catch(() => [] as string[]))
-    if (f.startsWith(`${name}~`) || f === `${name}.sent.json` || f === `${name}.far-manifest.json`)
+    if (f.startsWith(`${name}~`) || own.includes(f))
       await rm(join(syncDir(mr), f), { force: true, recursive: true });
   await mr.log({ type: 'host.removed', host: name });
   return { agents, moved };

@@ -9,6 +9,7 @@
 import { MailroomError, networkError, notFound, refused, usageError } from '../errors.js';
 import type { RemoteChannel } from '../ssh/connect.js';
 import { BATCH_BYTES, encodeFrame, FrameError, FrameReader, MAX_FRAME_BYTES } from './frame.js';
+import { isSocketPath } from './kept-agent.js';
 import {
   FarFrameSchema,
   FarHelloSchema,
@@ -40,6 +41,8 @@ export interface AgentClientOptions {
   manifestSince?: string;
   /** Called once the hello is written: from then on the far side works on its own. */
   onHelloSent?: () => void;
+  /** Ask the far agent to stay this long (ms) after this connection, for the next (resident.ts). */
+  stayMs?: number;
   maxFrameBytes?: number;
   replyTimeoutMs?: number;
   /** How often the reply timeout is checked (tests); default min(replyTimeoutMs, 5 s). */
@@ -49,6 +52,8 @@ export interface AgentClientOptions {
 
 export class AgentClient {
   readonly farVersion: string;
+  /** Where the far agent said it will stay for the next connection (checked: isSocketPath). */
+  farStay: string | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queue: Request[] = [];
@@ -79,13 +84,14 @@ export class AgentClient {
       ...(opts.agents ? { agents: [...opts.agents] } : {}),
       ...(opts.prefetchManifest && opts.agents ? { prefetch: 'manifest' as const } : {}),
       ...(opts.prefetchManifest && opts.agents && opts.manifestSince ? { since: opts.manifestSince } : {}),
+      ...(opts.stayMs ? { stay: opts.stayMs } : {}),
     };
     channel.write(encodeFrame(hello));
     opts.onHelloSent?.();
-    const far = await new Promise<{ protocol: number; version: string; refused?: string }>(
+    const far = await new Promise<{ protocol: number; version: string; refused?: string; stay?: string }>(
       (resolve, reject) => {
         let settled = false;
-        const done = (err: unknown, v?: { protocol: number; version: string }) => {
+        const done = (err: unknown, v?: { protocol: number; version: string; stay?: string }) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -124,6 +130,7 @@ export class AgentClient {
       );
     }
     const client = new AgentClient(channel, opts, far.version);
+    if (isSocketPath(far.stay)) client.farStay = far.stay;
     client.listen(reader);
     return client;
   }

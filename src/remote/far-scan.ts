@@ -205,6 +205,16 @@ export class FarScanner {
     }
   }
 
+  /**
+   * Reads the state file and scans the agents its last manifest named, so that the next reply finds
+   * the cache (and, watched, the listings) ready: what a far agent that stays does as it starts.
+   */
+  async warm(): Promise<void> {
+    await this.load();
+    const agents = this.sent?.agents;
+    if (agents) await this.manifest(agents.split('\n'));
+  }
+
   async manifest(agents: readonly string[]): Promise<Manifest> {
     const prev = await this.load();
     // The tasks the last scan saw stand in for the hub's `expect`: one moved between two listings

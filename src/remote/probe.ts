@@ -19,7 +19,15 @@ export function shellPath(path: string): string {
 export const serveCommand = (command: string, root: string): string =>
   `${command} serve --root ${shellPath(root)}`;
 
-export type AgentStart = { kind: 'agent'; client: AgentClient } | { kind: 'missing'; reason: string };
+/**
+ * How long a far agent that stays has to answer the handshake on its socket: it is running already,
+ * so anything slower (stopped, swapping) is passed over for a new agent started over exec.
+ */
+const KEPT_HELLO_TIMEOUT_MS = 5_000;
+
+export type AgentStart =
+  | { kind: 'agent'; client: AgentClient /** reached on its socket (it had stayed) */; kept: boolean }
+  | { kind: 'missing'; reason: string };
 
 /** Starts the far agent; `missing` when there is none to start. Throws on a refused handshake. */
 export async function startAgent(
@@ -33,20 +41,41 @@ export async function startAgent(
     manifestSince?: string;
     /** Called once the hub's hello is written (AgentClientOptions.onHelloSent). */
     onHelloSent?: () => void;
+    /** Ask the agent to stay this long after the connection (AgentClientOptions.stayMs). */
+    stayMs?: number;
+    /** A far agent that stayed is expected on this socket: tried first (resident.ts). */
+    keptSocket?: string;
   },
 ): Promise<AgentStart> {
+  const clientOpts = {
+    host: opts.host,
+    command: opts.command,
+    ...(opts.agents ? { agents: opts.agents } : {}),
+    ...(opts.prefetchManifest ? { prefetchManifest: true } : {}),
+    ...(opts.manifestSince ? { manifestSince: opts.manifestSince } : {}),
+    ...(opts.onHelloSent ? { onHelloSent: opts.onHelloSent } : {}),
+    ...(opts.stayMs ? { stayMs: opts.stayMs } : {}),
+  };
+  if (opts.keptSocket !== undefined) {
+    // Anything but a handshake (no socket, a stream refused or closed: busy, outdated, ending; a
+    // protocol it does not speak) passes over to a new agent started over exec.
+    const kept = await connection.streamLocal(opts.keptSocket).catch(() => undefined);
+    if (kept)
+      try {
+        const client = await AgentClient.start(kept, {
+          ...clientOpts,
+          helloTimeoutMs: KEPT_HELLO_TIMEOUT_MS,
+        });
+        return { kind: 'agent', client, kept: true };
+      } catch {
+        kept.close();
+      }
+  }
   const line = serveCommand(opts.command, opts.root);
   const channel = await connection.channel(line);
   try {
-    const client = await AgentClient.start(channel, {
-      host: opts.host,
-      command: opts.command,
-      ...(opts.agents ? { agents: opts.agents } : {}),
-      ...(opts.prefetchManifest ? { prefetchManifest: true } : {}),
-      ...(opts.manifestSince ? { manifestSince: opts.manifestSince } : {}),
-      ...(opts.onHelloSent ? { onHelloSent: opts.onHelloSent } : {}),
-    });
-    return { kind: 'agent', client };
+    const client = await AgentClient.start(channel, clientOpts);
+    return { kind: 'agent', client, kept: false };
   } catch (err) {
     channel.close();
     if (err instanceof AgentMissing) return { kind: 'missing', reason: err.message };

@@ -90,7 +90,17 @@ export interface HubHello {
   prefetch?: 'manifest';
   /** With `prefetch`: the generation of the last manifest the hub holds, for the prefetched reply. */
   since?: string;
+  /**
+   * How long (ms) the far agent may stay once the hub hangs up, reachable on a Unix socket for the
+   * next connection (resident.ts; hosts.<h>.keep_agent). Absent or 0: it ends with the channel.
+   */
+  stay?: number;
 }
+
+/** The longest stay a hub may ask for; a far agent caps what it is asked at this. */
+export const MAX_STAY_MS = 24 * 3600_000;
+/** The longest socket path either side takes (a Unix socket's path is at most 104-108 bytes). */
+export const MAX_SOCKET_PATH = 100;
 
 export const HASH = /^[0-9a-f]{64}$/;
 const text = (max: number) => z.string().max(max);
@@ -103,6 +113,8 @@ export const FarHelloSchema = z.object({
   version: text(64),
   /** Set when the far side refuses our protocol; it then exits. */
   refused: text(500).optional(),
+  /** The socket where an agent stays for the next connection (HubHello.stay); checked by the hub. */
+  stay: text(MAX_SOCKET_PATH).optional(),
 });
 
 export const FarFrameSchema = z.discriminatedUnion('t', [

@@ -20,6 +20,7 @@ import {
   MAILROOM_VERSION,
   MAX_ABSENT_PATHS,
   MAX_FILE_BYTES,
+  MAX_STAY_MS,
   PROTOCOL_VERSION,
   type Reply,
   type Request,
@@ -43,6 +44,16 @@ export interface ServeOptions {
     onPath: (rel: string) => void,
     onError: (err: unknown) => void,
   ) => Promise<{ close(): Promise<void> }>;
+  /**
+   * The scanner to answer manifests with: a far agent that stays (resident.ts) keeps one across its
+   * connections, with its listings already watched. Absent: a new one for this channel.
+   */
+  scanner?: FarScanner;
+  /**
+   * Called with the hello's `stay` (ms, capped at MAX_STAY_MS) when the hub asks for one: the socket
+   * where an agent will stay for the next connection, named in the far hello, or undefined (none).
+   */
+  stay?: (ms: number) => string | undefined;
 }
 
 export async function serveAgent(opts: ServeOptions): Promise<void> {
@@ -77,7 +88,7 @@ class Server {
   private outputBlocked = false;
 
   constructor(private readonly opts: ServeOptions) {
-    this.scanner = new FarScanner(opts.endpoint);
+    this.scanner = opts.scanner ?? new FarScanner(opts.endpoint);
   }
 
   async run(): Promise<void> {
@@ -118,6 +129,7 @@ class Server {
       agents?: unknown;
       prefetch?: unknown;
       since?: unknown;
+      stay?: unknown;
       reqs?: unknown;
     };
     if (!this.greeted) {
@@ -128,6 +140,8 @@ class Server {
       this.greeted = true;
       const ok = f.protocol === PROTOCOL_VERSION;
       if (Array.isArray(f.agents)) this.agents = f.agents.filter((a): a is string => typeof a === 'string');
+      const stayMs = typeof f.stay === 'number' && f.stay > 0 ? Math.min(f.stay, MAX_STAY_MS) : 0;
+      const socket = ok && stayMs > 0 ? this.opts.stay?.(stayMs) : undefined;
       this.send({
         t: 'hello',
         protocol: PROTOCOL_VERSION,
@@ -135,6 +149,7 @@ class Server {
         ...(ok
           ? {}
           : { refused: `this side speaks protocol ${PROTOCOL_VERSION}, the hub ${String(f.protocol)}` }),
+        ...(socket === undefined ? {} : { stay: socket }),
       });
       if (!ok) this.done();
       else if (f.prefetch === 'manifest' && this.agents) {
@@ -337,11 +352,12 @@ class Server {
 
   private async startWatch(): Promise<void> {
     if (this.watcher || !this.opts.watch) return;
-    // The same events make the manifest scans list only the boxes they name (watched-listings.ts).
-    const listings = new WatchedListings();
+    // The same events make the manifest scans list only the boxes they name (watched-listings.ts),
+    // unless the scanner's listings are watched already (a far agent that stays watches its own).
+    const listings = this.scanner.watched ? undefined : new WatchedListings();
     this.watcher = await this.opts.watch(
       (path) => {
-        listings.hint(path);
+        listings?.hint(path);
         if (this.changes.push(path) === 1)
           setImmediate(() => {
             const paths = this.changes;
@@ -349,9 +365,11 @@ class Server {
             this.send({ t: 'changed', paths });
           });
       },
-      () => listings.stop(),
+      () => listings?.stop(),
     );
-    listings.start();
-    this.scanner.watched = listings;
+    if (listings) {
+      listings.start();
+      this.scanner.watched = listings;
+    }
   }
 }

@@ -97,6 +97,12 @@ export interface SshConnection {
   exec(command: string, onLine: (line: string) => void, onTooLong?: () => void): Promise<RemoteCommand>;
   /** Runs a command and gives its stdin/stdout as bytes (same rule: the command is configuration). */
   channel(command: string): Promise<RemoteChannel>;
+  /**
+   * Opens a byte stream to a Unix socket on the far machine (OpenSSH's `direct-streamlocal`, one
+   * round trip, no process started): a far agent that stayed (src/remote/resident.ts). Rejects when
+   * the far sshd refuses it or nothing listens there.
+   */
+  streamLocal(socketPath: string): Promise<RemoteChannel>;
   /** Ends the connection; resolves once it is closed. Idempotent. */
   close(): Promise<void>;
   /** Settles when the connection ends: undefined after close(), else the error that ended it. */
@@ -265,6 +271,15 @@ function connection(client: Ssh2Client, label: string, link: Link): SshConnectio
       if (!link.open) return Promise.reject(closed());
       return execThen(client, label, command, byteChannel);
     },
+    streamLocal(socketPath) {
+      if (!link.open) return Promise.reject(closed());
+      return new Promise<RemoteChannel>((resolve, reject) => {
+        client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
+          if (err) reject(networkError(`${label}: cannot reach ${socketPath}: ${err.message}`));
+          else resolve(byteChannel(channel));
+        });
+      });
+    },
     async close() {
       if (link.open) {
         link.closedByUs = true;
@@ -314,7 +329,8 @@ function lineCommand(
 
 function byteChannel(ch: ClientChannel): RemoteChannel {
   let stderr = '';
-  ch.stderr.on('data', (chunk: Buffer) => {
+  // A stream to a socket (streamLocal) has no stderr.
+  ch.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 8192) stderr += chunk.toString('utf8');
   });
   const exited = new Promise<number | null>((done) => {

@@ -3,11 +3,13 @@
 // Over that one connection the far mailroom agent is started (`mailroom serve`, docs/sync.md "The
 // far agent"); where there is none, the far folder is driven over SFTP, and the link says why.
 
+import { rm } from 'node:fs/promises';
 import type { HostConfig } from '../config/schema.js';
 import type { AgentEndpoint } from '../endpoint/agent.js';
 import type { Endpoint } from '../endpoint/endpoint.js';
 import { openSftpEndpoint } from '../endpoint/sftp.js';
 import { expandHome } from '../home.js';
+import { keepAgentMs, keptAgentSocket, noteKeptAgent } from '../remote/kept-agent.js';
 import { KEPT_WRITE_EVERY_MS } from '../remote/write-behind.js';
 import { connectSsh, type SshConnection } from '../ssh/connect.js';
 import { resolveTargetFromSystem } from '../ssh/resolve-target.js';
@@ -22,6 +24,8 @@ export interface HostLink {
   note?: string;
   /** Set with the agent: far changes under the host's agents' folders, as they happen. */
   agent?: AgentEndpoint;
+  /** With the agent: it was a far agent that stayed, reached on its socket (not started now). */
+  stayed?: boolean;
   close(): Promise<void>;
 }
 
@@ -46,6 +50,11 @@ export interface OpenHostOptions {
    * a minute, and when the link closes (ManifestCopy's deferMs).
    */
   kept?: boolean;
+  /**
+   * Where the hub notes a far agent that stays (kept-agent.ts): read to try its socket first, written
+   * when the far agent says it stays. Absent: the far agent is asked not to stay.
+   */
+  keptAgent?: string;
 }
 
 /**
@@ -61,14 +70,27 @@ const agentParts = async () => {
   return { AgentEndpoint, ManifestCopy, startAgent };
 };
 
+const wantsAgent = (opts: OpenHostOptions): boolean =>
+  (opts.transport ?? (process.env.MAILROOM_SYNC_TRANSPORT === 'sftp' ? 'sftp' : 'agent')) === 'agent' &&
+  opts.agents !== undefined;
+
+/**
+ * The socket of a far agent that stayed from an earlier pass, where openHost will look for it first
+ * (kept-agent.ts); undefined when none is expected, or none is to be used.
+ */
+export function stayedAgentSocket(host: HostConfig, opts: OpenHostOptions): string | undefined {
+  return wantsAgent(opts) && opts.keptAgent && keepAgentMs(host) > 0
+    ? keptAgentSocket(opts.keptAgent)
+    : undefined;
+}
+
 export async function openHost(
   name: string,
   host: HostConfig,
   opts: OpenHostOptions = {},
 ): Promise<HostLink> {
   const target = resolveTargetFromSystem(host.ssh);
-  const wanted = opts.transport ?? (process.env.MAILROOM_SYNC_TRANSPORT === 'sftp' ? 'sftp' : 'agent');
-  const agentWanted = wanted === 'agent' && opts.agents !== undefined;
+  const agentWanted = wantsAgent(opts);
   let parts: ReturnType<typeof agentParts> | undefined;
   let told = false;
   const farStarted = () => {
@@ -95,6 +117,8 @@ export async function openHost(
     if (agentWanted && opts.agents) {
       const { AgentEndpoint, ManifestCopy, startAgent } = await (parts ?? agentParts());
       const command = host.mailroom ?? 'mailroom';
+      const stayMs = opts.keptAgent ? keepAgentMs(host) : 0;
+      const keptSocket = stayedAgentSocket(host, opts);
       const copy = opts.manifestCopy
         ? new ManifestCopy(opts.manifestCopy, opts.agents, opts.kept ? KEPT_WRITE_EVERY_MS : 0)
         : undefined;
@@ -107,17 +131,34 @@ export async function openHost(
         prefetchManifest: true, // a pass begins with the far side's scan
         ...(since ? { manifestSince: since } : {}),
         onHelloSent: farStarted,
+        ...(stayMs > 0 ? { stayMs } : {}),
+        ...(keptSocket ? { keptSocket } : {}),
       });
       if (started.kind === 'agent') {
         const agent = new AgentEndpoint(started.client, label, name, copy);
+        // Noted beside the pass, not before it: only a later connection reads the note.
+        const stay = started.client.farStay;
+        const helloAt = Date.now();
+        const noted = !opts.keptAgent
+          ? undefined
+          : stay
+            ? noteKeptAgent(opts.keptAgent, stay, stayMs).catch(() => {})
+            : keptSocket
+              ? rm(opts.keptAgent, { force: true }).catch(() => {}) // it does not stay: no more tries
+              : undefined;
         return {
           endpoint: agent,
           connection,
           transport: 'agent',
           agent,
+          stayed: started.kept,
           close: async () => {
             await agent.close().catch(() => {});
             await connection.close();
+            // A connection that lasted (a daemon's) is noted again: the agent stays from its end.
+            if (stay && opts.keptAgent && Date.now() - helloAt > 60_000)
+              await noteKeptAgent(opts.keptAgent, stay, stayMs).catch(() => {});
+            await noted;
           },
         };
       }

@@ -11,7 +11,7 @@ import { MailroomError, networkError, notFound, refused } from '../errors.js';
 import type { Mailroom } from '../mailroom.js';
 import { parseTask } from '../task/parse.js';
 import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
-import { type HostLink, openHost } from './connect-host.js';
+import { type HostLink, type OpenHostOptions, openHost, stayedAgentSocket } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
@@ -26,7 +26,14 @@ import {
   sideClock,
 } from './scan.js';
 import { loadSent, type SentLedger, saveSent } from './sent.js';
-import { loadSyncState, manifestCopyPath, type SyncState, saveSyncState, syncDir } from './state.js';
+import {
+  keptAgentPath,
+  loadSyncState,
+  manifestCopyPath,
+  type SyncState,
+  saveSyncState,
+  syncDir,
+} from './state.js';
 import type { WatchedListings } from './watched-listings.js';
 
 export interface SyncReport extends ApplyReport {
@@ -40,8 +47,11 @@ export interface SyncReport extends ApplyReport {
   /** The paths skipped (each also in scanProblems or problems with the reason). */
   skipped: string[];
   durationMs: number;
-  /** How the far side was reached: its own mailroom agent, or SFTP (with why, when it fell back). */
-  transport?: { kind: 'agent' | 'sftp'; note?: string };
+  /**
+   * How the far side was reached: its own mailroom agent (`stayed`: one that stayed from an earlier
+   * pass, reached on its socket), or SFTP (with why, when it fell back).
+   */
+  transport?: { kind: 'agent' | 'sftp'; note?: string; stayed?: boolean };
 }
 
 export interface SyncOptions {
@@ -227,18 +237,25 @@ async function lockedPass(
   const farAsked = new Promise<void>((resolve) => {
     farStarted = resolve;
   });
-  const connecting = opts.remote
-    ? undefined
-    : openHost(host, config, {
-        agents: hostAgents(mr, host),
-        manifestCopy: manifestCopyPath(mr, host),
-        onFarStarted: farStarted,
-        ...(opts.transport ? { transport: opts.transport } : {}),
-      });
+  const hostOpts: OpenHostOptions = {
+    agents: hostAgents(mr, host),
+    manifestCopy: manifestCopyPath(mr, host),
+    keptAgent: keptAgentPath(mr, host),
+    onFarStarted: farStarted,
+    ...(opts.transport ? { transport: opts.transport } : {}),
+  };
+  const farAgentStays = !opts.remote && stayedAgentSocket(config, hostOpts) !== undefined;
+  const connecting = opts.remote ? undefined : openHost(host, config, hostOpts);
   if (connecting) {
     connecting.catch(() => {}).finally(farStarted); // failed: the pass records why, below
-    await farAsked;
-    markAt(started, 'far side asked');
+    // With a far agent that stayed (its socket noted: kept-agent.ts), its reply comes a round trip
+    // after the handshake and this side's scan is what the pass waits for: it starts at once
+    // (measured at 10,000 tasks over 40 ms: the handshake ~40 ms later, the pass ~100 ms sooner).
+    if (farAgentStays) markAt(started, 'a far agent stayed');
+    else {
+      await farAsked;
+      markAt(started, 'far side asked');
+    }
   }
   const pass = await openPass(mr, host, config, opts, started);
   const localScan = scanHere(pass);
@@ -250,7 +267,13 @@ async function lockedPass(
   const link = connecting ? await connected(pass, connecting) : undefined;
   const remote = opts.remote ?? link!.endpoint;
   remote.newPass?.(); // a kept endpoint (the daemon's) forgets what it saw of the far tree before
-  const via = link ? { kind: link.transport, ...(link.note ? { note: link.note } : {}) } : opts.via;
+  const via = link
+    ? {
+        kind: link.transport,
+        ...(link.note ? { note: link.note } : {}),
+        ...(link.stayed ? { stayed: true } : {}),
+      }
+    : opts.via;
   if (via)
     pass.state.lastTransport = via.kind === 'agent' ? 'far agent' : `SFTP${via.note ? ` (${via.note})` : ''}`;
   mark(pass, 'connected');

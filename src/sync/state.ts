@@ -69,6 +69,9 @@ export const syncDir = (mr: Mailroom): string => join(mr.layout.stateDir, 'sync'
 /** The hub's copy of the far agent's last manifest for `host` (src/remote/manifest-copy.ts). */
 export const manifestCopyPath = (mr: Mailroom, host: string): string =>
   join(syncDir(mr), `${checkHostName(host)}.far-manifest.json`);
+/** The hub's note of a far agent that stays for `host` (src/remote/kept-agent.ts). */
+export const keptAgentPath = (mr: Mailroom, host: string): string =>
+  join(syncDir(mr), `${checkHostName(host)}.far-agent.json`);
 export const syncStatePath = (mr: Mailroom, host: string): string =>
   join(syncDir(mr), `${checkHostName(host)}.json`);
 

@@ -87,6 +87,7 @@ describe('mailroom host rm', () => {
         'vps~g1.journal',
         'vps.sent.json',
         'vps.far-manifest.json',
+        'vps.far-agent.json',
       ];
       for (const f of hostFiles) await writeFile(join(m.root, '.mailroom/sync', f), '{}');
       await writeFile(join(m.root, '.mailroom/sync/other.json'), '{}');

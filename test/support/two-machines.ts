@@ -32,6 +32,7 @@ export interface HostFields {
   identity?: string;
   known_hosts?: string;
   mailroom?: string;
+  keep_agent?: string;
 }
 
 export interface TwoMachines {
