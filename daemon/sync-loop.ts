@@ -253,9 +253,14 @@ export class SyncLoops {
     if (link.agent) {
       // The far agent streams its changes on the channel the sync uses.
       try {
-        const stop = await link.agent.onChanges(hostAgents(this.mr, loop.name), (paths) => {
-          for (const p of paths) this.soon(loop.name, STREAM_GATHER_MS, 'remote', p);
-        });
+        // With the far agent's scans made ahead between passes, so a full pass need not ask.
+        const stop = await link.agent.onChanges(
+          hostAgents(this.mr, loop.name),
+          (paths) => {
+            for (const p of paths) this.soon(loop.name, STREAM_GATHER_MS, 'remote', p);
+          },
+          { ahead: true },
+        );
         loop.stream = { close: () => void stop() };
         this.say(`following ${loop.name}: its changes are pulled as they happen`);
       } catch {

@@ -7,10 +7,10 @@
 // ends the channel (the pass stops with an error naming the host).
 
 import type { z } from 'zod';
-import { networkError, usageError } from '../errors.js';
+import { MailroomError, networkError, usageError } from '../errors.js';
 import type { AgentClient } from '../remote/client.js';
 import type { ManifestCopy } from '../remote/manifest-copy.js';
-import { applyDelta, checkDelta, isGeneration } from '../remote/manifest-delta.js';
+import { applyDelta, checkDelta, isGeneration, type ManifestDelta } from '../remote/manifest-delta.js';
 import {
   agentPath,
   BytesSchema,
@@ -173,8 +173,21 @@ export class AgentEndpoint implements Endpoint {
     return this.check(OutcomeSchema, await this.client.call({ op: 'drop', rel, expect }), `remove ${rel}`);
   }
 
+  /**
+   * The far side's scan, as the far agent last sent it unasked (its scan ahead between a daemon's
+   * passes: `followAhead`), while no change was heard since; undefined when there is none.
+   */
+  private ready: { key: string; heard: number; scan: SideScan } | undefined;
+  /** Pushes are taken one at a time, and a reply's handling waits for those that came before it. */
+  private lane: Promise<unknown> = Promise.resolve();
+
   /** The far side's own scan of `agents`' folders, checked name by name. */
   async scan(agents: readonly string[]): Promise<SideScan> {
+    await this.lane;
+    const ready = this.ready;
+    this.ready = undefined;
+    if (ready && ready.key === agents.join('\n') && ready.heard === this.client.changesHeard)
+      return ready.scan;
     // A copy kept for other agents (the configuration changed under a kept connection) is not used:
     // its names were checked against those.
     const copy = this.copy?.covers(agents) ? this.copy : undefined;
@@ -183,11 +196,58 @@ export class AgentEndpoint implements Endpoint {
     // Our copy is read while the far side scans (a change to it is the likely answer).
     if (since) void copy?.load(since).catch(() => {});
     const reply = await asked;
-    const { manifest, generation, trusted } = await this.manifestOf(reply, since, agents, copy);
+    await this.lane; // a push that came before the reply is taken first (the reply may build on it)
+    const { manifest, generation, base, trusted } = await this.manifestOf(reply, since, agents, copy);
     const scan = this.toScan(manifest, agents, trusted);
     // Kept only once every name in it passed (toScan throws otherwise).
-    if (generation !== undefined && generation !== since) copy?.keep(generation, manifest);
+    if (generation !== undefined && generation !== base) copy?.keep(generation, manifest);
     return scan;
+  }
+
+  /**
+   * Far changes under the agents' folders, as they happen (`onChanges`), and with `ahead` the far
+   * agent's scans made ahead between passes, each the change since the manifest this side holds: the
+   * next pass takes the last one instead of asking, unless a change was heard after it.
+   */
+  followAhead(agents: readonly string[]): (delta: unknown, heard: number) => void {
+    return (raw, heard) => {
+      this.ready = undefined;
+      this.lane = this.lane
+        .then(() => this.takeAhead(agents, raw, heard))
+        // A push that breaks the protocol ends the channel, as a reply would (broken() aborts it).
+        .catch((err: unknown) => void (err instanceof MailroomError || this.broken(String(err))));
+    };
+  }
+
+  private async takeAhead(agents: readonly string[], raw: unknown, heard: number): Promise<void> {
+    const delta = checkDelta(raw);
+    if (!delta) throw this.broken('a malformed change to the manifest, sent ahead');
+    const copy = this.copy?.covers(agents) ? this.copy : undefined;
+    const since = copy?.generation();
+    // Not a change to the copy held here (none, or another): the next pass asks, as it would have.
+    if (!copy || since === undefined || delta.since !== since) return;
+    const prev = await copy.load(since);
+    if (!prev) return;
+    const { manifest, trusted } = this.merge(prev, delta);
+    const scan = this.toScan(manifest, agents, trusted);
+    if (delta.generation !== since) copy.keep(delta.generation, manifest);
+    this.ready = { key: agents.join('\n'), heard, scan };
+  }
+
+  /** Our copy `prev` with the far side's change applied, checked, and what of it is trusted. */
+  private merge(prev: Manifest, delta: ManifestDelta): { manifest: Manifest; trusted: Trusted } {
+    const merged = checkMerged(applyDelta(prev, delta), delta);
+    if (!merged) throw this.broken('a change to the manifest that breaks its bounds');
+    // What came from our copy passed the checks when it was kept: its paths, and its task pairs
+    // the change did not set again.
+    const changedIds = new Set(delta.tasks.map(([id]) => id));
+    return {
+      manifest: merged,
+      trusted: {
+        path: (path) => Object.hasOwn(prev.records, path),
+        task: (id) => !changedIds.has(id),
+      },
+    };
   }
 
   /** The manifest a reply gives: whole, or our copy with the change applied (manifest-delta.ts). */
@@ -196,26 +256,19 @@ export class AgentEndpoint implements Endpoint {
     since: string | undefined,
     agents: readonly string[],
     copy: ManifestCopy | undefined,
-  ): Promise<{ manifest: Manifest; generation?: string; trusted?: Trusted }> {
+  ): Promise<{ manifest: Manifest; generation?: string; base?: string; trusted?: Trusted }> {
     if (typeof reply === 'object' && reply !== null && 'delta' in reply) {
       const delta = checkDelta(reply.delta);
-      if (!delta || since === undefined || delta.since !== since)
-        throw this.broken('a malformed change to the manifest');
-      const prev = await copy?.load(since);
+      if (!delta || since === undefined) throw this.broken('a malformed change to the manifest');
+      // The change is to what we asked with, or to what a push since moved our copy on to.
+      const held = copy?.generation();
+      const prev = delta.since === since || delta.since === held ? await copy?.load(delta.since) : undefined;
       if (!prev) {
-        // Our copy went missing since the hello named it: the whole manifest, once more.
+        // Our copy went missing since the hello named it, or the change is to a copy we do not
+        // hold: the whole manifest, once more.
         return this.manifestOf(await this.client.call({ op: 'manifest' }), undefined, agents, copy);
       }
-      const merged = checkMerged(applyDelta(prev, delta), delta);
-      if (!merged) throw this.broken('a change to the manifest that breaks its bounds');
-      // What came from our copy passed the checks when it was kept: its paths, and its task pairs
-      // the change did not set again.
-      const changedIds = new Set(delta.tasks.map(([id]) => id));
-      const trusted: Trusted = {
-        path: (path) => Object.hasOwn(prev.records, path),
-        task: (id) => !changedIds.has(id),
-      };
-      return { manifest: merged, generation: delta.generation, trusted };
+      return { ...this.merge(prev, delta), generation: delta.generation, base: delta.since };
     }
     const m = checkManifest(reply);
     if (!m) throw this.broken('a malformed reply to the manifest');
@@ -290,12 +343,22 @@ export class AgentEndpoint implements Endpoint {
     };
   }
 
-  /** Far changes under the agents' folders; paths not of that shape are dropped. */
-  onChanges(agents: readonly string[], listener: (paths: string[]) => void): Promise<() => void> {
-    return this.client.onChanges((paths) => {
-      const ok = paths.filter((p) => agentPath(p, agents));
-      if (ok.length > 0) listener(ok);
-    });
+  /**
+   * Far changes under the agents' folders; paths not of that shape are dropped. With `ahead`, the
+   * far agent's scans made between passes come too, and the next pass may take one (followAhead).
+   */
+  onChanges(
+    agents: readonly string[],
+    listener: (paths: string[]) => void,
+    opts: { ahead?: boolean } = {},
+  ): Promise<() => void> {
+    return this.client.onChanges(
+      (paths) => {
+        const ok = paths.filter((p) => agentPath(p, agents));
+        if (ok.length > 0) listener(ok);
+      },
+      opts.ahead ? this.followAhead(agents) : undefined,
+    );
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,9 @@ export class AgentClient {
   private waiting: (() => void)[] = [];
   private failure: MailroomError | undefined;
   private changeListeners = new Set<(paths: string[]) => void>();
+  /** `changed` messages heard so far: a manifest sent ahead holds until the next one. */
+  changesHeard = 0;
+  private aheadListener: ((delta: unknown, heard: number) => void) | undefined;
   /** When the far side last sent anything, or the first request since then went out. */
   private lastHeard = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -169,7 +172,13 @@ export class AgentClient {
     if (!parsed.success) throw new FrameError('an unknown or malformed message');
     const msg = parsed.data;
     if (msg.t === 'changed') {
+      this.changesHeard++;
       for (const l of this.changeListeners) l(msg.paths);
+      return;
+    }
+    if (msg.t === 'ahead') {
+      if (!this.aheadListener) throw new FrameError('a manifest sent ahead, which was not asked for');
+      this.aheadListener(msg.delta, this.changesHeard);
       return;
     }
     for (const r of msg.res) {
@@ -236,10 +245,18 @@ export class AgentClient {
     }
   }
 
-  /** Far changes under agents/ (relative paths, unchecked); starts the far watcher on first use. */
-  async onChanges(listener: (paths: string[]) => void): Promise<() => void> {
+  /**
+   * Far changes under agents/ (relative paths, unchecked); starts the far watcher on first use. With
+   * `ahead`, the far agent also sends each manifest change it scanned ahead between passes (unchecked:
+   * the listener checks it), with the count of changes heard before it.
+   */
+  async onChanges(
+    listener: (paths: string[]) => void,
+    ahead?: (delta: unknown, heard: number) => void,
+  ): Promise<() => void> {
     this.changeListeners.add(listener);
-    await this.call({ op: 'watch' });
+    if (ahead) this.aheadListener = ahead;
+    await this.call({ op: 'watch', ...(ahead ? { ahead: true } : {}) });
     return () => this.changeListeners.delete(listener);
   }
 

@@ -17,7 +17,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
 import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
-import type { WatchedListings } from '../sync/watched-listings.js';
+import { twoTurns, type WatchedListings } from '../sync/watched-listings.js';
 import { type KeptManifest, keptOf } from './manifest-copy.js';
 import { type ManifestDelta, manifestDelta } from './manifest-delta.js';
 import type { Manifest, ManifestRecord } from './protocol.js';
@@ -113,6 +113,11 @@ export class FarScanner {
   private oldFiles = false;
   /** Set once this agent watches its folders (a daemon follows it): scans list only what changed. */
   watched: WatchedListings | undefined;
+  /** A manifest scanned before the hub asked (scanAhead), and the watcher's count it is as of. */
+  private ahead: { key: string; mark: number; manifest: Promise<Manifest> } | undefined;
+  /** Generations a push moved `sent` on from since the hub's last request (pushAhead). */
+  private readonly pushedOver = new Set<string>();
+  private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly ep: Endpoint) {}
 
@@ -122,8 +127,45 @@ export class FarScanner {
    * the generation (and writes no file on either side).
    */
   async reply(agents: readonly string[], since: string | undefined): Promise<ManifestReply> {
-    const next = await this.manifest(agents);
-    const key = agents.join('\n');
+    return this.serial(async () => {
+      const key = agents.join('\n');
+      // A hub that named a generation a push has since moved on from gets the change since the push:
+      // the push was written to the channel before this reply, so the hub holds it by then.
+      const base = since !== undefined && this.pushedOver.has(since) ? this.sent?.generation : since;
+      this.pushedOver.clear();
+      const next = (await this.takeAhead(key, true)) ?? (await this.manifest(agents));
+      return this.answer(key, base, next);
+    });
+  }
+
+  /**
+   * The change since the manifest last sent, from a scan made ahead that still holds, for the hub
+   * that asked to be sent it unasked (a daemon's: serve.ts); undefined when there is none to send.
+   * The scan stays for a request that crossed the push on the way.
+   */
+  pushAhead(agents: readonly string[]): Promise<ManifestDelta | undefined> {
+    return this.serial(async () => {
+      const key = agents.join('\n');
+      const since = this.sent?.generation;
+      if (since === undefined || this.sent?.agents !== key) return undefined;
+      const next = await this.takeAhead(key, false);
+      if (!next) return undefined;
+      const r = this.answer(key, since, next);
+      if (!('delta' in r)) return undefined;
+      if (r.delta.generation !== since) this.pushedOver.add(since);
+      return r.delta;
+    });
+  }
+
+  /** One reply or push at a time: each moves `sent` on from what the one before left. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work);
+    this.lane = run.catch(() => {});
+    return run;
+  }
+
+  /** The reply for a hub holding `since`, given the manifest now (`next`). */
+  private answer(key: string, since: string | undefined, next: Manifest): ManifestReply {
     const prev = since === undefined ? undefined : this.sent;
     if (prev && prev.generation === since && prev.agents === key) {
       const generation = newGenerationId();
@@ -203,6 +245,41 @@ export class FarScanner {
     } catch {
       this.cache = {};
     }
+  }
+
+  /**
+   * Scans now for the manifest the hub will ask for next, where a watcher vouches for the folders (a
+   * daemon's far agent between two passes, once its folders are quiet): the reply is then what this
+   * scan found, if the watcher heard of nothing since it began, and a fresh scan otherwise.
+   */
+  scanAhead(agents: readonly string[]): Promise<void> | undefined {
+    const watched = this.watched;
+    if (!watched?.isWatching) return undefined;
+    const mark = watched.changes;
+    const manifest = this.manifest(agents);
+    this.ahead = { key: agents.join('\n'), mark, manifest };
+    return manifest.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** scanAhead for the agents of the last manifest sent (an agent that stays, between connections). */
+  scanAheadForLast(): Promise<void> | undefined {
+    const agents = this.sent?.agents;
+    return agents ? this.scanAhead(agents.split('\n')) : undefined;
+  }
+
+  /** The manifest scanned ahead for `key`, if nothing was heard of since it began; else undefined. */
+  private async takeAhead(key: string, consume: boolean): Promise<Manifest | undefined> {
+    const ahead = this.ahead;
+    if (consume) this.ahead = undefined;
+    const watched = this.watched;
+    if (!ahead || ahead.key !== key || !watched) return undefined;
+    const manifest = await ahead.manifest.catch(() => undefined);
+    // The events of every write made before this request are read from the kernel's queue first.
+    await twoTurns();
+    return manifest && watched.changes === ahead.mark && watched.trusted ? manifest : undefined;
   }
 
   /**

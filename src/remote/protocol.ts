@@ -70,6 +70,11 @@ export interface Request {
    * round trip instead of a look and then a write.
    */
   absent?: string[];
+  /**
+   * watch: also send each scan made ahead between passes as an `ahead` frame, the change since the
+   * last manifest, unasked (a daemon's next full pass then need not ask). Not asked: never sent.
+   */
+  ahead?: boolean;
 }
 
 export type Reply =
@@ -130,6 +135,8 @@ export const FarFrameSchema = z.discriminatedUnion('t', [
       .max(MAX_IN_FLIGHT),
   }),
   z.object({ t: z.literal('changed'), paths: z.array(text(4096)).max(100_000) }),
+  // Checked with checkDelta by the endpoint that asked for it (watch with `ahead`).
+  z.object({ t: z.literal('ahead'), delta: z.unknown() }),
 ]);
 
 export const EntrySchema = z.object({

@@ -23,6 +23,7 @@ import type { Endpoint } from '../endpoint/endpoint.js';
 import { WatchedListings } from '../sync/watched-listings.js';
 import { FarScanner } from './far-scan.js';
 import { MAX_SOCKET_PATH } from './protocol.js';
+import { ScanAheadTimer } from './scan-ahead.js';
 import { serveAgent } from './serve.js';
 
 /** How often an idle agent checks that its root and its installation are still what it started with. */
@@ -159,6 +160,7 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
   const end = () => {
     if (ending) return;
     ending = true;
+    ahead.stop();
     clearTimeout(idle);
     clearInterval(check);
     server.close();
@@ -185,11 +187,21 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
     idle = setTimeout(end, stayMs);
   };
 
+  // Between connections it scans ahead whenever its folders have changed and gone quiet, so the
+  // next hub's manifest is ready as it asks (docs/sync.md, "Scanning ahead").
+  const ahead = new ScanAheadTimer(
+    () => {
+      opts.endpoint.newPass?.();
+      return scanner.scanAheadForLast();
+    },
+    () => !busy,
+  );
   let watcher: { close(): Promise<void> } | undefined;
   watcher = await opts.watch(
     (rel) => {
       listings.hint(rel);
       for (const s of subscribers) s(rel);
+      if (!busy) ahead.poke();
     },
     () => {
       watchFailed = true;
@@ -235,7 +247,10 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
         sock.destroy();
         busy = false;
         if (watchFailed) end();
-        else armIdle();
+        else {
+          armIdle();
+          ahead.poke(); // the pass's own writes are in: the next one finds its scan made
+        }
       });
   });
 

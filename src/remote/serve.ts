@@ -25,6 +25,7 @@ import {
   type Reply,
   type Request,
 } from './protocol.js';
+import { ScanAheadTimer } from './scan-ahead.js';
 
 /** Requests worked on at once; more wait in stdin's buffer (and then the SSH window). */
 const WORKERS = 64;
@@ -86,6 +87,14 @@ class Server {
   private readonly scanner: FarScanner;
   private done!: () => void;
   private outputBlocked = false;
+  /** A followed agent's scans ahead for the next manifest (scan-ahead.ts). */
+  private readonly ahead = new ScanAheadTimer(
+    () => this.scanAhead(),
+    () => this.active === 0 && this.todo.length === 0,
+  );
+  private ended = false;
+  /** The hub asked (its `watch` request) to be sent each scan ahead's change unasked. */
+  private pushAhead = false;
 
   constructor(private readonly opts: ServeOptions) {
     this.scanner = opts.scanner ?? new FarScanner(opts.endpoint);
@@ -114,6 +123,8 @@ class Server {
     await finished;
     // The hub is gone: nothing new is started, what is in hand finishes (a write under its lock is
     // never cut short by our own release), then the locks still held go.
+    this.ended = true;
+    this.ahead.stop();
     this.todo.length = 0;
     while (this.active > 0) await new Promise<void>((r) => setTimeout(r, 5));
     for (const release of this.locks.values()) await release().catch(() => {});
@@ -334,6 +345,7 @@ class Server {
         return fresh ? early.manifest : this.scan(this.agents, since);
       }
       case 'watch':
+        if (r.ahead === true) this.pushAhead = true;
         return this.startWatch();
       default:
         throw refused(`unknown request ${JSON.stringify(String(r.op)).slice(0, 40)}`);
@@ -358,6 +370,7 @@ class Server {
     this.watcher = await this.opts.watch(
       (path) => {
         listings?.hint(path);
+        this.ahead.poke();
         if (this.changes.push(path) === 1)
           setImmediate(() => {
             const paths = this.changes;
@@ -371,5 +384,23 @@ class Server {
       listings.start();
       this.scanner.watched = listings;
     }
+    this.ahead.poke();
+  }
+
+  /**
+   * A followed agent (a daemon's: its folders watched) scans ahead for the next manifest once its
+   * folders and its channel are quiet, so that the next full pass is not kept waiting for the far
+   * scan (~70 ms at 10,000 tasks); a hub that asked is sent the change at once, so its next pass
+   * need not ask.
+   */
+  private scanAhead(): Promise<void> | undefined {
+    const agents = this.agents;
+    if (this.ended || !agents || !this.watcher) return undefined;
+    this.opts.endpoint.newPass?.();
+    const running = this.scanner.scanAhead(agents);
+    return running?.then(async () => {
+      const delta = this.pushAhead ? await this.scanner.pushAhead(agents).catch(() => undefined) : undefined;
+      if (delta && !this.ended) this.send({ t: 'ahead', delta });
+    });
   }
 }

@@ -16,6 +16,7 @@ import { recordQuarantine } from './quarantine.js';
 import { type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
 import {
+  type ExpectedTasks,
   limitScan,
   lookAgain,
   type ScannedTask,
@@ -27,6 +28,7 @@ import {
 } from './scan.js';
 import { loadSent, type SentLedger, saveSent } from './sent.js';
 import {
+  type BaseTask,
   keptAgentPath,
   loadSyncState,
   manifestCopyPath,
@@ -212,7 +214,7 @@ interface Pass {
   state: SyncState;
   agents: string[];
   /** Where the base last saw each task (id -> `agent/box`): scans look again for one they miss. */
-  expect: Map<string, string>;
+  expect: ExpectedTasks;
   limits: Limits;
   local: Endpoint;
 }
@@ -288,6 +290,16 @@ async function lockedPass(
   }
 }
 
+/**
+ * The base's tasks as id -> `agent/box`, read where they are: the scans look at them before the pass
+ * changes the base (adoptScans, after both scans).
+ */
+const baseLocations = (tasks: Record<string, BaseTask>): ExpectedTasks => ({
+  forEach: (visit) => {
+    for (const id of Object.keys(tasks)) visit(tasks[id]!.loc, id);
+  },
+});
+
 /** The pass's state loaded (its attempt noted) and what its stages share. */
 async function openPass(
   mr: Mailroom,
@@ -306,7 +318,7 @@ async function openPass(
     started,
     state,
     agents: hostAgents(mr, host),
-    expect: new Map(Object.entries(state.base?.tasks ?? {}).map(([id, t]) => [id, t.loc])),
+    expect: baseLocations(state.base?.tasks ?? {}),
     limits: limitsOf(mr.config),
     local: localEndpoint(mr.layout.root, { label: `local:${mr.layout.root}` }),
   };
@@ -393,10 +405,14 @@ async function scanBoth(
   localScan: Promise<SideScan>,
 ): Promise<Record<Side, SideScan>> {
   // The scans do not need the far folder to exist (a missing one lists as empty), so the look that
-  // makes sure of it runs beside them; only the SFTP clock probe, written there, waits for it.
+  // makes sure of it runs beside them; only the SFTP clock probe, written there, waits for it. A far
+  // agent's scan that found anything shows the folder is there: then no look (a round trip that,
+  // queued behind this side's scan, was the last thing a daemon's full pass waited for).
   const farScan = remote.scan?.(pass.agents);
   farScan?.catch(() => {});
-  const ensured = ensureFarFolder(pass, remote);
+  const ensured = farScan
+    ? farScan.then((s) => (s.tasks.size > 0 || s.files.size > 0 ? undefined : ensureFarFolder(pass, remote)))
+    : ensureFarFolder(pass, remote);
   ensured.catch(() => {});
   const far = scanFar(pass, remote, farScan, ensured);
   far.catch(() => {});

@@ -47,7 +47,7 @@ const parentOf = (rel: string): string => {
   return slash < 0 ? '' : rel.slice(0, slash);
 };
 
-const twoTurns = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+export const twoTurns = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
 export class WatchedListings {
   private watching = false;
@@ -60,8 +60,27 @@ export class WatchedListings {
   private epoch = 0;
   /** Rounds so far that listed everything, and that reused something (for tests and diagnostics). */
   readonly rounds = { full: 0, reused: 0 };
+  /** Bumped by every hint and every change of trust: see `changes`. */
+  private count = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * A count that moves with every hint and every change of trust: a scan begun at one count still
+   * describes the folders while the count has not moved (far-scan.ts, scanning ahead).
+   */
+  get changes(): number {
+    return this.count;
+  }
+
+  /** Its silence is trusted now: watching, nothing overflowed, everything listed within FULL_LOOK_MS. */
+  get trusted(): boolean {
+    return this.watching && !this.overflowed && this.now() - this.lastFullAt < FULL_LOOK_MS;
+  }
+
+  get isWatching(): boolean {
+    return this.watching;
+  }
 
   /** The watcher is ready: from now on, its silence about a box means the box is as last listed. */
   start(): void {
@@ -71,12 +90,14 @@ export class WatchedListings {
 
   /** The watcher failed, stopped, or missed a change: nothing is reused until it is started again. */
   stop(): void {
+    this.count++;
     this.watching = false;
     this.forget();
   }
 
   /** Something at `rel` (relative to the root; a file or a folder) may have changed. */
   hint(rel: string): void {
+    this.count++;
     if (this.overflowed || !this.watching) return;
     this.dirty.add(rel);
     if (this.dirty.size > MAX_DIRTY) {
@@ -150,6 +171,7 @@ export class WatchedListings {
 
   /** The next scan lists every folder (a change was found that no hint announced). */
   forget(): void {
+    this.count++;
     this.kept.clear();
     this.dirty.clear();
     this.overflowed = false;
