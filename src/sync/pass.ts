@@ -13,7 +13,7 @@ import { parseTask } from '../task/parse.js';
 import { type ApplyContext, type ApplyReport, applyPlan, emptyApplyReport } from './apply.js';
 import { type HostLink, type OpenHostOptions, openHost, stayedAgentSocket } from './connect-host.js';
 import { recordQuarantine } from './quarantine.js';
-import { type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
+import { type Lookup, type Plan, reconcile, type Side, type SyncInputs } from './reconcile.js';
 import { checkSafety } from './safety.js';
 import {
   type ExpectedTasks,
@@ -100,6 +100,12 @@ export function heldBack(local: SideScan, remote: SideScan): HeldBack {
   return { paths, ids };
 }
 
+/** A record as reconcile reads it (Lookup), without a copy; own keys only. */
+const inPlace = <V>(record: Record<string, V>): Lookup<V> => ({
+  get: (key) => (Object.hasOwn(record, key) ? record[key] : undefined),
+  keys: () => Object.keys(record),
+});
+
 function toInputs(
   state: Awaited<ReturnType<typeof loadSyncState>>,
   local: SideScan,
@@ -125,18 +131,17 @@ function toInputs(
   return {
     elsewhere: new Map([...elsewhere].filter(keepId).map(([id, t]) => [id, version(t)])),
     base: state.base
-      ? {
-          tasks: new Map(
-            noneHeld
-              ? Object.entries(state.base.tasks)
-              : Object.entries(state.base.tasks)
-                  .filter(keepId)
-                  .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
-          ),
-          files: new Map(
-            noneHeld ? Object.entries(state.base.files) : Object.entries(state.base.files).filter(keepPath),
-          ),
-        }
+      ? noneHeld
+        ? // Read in place: copying 10,000 base tasks into a Map was ~7 ms of every pass.
+          { tasks: inPlace(state.base.tasks), files: inPlace(state.base.files) }
+        : {
+            tasks: new Map(
+              Object.entries(state.base.tasks)
+                .filter(keepId)
+                .map(([id, t]) => [id, { loc: t.loc, hash: t.hash, rank: t.rank }]),
+            ),
+            files: new Map(Object.entries(state.base.files).filter(keepPath)),
+          }
       : undefined,
     local: side(local),
     remote: side(remote),

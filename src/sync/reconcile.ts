@@ -69,9 +69,15 @@ export interface FileVersion {
   hash: string;
 }
 
+/** What reconcile reads of one side's (or the base's) tasks or files: a Map, or a record read in place. */
+export interface Lookup<V> {
+  get(key: string): V | undefined;
+  keys(): Iterable<string>;
+}
+
 export interface Snapshot {
-  tasks: Map<string, TaskVersion>;
-  files: Map<string, FileVersion>;
+  tasks: Lookup<TaskVersion>;
+  files: Lookup<FileVersion>;
 }
 
 export interface SyncInputs {
@@ -135,7 +141,7 @@ export interface Plan {
 // Code-unit order, not localeCompare: the plan must not depend on the machine's locale.
 const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function sortedKeys(...maps: (ReadonlyMap<string, unknown> | undefined)[]): string[] {
+function sortedKeys(...maps: (Lookup<unknown> | undefined)[]): string[] {
   const keys = new Set<string>();
   for (const m of maps) if (m) for (const k of m.keys()) keys.add(k);
   return [...keys].sort(byKey);

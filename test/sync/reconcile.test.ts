@@ -37,9 +37,15 @@ function version(spec: string): TaskVersion | undefined {
 }
 
 const empty = () => ({ tasks: new Map<string, TaskVersion>(), files: new Map<string, FileVersion>() });
+/** Inputs built from Maps (reconcile reads any Lookup; these tests fill Maps). */
+type MapInputs = Omit<SyncInputs, 'base' | 'local' | 'remote'> & {
+  base: ReturnType<typeof empty> | undefined;
+  local: ReturnType<typeof empty>;
+  remote: ReturnType<typeof empty>;
+};
 
 function taskInputs(base: string, local: string, remote: string, id = 't1'): SyncInputs {
-  const inputs: SyncInputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
+  const inputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
   const put = (snap: { tasks: Map<string, TaskVersion> } | undefined, spec: string) => {
     const v = snap && version(spec);
     if (v) snap.tasks.set(id, v);
@@ -51,7 +57,7 @@ function taskInputs(base: string, local: string, remote: string, id = 't1'): Syn
 }
 
 function fileInputs(base: string, local: string, remote: string, path = 'ra/AGENT.md'): SyncInputs {
-  const inputs: SyncInputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
+  const inputs = { base: base === 'lost' ? undefined : empty(), local: empty(), remote: empty() };
   const put = (snap: { files: Map<string, FileVersion> } | undefined, spec: string) => {
     if (snap && spec !== '-') snap.files.set(path, { hash: spec });
   };
@@ -378,7 +384,7 @@ describe('reconcile: plain files', () => {
 
 describe('reconcile: a whole tree', () => {
   it('decides tasks and files independently and sorts by id and path', () => {
-    const inputs: SyncInputs = { base: empty(), local: empty(), remote: empty() };
+    const inputs: MapInputs = { base: empty(), local: empty(), remote: empty() };
     inputs.local.tasks.set('t2', version('A@in')!);
     inputs.remote.tasks.set('t1', version('A@in')!);
     inputs.local.files.set('rb/AGENT.md', { hash: 'x' });
@@ -398,7 +404,7 @@ describe('reconcile: a whole tree', () => {
   });
 
   it('sorts by code unit, not by locale ("B" before "a")', () => {
-    const inputs: SyncInputs = { base: empty(), local: empty(), remote: empty() };
+    const inputs: MapInputs = { base: empty(), local: empty(), remote: empty() };
     for (const id of ['a1', 'B1', '01']) inputs.local.tasks.set(id, version('A@in')!);
     expect(reconcile(inputs).tasks.map((d) => d.id)).toEqual(['01', 'B1', 'a1']);
   });
@@ -412,9 +418,9 @@ describe('reconcile: properties over every (base, local, remote) combination', (
   for (const b of BASES) for (const l of DOMAIN) for (const r of DOMAIN) combos.push([b, l, r]);
 
   /** One snapshot set holding every combination with a base as its own id, plus the lost-base ones. */
-  function bigInputs(order: 'forward' | 'reverse'): [SyncInputs, SyncInputs] {
-    const withBase: SyncInputs = { base: empty(), local: empty(), remote: empty() };
-    const lost: SyncInputs = { base: undefined, local: empty(), remote: empty() };
+  function bigInputs(order: 'forward' | 'reverse'): [MapInputs, MapInputs] {
+    const withBase: MapInputs = { base: empty(), local: empty(), remote: empty() };
+    const lost: MapInputs = { base: undefined, local: empty(), remote: empty() };
     const list = order === 'forward' ? combos : [...combos].reverse();
     for (const [b, l, r] of list) {
       const id = `${b}|${l}|${r}`;
