@@ -197,6 +197,7 @@ export class AgentEndpoint implements Endpoint {
     if (since) void copy?.load(since).catch(() => {});
     const reply = await asked;
     await this.lane; // a push that came before the reply is taken first (the reply may build on it)
+    this.ready = undefined; // that push, taken, is older than this reply
     const { manifest, generation, base, trusted } = await this.manifestOf(reply, since, agents, copy);
     const scan = this.toScan(manifest, agents, trusted);
     // Kept only once every name in it passed (toScan throws otherwise).
