@@ -275,8 +275,10 @@ export class FarScanner {
     const ahead = this.ahead;
     if (consume) this.ahead = undefined;
     const watched = this.watched;
-    if (!ahead || ahead.key !== key || !watched) return undefined;
+    if (!ahead || !watched) return undefined;
+    // Awaited whatever it was for: two scans must not take the watcher's rounds at once.
     const manifest = await ahead.manifest.catch(() => undefined);
+    if (ahead.key !== key) return undefined;
     // The events of every write made before this request are read from the kernel's queue first.
     await twoTurns();
     return manifest && watched.changes === ahead.mark && watched.trusted ? manifest : undefined;
