@@ -116,6 +116,26 @@ describe('sync state on disk', () => {
     expect(loaded.local['agents/r/inbox/during.md']).toEqual(record('during'));
   });
 
+  it('a journal that cannot be written leaves the status file as it was (it is renamed only after)', async () => {
+    const s = sample(20);
+    s.lastSyncAt = '2026-11-23T10:00:00.000Z';
+    await saveSyncState(mr, s);
+    await saveSyncState(mr, Object.assign(s, { lastSyncAt: '2026-11-23T10:30:00.000Z' })); // no journal yet
+    const statusPath = join(syncDir(mr), 'vps.json');
+    const before = await readFile(statusPath, 'utf8');
+    // The journal's name taken by a folder: its append fails (the status file's temp is written
+    // side by side, and must not be renamed into place).
+    const [snapshot] = (await files()).filter(
+      (n) => n.endsWith('.json') && n !== 'vps.json' && !n.endsWith('.fields.json'),
+    );
+    await mkdir(join(syncDir(mr), snapshot!.replace(/\.json$/, '.journal')));
+    s.base!.tasks.t1 = { loc: 'r/archive', hash: 'z', rank: 3 };
+    s.lastSyncAt = '2026-11-23T11:00:00.000Z';
+    await expect(saveSyncState(mr, s)).rejects.toThrow();
+    expect(await readFile(statusPath, 'utf8')).toBe(before);
+    expect((await files()).filter((n) => n.includes('.tmp'))).toEqual([]);
+  });
+
   it('the status file is the commit point: an older copy of it brings back the older state', async () => {
     const s = sample(20);
     await saveSyncState(mr, s);
