@@ -8,8 +8,8 @@
 // speaks the same protocol; anything else (no socket, a refused stream, a busy or outdated agent)
 // falls back to starting one over exec, as before.
 //
-// Bounded: it ends after MS without a connection, when its root or its installation changes, when its
-// watcher fails, or on SIGTERM; one per root and user (a second listener finds the first answering and
+// Bounded: it ends after MS without a connection, when its socket, its root or its installation
+// changes, when its watcher fails, or on SIGTERM; one per root and user (a second listener finds the first answering and
 // ends); one connection at a time (another is closed at once: that hub starts its own agent). The
 // socket's folder is the user's own (0700, not a link), so only that user's processes (and sshd acting
 // for that user) can reach it: the same reach as running `mailroom serve` over exec.
@@ -32,15 +32,16 @@ const CHECK_EVERY_MS = 30_000;
 const FIRST_BYTE_MS = 10_000;
 
 /**
- * The folder for this user's far-agent sockets: `$XDG_RUNTIME_DIR/mailroom` (systemd's per-user
- * folder) or `/tmp/mailroom-<uid>`; made 0700 if missing, and taken only if it is a real folder of
- * ours that nobody else may enter. Anything else: undefined (no agent stays).
+ * The folder for this user's far-agent sockets: `mailroom-<uid>` in `$TMPDIR` or `/tmp`; made 0700 if
+ * missing, and taken only if it is a real folder of ours that nobody else may enter. Anything else:
+ * undefined (no agent stays). Not `$XDG_RUNTIME_DIR`: systemd removes that folder when the user's
+ * last session ends, which for a far host reached over SSH is as the hub hangs up.
  */
 export function socketDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined;
-  const runtime = env.XDG_RUNTIME_DIR;
-  const dir = runtime?.startsWith('/') ? join(runtime, 'mailroom') : `/tmp/mailroom-${uid}`;
+  const tmp = env.TMPDIR?.startsWith('/') ? env.TMPDIR.replace(/\/+$/, '') || '/' : '/tmp';
+  const dir = join(tmp, `mailroom-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
@@ -177,6 +178,9 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
   };
   const outdated = () => {
     try {
+      // Its socket removed or replaced (a cleaner of temporary files, a person): nobody can reach it.
+      const sock = listened ? lstatSync(path) : undefined;
+      if (listened && (sock?.ino !== listened.ino || sock.dev !== listened.dev)) return true;
       return !lstatSync(opts.root).isDirectory() || installStamp() !== stamp;
     } catch {
       return true;

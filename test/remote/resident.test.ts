@@ -52,6 +52,15 @@ function socketChannel(sock: Socket): RemoteChannel {
   };
 }
 
+/** `ended`, or a failure after 5 s (a hang guard, not a timing: the agent checks every 50 ms here). */
+const endsWithin = (ended: Promise<void>) =>
+  Promise.race([
+    ended,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the agent did not end')), 5_000).unref(),
+    ),
+  ]);
+
 const connect = (path: string) =>
   new Promise<Socket>((resolve, reject) => {
     const s = createConnection(path);
@@ -160,10 +169,16 @@ describe('a far agent that stays', () => {
     await expect(connect(path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('ends when its socket is removed (nobody could reach it)', async () => {
+    const resident = await start({ checkEveryMs: 50, stayMs: 600_000 });
+    await rm(path);
+    await endsWithin(resident.ended);
+  });
+
   it('ends when its root is removed', async () => {
-    const resident = await start({ checkEveryMs: 50 });
+    const resident = await start({ checkEveryMs: 50, stayMs: 600_000 });
     await rm(root, { recursive: true, force: true });
-    await resident.ended;
+    await endsWithin(resident.ended);
     expect(await answering(path)).toBe(false);
   });
 
@@ -203,23 +218,26 @@ describe('where agents stay: a private folder', () => {
   });
   afterEach(async () => cleanup());
 
-  it('is made 0700 under $XDG_RUNTIME_DIR, and a socket path is named for the root', async () => {
-    const made = socketDir({ XDG_RUNTIME_DIR: dir });
-    expect(made).toBe(join(dir, 'mailroom'));
+  it('is made 0700 under $TMPDIR, and a socket path is named for the root', async () => {
+    const uid = process.getuid!();
+    const made = socketDir({ TMPDIR: `${dir}/` });
+    expect(made).toBe(join(dir, `mailroom-${uid}`));
+    expect((await lstat(made!)).mode & 0o777).toBe(0o700);
     const path = socketPathFor(dir, made);
-    expect(path).toMatch(/\/mailroom\/serve-[0-9a-f]{16}\.sock$/);
+    expect(path).toMatch(new RegExp(`/mailroom-${uid}/serve-[0-9a-f]{16}\\.sock$`));
     expect(socketPathFor(join(dir, '.'), made)).toBe(path); // the real path decides
   });
 
   it('is refused when others may enter it, or when it is a link', async () => {
-    await mkdir(join(dir, 'mailroom'), { mode: 0o755 });
-    await chmod(join(dir, 'mailroom'), 0o755);
-    expect(socketDir({ XDG_RUNTIME_DIR: dir })).toBeUndefined();
+    const name = `mailroom-${process.getuid!()}`;
+    await mkdir(join(dir, name), { mode: 0o755 });
+    await chmod(join(dir, name), 0o755);
+    expect(socketDir({ TMPDIR: dir })).toBeUndefined();
     const other = join(dir, 'other');
     await mkdir(join(other, 'real'), { recursive: true, mode: 0o700 });
     await chmod(join(other, 'real'), 0o700);
-    await symlink(join(other, 'real'), join(other, 'mailroom'));
-    expect(socketDir({ XDG_RUNTIME_DIR: other })).toBeUndefined();
+    await symlink(join(other, 'real'), join(other, name));
+    expect(socketDir({ TMPDIR: other })).toBeUndefined();
   });
 
   it('gives no socket path longer than a Unix socket may have', () => {
