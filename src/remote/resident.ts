@@ -156,6 +156,8 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
     endedResolve = r;
   });
   let listened: Stats | undefined;
+  /** The connection being served, and its serving (awaited by `end`: its locks and state file). */
+  let active: { sock: Socket; served: Promise<void> } | undefined;
   const server: NetServer = createServer();
 
   const end = () => {
@@ -170,8 +172,10 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
       const st = lstatSync(path);
       if (listened && st.ino === listened.ino && st.dev === listened.dev) unlinkSync(path);
     } catch {}
+    active?.sock.destroy(); // its hub sees the channel end; what is in hand finishes first
     void Promise.resolve(watcher?.close())
       .catch(() => {})
+      .then(() => active?.served)
       .then(() => scanner.settled())
       .catch(() => {})
       .then(endedResolve);
@@ -232,7 +236,7 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
     // Until the hello comes; after it, a daemon's connection may be quiet for as long as it likes.
     sock.setTimeout(opts.firstByteMs ?? FIRST_BYTE_MS, () => sock.destroy());
     sock.once('data', () => sock.setTimeout(0));
-    void serveAgent({
+    const served = serveAgent({
       endpoint: opts.endpoint,
       input: sock,
       output: sock,
@@ -249,13 +253,16 @@ export async function runResident(opts: ResidentOptions): Promise<{ stop(): void
       .catch(() => {})
       .then(() => {
         sock.destroy();
+        active = undefined;
         busy = false;
+        if (ending) return;
         if (watchFailed) end();
         else {
           armIdle();
           ahead.poke(); // the pass's own writes are in: the next one finds its scan made
         }
       });
+    active = { sock, served };
   });
 
   if (!(await listenOnce(server, path))) {

@@ -83,7 +83,7 @@ describe('a far agent that stays', () => {
   let root: string;
   let path: string;
   let cleanup: () => Promise<void>;
-  const stops: (() => void)[] = [];
+  const running: { stop(): void; ended: Promise<void> }[] = [];
 
   beforeEach(async () => {
     ({ dir, cleanup } = await tempDir());
@@ -92,7 +92,11 @@ describe('a far agent that stays', () => {
     path = join(dir, 'agent.sock');
   });
   afterEach(async () => {
-    for (const stop of stops.splice(0)) stop();
+    // Ended before the folder goes: an agent writes its state file as a connection ends.
+    for (const r of running.splice(0)) {
+      r.stop();
+      await r.ended;
+    }
     await cleanup();
   });
 
@@ -108,7 +112,7 @@ describe('a far agent that stays', () => {
       ...(opts.checkEveryMs ? { checkEveryMs: opts.checkEveryMs } : {}),
       ...(opts.firstByteMs ? { firstByteMs: opts.firstByteMs } : {}),
     });
-    stops.push(resident.stop);
+    running.push(resident);
     return resident;
   };
   const hello = async (extra: { stayMs?: number } = {}) =>
