@@ -34,6 +34,11 @@ export interface WriteOptions {
    * (docs/sync.md).
    */
   readonly mtimeMs?: number;
+  /**
+   * Called with the file's stat as the write itself last saw it at its name (createNew: the look after
+   * the link that found the file ours), so that a caller recording it needs no look of its own.
+   */
+  readonly seen?: (stat: EntryStat) => void;
 }
 
 /** A file written to a temp name by Endpoint.stage, waiting to be put at its name. */

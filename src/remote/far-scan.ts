@@ -13,7 +13,7 @@
 // lost or old file costs reads, never a wrong hash; a file that does not read back (or an older
 // agent's two files) costs one whole manifest and, without the old cache, one read of every file.
 
-import type { Endpoint } from '../endpoint/endpoint.js';
+import type { Endpoint, EntryStat } from '../endpoint/endpoint.js';
 import { isTaskId } from '../names.js';
 import { newGenerationId } from '../random-hex.js';
 import { recordOfWritten, type SideCache, type SideRecord, scanSide } from '../sync/scan.js';
@@ -337,8 +337,16 @@ export class FarScanner {
    * A file this agent wrote with `mtimeMs` set (settledMtime): recorded, so the next manifest does
    * not read it again, if it still has that mtime and size (a later write stamps "now").
    */
-  async remember(path: string, bytes: Buffer, mtimeMs: number, rank?: number): Promise<void> {
-    const record = recordOfWritten(path, bytes, await this.ep.stat(path), mtimeMs, Date.now(), rank);
+  /** Records a file this agent wrote; `seen`: its stat as the write saw it (else it is looked at). */
+  async remember(
+    path: string,
+    bytes: Buffer,
+    mtimeMs: number,
+    rank?: number,
+    seen?: EntryStat,
+  ): Promise<void> {
+    const stat = seen ?? (await this.ep.stat(path));
+    const record = recordOfWritten(path, bytes, stat, mtimeMs, Date.now(), rank);
     if (!record) return;
     (await this.load())[path] = record;
     this.changed.set(path, manifestRecordOf(record));

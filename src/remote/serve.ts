@@ -8,7 +8,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { putIfHolds, removeIfHolds } from '../endpoint/conditional.js';
-import type { Endpoint, ReleaseLock } from '../endpoint/endpoint.js';
+import type { Endpoint, EntryStat, ReleaseLock } from '../endpoint/endpoint.js';
 import { MailroomError, refused } from '../errors.js';
 import { settledMtime } from '../sync/scan.js';
 import { WatchedListings } from '../sync/watched-listings.js';
@@ -329,13 +329,17 @@ class Server {
         this.scanner.forget(rel);
         // Written with a settled mtime and recorded, so the next manifest does not hash it again.
         const mtimeMs = settledMtime(Date.now());
-        const outcome = await putIfHolds(ep, path, bytes, expect, { write: { mtimeMs } });
+        let seen: EntryStat | undefined;
+        const outcome = await putIfHolds(ep, path, bytes, expect, {
+          write: { mtimeMs, seen: (st) => (seen = st) },
+        });
         if ('done' in outcome && outcome.done === 'written')
           await this.scanner.remember(
             path,
             bytes,
             mtimeMs,
             Number.isSafeInteger(r.rank) ? r.rank : undefined,
+            seen,
           );
         return outcome;
       }

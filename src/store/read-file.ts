@@ -76,17 +76,19 @@ export function readRegularFileSync(path: string, limit: ReadLimit): Buffer {
       throw new NotAFileError(path, st.isDirectory() ? 'folder' : st.isFIFO() ? 'fifo' : 'special file');
     const key = limit.limitKey ?? 'limits.task_file';
     if (st.size > limit.maxBytes) throw new TooBigError(path, st.size, limit.maxBytes, key);
-    // Read to the end, but never past the limit: the file may grow while it is read.
+    // Read to the end, but never past the limit: the file may grow while it is read. The first read
+    // asks for one byte more than fstat said: fewer back is the end of a regular file (one read, one
+    // buffer of the file's size: two reads into 64 KiB buffers each were a cold scan's largest cost).
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const want = Math.min(Math.max(st.size - total, 64 * 1024), limit.maxBytes + 1 - total);
+      const want = Math.min(total === 0 ? st.size + 1 : 64 * 1024, limit.maxBytes + 1 - total);
       if (want <= 0) throw new TooBigError(path, total, limit.maxBytes, key);
       const buf = Buffer.allocUnsafe(want);
       const bytesRead = readSync(fd, buf, 0, want, total);
-      if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
+      if (bytesRead > 0) chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
+      if (bytesRead < want) break;
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } finally {

@@ -25,6 +25,25 @@ describe('creating a file without its lock', () => {
     expect(await readdir(join(root, 'inbox'))).toEqual(['a.md']);
   });
 
+  it('says what it saw at the name after the link: the stat of the file it created, and only then', async () => {
+    const { root, e } = await fresh();
+    const seen: unknown[] = [];
+    const mtimeMs = Date.now() - 5_000;
+    const made = await e.createNew!('inbox/a.md', Buffer.from('twelve bytes'), {
+      mtimeMs,
+      seen: (st) => seen.push(st),
+    });
+    expect(made).toBe('created');
+    const st = await lstat(join(root, 'inbox/a.md'));
+    expect(seen).toEqual([{ name: 'a.md', kind: 'file', size: 12, mtimeMs: st.mtimeMs }]);
+    expect(Math.abs(st.mtimeMs - mtimeMs)).toBeLessThan(1);
+    // Something there already: no create, nothing seen.
+    expect(await e.createNew!('inbox/a.md', Buffer.from('other'), { seen: (st) => seen.push(st) })).toBe(
+      'fallback',
+    );
+    expect(seen).toHaveLength(1);
+  });
+
   it('never replaces a file, a link or a folder that is there: the locked way decides', async () => {
     const { root, e } = await fresh();
     await writeFile(join(root, 'inbox/file.md'), 'theirs');
