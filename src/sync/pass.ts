@@ -29,6 +29,7 @@ import {
 import { loadSent, type SentLedger, saveSent } from './sent.js';
 import {
   type BaseTask,
+  hasSyncState,
   keptAgentPath,
   loadSyncState,
   manifestCopyPath,
@@ -258,7 +259,10 @@ async function lockedPass(
     // With a far agent that stayed (its socket noted: kept-agent.ts), its reply comes a round trip
     // after the handshake and this side's scan is what the pass waits for: it starts at once
     // (measured at 10,000 tasks over 40 ms: the handshake ~40 ms later, the pass ~100 ms sooner).
+    // So it does in a first pass with this host (no sync state: nothing here is known, every task is
+    // read and hashed, a second at 10,000 tasks, which the far side's start cannot outlast).
     if (farAgentStays) markAt(started, 'a far agent stayed');
+    else if (!hasSyncState(mr, host)) markAt(started, 'a first pass');
     else {
       await farAsked;
       markAt(started, 'far side asked');

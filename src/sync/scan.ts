@@ -589,7 +589,36 @@ async function hashFound(run: ScanRun, prev: SideCache): Promise<void> {
     else misses.push(i);
   });
   // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
-  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), (i) => hashOne(run, i));
+  // Local reads are synchronous calls: every few milliseconds the event loop gets a turn, or a cold
+  // scan of 10,000 tasks would hold it for most of a second (a first sync's SSH handshake, running
+  // beside it, stalled that long).
+  const breather = new Breather();
+  await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
+    await breather.turn();
+    return hashOne(run, i);
+  });
+}
+
+/** Lets the event loop take a turn once `everyMs` of synchronous work has gone by. */
+export class Breather {
+  private last = performance.now();
+  private waiting: Promise<void> | undefined;
+
+  constructor(private readonly everyMs = 4) {}
+
+  /** Resolves at once, or after one turn of the event loop (shared by every caller meanwhile). */
+  turn(): Promise<void> | undefined {
+    if (this.waiting) return this.waiting;
+    if (performance.now() - this.last < this.everyMs) return undefined;
+    this.waiting = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.waiting = undefined;
+        this.last = performance.now();
+        resolve();
+      }),
+    );
+    return this.waiting;
+  }
 }
 
 /** Read and hash `found[i]` into its record, unless it is over a limit or the budget, or unreadable. */

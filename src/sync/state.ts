@@ -25,6 +25,7 @@
 // object for one that did not; apply and transition.ts make new ones. test/sync/engine.test.ts runs
 // passes on frozen records to hold every writer to that.
 
+import { lstatSync } from 'node:fs';
 import { open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mailroom } from '../mailroom.js';
@@ -74,6 +75,15 @@ export const keptAgentPath = (mr: Mailroom, host: string): string =>
   join(syncDir(mr), `${checkHostName(host)}.far-agent.json`);
 export const syncStatePath = (mr: Mailroom, host: string): string =>
   join(syncDir(mr), `${checkHostName(host)}.json`);
+
+/** Whether a pass with `host` ever saved its state here (one lstat: asked before anything is loaded). */
+export function hasSyncState(mr: Mailroom, host: string): boolean {
+  try {
+    return lstatSync(syncStatePath(mr, host), { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true; // not for this question to report: loading the state says what is wrong
+  }
+}
 
 export function emptyState(host: string): SyncState {
   return { version: 1, host, base: null, local: {}, remote: {} };
