@@ -253,6 +253,7 @@ async function lockedPass(
     ...(opts.transport ? { transport: opts.transport } : {}),
   };
   const farAgentStays = !opts.remote && stayedAgentSocket(config, hostOpts) !== undefined;
+  const firstPass = !opts.remote && !farAgentStays && !hasSyncState(mr, host);
   const connecting = opts.remote ? undefined : openHost(host, config, hostOpts);
   if (connecting) {
     connecting.catch(() => {}).finally(farStarted); // failed: the pass records why, below
@@ -262,14 +263,15 @@ async function lockedPass(
     // So it does in a first pass with this host (no sync state: nothing here is known, every task is
     // read and hashed, a second at 10,000 tasks, which the far side's start cannot outlast).
     if (farAgentStays) markAt(started, 'a far agent stayed');
-    else if (!hasSyncState(mr, host)) markAt(started, 'a first pass');
+    else if (firstPass) markAt(started, 'a first pass');
     else {
       await farAsked;
       markAt(started, 'far side asked');
     }
   }
   const pass = await openPass(mr, host, config, opts, started);
-  const localScan = scanHere(pass);
+  // A first pass's scan, beside the handshake, lets the event loop turn as it reads (ScanOptions.breathe).
+  const localScan = scanHere(pass, firstPass && connecting !== undefined);
   if (process.env.MAILROOM_DEBUG_TIMING)
     void localScan.then(
       () => mark(pass, 'local scan done'),
@@ -343,7 +345,7 @@ function markAt(started: number, what: string): void {
 }
 
 /** This side's scan, started at once (it needs no connection); awaited with the far one. */
-function scanHere(pass: Pass): Promise<SideScan> {
+function scanHere(pass: Pass, breathe = false): Promise<SideScan> {
   const scan = (async () => {
     const listings = await pass.opts.localListings?.round(pass.local);
     return scanSide(pass.local, pass.agents, pass.state.local, {
@@ -352,6 +354,7 @@ function scanHere(pass: Pass): Promise<SideScan> {
       limits: pass.limits,
       keepBytes: KEEP_BYTES,
       ...(listings ? { listings } : {}),
+      ...(breathe ? { breathe } : {}),
     });
   })();
   scan.catch(() => {});

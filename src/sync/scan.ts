@@ -385,6 +385,12 @@ export interface ScanOptions {
    * every box listed is given to it. Absent: every folder is listed.
    */
   listings?: KeptListings;
+  /**
+   * Give the event loop a turn every few milliseconds of reads (a first pass's cold scan, which
+   * runs beside the SSH handshake). Not for a daemon's scans: there the hub's router runs in the same
+   * process, and the reads of one scan stay one stretch, as they always were.
+   */
+  breathe?: boolean;
 }
 
 /** One scanSide call: what it found, what it read and what it reports, as its stages fill them in. */
@@ -589,12 +595,12 @@ async function hashFound(run: ScanRun, prev: SideCache): Promise<void> {
     else misses.push(i);
   });
   // Over a link, reads in flight are what fill the round trips (SFTP pipelines them on one channel).
-  // Local reads are synchronous calls: every few milliseconds the event loop gets a turn, or a cold
-  // scan of 10,000 tasks would hold it for most of a second (a first sync's SSH handshake, running
-  // beside it, stalled that long).
-  const breather = new Breather();
+  // Local reads are synchronous calls: a cold scan of 10,000 tasks holds the event loop for most of
+  // a second, and a first sync's SSH handshake, running beside it, stalled that long; with
+  // `breathe`, the loop gets a turn every few milliseconds.
+  const breather = run.opts.breathe ? new Breather() : undefined;
   await mapLimit(misses, Math.max(16, ep.parallelism ?? 16), async (i) => {
-    await breather.turn();
+    await breather?.turn();
     return hashOne(run, i);
   });
 }
