@@ -335,9 +335,9 @@ export class FarScanner {
 
   /**
    * A file this agent wrote with `mtimeMs` set (settledMtime): recorded, so the next manifest does
-   * not read it again, if it still has that mtime and size (a later write stamps "now").
+   * not read it again, if it still has that mtime and size (a later write stamps "now"). `seen`: its
+   * stat as the write itself last saw it at its name (WriteOptions.seen); else it is looked at now.
    */
-  /** Records a file this agent wrote; `seen`: its stat as the write saw it (else it is looked at). */
   async remember(
     path: string,
     bytes: Buffer,

@@ -271,7 +271,7 @@ async function lockedPass(
   }
   const pass = await openPass(mr, host, config, opts, started);
   // A first pass's scan, beside the handshake, lets the event loop turn as it reads (ScanOptions.breathe).
-  const localScan = scanHere(pass, firstPass && connecting !== undefined);
+  const localScan = scanHere(pass, firstPass);
   if (process.env.MAILROOM_DEBUG_TIMING)
     void localScan.then(
       () => mark(pass, 'local scan done'),
