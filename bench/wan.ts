@@ -22,6 +22,7 @@ import type { Sshd } from '../test/support/sshd-core.js';
 import { startDelayProxy } from './delay-proxy.js';
 import { rsyncTree, type SshTarget, unisonRunner } from './far-tools.js';
 import { buildHub, changeTasks, HOST, type Hub, spread, taskText, writeNewTask } from './fixture.js';
+import { type MachineCpu, machineCpuAround } from './machine-cpu.js';
 import { CLI, nodeEnv } from './mailroom-cli.js';
 import { median, mustRun, pollUntil, timed } from './measure.js';
 import { type WriteFloor, writeFloor } from './write-floor.js';
@@ -58,6 +59,8 @@ export interface WanFigures {
   propagationToHub: Row;
   /** The disk's own floor for writing that many files (bench/write-floor.ts). */
   floor?: WriteFloor;
+  /** The whole machine while the far agent's first copy ran (Linux only). */
+  firstCopyCpu?: MachineCpu;
 }
 
 export interface WanOptions {
@@ -167,7 +170,16 @@ async function benchThrough(o: WanOptions, proxyPort: number, load0: number): Pr
   });
 
   o.say(`rtt ${o.rttMs} ms: first copy...`);
-  await tools(fig.firstCopy, all());
+  const copies = all();
+  const agentCopy = copies.agent!;
+  await tools(fig.firstCopy, {
+    ...copies,
+    agent: async () => {
+      const { value, cpu } = await machineCpuAround(agentCopy);
+      if (cpu) fig.firstCopyCpu = cpu;
+      return value;
+    },
+  });
   o.say(`rtt ${o.rttMs} ms: the disk's floor for ${o.tasks} files...`);
   fig.floor = await writeFloor(
     base,
@@ -373,6 +385,13 @@ export function wanText(figs: readonly WanFigures[]): string {
       lines.push(
         `this disk's floor for ${f.floor.files} files, no network: temp + rename ${fmt(f.floor.renameMs)}${x(f.floor.renameMs)}; ` +
           `temp + fsync + link + folder fsync ${fmt(f.floor.durableMs)}${x(f.floor.durableMs)}`,
+      );
+    }
+    if (f.firstCopyCpu) {
+      const pct = (x: number) => `${Math.round(x * 100)}%`;
+      lines.push(
+        `the machine during the far agent's first copy: ${pct(f.firstCopyCpu.busy)} busy, ` +
+          `${pct(f.firstCopyCpu.iowait)} waiting on the disk (of ${f.firstCopyCpu.cores} cores' time, every process)`,
       );
     }
     lines.push(
