@@ -184,7 +184,7 @@ class LocalEndpoint implements Endpoint {
       await rename(temp, this.abs(segments));
     } catch (err) {
       this.realDirs.clear();
-      await unlink(temp).catch(() => undefined);
+      unlinkQuietly(temp);
       throw err;
     }
     await syncDirShared(dir);

@@ -115,7 +115,7 @@ export class WatchedListings {
     if (!this.watching) return undefined;
     await twoTurns();
     if (!this.watching) return undefined;
-    if (this.overflowed || this.now() - this.lastFullAt >= FULL_LOOK_MS) {
+    if (!this.trusted) {
       this.forget();
       this.lastFullAt = this.now();
     }

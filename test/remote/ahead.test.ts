@@ -40,16 +40,22 @@ function countManifests(ep: AgentEndpoint): { n: number } {
   return count;
 }
 
+/** A far agent whose folders are watched (a daemon's), piped to a hub endpoint over the test root. */
+const followed = () => pipedAgent(root, AGENTS, 'vps', join(root, 'hub-copy.json'), { watch: true });
+/** A second task, written on the far side. */
+const writeSecond = () =>
+  writeFile(join(root, 'agents/r0/outbox', `${id(1)}.md`), queuedTaskFile(id(1), 'second'));
+
 const readyOf = (ep: AgentEndpoint) => (ep as unknown as { ready?: { heard: number } }).ready;
 
 describe('a followed far agent that scans ahead', () => {
   it('sends the change unasked once its folders are quiet; the next scan takes it and asks for none', async () => {
-    const ep = await pipedAgent(root, AGENTS, 'vps', join(root, 'hub-copy.json'), { watch: true });
+    const ep = await followed();
     try {
       await ep.onChanges(AGENTS, () => {}, { ahead: true });
       expect([...(await ep.scan(AGENTS)).tasks.keys()]).toEqual([id(0)]);
       const asked = countManifests(ep);
-      await writeFile(join(root, 'agents/r0/outbox', `${id(1)}.md`), queuedTaskFile(id(1), 'second'));
+      await writeSecond();
       await pollUntil('a manifest sent ahead, with the new task', () => readyOf(ep));
       const next = await ep.scan(AGENTS);
       expect([...next.tasks.keys()].sort()).toEqual([id(0), id(1)]);
@@ -61,7 +67,7 @@ describe('a followed far agent that scans ahead', () => {
   });
 
   it('a change heard after the push makes the next scan ask, and it sees both changes', async () => {
-    const ep = await pipedAgent(root, AGENTS, 'vps', join(root, 'hub-copy.json'), { watch: true });
+    const ep = await followed();
     try {
       // A scan started the moment a change is heard (before the far agent, quiet again, could send
       // another scan ahead) must not take the one sent before the change.
@@ -69,7 +75,7 @@ describe('a followed far agent that scans ahead', () => {
       await ep.onChanges(AGENTS, () => onHeard?.(), { ahead: true });
       await ep.scan(AGENTS);
       const asked = countManifests(ep);
-      await writeFile(join(root, 'agents/r0/outbox', `${id(1)}.md`), queuedTaskFile(id(1), 'second'));
+      await writeSecond();
       await pollUntil('a manifest sent ahead', () => readyOf(ep));
       const next = new Promise<Awaited<ReturnType<typeof ep.scan>>>((resolve, reject) => {
         onHeard = () => {
@@ -86,12 +92,12 @@ describe('a followed far agent that scans ahead', () => {
   });
 
   it('is never sent to a hub that did not ask for it', async () => {
-    const ep = await pipedAgent(root, AGENTS, 'vps', join(root, 'hub-copy.json'), { watch: true });
+    const ep = await followed();
     try {
       let heard = 0;
       await ep.onChanges(AGENTS, () => heard++);
       await ep.scan(AGENTS);
-      await writeFile(join(root, 'agents/r0/outbox', `${id(1)}.md`), queuedTaskFile(id(1), 'second'));
+      await writeSecond();
       await pollUntil('the change heard', () => heard > 0);
       // The far agent scans ahead for itself (a request then finds the scan done), but sends nothing:
       // an unasked message would have ended the channel (AgentClient refuses it).
@@ -114,7 +120,7 @@ describe('the far scanner: pushes and requests in order', () => {
     const first = await scanner.reply(AGENTS, undefined);
     if (!('generation' in first)) throw new Error('expected a whole manifest first');
     const g1 = first.generation;
-    await writeFile(join(root, 'agents/r0/outbox', `${id(1)}.md`), queuedTaskFile(id(1), 'second'));
+    await writeSecond();
     listings.hint(`agents/r0/outbox/${id(1)}.md`);
     await scanner.scanAhead(AGENTS);
     const pushed = await scanner.pushAhead(AGENTS);
