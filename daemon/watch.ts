@@ -5,14 +5,14 @@
 // Native mode watches each folder with fs.watch (inotify on Linux), one watcher per folder, down to
 // the agents' boxes; new folders are picked up when their parent reports a change. It costs O(1) per
 // event. (chokidar re-reads and stats a whole folder on every change, which made a burst of 1,000
-// files in one box quadratic.) Polling mode, for network drives and odd file systems, uses chokidar's
-// polling; this is the only module that imports chokidar.
+// files in one box quadratic.) Polling mode, for network drives and odd file systems, is poll.ts: a
+// look at the whole tree every 200 ms, compared with the one before.
 
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { watch as chokidarWatch } from 'chokidar';
 import { isNeverATask } from '../src/store/layout.js';
+import { pollTree } from './poll.js';
 
 export interface Watcher {
   close(): Promise<void>;
@@ -27,12 +27,22 @@ function noise(path: string): boolean {
 /** How deep under a watched folder to follow subfolders: agents/<agent>/<box>. */
 const DEPTH = 2;
 
+/** Polling mode: how long between two looks at the tree. */
+const POLL_MS = 200;
+
 export async function watchPaths(
   paths: string[],
   onHint: (path: string) => void,
   opts: { polling?: boolean; onError?: (err: unknown) => void } = {},
 ): Promise<Watcher> {
-  if (opts.polling) return pollPaths(paths, onHint, opts.onError);
+  if (opts.polling) {
+    return pollTree(paths, onHint, {
+      depth: DEPTH,
+      intervalMs: POLL_MS,
+      ignore: noise,
+      onError: opts.onError,
+    });
+  }
   const watchers = new Map<string, FSWatcher>();
   let closed = false;
 
@@ -86,40 +96,4 @@ export async function watchPaths(
       watchers.clear();
     },
   };
-}
-
-async function pollPaths(
-  paths: string[],
-  onHint: (path: string) => void,
-  onError?: (err: unknown) => void,
-): Promise<Watcher> {
-  const watcher = chokidarWatch(paths, {
-    ignoreInitial: true,
-    depth: DEPTH + 1,
-    usePolling: true,
-    followSymlinks: false,
-    interval: 200,
-    ignored: (path: string) => noise(path),
-  });
-  watcher.on('all', (_event, path) => onHint(path));
-  // What a folder that appears holds already is reported here too, not only by chokidar's own look
-  // into it: in a loaded CI run a folder moved in with a file in it gave the folder's hint and never
-  // the file's (the native mode's addTree does the same).
-  watcher.on('addDir', (path) => void announceTree(path, DEPTH, onHint));
-  watcher.on('error', (err) => onError?.(err));
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  return { close: () => watcher.close() };
-}
-
-/** A hint for everything a folder holds, `depth` folders down; a link is never entered (lstat). */
-async function announceTree(dir: string, depth: number, onHint: (path: string) => void): Promise<void> {
-  const st = await lstat(dir).catch(() => undefined);
-  if (!st?.isDirectory() || noise(dir)) return;
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    if (noise(e.name)) continue;
-    const path = join(dir, e.name);
-    onHint(path);
-    if (e.isDirectory() && depth > 0) await announceTree(path, depth - 1, onHint);
-  }
 }
