@@ -289,13 +289,20 @@ async function listBox(
   path: string,
   problems: SideScan['problems'],
   listings: KeptListings | undefined,
-): Promise<Found[]> {
-  const found: Found[] = [];
+): Promise<readonly Found[]> {
   let entries = listings?.get(path);
   if (entries === undefined) {
     entries = await ep.list(path);
     listings?.set(path, entries);
   }
+  const memo = boxFound.get(entries);
+  if (memo?.path === path) {
+    problems.push(...memo.problems);
+    return memo.found;
+  }
+  const found: Found[] = [];
+  const first = problems.length;
+  let tree = false;
   for (const f of entries) {
     const fpath = `${path}/${f.name}`;
     if (impossibleName(f.name)) {
@@ -308,11 +315,25 @@ async function listBox(
     if (isNeverATask(f.name) || f.name.endsWith(SIDECAR)) continue;
     if (f.kind === 'symlink')
       problems.push({ path: fpath, reason: 'symbolic link: not followed, not synced' });
-    else if (f.kind === 'dir' && f.name.endsWith('.files')) await listTree(ep, fpath, found, problems);
-    else if (f.kind === 'file') found.push(boxFile(fpath, f.name, f, agent, box));
+    else if (f.kind === 'dir' && f.name.endsWith('.files')) {
+      tree = true;
+      await listTree(ep, fpath, found, problems);
+    } else if (f.kind === 'file') found.push(boxFile(fpath, f.name, f, agent, box));
   }
+  // What is below a `.files` folder was listed just now, not vouched for with the box: not kept.
+  if (!tree) boxFound.set(entries, { path, found, problems: problems.slice(first) });
   return found;
 }
+
+/**
+ * A box's entries as found, per listing: a listing a watcher vouches for (watched-listings.ts) is
+ * the same array pass after pass, and its 10,000 paths and entries need not be made again at every
+ * daemon pass. Entries and their scanned tasks are never changed once made (collect).
+ */
+const boxFound = new WeakMap<
+  readonly EntryStat[],
+  { path: string; found: readonly Found[]; problems: SideScan['problems'] }
+>();
 
 /** A file directly in `agent`'s `box`: a task when its name is `<id>.md` with a valid id. */
 function boxFile(path: string, name: string, stat: EntryStat, agent: string, box: Box): Found {
@@ -725,7 +746,6 @@ function collect(
     if (record === undefined) return;
     cache[f.path] = record;
     if (f.task && record.rank !== undefined) {
-      const loc = `${f.task.agent}/${f.task.box}`;
       const existing = tasks.get(f.task.id);
       // Two copies of one id on one side: keep the one further along; the other is synced as a file.
       if (existing && existing.rank >= record.rank) {
@@ -733,7 +753,7 @@ function collect(
         return;
       }
       if (existing) files.set(existing.path, { hash: existing.hash });
-      tasks.set(f.task.id, { id: f.task.id, loc, path: f.path, hash: record.hash, rank: record.rank });
+      tasks.set(f.task.id, scannedTask(f, f.task, record, record.rank));
     } else {
       // Not a task (yet): a note, a result file, a dropped file the hub's daemon will complete.
       files.set(f.path, { hash: record.hash });
@@ -741,3 +761,18 @@ function collect(
   });
   return { tasks, files, cache };
 }
+
+/** The task an entry holds at `record`: the one made for it at an earlier pass while it still holds. */
+function scannedTask(
+  f: Found,
+  task: NonNullable<Found['task']>,
+  record: SideRecord,
+  rank: number,
+): ScannedTask {
+  const made = tasksOf.get(f);
+  if (made?.hash === record.hash && made.rank === rank) return made;
+  const t = { id: task.id, loc: `${task.agent}/${task.box}`, path: f.path, hash: record.hash, rank };
+  tasksOf.set(f, t);
+  return t;
+}
+const tasksOf = new WeakMap<Found, ScannedTask>();
