@@ -22,41 +22,51 @@ const pathOf = (mr: Mailroom, host: string) =>
  * The ledger as this process last read or wrote it, by file, with the file's stamp then: a daemon
  * loads it on every pass, and parsing 10,000 entries was a tenth of a pass that found nothing to do.
  * Every writer replaces the file by rename under the host's sync lock, so an unchanged stamp (inode,
- * size, mtime, ctime) is an unchanged file. Callers get a copy: a pass that changes its ledger and
- * then fails before saving must not leave its changes here.
+ * size, mtime, ctime) is an unchanged file. A load takes the ledger out (no copy: copying 10,000
+ * entries was ~4 ms of every daemon pass) and only a save puts it back, so a pass that changes its
+ * ledger and then fails before saving leaves nothing here: the next load reads the file.
  */
 const last = new Map<string, { stamp: FileStamp; ledger: SentLedger }>();
-
-function remember(path: string, ledger: SentLedger, st = lstatSync(path, { throwIfNoEntry: false })): void {
-  if (st) last.set(path, { stamp: stampOf(st), ledger: new Map(ledger) });
-  else last.delete(path);
-}
+/** The stamp of the file a ledger was loaded from, taken before it was read. */
+const loadedAt = new WeakMap<SentLedger, FileStamp>();
 
 export async function loadSent(mr: Mailroom, host: string): Promise<SentLedger> {
   const path = pathOf(mr, host);
   // The stamp before the read: a rewrite in between leaves an older stamp, so the next load reads again.
   const st = lstatSync(path, { throwIfNoEntry: false });
   const kept = last.get(path);
-  if (kept && st && sameStamp(kept.stamp, st)) return new Map(kept.ledger);
+  last.delete(path);
+  if (kept && st && sameStamp(kept.stamp, st)) {
+    loadedAt.set(kept.ledger, kept.stamp);
+    return kept.ledger;
+  }
   try {
     const data = JSON.parse(await readFile(path, 'utf8')) as Record<string, Identity>;
     const ledger: SentLedger = new Map(Object.entries(data));
-    remember(path, ledger, st);
+    if (st) loadedAt.set(ledger, stampOf(st));
     return ledger;
   } catch {
     return new Map();
   }
 }
 
-/** Saves the ledger when it changed (`before` is its size and a stamp taken at load). */
+/**
+ * Saves the ledger when it changed; an unchanged one goes back with the stamp its file had when it
+ * was loaded (rewritten since by another process, the file has another stamp, and is read again).
+ */
 export async function saveSent(
   mr: Mailroom,
   host: string,
   ledger: SentLedger,
   changed: boolean,
 ): Promise<void> {
-  if (!changed) return;
   const path = pathOf(mr, host);
+  if (!changed) {
+    const stamp = loadedAt.get(ledger);
+    if (stamp) last.set(path, { stamp, ledger });
+    return;
+  }
   await writeFileAtomic(path, JSON.stringify(Object.fromEntries(ledger)), { mkdir: true });
-  remember(path, ledger);
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st) last.set(path, { stamp: stampOf(st), ledger });
 }

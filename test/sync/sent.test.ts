@@ -1,6 +1,6 @@
 // The sent ledger (src/sync/sent.ts) is kept in memory between passes while its file is unchanged:
-// a copy per load, so a pass that fails before saving leaves nothing behind, and any rewrite of the
-// file (another process's pass) is read again.
+// a load takes it out and only a save puts it back, so a pass that fails before saving leaves nothing
+// behind, and any rewrite of the file (another process's pass) is read again.
 
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ afterEach(async () => env.cleanup());
 const who = (id: string, attempt = 1) => ({ id, from: 'dispatch', to: 'research', attempt });
 
 describe('sent ledger', () => {
-  it('a load gives a copy: changes not saved are not seen by the next load', async () => {
+  it('a load takes it out: changes not saved are not seen by the next load', async () => {
     const mr = await openMailroom(env.root);
     const a = await loadSent(mr, 'vps');
     a.set('t1', who('t1'));
@@ -39,5 +39,28 @@ describe('sent ledger', () => {
     await writeFile(`${file}.tmp`, JSON.stringify({ t1: who('t1', 2) }));
     await rename(`${file}.tmp`, file);
     expect((await loadSent(mr, 'vps')).get('t1')?.attempt).toBe(2);
+  });
+
+  it('saved unchanged, it goes back as it was: the next load gets it without reading the file', async () => {
+    const mr = await openMailroom(env.root);
+    const a = await loadSent(mr, 'vps');
+    a.set('t1', who('t1'));
+    await saveSent(mr, 'vps', a, true);
+    const b = await loadSent(mr, 'vps');
+    await saveSent(mr, 'vps', b, false);
+    expect(await loadSent(mr, 'vps')).toBe(b);
+  });
+
+  it('saved unchanged after another process rewrote the file: the next load reads the file', async () => {
+    const mr = await openMailroom(env.root);
+    const a = await loadSent(mr, 'vps');
+    a.set('t1', who('t1'));
+    await saveSent(mr, 'vps', a, true);
+    const b = await loadSent(mr, 'vps');
+    const file = join(env.root, '.mailroom/sync/vps.sent.json');
+    await writeFile(`${file}.tmp`, JSON.stringify({ t1: who('t1', 3) }));
+    await rename(`${file}.tmp`, file);
+    await saveSent(mr, 'vps', b, false);
+    expect((await loadSent(mr, 'vps')).get('t1')?.attempt).toBe(3);
   });
 });
