@@ -3,22 +3,29 @@
 // appeared, went or changed is a hint.
 //
 // The first look is taken before `pollTree` returns, and every later look is compared with the one
-// before it, so a change made after the watcher is ready is always seen by the next look, whatever
-// the machine's load. (chokidar's polling, used here before, took each folder's first stat on the
+// before it, so a change made after the watcher is ready is seen by a later look, whatever the
+// machine's load. (chokidar's polling, used here before, took each folder's first stat on the
 // thread pool some time after saying it was ready; a folder moved in during that gap was part of its
 // baseline and never reported: a CI run missed one for 10 s.)
 //
-// Folders are compared by their listing (names and kinds), not their mtime, which a change within
-// one clock tick does not move; files and links by inode, size, mtime and ctime. Links are never
-// entered (lstat). Looks run one after another, the next `intervalMs` after the last one ended, so
-// a slow disk stretches the interval instead of piling looks up.
+// A look costs a stat per folder, not per file. A folder is listed again, and each of its entries
+// looked at, when its own stamp (inode, mtime, ctime) moved since the last look, which every create,
+// remove and rename in it does, or while its mtime is recent enough (RACY_MS) that a second change
+// within the same clock tick would not move it. Files in the other folders can only have been
+// written in place (an editor that saves by rename changes the folder): those are looked at in turns,
+// ROTATION files per look, so an edit in place among 10,000 files is seen within a few seconds (and
+// the daemon's rescan sees it anyway). Links are never entered (lstat). Looks run one after another,
+// the next at least `intervalMs`, and four times as long as the last took, after it ended: a slow
+// disk or a huge tree stretches the interval instead of taking the CPU.
 
 import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** path -> what it looked like (a folder: its inode; its listing is compared through its children). */
-type Look = Map<string, string>;
+/** A folder's mtime this recent (ms, by this machine's clock) may hide a second change: listed again. */
+const RACY_MS = 2_000;
+/** Files of unchanged folders looked at per look, in turns. */
+const ROTATION = 256;
 
 export interface PollOptions {
   /** How many folders below each watched one to look into (0: the folder's own entries only). */
@@ -33,76 +40,148 @@ export interface Poller {
   close(): Promise<void>;
 }
 
+/** What a look saw of a folder: its own stamp, and its entries' (name -> stamp). */
+interface Folder {
+  stamp: string;
+  entries: Map<string, string>;
+}
+
+const stampOf = (st: Stats): string =>
+  st.isDirectory()
+    ? `d:${st.ino}`
+    : `${st.isFile() ? 'f' : 'o'}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+
 export async function pollTree(
   paths: readonly string[],
   onHint: (path: string) => void,
   opts: PollOptions,
 ): Promise<Poller> {
   const reported = new Set<string>(); // errors other than "gone", once per path and code
-  const fail = (path: string, err: unknown) => {
+  const fail = (path: string, err: unknown): undefined => {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     const key = `${path}\0${code}`;
-    if (reported.has(key)) return;
+    if (reported.has(key)) return undefined;
     reported.add(key);
     opts.onError?.(err);
+    return undefined;
   };
+  const lstatOrGone = (path: string) => lstat(path).catch((err) => fail(path, err));
 
-  const visit = async (path: string, depth: number, into: Look): Promise<void> => {
-    let st: Stats;
-    try {
-      st = await lstat(path);
-    } catch (err) {
-      return fail(path, err);
+  let folders = new Map<string, Folder>();
+  const tops = new Map<string, string>(); // watched paths that are not folders: their stamps
+  let announce = false; // the first look is the baseline: nothing to report
+  const hint = (path: string) => {
+    if (announce) onHint(path);
+  };
+  let turn = 0; // where the rotation through unchanged folders' files goes on
+
+  /** One folder, `depth` more below it; `seen` gets every folder looked at in this look. */
+  const visit = async (
+    path: string,
+    depth: number,
+    st: Stats,
+    racyAfter: number,
+    seen: Map<string, Folder>,
+    calm: string[],
+  ): Promise<void> => {
+    const stamp = `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
+    const prev = folders.get(path);
+    let folder: Folder;
+    if (prev && prev.stamp === stamp && st.mtimeMs < racyAfter) {
+      folder = prev;
+      calm.push(path);
+    } else {
+      folder = { stamp, entries: new Map() };
+      const names = await readdir(path).catch((err) => fail(path, err));
+      if (names === undefined) return; // gone since its stat: the look at its parent says so
+      await Promise.all(
+        names.map(async (name) => {
+          const child = join(path, name);
+          if (opts.ignore(child)) return;
+          const cst = await lstatOrGone(child);
+          if (cst) folder.entries.set(name, stampOf(cst));
+        }),
+      );
+      for (const [name, s] of folder.entries) if (prev?.entries.get(name) !== s) hint(join(path, name));
+      if (prev) for (const name of prev.entries.keys()) if (!folder.entries.has(name)) hint(join(path, name));
     }
-    if (!st.isDirectory()) {
-      into.set(path, `${st.isFile() ? 'f' : 'o'}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
-      return;
-    }
-    into.set(path, `d:${st.ino}`);
-    if (depth < 0) return;
-    let names: string[];
-    try {
-      names = await readdir(path);
-    } catch (err) {
-      return fail(path, err);
-    }
+    seen.set(path, folder);
+    if (depth === 0) return;
     await Promise.all(
-      names.map((name) => {
+      [...folder.entries].map(async ([name, s]) => {
+        if (!s.startsWith('d:')) return;
         const child = join(path, name);
-        return opts.ignore(child) ? undefined : visit(child, depth - 1, into);
+        const cst = await lstatOrGone(child);
+        if (cst?.isDirectory()) await visit(child, depth - 1, cst, racyAfter, seen, calm);
       }),
     );
   };
 
-  const look = async (): Promise<Look> => {
-    const into: Look = new Map();
-    for (const p of paths) await visit(p, opts.depth, into);
-    return into;
+  /** Files of folders whose listing did not change, ROTATION of them, from where the last look stopped. */
+  const rotate = async (seen: Map<string, Folder>, calm: string[]): Promise<void> => {
+    const files: [folder: Folder, dir: string, name: string][] = [];
+    for (const dir of calm.sort()) {
+      const f = seen.get(dir)!;
+      for (const [name, s] of f.entries) if (!s.startsWith('d:')) files.push([f, dir, name]);
+    }
+    if (files.length === 0) return;
+    const start = turn % files.length;
+    const slice = files.slice(start, start + ROTATION);
+    if (slice.length < ROTATION) slice.push(...files.slice(0, Math.min(start, ROTATION - slice.length)));
+    turn = start + slice.length;
+    await Promise.all(
+      slice.map(async ([folder, dir, name]) => {
+        const path = join(dir, name);
+        const st = await lstatOrGone(path);
+        const s = st ? stampOf(st) : undefined;
+        if (s === folder.entries.get(name)) return;
+        // Gone or changed between two looks at an unchanged folder: that folder is listed next time.
+        folder.stamp = '';
+        hint(path);
+      }),
+    );
   };
 
-  let last = await look();
+  const look = async (): Promise<void> => {
+    const racyAfter = Date.now() - RACY_MS;
+    const seen = new Map<string, Folder>();
+    const calm: string[] = [];
+    for (const p of paths) {
+      const st = await lstatOrGone(p);
+      if (st?.isDirectory()) {
+        tops.delete(p);
+        await visit(p, opts.depth, st, racyAfter, seen, calm);
+        continue;
+      }
+      const s = st ? stampOf(st) : undefined;
+      if (s !== tops.get(p)) hint(p);
+      if (s === undefined) tops.delete(p);
+      else tops.set(p, s);
+    }
+    await rotate(seen, calm);
+    folders = seen;
+  };
+
+  await look();
+  announce = true;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
-
-  const tick = async () => {
-    const now = await look();
-    if (closed) return;
-    for (const [path, was] of last) if (now.get(path) !== was) onHint(path);
-    for (const path of now.keys()) if (!last.has(path)) onHint(path);
-    last = now;
+  const schedule = (lastMs: number) => {
+    timer = setTimeout(
+      () => {
+        const began = performance.now();
+        running = look()
+          .catch((err) => opts.onError?.(err))
+          .finally(() => {
+            if (!closed) schedule(performance.now() - began);
+          });
+      },
+      Math.max(opts.intervalMs, 4 * lastMs),
+    );
   };
-  const schedule = () => {
-    timer = setTimeout(() => {
-      running = tick()
-        .catch((err) => opts.onError?.(err))
-        .finally(() => {
-          if (!closed) schedule();
-        });
-    }, opts.intervalMs);
-  };
-  schedule();
+  schedule(0);
 
   return {
     close: async () => {

@@ -6,7 +6,7 @@
 // the agents' boxes; new folders are picked up when their parent reports a change. It costs O(1) per
 // event. (chokidar re-reads and stats a whole folder on every change, which made a burst of 1,000
 // files in one box quadratic.) Polling mode, for network drives and odd file systems, is poll.ts: a
-// look at the whole tree every 200 ms, compared with the one before.
+// stat of every folder every 200 ms, compared with the look before.
 
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';

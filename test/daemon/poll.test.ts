@@ -72,6 +72,23 @@ it('an edit in place that keeps the size, a removal and a save by rename are eac
   await seen('inbox/u.md');
 });
 
+it('a settled folder is not listed again, yet an edit in place among 600 files and a save by rename are seen', async () => {
+  const inbox = join(agents, 'worker/inbox');
+  for (let i = 0; i < 600; i++) await writeFile(join(inbox, `t${i}.md`), 'aaaa\n');
+  const past = new Date(Date.now() - 60_000);
+  await utimes(inbox, past, past); // no change in it for a minute: its listing is taken as it was
+  await start();
+  // Written in place: the folder's stamp does not move; the files are looked at in turns.
+  await writeFile(join(inbox, 't431.md'), 'bbbbbb\n');
+  await seen('inbox/t431.md');
+  await utimes(inbox, past, past);
+  hints.length = 0;
+  // Saved by rename: the folder's stamp moves, and it is listed again at once.
+  await writeFile(join(dir, 'new'), 'cccc\n');
+  await rename(join(dir, 'new'), join(inbox, 't900.md'));
+  await seen('inbox/t900.md');
+});
+
 it('goes no deeper than asked, never into a link, and never reports an ignored name', async () => {
   const outside = join(dir, 'outside');
   await mkdir(outside);
