@@ -95,7 +95,8 @@ class LocalEndpoint implements Endpoint {
     return st && { name: segments.at(-1) ?? '', kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs };
   }
 
-  private async parents(segments: readonly string[]): Promise<void> {
+  /** Checks that no folder above `segments` is a link or a file; false: one of them is missing. */
+  private async parents(segments: readonly string[]): Promise<boolean> {
     // A folder is remembered only once every folder above it was, so the longest remembered prefix
     // says every parent up to it is a real folder; the rest are looked at now, top down.
     let known = segments.length - 1;
@@ -104,13 +105,14 @@ class LocalEndpoint implements Endpoint {
       const rel = joinRel(segments.slice(0, i));
       const kind = (await this.guard(this.lstatRel(rel)))?.kind;
       // A missing folder is fine: nothing below it exists, and whatever creates it makes a real one.
-      if (kind === undefined) return;
+      if (kind === undefined) return false;
       if (kind !== 'dir') {
         this.realDirs.clear();
         throw notADir(this.label, rel, kind);
       }
       this.realDirs.add(rel);
     }
+    return true;
   }
 
   async list(relDir: string): Promise<EntryStat[]> {
@@ -146,7 +148,9 @@ class LocalEndpoint implements Endpoint {
 
   async stat(rel: string): Promise<EntryStat | undefined> {
     const segments = parseRelPath(rel, this.label, { allowRoot: true });
-    await this.parents(segments);
+    // Its folder missing, it is missing too: no second look (a far agent's create asks whether the
+    // task is in the agent's other boxes, and in a first copy those folders are often not there yet).
+    if (!(await this.parents(segments))) return undefined;
     return this.lstatRel(joinRel(segments));
   }
 
