@@ -99,7 +99,7 @@ class LocalEndpoint implements Endpoint {
    * Checks that no folder above `segments` is a link or a file; false: one of them is missing.
    * Synchronous, so that of the requests a far agent works on at once, the first to look at a folder
    * remembers it before the next one asks (with an await between the look and the note, each of them
-   * looked at every folder again after every newPass: 1.4 lstats per create in a first copy).
+   * looked at the same folders again: a first copy of 2,000 tasks made 1,058 lstats of `agents`).
    */
   private parents(segments: readonly string[]): boolean {
     // A folder is remembered only once every folder above it was, so the longest remembered prefix
