@@ -87,8 +87,11 @@ export interface RemoteChannel {
 export interface SshConnection {
   readonly label: string;
   readonly isOpen: boolean;
-  /** Opens an SFTP channel over this connection (several may be open at once). */
-  sftp(): Promise<SftpSession>;
+  /**
+   * Opens an SFTP channel over this connection (several may be open at once). `maxDirEntries`: a
+   * folder listing more entries is refused (default MAX_DIR_ENTRIES; smaller in tests).
+   */
+  sftp(opts?: { maxDirEntries?: number }): Promise<SftpSession>;
   /**
    * Runs a command on the far side and streams its stdout line by line (used to follow the far
    * side's changes). The command line is the caller's own (from configuration), never file contents.
@@ -256,9 +259,9 @@ function connection(client: Ssh2Client, label: string, link: Link): SshConnectio
       return link.open;
     },
     ended: link.ended,
-    async sftp() {
+    async sftp(opts?: { maxDirEntries?: number }) {
       if (!link.open) throw closed();
-      const session = await openSftpSession(client, label);
+      const session = await openSftpSession(client, label, opts?.maxDirEntries ?? MAX_DIR_ENTRIES);
       link.sessions.add(session);
       session.onEnd = () => link.sessions.delete(session);
       return session;
@@ -523,14 +526,14 @@ export function hostKeyPreference(knownTypes: readonly string[]): ServerHostKeyA
 // the connection goes away, requests still in flight are rejected as 'connectionLost' here, because
 // ssh2 would let a request issued after the close wait forever.
 
-function openSftpSession(client: Ssh2Client, label: string): Promise<Ssh2SftpSession> {
+function openSftpSession(client: Ssh2Client, label: string, maxDirEntries: number): Promise<Ssh2SftpSession> {
   return new Promise((resolve, reject) => {
     client.sftp((err, sftp) => {
       if (err)
         reject(
           networkError(`${label}: cannot start SFTP: ${err.message}`, 'check that sshd has "Subsystem sftp"'),
         );
-      else resolve(new Ssh2SftpSession(sftp, label));
+      else resolve(new Ssh2SftpSession(sftp, label, maxDirEntries));
     });
   });
 }
@@ -593,6 +596,7 @@ class Ssh2SftpSession implements SftpSession {
   constructor(
     private readonly sftp: SFTPWrapper,
     private readonly label: string,
+    private readonly maxDirEntries: number,
   ) {
     // ssh2 learns the server's limit from limits@openssh.com; the field is not in its typings.
     const limit = (sftp as unknown as { _maxWriteLen?: unknown })._maxWriteLen;
@@ -660,12 +664,12 @@ class Ssh2SftpSession implements SftpSession {
         for (const list of got) {
           if (list === undefined) return entries;
           for (const e of list) entries.push({ name: e.filename, stat: remoteStat(e.attrs) });
-          if (entries.length > MAX_DIR_ENTRIES)
+          if (entries.length > this.maxDirEntries)
             throw new SftpError(
               'other',
               'readdir',
               `${this.label}:${path}`,
-              `more than ${MAX_DIR_ENTRIES} entries: refused`,
+              `more than ${this.maxDirEntries} entries: refused`,
             );
         }
       }

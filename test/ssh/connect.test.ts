@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -51,6 +51,23 @@ describeWithSshd('connectSsh against a real sshd', (sshd) => {
     expect(conn.isOpen).toBe(false);
     expect(await conn.ended).toBeUndefined();
     await conn.close(); // idempotent
+  });
+
+  it('a far folder listing more entries than the cap is refused, naming the folder; at the cap it is listed', async () => {
+    const many = join(scratch, 'many');
+    await mkdir(many);
+    for (let i = 0; i < 40; i++) await writeFile(join(many, `f${i}.md`), 'x');
+    const conn = await connectSsh(base());
+    try {
+      const capped = await conn.sftp({ maxDirEntries: 25 });
+      await expect(capped.readdir(many)).rejects.toThrow(/many.*more than 25 entries: refused/);
+      capped.end();
+      const room = await conn.sftp({ maxDirEntries: 40 });
+      expect((await room.readdir(many)).map((e) => e.name).sort()).toHaveLength(40);
+      room.end();
+    } finally {
+      await conn.close();
+    }
   });
 
   /** What the handshake sent and received, in order (ssh2's debug lines, trimmed to the message). */
