@@ -86,8 +86,12 @@ describeWithChromium('board in a browser', (browser) => {
     const card = page.locator(`#needs li[data-kind="question"][data-id="${id}"]`);
     await card.waitFor();
     await card.locator('textarea[data-op="answer"]').fill('Use the **staging** key.');
+    // The action's reply is waited for as an event (a loaded CI run took over 5 s from the click to
+    // the file), and must say it was done.
+    const replied = page.waitForResponse((r) => r.url().endsWith('/api/action'), { timeout: 30_000 });
     await card.locator('[data-action="answer"] button').click();
-    // The page's action is in the file at once (finished by human, in its outbox or already routed)...
+    expect((await replied).status()).toBe(200);
+    // The page's action is in the file once it replied (finished by human, in its outbox or already routed)...
     await pollUntil('the answer in the task file', async () => {
       for (const where of [`${env.root}/agents/human/outbox/${id}.md`, taskFile('research', id)]) {
         const text = await readFile(where, 'utf8').catch(() => '');
