@@ -42,9 +42,11 @@ export interface Poller {
   close(): Promise<void>;
 }
 
-/** What a look saw of a folder: its own stamp, and its entries' (name -> stamp). */
+/** What a look saw of a folder: its own stamp, when it was listed, and its entries' (name -> stamp). */
 interface Folder {
   stamp: string;
+  /** Date.now() just before its listing: a change in its mtime's tick after that moves no stamp. */
+  listedAt: number;
   entries: Map<string, string>;
 }
 
@@ -58,6 +60,14 @@ export async function pollTree(
   onHint: (path: string) => void,
   opts: PollOptions,
 ): Promise<Poller> {
+  // The caller's handler must not stop the looks, nor leave a rejection nobody awaits.
+  const report = (err: unknown) => {
+    try {
+      opts.onError?.(err);
+    } catch {
+      // its own failure is not ours to handle
+    }
+  };
   const reported = new Set<string>(); // errors other than "gone", once per path and code
   const fail = (path: string, err: unknown): undefined => {
     const code = (err as NodeJS.ErrnoException).code;
@@ -65,7 +75,7 @@ export async function pollTree(
     const key = `${path}\0${code}`;
     if (reported.has(key)) return undefined;
     reported.add(key);
-    opts.onError?.(err);
+    report(err);
     return undefined;
   };
   const lstatOrGone = (path: string) => lstat(path).catch((err) => fail(path, err));
@@ -73,8 +83,9 @@ export async function pollTree(
   let folders = new Map<string, Folder>();
   const tops = new Map<string, string>(); // watched paths that are not folders: their stamps
   let announce = false; // the first look is the baseline: nothing to report
+  let closed = false;
   const hint = (path: string) => {
-    if (announce) onHint(path);
+    if (announce && !closed) onHint(path);
   };
   let turn = 0; // where the rotation through unchanged folders' files goes on
 
@@ -83,26 +94,34 @@ export async function pollTree(
     path: string,
     depth: number,
     st: Stats,
-    racyAfter: number,
     seen: Map<string, Folder>,
     calm: string[],
   ): Promise<void> => {
     const stamp = `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
     const prev = folders.get(path);
     let folder: Folder;
-    if (prev && prev.stamp === stamp && st.mtimeMs < racyAfter) {
+    // Trusted only when its mtime was older than RACY_MS at its last listing (git's racy rule): the
+    // time between looks, which grows with a slow look, does not matter.
+    if (prev && prev.stamp === stamp && st.mtimeMs < prev.listedAt - RACY_MS) {
       folder = prev;
       calm.push(path);
     } else {
-      folder = { stamp, entries: new Map() };
+      folder = { stamp, listedAt: Date.now(), entries: new Map() };
       const names = await readdir(path).catch((err) => fail(path, err));
-      if (names === undefined) return; // gone since its stat: the look at its parent says so
+      if (names === undefined) return; // gone since its stat: its old entries are reported below
       await Promise.all(
         names.map(async (name) => {
           const child = join(path, name);
           if (opts.ignore(child)) return;
-          const cst = await lstatOrGone(child);
-          if (cst) folder.entries.set(name, stampOf(cst));
+          const cst = await lstat(child).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+            // Not looked at this time (EIO, ESTALE...): kept as it was, and the folder listed again.
+            fail(child, err);
+            folder.stamp = '';
+            return prev?.entries.get(name) ?? 'unknown';
+          });
+          if (cst === undefined) return;
+          folder.entries.set(name, typeof cst === 'string' ? cst : stampOf(cst));
         }),
       );
       for (const [name, s] of folder.entries) if (prev?.entries.get(name) !== s) hint(join(path, name));
@@ -115,7 +134,7 @@ export async function pollTree(
         if (!s.startsWith('d:')) return;
         const child = join(path, name);
         const cst = await lstatOrGone(child);
-        if (cst?.isDirectory()) await visit(child, depth - 1, cst, racyAfter, seen, calm);
+        if (cst?.isDirectory()) await visit(child, depth - 1, cst, seen, calm);
       }),
     );
   };
@@ -146,14 +165,13 @@ export async function pollTree(
   };
 
   const look = async (): Promise<void> => {
-    const racyAfter = Date.now() - RACY_MS;
     const seen = new Map<string, Folder>();
     const calm: string[] = [];
     for (const p of paths) {
       const st = await lstatOrGone(p);
       if (st?.isDirectory()) {
         tops.delete(p);
-        await visit(p, opts.depth, st, racyAfter, seen, calm);
+        await visit(p, opts.depth, st, seen, calm);
         continue;
       }
       const s = st ? stampOf(st) : undefined;
@@ -162,12 +180,17 @@ export async function pollTree(
       else tops.set(p, s);
     }
     await rotate(seen, calm);
+    // A folder gone since the last look (removed, moved away, or a link now): it and what it held.
+    for (const [path, f] of folders) {
+      if (seen.has(path)) continue;
+      hint(path);
+      for (const name of f.entries.keys()) hint(join(path, name));
+    }
     folders = seen;
   };
 
   await look();
   announce = true;
-  let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const schedule = (lastMs: number) => {
@@ -175,7 +198,7 @@ export async function pollTree(
       () => {
         const began = performance.now();
         running = look()
-          .catch((err) => opts.onError?.(err))
+          .catch((err) => report(err))
           .finally(() => {
             if (!closed) schedule(performance.now() - began);
           });

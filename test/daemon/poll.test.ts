@@ -89,6 +89,17 @@ it('a settled folder is not listed again, yet an edit in place among 600 files a
   await seen('inbox/t900.md');
 });
 
+it('a folder removed, or moved away whole, is reported with what it held', async () => {
+  await writeFile(join(agents, 'worker/inbox/t.md'), 'x\n');
+  await mkdir(join(agents, 'other/outbox'), { recursive: true });
+  await writeFile(join(agents, 'other/outbox/u.md'), 'x\n');
+  await start();
+  await rm(join(agents, 'worker'), { recursive: true });
+  await rename(join(agents, 'other'), join(dir, 'moved-away'));
+  await seen('worker/inbox/t.md');
+  await seen('other/outbox/u.md');
+});
+
 it('goes no deeper than asked, never into a link, and never reports an ignored name', async () => {
   const outside = join(dir, 'outside');
   await mkdir(outside);
