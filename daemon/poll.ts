@@ -10,13 +10,14 @@
 //
 // A look costs a stat per folder, not per file. A folder is listed again, and each of its entries
 // looked at, when its own stamp (inode, mtime, ctime) moved since the last look, which every create,
-// remove and rename in it does, or while its mtime is recent enough (RACY_MS) that a second change
-// within the same clock tick would not move it. Files in the other folders can only have been
+// remove and rename in it does, or while its mtime was under RACY_MS older than its last listing (a
+// second change within the tick that listing saw would not move it: git's racy rule). Files in the other folders can only have been
 // written in place (an editor that saves by rename changes the folder): those are looked at in turns,
 // ROTATION files per look, so an edit in place among 10,000 files is seen within a few seconds (and
 // the daemon's rescan sees it anyway). On a network drive whose clock runs more than RACY_MS behind
-// this machine's, a second change within the tick of a look is seen at the folder's next change or
-// by the daemon's rescan, never lost. Links are never entered (lstat). Looks run one after another,
+// this machine's, a second change within the tick of a listing is seen at the folder's next change
+// or by the daemon's rescan, never lost. A folder gone since the last look is reported with what it
+// held. Links are never entered (lstat). Looks run one after another,
 // the next at least `intervalMs`, and four times as long as the last took, after it ended: a slow
 // disk or a huge tree stretches the interval instead of taking the CPU.
 
