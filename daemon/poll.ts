@@ -9,24 +9,24 @@
 // baseline and never reported: a CI run missed one for 10 s.)
 //
 // A look costs a stat per folder, not per file. A folder is listed again, and each of its entries
-// looked at, when its own stamp (inode, mtime, ctime) moved since the last look, which every create,
-// remove and rename in it does, or while its mtime was under RACY_MS older than its last listing (a
-// second change within the tick that listing saw would not move it: git's racy rule). Files in the other folders can only have been
-// written in place (an editor that saves by rename changes the folder): those are looked at in turns,
-// ROTATION files per look, so an edit in place among 10,000 files is seen within a few seconds (and
-// the daemon's rescan sees it anyway). On a network drive whose clock runs more than RACY_MS behind
-// this machine's, a second change within the tick of a listing is seen at the folder's next change
-// or by the daemon's rescan, never lost. A folder gone since the last look is reported with what it
-// held. Links are never entered (lstat). Looks run one after another,
-// the next at least `intervalMs`, and four times as long as the last took, after it ended: a slow
-// disk or a huge tree stretches the interval instead of taking the CPU.
+// looked at, when its own stamp (inode, mtime, ctime) moved since the last look, which every
+// create, remove and rename in it does, or while it was under RACY_MS (src/store/stamp.ts) old at
+// its last listing (a second change within the tick that listing saw would not move it: git's racy
+// rule). Files in the other folders can only have been written in place (an editor that saves by
+// rename changes the folder): those are looked at in turns, ROTATION files per look, so an edit in
+// place among 10,000 files is seen within a few seconds (and the daemon's rescan sees it anyway).
+// On a network drive whose clock runs more than RACY_MS behind this machine's, a second change
+// within the tick of a listing is seen at the folder's next change or by the daemon's rescan, never
+// lost. A folder gone since the last look is reported with what it held. Links are never entered
+// (lstat). Looks run one after another, the next at least `intervalMs`, and four times as long as
+// the last took, after it ended: a slow disk or a huge tree stretches the interval instead of
+// taking the CPU.
 
 import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cacheable, type FileStamp, stampOf as fileStampOf, sameStamp } from '../src/store/stamp.js';
 
-/** A folder's mtime this recent (ms, by this machine's clock) may hide a second change: listed again. */
-const RACY_MS = 2_000;
 /** Files of unchanged folders looked at per look, in turns. */
 const ROTATION = 256;
 
@@ -45,7 +45,8 @@ export interface Poller {
 
 /** What a look saw of a folder: its own stamp, when it was listed, and its entries' (name -> stamp). */
 interface Folder {
-  stamp: string;
+  /** Undefined: something in it was seen to change since, so it is listed again at the next look. */
+  stamp: FileStamp | undefined;
   /** Date.now() just before its listing: a change in its mtime's tick after that moves no stamp. */
   listedAt: number;
   entries: Map<string, string>;
@@ -98,12 +99,12 @@ export async function pollTree(
     seen: Map<string, Folder>,
     calm: string[],
   ): Promise<void> => {
-    const stamp = `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
+    const stamp = fileStampOf(st);
     const prev = folders.get(path);
     let folder: Folder;
-    // Trusted only when its mtime was older than RACY_MS at its last listing (git's racy rule): the
-    // time between looks, which grows with a slow look, does not matter.
-    if (prev && prev.stamp === stamp && st.mtimeMs < prev.listedAt - RACY_MS) {
+    // Trusted only when it was older than RACY_MS at its last listing (git's racy rule,
+    // store/stamp.ts): the time between looks, which grows with a slow look, does not matter.
+    if (prev?.stamp && sameStamp(prev.stamp, stamp) && cacheable(stamp, prev.listedAt)) {
       folder = prev;
       calm.push(path);
     } else {
@@ -118,7 +119,7 @@ export async function pollTree(
             if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
             // Not looked at this time (EIO, ESTALE...): kept as it was, and the folder listed again.
             fail(child, err);
-            folder.stamp = '';
+            folder.stamp = undefined;
             return prev?.entries.get(name) ?? 'unknown';
           });
           if (cst === undefined) return;
@@ -159,7 +160,7 @@ export async function pollTree(
         const s = st ? stampOf(st) : undefined;
         if (s === folder.entries.get(name)) return;
         // Gone or changed between two looks at an unchanged folder: that folder is listed next time.
-        folder.stamp = '';
+        folder.stamp = undefined;
         hint(path);
       }),
     );

@@ -9,10 +9,11 @@
 // falls back to starting one over exec, as before.
 //
 // Bounded: it ends after MS without a connection, when its socket, its root or its installation
-// changes, when its watcher fails, or on SIGTERM; one per root and user (a second listener finds the
-// first answering and ends); one connection at a time (another is closed at once: that hub starts its own agent). The
-// socket's folder is the user's own (0700, not a link), so only that user's processes (and sshd acting
-// for that user) can reach it: the same reach as running `mailroom serve` over exec.
+// changes, when its watcher fails, or on SIGTERM; one per root and user (a second listener finds
+// the first answering and ends); one connection at a time (another is closed at once: that hub
+// starts its own agent). The socket's folder is the user's own (0700, not a link), so only that
+// user's processes (and sshd acting for that user) can reach it: the same reach as running
+// `mailroom serve` over exec.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -320,8 +320,9 @@ async function listBox(
       await listTree(ep, fpath, found, problems);
     } else if (f.kind === 'file') found.push(boxFile(fpath, f.name, f, agent, box));
   }
-  // What is below a `.files` folder was listed just now, not vouched for with the box: not kept.
-  if (!tree) boxFound.set(entries, { path, found, problems: problems.slice(first) });
+  // Kept only where the listing can come back (kept listings); what is below a `.files` folder was
+  // listed just now, not vouched for with the box: not kept.
+  if (listings && !tree) boxFound.set(entries, { path, found, problems: problems.slice(first) });
   return found;
 }
 
@@ -753,7 +754,7 @@ function collect(
         return;
       }
       if (existing) files.set(existing.path, { hash: existing.hash });
-      tasks.set(f.task.id, scannedTask(f, f.task, record, record.rank));
+      tasks.set(f.task.id, scannedTask(f, f.task, record.hash, record.rank));
     } else {
       // Not a task (yet): a note, a result file, a dropped file the hub's daemon will complete.
       files.set(f.path, { hash: record.hash });
@@ -762,16 +763,11 @@ function collect(
   return { tasks, files, cache };
 }
 
-/** The task an entry holds at `record`: the one made for it at an earlier pass while it still holds. */
-function scannedTask(
-  f: Found,
-  task: NonNullable<Found['task']>,
-  record: SideRecord,
-  rank: number,
-): ScannedTask {
+/** The task an entry holds at this hash and rank: the one made for it at an earlier pass while they hold. */
+function scannedTask(f: Found, task: NonNullable<Found['task']>, hash: string, rank: number): ScannedTask {
   const made = tasksOf.get(f);
-  if (made?.hash === record.hash && made.rank === rank) return made;
-  const t = { id: task.id, loc: `${task.agent}/${task.box}`, path: f.path, hash: record.hash, rank };
+  if (made?.hash === hash && made.rank === rank) return made;
+  const t = { id: task.id, loc: `${task.agent}/${task.box}`, path: f.path, hash, rank };
   tasksOf.set(f, t);
   return t;
 }
