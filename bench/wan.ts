@@ -384,7 +384,8 @@ export function wanText(figs: readonly WanFigures[]): string {
         f.firstCopy.rsync ? ` (${(ms / f.firstCopy.rsync).toFixed(2)}x rsync's first copy)` : '';
       lines.push(
         `this disk's floor for ${f.floor.files} files, no network: temp + rename ${fmt(f.floor.renameMs)}${x(f.floor.renameMs)}; ` +
-          `temp + fsync + link + folder fsync ${fmt(f.floor.durableMs)}${x(f.floor.durableMs)}`,
+          `temp + fsync + link + folder fsync ${fmt(f.floor.durableMs)}${x(f.floor.durableMs)}; ` +
+          `the far agent's create (its folder fsynced before it counts) ${fmt(f.floor.createMs)}${x(f.floor.createMs)}`,
       );
     }
     if (f.firstCopyCpu) {

@@ -1,15 +1,22 @@
 // The floor under a first copy on this disk: N files of the fixture's size written into 20 folders,
-// no network, no hashing, no parsing, 64 at a time, two ways:
-//   - as rsync writes them: temp file, rename (no fsync);
-//   - as the contract requires (docs/spec.md §6 and rule "every write is temp + fsync + rename"), the
-//     way a far agent creates a new file: temp file, fsync, link(2), unlink, one shared fsync of the
-//     folder per batch.
-// What mailroom's first copy spends above the second is its own work; what the second spends above
-// the first is the price of the durability promise, which rsync does not make.
+// no network, no hashing, no parsing, three ways:
+//   - as rsync writes them: temp file, rename (no fsync), 64 at a time;
+//   - as the contract requires (docs/spec.md §6 and rule "every write is temp + fsync + rename"):
+//     temp file, fsync, link(2), unlink, 64 at a time, and each folder fsynced once at the end;
+//   - as the far agent creates them: src/endpoint/local.ts createNew, 256 at a time (the far agent's
+//     requests in hand). On top of the second, each file counts as written only once its folder's
+//     entry is on disk (a folder fsync shared by the writes waiting for it): the hub records the file
+//     as on both sides when the far agent says so, and a file it records that a crash then takes
+//     away would look deleted there at the next pass. And the two looks after the link (the lock,
+//     the inode).
+// What mailroom's first copy spends above the third is the rest of its work (network, hashing,
+// parsing, state); what the second spends above the first is the price of the durability promise,
+// which rsync does not make.
 
 import { constants } from 'node:fs';
 import { link, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { localEndpoint } from '../src/endpoint/local.js';
 import { mapLimit } from '../src/map-limit.js';
 
 export interface WriteFloor {
@@ -18,6 +25,8 @@ export interface WriteFloor {
   renameMs: number;
   /** temp + fsync + link + unlink, folder fsynced. */
   durableMs: number;
+  /** The far agent's create (LocalEndpoint.createNew), 256 at once. */
+  createMs: number;
 }
 
 const FOLDERS = 20;
@@ -57,11 +66,33 @@ async function writeAll(dir: string, files: number, bytes: Buffer, durable: bool
   return ms;
 }
 
+/** The far agent's own create path, with no request, reply or record around it. */
+async function createAll(dir: string, files: number, bytes: Buffer): Promise<number> {
+  await rm(dir, { recursive: true, force: true });
+  for (let f = 0; f < FOLDERS; f++) await mkdir(join(dir, `a${f}`), { recursive: true });
+  const ep = localEndpoint(dir);
+  const started = performance.now();
+  await mapLimit(
+    Array.from({ length: files }, (_, i) => i),
+    256,
+    async (i) => {
+      const made = await ep.createNew!(`a${i % FOLDERS}/t${i}.md`, bytes);
+      if (made !== 'created')
+        throw new Error(`write floor: a${i % FOLDERS}/t${i}.md was not created (${made})`);
+    },
+  );
+  const ms = performance.now() - started;
+  await ep.close();
+  await rm(dir, { recursive: true, force: true });
+  return ms;
+}
+
 export async function writeFloor(dir: string, files: number, fileBytes: number): Promise<WriteFloor> {
   const bytes = Buffer.alloc(fileBytes, 'x');
   return {
     files,
     renameMs: await writeAll(join(dir, 'floor-rename'), files, bytes, false),
     durableMs: await writeAll(join(dir, 'floor-durable'), files, bytes, true),
+    createMs: await createAll(join(dir, 'floor-create'), files, bytes),
   };
 }
