@@ -159,7 +159,10 @@ function watchHints(d: Daemon, passes: SerialRunner, syncs: SyncLoops): Promise<
     polling: d.opts.polling ?? false,
     onError: (err) => {
       syncs.watcherRunning(false); // its silence says nothing any more: full passes list every box
-      say(`watcher error (the periodic rescan covers it): ${String(err)}`);
+      // The watch goes on by polling (daemon/watch.ts); what it missed meanwhile, the rescans find.
+      say(
+        `watcher error (the folders are polled from now on; the periodic rescan covers what was missed): ${String(err)}`,
+      );
     },
   });
 }

@@ -7,6 +7,13 @@
 // event. (chokidar re-reads and stats a whole folder on every change, which made a burst of 1,000
 // files in one box quadratic.) Polling mode, for network drives and odd file systems, is poll.ts: a
 // stat of every folder every 200 ms, compared with the look before.
+//
+// A native watch that fails (ENOSPC: the system's inotify watches are used up; a folder's watcher
+// erroring) is reported to onError, whose caller stops trusting the watcher's silence, and the hints
+// go on from the poller: the native watchers are closed, poll.ts takes over the same paths, and each
+// watched path is hinted once for what changed before its first look. Without it a far agent whose
+// watch failed streamed nothing from then on, and its hub, taking the quiet stream for a quiet far
+// side, pulled only every few minutes (docs/sync.md, "The far agent").
 
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
@@ -30,27 +37,50 @@ const DEPTH = 2;
 /** Polling mode: how long between two looks at the tree. */
 const POLL_MS = 200;
 
+export interface WatchOptions {
+  polling?: boolean;
+  /** A failure of the watch: hints may have been missed (the watch goes on, polling if it was native). */
+  onError?: (err: unknown) => void;
+  /** fs.watch, or a stand-in that fails (tests). */
+  fsWatch?: typeof fsWatch;
+}
+
 export async function watchPaths(
   paths: string[],
   onHint: (path: string) => void,
-  opts: { polling?: boolean; onError?: (err: unknown) => void } = {},
+  opts: WatchOptions = {},
 ): Promise<Watcher> {
-  if (opts.polling) {
-    return pollTree(paths, onHint, {
-      depth: DEPTH,
-      intervalMs: POLL_MS,
-      ignore: noise,
-      onError: opts.onError,
-    });
-  }
+  const poll = () =>
+    pollTree(paths, onHint, { depth: DEPTH, intervalMs: POLL_MS, ignore: noise, onError: opts.onError });
+  if (opts.polling) return poll();
+  const watch = opts.fsWatch ?? fsWatch;
   const watchers = new Map<string, FSWatcher>();
   let closed = false;
+  let poller: Promise<Watcher | undefined> | undefined;
+
+  // The first failure of a native watch: from then on, the poller (see the header).
+  const failed = (err: unknown) => {
+    opts.onError?.(err);
+    if (closed || poller) return;
+    for (const w of watchers.values()) w.close();
+    watchers.clear();
+    poller = poll().then(
+      (p) => {
+        for (const path of paths) onHint(path);
+        return p;
+      },
+      (pollErr: unknown) => {
+        opts.onError?.(pollErr);
+        return undefined;
+      },
+    );
+  };
 
   const watchDir = (dir: string, depth: number, only?: string) => {
     const key = only ? `${dir}\0${only}` : dir;
-    if (closed || watchers.has(key)) return;
+    if (closed || poller || watchers.has(key)) return;
     try {
-      const w = fsWatch(dir, (event, filename) => {
+      const w = watch(dir, (event, filename) => {
         const name = filename?.toString() ?? '';
         if (only && name !== only) return;
         const path = name ? join(dir, name) : dir;
@@ -62,11 +92,11 @@ export async function watchPaths(
       w.on('error', (err) => {
         w.close();
         watchers.delete(key);
-        opts.onError?.(err); // events from this folder may be missing from now on
+        failed(err); // events from this folder may be missing from now on
       });
       watchers.set(key, w);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.onError?.(err);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed(err);
     }
   };
 
@@ -94,6 +124,7 @@ export async function watchPaths(
       closed = true;
       for (const w of watchers.values()) w.close();
       watchers.clear();
+      await (await poller)?.close();
     },
   };
 }

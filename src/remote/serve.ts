@@ -50,7 +50,7 @@ export interface ServeOptions {
   output: Writable;
   /**
    * Starts a watcher on agents/; each change is reported as a path relative to the root, and a
-   * failure of the watch (events may be missing from then on) to onError.
+   * failure of the watch (events may have been missed; daemon/watch.ts goes on by polling) to onError.
    */
   watch?: (
     onPath: (rel: string) => void,

@@ -2,6 +2,7 @@
 // outside the root gives no hints about what happens out there. Real folders, real file events, in
 // both modes.
 
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,3 +63,68 @@ for (const polling of [false, true]) {
     });
   });
 }
+
+// A native watch that fails (ENOSPC when the system's inotify watches are used up, a folder's
+// watcher erroring) is reported, and the hints go on from the poller. Before, the failed folder gave
+// no hint again: a far agent streamed nothing, and its hub pulled every few minutes.
+describe('native events that fail', () => {
+  const enospc = () =>
+    Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), {
+      code: 'ENOSPC',
+    });
+
+  it('a watcher that errors after the start: reported, and later changes are hinted by polling', async () => {
+    const agents = join(dir, 'agents');
+    await mkdir(join(agents, 'worker/outbox'), { recursive: true });
+    const made: FSWatcher[] = [];
+    const failing = ((path: string, listener: (event: string, name: string | null) => void) => {
+      const w = watch(path, listener);
+      made.push(w);
+      return w;
+    }) as typeof watch;
+    const hints: string[] = [];
+    const errors: unknown[] = [];
+    watcher = await watchPaths([agents], (p) => hints.push(p), {
+      fsWatch: failing,
+      onError: (err) => errors.push(err),
+    });
+    made.at(-1)!.emit('error', enospc());
+    expect(errors).toHaveLength(1);
+    // Once the poller has taken its first look, it hints each watched path (for what changed before).
+    await pollUntil('the hint for the watched folder', () => hints.includes(agents), 10_000);
+    await writeFile(join(agents, 'worker/outbox/late.md'), 'x\n');
+    await pollUntil(
+      'the hint for a file written after the failure',
+      () => hints.some((h) => h.endsWith('late.md')),
+      10_000,
+    );
+  });
+
+  it('no watch at all from the start (ENOSPC): reported, and changes are hinted by polling', async () => {
+    const agents = join(dir, 'agents');
+    await mkdir(join(agents, 'worker/inbox'), { recursive: true });
+    const hints: string[] = [];
+    const errors: unknown[] = [];
+    watcher = await watchPaths([agents], (p) => hints.push(p), {
+      fsWatch: (() => {
+        throw enospc();
+      }) as unknown as typeof watch,
+      onError: (err) => errors.push(err),
+    });
+    expect(errors.length).toBeGreaterThan(0);
+    await pollUntil('the hint for the watched folder', () => hints.includes(agents), 10_000);
+    await writeFile(join(agents, 'worker/inbox/new.md'), 'x\n');
+    await pollUntil(
+      'the hint for a new file',
+      () => hints.some((h) => h.endsWith('worker/inbox/new.md')),
+      10_000,
+    );
+    // One poller, however many folders failed: closing it stops the hints.
+    await watcher.close();
+    watcher = undefined;
+    const seen = hints.length;
+    await writeFile(join(agents, 'worker/inbox/after-close.md'), 'x\n');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(hints.length).toBe(seen);
+  });
+});
