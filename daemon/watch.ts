@@ -66,7 +66,7 @@ export async function watchPaths(
     watchers.clear();
     poller = poll().then(
       (p) => {
-        for (const path of paths) onHint(path);
+        if (!closed) for (const path of paths) onHint(path);
         return p;
       },
       (pollErr: unknown) => {
@@ -92,7 +92,7 @@ export async function watchPaths(
       w.on('error', (err) => {
         w.close();
         watchers.delete(key);
-        failed(err); // events from this folder may be missing from now on
+        failed(err); // events from this folder may have been missed; the poller takes over
       });
       watchers.set(key, w);
     } catch (err) {

@@ -127,4 +127,21 @@ describe('native events that fail', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(hints.length).toBe(seen);
   });
+
+  it('closed while the poller takes its first look: no hint after the close', async () => {
+    const agents = join(dir, 'agents');
+    await mkdir(join(agents, 'worker/inbox'), { recursive: true });
+    const hints: string[] = [];
+    const w = await watchPaths([agents], (p) => hints.push(p), {
+      fsWatch: (() => {
+        throw enospc();
+      }) as unknown as typeof watch,
+      onError: () => {},
+    });
+    await w.close();
+    const seen = hints.length;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(hints.slice(seen)).toEqual([]);
+    expect(hints).not.toContain(agents);
+  });
 });
