@@ -31,17 +31,43 @@ export interface WriteFloor {
 
 const FOLDERS = 20;
 
-async function writeAll(dir: string, files: number, bytes: Buffer, durable: boolean): Promise<number> {
+/** ms taken by `work` on `files` files in FOLDERS fresh folders under `dir` (removed after), `limit` at once. */
+async function timed(
+  dir: string,
+  files: number,
+  limit: number,
+  work: (i: number, folder: string) => Promise<void>,
+  after?: () => Promise<void>,
+): Promise<number> {
   await rm(dir, { recursive: true, force: true });
   for (let f = 0; f < FOLDERS; f++) await mkdir(join(dir, `a${f}`), { recursive: true });
   const started = performance.now();
   await mapLimit(
     Array.from({ length: files }, (_, i) => i),
+    limit,
+    (i) => work(i, `a${i % FOLDERS}`),
+  );
+  await after?.();
+  const ms = performance.now() - started;
+  await rm(dir, { recursive: true, force: true });
+  return ms;
+}
+
+function writeAll(dir: string, files: number, bytes: Buffer, durable: boolean): Promise<number> {
+  const syncFolders = async () => {
+    for (let f = 0; f < FOLDERS; f++) {
+      const dh = await open(join(dir, `a${f}`), constants.O_RDONLY | constants.O_DIRECTORY);
+      await dh.sync();
+      await dh.close();
+    }
+  };
+  return timed(
+    dir,
+    files,
     64,
-    async (i) => {
-      const folder = join(dir, `a${i % FOLDERS}`);
-      const dest = join(folder, `t${i}.md`);
-      const temp = join(folder, `.t${i}.md.tmp`);
+    async (i, folder) => {
+      const dest = join(dir, folder, `t${i}.md`);
+      const temp = join(dir, folder, `.t${i}.md.tmp`);
       const fh = await open(temp, 'wx');
       try {
         await fh.writeFile(bytes);
@@ -54,37 +80,21 @@ async function writeAll(dir: string, files: number, bytes: Buffer, durable: bool
         await unlink(temp);
       } else await rename(temp, dest);
     },
+    durable ? syncFolders : undefined,
   );
-  if (durable)
-    for (let f = 0; f < FOLDERS; f++) {
-      const dh = await open(join(dir, `a${f}`), constants.O_RDONLY | constants.O_DIRECTORY);
-      await dh.sync();
-      await dh.close();
-    }
-  const ms = performance.now() - started;
-  await rm(dir, { recursive: true, force: true });
-  return ms;
 }
 
 /** The far agent's own create path, with no request, reply or record around it. */
 async function createAll(dir: string, files: number, bytes: Buffer): Promise<number> {
-  await rm(dir, { recursive: true, force: true });
-  for (let f = 0; f < FOLDERS; f++) await mkdir(join(dir, `a${f}`), { recursive: true });
   const ep = localEndpoint(dir);
-  const started = performance.now();
-  await mapLimit(
-    Array.from({ length: files }, (_, i) => i),
-    256,
-    async (i) => {
-      const made = await ep.createNew!(`a${i % FOLDERS}/t${i}.md`, bytes);
-      if (made !== 'created')
-        throw new Error(`write floor: a${i % FOLDERS}/t${i}.md was not created (${made})`);
-    },
-  );
-  const ms = performance.now() - started;
-  await ep.close();
-  await rm(dir, { recursive: true, force: true });
-  return ms;
+  try {
+    return await timed(dir, files, 256, async (i, folder) => {
+      const made = await ep.createNew!(`${folder}/t${i}.md`, bytes);
+      if (made !== 'created') throw new Error(`write floor: ${folder}/t${i}.md was not created (${made})`);
+    });
+  } finally {
+    await ep.close();
+  }
 }
 
 export async function writeFloor(dir: string, files: number, fileBytes: number): Promise<WriteFloor> {

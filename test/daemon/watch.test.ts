@@ -72,6 +72,10 @@ describe('native events that fail', () => {
     Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), {
       code: 'ENOSPC',
     });
+  // fs.watch when the system's inotify watches are used up: every call throws.
+  const noWatch = (() => {
+    throw enospc();
+  }) as unknown as typeof watch;
 
   it('a watcher that errors after the start: reported, and later changes are hinted by polling', async () => {
     const agents = join(dir, 'agents');
@@ -106,9 +110,7 @@ describe('native events that fail', () => {
     const hints: string[] = [];
     const errors: unknown[] = [];
     watcher = await watchPaths([agents], (p) => hints.push(p), {
-      fsWatch: (() => {
-        throw enospc();
-      }) as unknown as typeof watch,
+      fsWatch: noWatch,
       onError: (err) => errors.push(err),
     });
     expect(errors.length).toBeGreaterThan(0);
@@ -133,9 +135,7 @@ describe('native events that fail', () => {
     await mkdir(join(agents, 'worker/inbox'), { recursive: true });
     const hints: string[] = [];
     const w = await watchPaths([agents], (p) => hints.push(p), {
-      fsWatch: (() => {
-        throw enospc();
-      }) as unknown as typeof watch,
+      fsWatch: noWatch,
       onError: () => {},
     });
     await w.close();
