@@ -10,8 +10,10 @@ import { pollUntil } from '../support/poll.js';
 let env: Awaited<ReturnType<typeof newMailroom>>;
 let daemon: DaemonHandle;
 
-// Every field arrives only as an environment variable; the command writes them to a file per task.
-const NOTIFY = `printf '%s|%s|%s' "$MAILROOM_TITLE" "$MAILROOM_REASON" "$MAILROOM_TO" > "$MAILROOM_ROOT/notified-$MAILROOM_ID.txt"`;
+// Every field arrives only as an environment variable; the command writes them to a file per task,
+// under a temp name first: the shell creates a redirection's file before printf writes it, and a
+// test that saw the file appear read it empty (a CI-like run, once).
+const NOTIFY = `printf '%s|%s|%s' "$MAILROOM_TITLE" "$MAILROOM_REASON" "$MAILROOM_TO" > "$MAILROOM_ROOT/.notified-$MAILROOM_ID.tmp" && mv "$MAILROOM_ROOT/.notified-$MAILROOM_ID.tmp" "$MAILROOM_ROOT/notified-$MAILROOM_ID.txt"`;
 
 beforeAll(async () => {
   env = await newMailroom(['research']);
